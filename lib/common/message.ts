@@ -1,0 +1,131 @@
+/**
+ * The message model shared by the hub and the clients.
+ * Names follow IoT Hub's (c2d-semantics.md §3, §4).
+ */
+
+/** `iothub-ack`: which outcomes produce a feedback record. */
+export type AckMode = 'none' | 'positive' | 'negative' | 'full';
+export const ACK_MODES: readonly AckMode[] = ['none', 'positive', 'negative', 'full'];
+
+export function isAckMode(v: unknown): v is AckMode {
+  return typeof v === 'string' && (ACK_MODES as readonly string[]).includes(v);
+}
+
+/** Application properties: string names and string values (IoT Hub allows ASCII text only). */
+export type Properties = Record<string, string>;
+
+/** What a backend asks the hub to deliver. */
+export interface OutgoingMessage {
+  body: Buffer;
+  messageId?: string;
+  correlationId?: string;
+  userId?: string;
+  /** Absolute expiry, epoch milliseconds. Absent: the hub's default TTL applies. */
+  expiryTimeUtc?: number;
+  ack?: AckMode;
+  contentType?: string;
+  contentEncoding?: string;
+  properties?: Properties;
+}
+
+/** A C2D message as the hub stores it and delivers it. */
+export interface C2DMessage {
+  body: Buffer;
+  messageId: string;
+  correlationId?: string;
+  userId?: string;
+  /** `/devices/{deviceId}/messages/devicebound`. */
+  to: string;
+  /** Epoch milliseconds. */
+  expiryTimeUtc: number;
+  ack: AckMode;
+  contentType?: string;
+  contentEncoding?: string;
+  properties: Properties;
+  // hub-side facts
+  deviceId: string;
+  /** Unique and increasing within one device queue. */
+  sequenceNumber: number;
+  /** Epoch milliseconds. */
+  enqueuedTimeUtc: number;
+  /** Times the message was handed out before this delivery (0 on first delivery). */
+  deliveryCount: number;
+}
+
+/** A message handed to a device, locked until `lockedUntilUtc`. */
+export interface ReceivedMessage extends C2DMessage {
+  lockToken: string;
+  lockedUntilUtc: number;
+}
+
+/** How a device settles a received message. */
+export type Settlement = 'complete' | 'reject' | 'abandon';
+export const SETTLEMENTS: readonly Settlement[] = ['complete', 'reject', 'abandon'];
+
+/** Feedback `statusCode` values (c2d-semantics.md §4.2). */
+export type FeedbackStatusCode = 'Success' | 'Expired' | 'DeliveryCountExceeded' | 'Rejected' | 'Purged';
+
+/** The `description` text that goes with each status code. */
+export const FEEDBACK_DESCRIPTIONS: Readonly<Record<FeedbackStatusCode, string>> = {
+  Success: 'Success',
+  Rejected: 'Message rejected',
+  Expired: 'Message expired',
+  DeliveryCountExceeded: 'Message delivery count exceeded',
+  Purged: 'Message purged',
+};
+
+/** Which ack modes ask for a record with this status code. */
+export function ackWants(ack: AckMode, status: FeedbackStatusCode): boolean {
+  if (ack === 'full') return true;
+  if (ack === 'positive') return status === 'Success';
+  if (ack === 'negative') return status !== 'Success';
+  return false;
+}
+
+/** One feedback record, in IoT Hub's JSON shape (camelCase, string status). */
+export interface FeedbackRecord {
+  originalMessageId: string;
+  deviceId: string;
+  deviceGenerationId: string;
+  /** ISO-8601 time at which the outcome happened. */
+  enqueuedTimeUtc: string;
+  statusCode: FeedbackStatusCode;
+  description: string;
+}
+
+/** A batch of feedback records as one message on the feedback queue. */
+export interface FeedbackBatch {
+  records: FeedbackRecord[];
+  /** Epoch milliseconds at which the batch was created. */
+  enqueuedTimeUtc: number;
+  /** Hub name (AMQP user-id of the feedback message). */
+  userId: string;
+}
+
+/** A feedback batch handed to a backend, locked until settled or timed out. */
+export interface ReceivedFeedbackBatch extends FeedbackBatch {
+  lockToken: string;
+  lockedUntilUtc: number;
+  deliveryCount: number;
+}
+
+export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.json';
+
+/** The `to` address of a C2D message, as IoT Hub sets it. */
+export function deviceBoundAddress(deviceId: string): string {
+  return `/devices/${encodeURIComponent(deviceId)}/messages/devicebound`;
+}
+
+/**
+ * Size as IoT Hub measures it: body bytes + bytes of the system property
+ * values + bytes of application property names and values (c2d-semantics.md §2).
+ */
+export function messageSize(m: OutgoingMessage): number {
+  let n = m.body.length;
+  for (const v of [m.messageId, m.correlationId, m.userId, m.contentType, m.contentEncoding, m.ack]) {
+    if (v !== undefined) n += Buffer.byteLength(v);
+  }
+  if (m.expiryTimeUtc !== undefined) n += 8;
+  for (const [k, v] of Object.entries(m.properties ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}

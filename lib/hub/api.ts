@@ -1,0 +1,233 @@
+/**
+ * The engine's contract: what the protocol servers (AMQP, MQTT, HTTPS), the
+ * Node-RED nodes and the tests call. The engine (lib/hub/engine) implements
+ * it; servers only translate between their wire and these calls.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Right } from '../common/sas';
+import type { HubLimits } from '../common/limits';
+import type {
+  OutgoingMessage,
+  ReceivedMessage,
+  ReceivedFeedbackBatch,
+  FeedbackRecord,
+  Properties,
+} from '../common/message';
+
+// ---------------------------------------------------------------- registry
+
+export type DeviceStatus = 'enabled' | 'disabled';
+export type AuthenticationType = 'sas' | 'selfSigned' | 'certificateAuthority' | 'none';
+
+/** A device identity in the JSON shape of IoT Hub's registry REST API. */
+export interface Device {
+  deviceId: string;
+  generationId: string;
+  etag: string;
+  status: DeviceStatus;
+  statusReason: string | null;
+  statusUpdatedTime: string;
+  connectionState: 'Connected' | 'Disconnected';
+  connectionStateUpdatedTime: string;
+  lastActivityTime: string;
+  /** Pending (Enqueued + Invisible) C2D messages. */
+  cloudToDeviceMessageCount: number;
+  authentication: {
+    type: AuthenticationType;
+    symmetricKey: { primaryKey: string | null; secondaryKey: string | null };
+    x509Thumbprint: { primaryThumbprint: string | null; secondaryThumbprint: string | null };
+  };
+  capabilities: { iotEdge: boolean };
+  deviceScope?: string | null;
+}
+
+/** What a caller gives to create or update a device; missing keys are generated for `sas`. */
+export interface DeviceSpec {
+  deviceId: string;
+  status?: DeviceStatus;
+  statusReason?: string | null;
+  authentication?: {
+    type?: AuthenticationType;
+    symmetricKey?: { primaryKey?: string | null; secondaryKey?: string | null };
+    x509Thumbprint?: { primaryThumbprint?: string | null; secondaryThumbprint?: string | null };
+  };
+  capabilities?: { iotEdge?: boolean };
+}
+
+export interface SharedAccessPolicy {
+  keyName: string;
+  primaryKey: string;
+  secondaryKey: string;
+  rights: Right[];
+}
+
+export interface Registry {
+  /** 409001 DeviceAlreadyExists if present; 400004 for a bad id or keys. */
+  createDevice(spec: DeviceSpec): Promise<Device>;
+  /** Creates when absent and `ifMatch` is undefined; 412001 on an etag mismatch (`*` matches any). */
+  updateDevice(spec: DeviceSpec, ifMatch?: string): Promise<Device>;
+  getDevice(deviceId: string): Device | undefined;
+  /** 404001 when absent; 412001 on an etag mismatch. Drops the device's queue and pending feedback. */
+  deleteDevice(deviceId: string, ifMatch?: string): Promise<void>;
+  listDevices(max?: number): Device[];
+  getPolicy(keyName: string): SharedAccessPolicy | undefined;
+  listPolicies(): SharedAccessPolicy[];
+  /** Creates or replaces a policy. */
+  setPolicy(policy: SharedAccessPolicy): Promise<void>;
+  deletePolicy(keyName: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------- auth
+
+export type Principal =
+  | { kind: 'device'; deviceId: string; via: 'sas' | 'x509'; expiresAtMs?: number }
+  | { kind: 'service'; keyName: string; rights: ReadonlySet<Right>; expiresAtMs?: number };
+
+export interface ClientCertificateInfo {
+  /** Hex, upper case, no colons. */
+  sha1Thumbprint: string;
+  sha256Thumbprint: string;
+  subjectCN?: string;
+}
+
+export interface Authenticator {
+  /**
+   * Verifies a SAS token (signature against the device's or policy's keys,
+   * expiry, and that `sr` covers `audience` when given). Throws 401003.
+   * Device tokens name a device in `sr` and have no `skn`; policy tokens have `skn`.
+   */
+  authenticateSas(token: string, audience?: string): Principal;
+  /** Maps a TLS client certificate to the device whose thumbprint it matches. Throws 401003. */
+  authenticateX509(deviceId: string, cert: ClientCertificateInfo): Principal;
+  /** Throws 401003 unless the principal is that device (or a policy with DeviceConnect). */
+  assertDevice(p: Principal, deviceId: string): void;
+  /** Throws 401003 unless the principal is a policy holding `right`. */
+  assertRight(p: Principal, right: Right): void;
+}
+
+// ---------------------------------------------------------------- delivery
+
+/** Where the engine pushes messages for one connected device receiver (AMQP link, MQTT subscription). */
+export interface DeliverySink {
+  /** A message, now Invisible and locked to this receiver. */
+  deliver(message: ReceivedMessage): void;
+  /** The engine closed the receiver (device deleted or disabled, replaced by a newer one, hub closing). */
+  closed?(reason: Error): void;
+}
+
+export interface DeviceReceiver {
+  readonly deviceId: string;
+  /** Allows `n` more deliveries. */
+  addCredit(n: number): void;
+  readonly credit: number;
+  /**
+   * Detaches. Messages still locked to this receiver go back to Enqueued
+   * (as a lock expiry would), so another receiver can have them.
+   */
+  close(): void;
+}
+
+export interface FeedbackSink {
+  deliver(batch: ReceivedFeedbackBatch): void;
+  closed?(reason: Error): void;
+}
+
+export interface FeedbackReceiver {
+  addCredit(n: number): void;
+  readonly credit: number;
+  close(): void;
+}
+
+// ---------------------------------------------------------------- events
+
+export interface HubEventMap {
+  enqueued: { deviceId: string; messageId: string; sequenceNumber: number };
+  delivered: { deviceId: string; messageId: string; lockToken: string; deliveryCount: number };
+  completed: { deviceId: string; messageId: string };
+  rejected: { deviceId: string; messageId: string };
+  abandoned: { deviceId: string; messageId: string; deliveryCount: number };
+  lockExpired: { deviceId: string; messageId: string };
+  expired: { deviceId: string; messageId: string };
+  deadLettered: { deviceId: string; messageId: string; reason: 'Rejected' | 'Expired' | 'DeliveryCountExceeded' };
+  purged: { deviceId: string; count: number };
+  feedback: { records: FeedbackRecord[] };
+  deviceConnected: { deviceId: string; protocol: string };
+  deviceDisconnected: { deviceId: string; protocol: string; reason?: string };
+  deviceToCloud: { deviceId: string; body: Buffer; properties: Properties };
+  deviceCreated: { deviceId: string };
+  deviceDeleted: { deviceId: string };
+}
+
+export type HubEventName = keyof HubEventMap;
+
+export interface HubEvents extends EventEmitter {
+  on<K extends HubEventName>(event: K, listener: (e: HubEventMap[K]) => void): this;
+  once<K extends HubEventName>(event: K, listener: (e: HubEventMap[K]) => void): this;
+  off<K extends HubEventName>(event: K, listener: (e: HubEventMap[K]) => void): this;
+  emit<K extends HubEventName>(event: K, e: HubEventMap[K]): boolean;
+}
+
+// ---------------------------------------------------------------- the hub
+
+export interface SendResult {
+  messageId: string;
+  sequenceNumber: number;
+  enqueuedTimeUtc: number;
+}
+
+export interface HubStats {
+  devices: number;
+  queued: number;
+  locked: number;
+  feedbackPending: number;
+  feedbackBatches: number;
+}
+
+export interface HubApi {
+  /** Host name used in tokens and connection strings (default `localhost`). */
+  readonly hubName: string;
+  readonly limits: Readonly<HubLimits>;
+  readonly registry: Registry;
+  readonly auth: Authenticator;
+  readonly events: HubEvents;
+
+  /**
+   * Enqueues a message for a device; resolves once it is committed to the store.
+   * Errors: 404001 unknown or disabled device, 403004 queue full, 413001 too
+   * large, 400004 bad input, 400011/403009 bad expiry, 429001 throttled.
+   */
+  send(deviceId: string, message: OutgoingMessage): Promise<SendResult>;
+
+  /** Locks and returns the next Enqueued message (HTTP polling), or null when none. */
+  receive(deviceId: string): Promise<ReceivedMessage | null>;
+  /** Settles a locked message. 412002 when the token does not match a live lock of that device. */
+  complete(deviceId: string, lockToken: string): Promise<void>;
+  reject(deviceId: string, lockToken: string): Promise<void>;
+  abandon(deviceId: string, lockToken: string): Promise<void>;
+  /** Removes every pending message of the device; returns how many. 404001 for an unknown device. */
+  purge(deviceId: string): Promise<number>;
+
+  /**
+   * Attaches a push receiver for a device (AMQP link, MQTT subscription).
+   * With `replace` an existing receiver of the device is closed first
+   * (MQTT's newest-connection-wins); without it a second receiver fails 409002.
+   */
+  openReceiver(deviceId: string, sink: DeliverySink, options?: { credit?: number; replace?: boolean }): DeviceReceiver;
+
+  /** Feedback queue (hub-wide). */
+  receiveFeedback(): Promise<ReceivedFeedbackBatch | null>;
+  completeFeedback(lockToken: string): Promise<void>;
+  abandonFeedback(lockToken: string): Promise<void>;
+  rejectFeedback(lockToken: string): Promise<void>;
+  openFeedbackReceiver(sink: FeedbackSink, options?: { credit?: number }): FeedbackReceiver;
+  /** Flushes the pending feedback records into a batch now (tests, shutdown). */
+  flushFeedback(): Promise<void>;
+
+  /** Servers report device connections and device-to-cloud messages here. */
+  noteConnection(deviceId: string, protocol: string, connected: boolean, reason?: string): void;
+  noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties): void;
+
+  stats(): HubStats;
+  /** Stops timers, closes receivers and the store. Pending commits finish first. */
+  close(): Promise<void>;
+}
