@@ -1,16 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { C2DError } from '../../lib/common/errors';
 import type { ReceivedMessage } from '../../lib/common/message';
-import {
-  HttpWireError,
-  decodeC2DResponse,
-  decodeHttpError,
-  encodeC2DHeaders,
-  encodeHttpError,
-  formatEtag,
-  parseEtag,
-  safeHeaderValue,
-} from '../../lib/common/codec/http';
+import { decodeC2DResponse, encodeC2DHeaders, formatEtag, parseEtag, safeHeaderValue } from '../../lib/common/codec/http';
+import { HttpWireError, decodeHttpError, encodeHttpError } from '../../lib/common/codec/http-errors';
 import { hasRejectFlag, hubPaths, parseHubPath } from '../../lib/common/codec/http-paths';
 // The SDKs' own parsers, the judges of our wire shape.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -17,17 +17,9 @@
  *   is a charset such as `utf-8`.
  * - Application properties are `iothub-app-{name}` headers. HTTP header names
  *   are case-insensitive, so `Foo` and `foo` arrive as one lower-cased name.
- * - Errors: body `{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"<code> <Name>: <text>"}`
- *   and header `iothub-errorcode: <Name>`. The Node SDKs split `Message` on
- *   `;` and `:` and map the name (404 + DeviceNotFound -> DeviceNotFoundError).
- *   The C# SDKs first try `Message` as JSON, then fall back to this
- *   `ErrorCode:<Name>` form and parse the name into their ErrorCode enum, which
- *   yields the 6-digit code; they trust it because the header names the same
- *   error. A JSON `Message` with a numeric `errorCode` would break the Node
- *   parser, so the name form is the one both accept. `;` in the text is
- *   replaced, since the Node parser keeps only the text before a second `;`.
+ * - Errors: lib/common/codec/http-errors.ts.
  */
-import { C2DError, ERRORS, type ErrorName } from '../errors';
+import { C2DError } from '../errors';
 import { DEFAULT_LIMITS } from '../limits';
 import { isAckMode, type AckMode, type Properties, type ReceivedMessage } from '../message';
 
@@ -80,7 +72,8 @@ function safeHeaderName(name: string): string {
   return out;
 }
 
-function first(headers: HeaderBag, name: string): string | undefined {
+/** One header's value, looked up case-insensitively (the first when repeated). */
+export function headerValue(headers: HeaderBag, name: string): string | undefined {
   const v = headers[name] ?? headers[Object.keys(headers).find((k) => k.toLowerCase() === name) ?? ''];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v[0] : String(v);
@@ -159,111 +152,30 @@ export function decodeC2DResponse(
   body: Buffer,
   context: { deviceId: string; receivedAtMs: number; lockTimeoutMs?: number },
 ): ReceivedMessage {
-  const etag = first(headers, HTTP_HEADERS.etag);
+  const etag = headerValue(headers, HTTP_HEADERS.etag);
   if (!etag) throw new C2DError('ArgumentInvalid', 'The response has no ETag (lock token).');
-  const ack = first(headers, HTTP_HEADERS.ack);
-  const ct = first(headers, HTTP_HEADERS.contentType) ?? first(headers, 'content-type');
-  const ce = first(headers, HTTP_HEADERS.contentEncoding) ?? first(headers, 'content-encoding');
+  const ack = headerValue(headers, HTTP_HEADERS.ack);
+  const ct = headerValue(headers, HTTP_HEADERS.contentType) ?? headerValue(headers, 'content-type');
+  const ce = headerValue(headers, HTTP_HEADERS.contentEncoding) ?? headerValue(headers, 'content-encoding');
   const m: ReceivedMessage = {
     body,
-    messageId: first(headers, HTTP_HEADERS.messageId) ?? '',
-    to: first(headers, HTTP_HEADERS.to) ?? '',
-    expiryTimeUtc: parseHttpTime(first(headers, HTTP_HEADERS.expiry)) ?? 0,
+    messageId: headerValue(headers, HTTP_HEADERS.messageId) ?? '',
+    to: headerValue(headers, HTTP_HEADERS.to) ?? '',
+    expiryTimeUtc: parseHttpTime(headerValue(headers, HTTP_HEADERS.expiry)) ?? 0,
     ack: isAckMode(ack) ? (ack as AckMode) : 'none',
     properties: decodeAppProperties(headers),
     deviceId: context.deviceId,
-    sequenceNumber: Number(first(headers, HTTP_HEADERS.sequenceNumber) ?? 0) || 0,
-    enqueuedTimeUtc: parseHttpTime(first(headers, HTTP_HEADERS.enqueuedTime)) ?? 0,
-    deliveryCount: Number(first(headers, HTTP_HEADERS.deliveryCount) ?? 0) || 0,
+    sequenceNumber: Number(headerValue(headers, HTTP_HEADERS.sequenceNumber) ?? 0) || 0,
+    enqueuedTimeUtc: parseHttpTime(headerValue(headers, HTTP_HEADERS.enqueuedTime)) ?? 0,
+    deliveryCount: Number(headerValue(headers, HTTP_HEADERS.deliveryCount) ?? 0) || 0,
     lockToken: parseEtag(etag),
     lockedUntilUtc: context.receivedAtMs + (context.lockTimeoutMs ?? DEFAULT_LIMITS.lockTimeoutMs),
   };
-  const cid = first(headers, HTTP_HEADERS.correlationId);
-  const uid = first(headers, HTTP_HEADERS.userId);
+  const cid = headerValue(headers, HTTP_HEADERS.correlationId);
+  const uid = headerValue(headers, HTTP_HEADERS.userId);
   if (cid !== undefined) m.correlationId = cid;
   if (uid !== undefined) m.userId = uid;
   if (ct !== undefined && ct !== OCTET_STREAM) m.contentType = ct;
   if (ce !== undefined) m.contentEncoding = ce;
   return m;
-}
-
-// ---------------------------------------------------------------- errors
-
-/**
- * Errors that exist only on the HTTP edge (no engine meaning): IoT Hub's
- * generic names for a wrong path, method or body. Codes are status * 1000,
- * IoT Hub's pattern for its Generic* errors.
- */
-export const HTTP_ONLY_ERRORS = {
-  GenericNotFound: { code: 404000, httpStatus: 404 },
-  GenericMethodNotAllowed: { code: 405000, httpStatus: 405 },
-  GenericRequestEntityTooLarge: { code: 413000, httpStatus: 413 },
-  GenericUnsupportedMediaType: { code: 415000, httpStatus: 415 },
-} as const;
-export type HttpOnlyErrorName = keyof typeof HTTP_ONLY_ERRORS;
-
-/** An HTTP-edge error with an IoT Hub name, status and code. */
-export class HttpWireError extends Error {
-  readonly errorName: HttpOnlyErrorName;
-  readonly code: number;
-  readonly httpStatus: number;
-  /** Extra response headers (e.g. `allow` with a 405). */
-  readonly headers: Record<string, string>;
-  constructor(name: HttpOnlyErrorName, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.headers = headers;
-    this.errorName = name;
-    this.code = HTTP_ONLY_ERRORS[name].code;
-    this.httpStatus = HTTP_ONLY_ERRORS[name].httpStatus;
-  }
-}
-
-export interface HttpErrorResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** The response for an error. Anything that is not ours becomes a 500 whose text reveals nothing internal. */
-export function encodeHttpError(err: unknown): HttpErrorResponse {
-  let name: string;
-  let code: number;
-  let status: number;
-  let text: string;
-  let extra: Record<string, string> = {};
-  if (err instanceof C2DError) ({ name, code, httpStatus: status, message: text } = err);
-  else if (err instanceof HttpWireError) ({ errorName: name, code, httpStatus: status, message: text, headers: extra } = err);
-  else {
-    ({ code, httpStatus: status } = ERRORS.ServerError);
-    name = 'ServerError';
-    text = 'The hub failed to handle the request.';
-  }
-  const clean = safeHeaderValue(text.replace(/[\r\n]+/g, ' ')).replace(/;/g, ',');
-  return {
-    status,
-    headers: { ...extra, 'content-type': JSON_CONTENT_TYPE, [HTTP_HEADERS.errorCode]: name },
-    body: JSON.stringify({ Message: `ErrorCode:${name};${clean}`, ExceptionMessage: `${code} ${name}: ${clean}` }),
-  };
-}
-
-/** The C2DError an error response stands for (our HTTP client's side of encodeHttpError). */
-export function decodeHttpError(status: number, headers: HeaderBag, bodyText: string): C2DError {
-  let name = first(headers, HTTP_HEADERS.errorCode);
-  let text = `HTTP ${status}`;
-  try {
-    const parsed = JSON.parse(bodyText) as { Message?: unknown };
-    if (typeof parsed.Message === 'string') {
-      const m = /^ErrorCode:([^;]*);?(.*)$/s.exec(parsed.Message);
-      if (m) {
-        name ??= m[1];
-        text = m[2] || text;
-      } else text = parsed.Message;
-    }
-  } catch {
-    if (bodyText) text = bodyText.slice(0, 500);
-  }
-  if (name !== undefined && name in ERRORS) return new C2DError(name as ErrorName, text);
-  // Unknown or missing name: the first of our errors with that status (table order is precedence).
-  const byStatus = (Object.keys(ERRORS) as ErrorName[]).find((n) => ERRORS[n].httpStatus === status);
-  return new C2DError(byStatus ?? (status >= 500 ? 'ServerError' : 'ArgumentInvalid'), name ? `${name}: ${text}` : text);
 }

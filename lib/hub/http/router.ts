@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubApi } from '../api';
 import { WIRE_LIMITS } from '../../common/limits';
 import { C2DError } from '../../common/errors';
-import { HttpWireError, encodeHttpError } from '../../common/codec/http';
+import { HttpWireError, encodeHttpError } from '../../common/codec/http-errors';
 import { parseHubPath, type HubRoute } from '../../common/codec/http-paths';
 import type { Reply, RequestContext, RouteHandler, RouteTable } from './context';
 import { deviceMessageRoutes } from './device-messages';
@@ -59,7 +59,8 @@ function tooLarge(max: number): HttpWireError {
 function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   const body = reply.body === undefined ? undefined : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body, 'utf8');
-  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body?.length ?? 0) });
+  // 204 carries no Content-Length (RFC 9110 §8.6).
+  res.writeHead(reply.status, reply.status === 204 ? reply.headers : { ...reply.headers, 'content-length': String(body?.length ?? 0) });
   res.end(body);
 }
 
