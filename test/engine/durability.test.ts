@@ -48,6 +48,20 @@ describe('durability: state survives close and reopen on the same dataDir', () =
     assert.deepEqual(records.map((r) => [r.originalMessageId, r.statusCode]), [['a', 'Success']]);
   });
 
+  it('sequence numbers continue after the message holding the last one was settled', async () => {
+    const clock = new ManualClock();
+    let hub = await open(clock);
+    await hub.registry.createDevice({ deviceId: 'dev1' });
+    await hub.send('dev1', { body: body('a') });
+    await hub.send('dev1', { body: body('b') });
+    await mustReceive(hub);
+    await hub.complete('dev1', (await mustReceive(hub)).lockToken);
+    await hub.purge('dev1');
+    await hub.close();
+    hub = await open(clock);
+    assert.equal((await hub.send('dev1', { body: body('c') })).sequenceNumber, 3);
+  });
+
   it('applies deadlines that passed while the hub was closed', async () => {
     const clock = new ManualClock();
     let hub = await open(clock);

@@ -170,7 +170,7 @@ export class Hub implements HubApi {
       if (next !== undefined) this.scheduler.schedule(deviceKey(deviceId), next);
     }
     if (effects.length === 0) return [];
-    const t = translateQueue(effects, this.events);
+    const t = translateQueue(effects, this.events, q?.lastSequenceNumber ?? 0);
     const ops = t.ops;
     if (t.feedback.length > 0) ops.push(...this.applyFeedback((s, now) => F.addRecords(s, t.feedback, now, this.limits, randomUUID)));
     if (t.wake) queueMicrotask(() => this.dispatcher.kick(deviceId));

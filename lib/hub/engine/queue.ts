@@ -103,6 +103,8 @@ function requeue(q: DeviceQueue, m: C2DMessage, limits: HubLimits, now: number):
  * does not count as a delivery unless lockExpiryCountsAsDelivery: IoT Hub docs 2026-02.
  */
 export function applyDeadlines(q: DeviceQueue, now: number, limits: HubLimits): Transition {
+  const next = nextDeadline(q);
+  if (next === undefined || next > now) return { queue: q, effects: [] };
   const effects: QueueEffect[] = [];
   let changed = false;
   const messages: QueuedMessage[] = [];

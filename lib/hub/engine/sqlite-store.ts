@@ -118,7 +118,10 @@ export class SqliteStore implements Store {
       }
     };
     return db.transaction((ops: StoreOp[]) => {
-      for (const op of ops) one(op);
+      // Only the last sequence number per device in a group matters: write it once.
+      const lastSeq = new Map<string, StoreOp>();
+      for (const op of ops) if (op.t === 'setSequence') lastSeq.set(op.deviceId, op);
+      for (const op of ops) if (op.t !== 'setSequence' || lastSeq.get(op.deviceId) === op) one(op);
     });
   }
 

@@ -3,7 +3,7 @@
  * edges need: store operations (persist), hub events (observe), feedback
  * records (the feedback queue) and which receivers to wake (dispatch).
  */
-import type { FeedbackRecord } from '../../common/message';
+import type { C2DMessage, FeedbackRecord } from '../../common/message';
 import type { HubEvents } from '../api';
 import type { FeedbackEffect } from './feedback';
 import type { QueueEffect } from './queue';
@@ -16,12 +16,21 @@ export interface Translated {
   wake: boolean;
 }
 
-export function translateQueue(effects: readonly QueueEffect[], events: HubEvents): Translated {
+/**
+ * `lastSequenceNumber` is the queue's counter. It is persisted implicitly as
+ * the highest stored sequence number, and explicitly (setSequence) only when
+ * the message holding it is deleted: one write per send instead of two.
+ */
+export function translateQueue(effects: readonly QueueEffect[], events: HubEvents, lastSequenceNumber: number): Translated {
   const out: Translated = { ops: [], feedback: [], wake: false };
+  const remove = (m: C2DMessage): void => {
+    out.ops.push({ t: 'deleteMessage', deviceId: m.deviceId, sequenceNumber: m.sequenceNumber });
+    if (m.sequenceNumber === lastSequenceNumber) out.ops.push({ t: 'setSequence', deviceId: m.deviceId, sequenceNumber: m.sequenceNumber });
+  };
   for (const e of effects) {
     switch (e.type) {
       case 'enqueued':
-        out.ops.push({ t: 'insertMessage', message: e.message }, { t: 'setSequence', deviceId: e.message.deviceId, sequenceNumber: e.message.sequenceNumber });
+        out.ops.push({ t: 'insertMessage', message: e.message });
         events.emit('enqueued', { deviceId: e.message.deviceId, messageId: e.message.messageId, sequenceNumber: e.message.sequenceNumber });
         out.wake = true;
         break;
@@ -29,7 +38,7 @@ export function translateQueue(effects: readonly QueueEffect[], events: HubEvent
         events.emit('delivered', { deviceId: e.message.deviceId, messageId: e.message.messageId, lockToken: e.message.lockToken, deliveryCount: e.message.deliveryCount });
         break;
       case 'completed':
-        out.ops.push({ t: 'deleteMessage', deviceId: e.message.deviceId, sequenceNumber: e.message.sequenceNumber });
+        remove(e.message);
         if (e.feedback) out.feedback.push(e.feedback);
         events.emit('completed', { deviceId: e.message.deviceId, messageId: e.message.messageId });
         break;
@@ -44,14 +53,14 @@ export function translateQueue(effects: readonly QueueEffect[], events: HubEvent
         out.wake = true;
         break;
       case 'deadLettered':
-        out.ops.push({ t: 'deleteMessage', deviceId: e.message.deviceId, sequenceNumber: e.message.sequenceNumber });
+        remove(e.message);
         if (e.feedback) out.feedback.push(e.feedback);
         if (e.reason === 'Rejected') events.emit('rejected', { deviceId: e.message.deviceId, messageId: e.message.messageId });
         if (e.reason === 'Expired') events.emit('expired', { deviceId: e.message.deviceId, messageId: e.message.messageId });
         events.emit('deadLettered', { deviceId: e.message.deviceId, messageId: e.message.messageId, reason: e.reason });
         break;
       case 'purged':
-        for (const pm of e.messages) out.ops.push({ t: 'deleteMessage', deviceId: pm.deviceId, sequenceNumber: pm.sequenceNumber });
+        for (const pm of e.messages) remove(pm);
         out.feedback.push(...e.feedback);
         // The 'purged' event (with the count) is emitted by the hub, which knows the device even when the queue was empty.
         break;
