@@ -16,15 +16,13 @@ import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
 import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, HubApi, HubEvents, HubStats, SendResult } from '../api';
 import { HubAuthenticator } from './auth';
 import { Dispatcher } from './dispatcher';
-import { DeviceRegistry } from './registry';
-import { Scheduler } from './scheduler';
-import { SqliteStore } from './sqlite-store';
-import type { Store, StoreOp } from './store';
-import { SendThrottle } from './throttle';
-import { EMPTY_FEEDBACK, type FeedbackState, type FeedbackTransition } from './feedback';
 import * as F from './feedback';
 import * as Q from './queue';
-import { translateFeedback, translateQueue } from './translate';
+import { DeviceRegistry } from './registry';
+import { SqliteStore } from './sqlite-store';
+import { EngineState } from './state';
+import type { Store, StoreOp } from './store';
+import { SendThrottle } from './throttle';
 
 export interface HubOptions {
   /** Host name used in tokens and connection strings (default 'localhost'). */
@@ -41,9 +39,6 @@ export interface HubOptions {
   registerUnknownDevices?: boolean;
 }
 
-const FEEDBACK_KEY = 'f';
-const deviceKey = (id: string): string => `d:${id}`;
-
 export class Hub implements HubApi {
   readonly hubName: string;
   readonly limits: Readonly<HubLimits>;
@@ -51,14 +46,10 @@ export class Hub implements HubApi {
   readonly auth: HubAuthenticator;
   readonly events: HubEvents = new EventEmitter() as HubEvents;
 
-  private readonly queues = new Map<string, Q.DeviceQueue>();
-  private feedback: FeedbackState = EMPTY_FEEDBACK;
-  private readonly scheduler: Scheduler;
+  private readonly state: EngineState;
   private readonly dispatcher: Dispatcher;
   private readonly throttle: SendThrottle;
   private closed = false;
-  /** Writes not awaited by a caller (deadlines fired by the scheduler), so close() can wait for them. */
-  private readonly background = new Set<Promise<void>>();
 
   private constructor(
     private readonly store: Store,
@@ -69,14 +60,17 @@ export class Hub implements HubApi {
   ) {
     this.hubName = hubName;
     this.limits = Object.freeze({ ...limits });
-    this.scheduler = new Scheduler(clock, (key) => this.onDue(key));
     this.throttle = new SendThrottle(limits.maxSendsPerSecond, clock);
+    this.state = new EngineState(store, clock, this.limits, this.events, {
+      device: (id) => this.dispatcher.kick(id),
+      feedback: () => this.dispatcher.kickFeedback(),
+    });
     this.registry = new DeviceRegistry({
       now: () => this.clock.now(),
       persist: (ops) => this.store.write(ops),
-      pendingCount: (id) => this.queues.get(id)?.messages.length ?? 0,
+      pendingCount: (id) => this.state.queues.get(id)?.messages.length ?? 0,
       created: (d) => {
-        this.queues.set(d.deviceId, Q.emptyQueue(d.deviceId, d.generationId));
+        this.state.queues.set(d.deviceId, Q.emptyQueue(d.deviceId, d.generationId));
         this.events.emit('deviceCreated', { deviceId: d.deviceId });
         return [{ t: 'deleteQueue', deviceId: d.deviceId }];
       },
@@ -87,10 +81,10 @@ export class Hub implements HubApi {
     this.dispatcher = new Dispatcher({
       lockNext: (id) => this.lockNext(id),
       release: (id, token) => {
-        if (this.queues.has(id)) this.background_(this.applyQueue(id, (q, now) => Q.release(q, token, now, this.limits)).ops);
+        if (this.state.queues.has(id)) this.state.commitLater(this.state.applyQueue(id, (q, now) => Q.release(q, token, now, this.limits)).ops);
       },
       lockNextFeedback: () => this.lockNextFeedback(),
-      releaseFeedback: (token) => this.background_(this.applyFeedback((s, now) => F.release(s, token, now, this.limits, randomUUID))),
+      releaseFeedback: (token) => this.state.commitLater(this.state.applyFeedback((s, now) => F.release(s, token, now, this.limits, randomUUID))),
     });
   }
 
@@ -110,116 +104,10 @@ export class Hub implements HubApi {
     return hub;
   }
 
-  /** Rebuilds memory from the store. Locks were not persisted: every message comes back Enqueued. */
   private async recover(): Promise<void> {
-    const s = this.store.load();
-    await this.registry.load(s.devices, s.policies);
-    for (const d of s.devices) this.queues.set(d.deviceId, Q.emptyQueue(d.deviceId, d.generationId, s.sequences.get(d.deviceId) ?? 0));
-    const byDevice = new Map<string, Q.QueuedMessage[]>();
-    for (const m of s.messages) {
-      if (!this.queues.has(m.deviceId)) continue;
-      const list = byDevice.get(m.deviceId) ?? [];
-      list.push({ message: m, state: 'Enqueued' });
-      byDevice.set(m.deviceId, list);
-    }
-    for (const [id, messages] of byDevice) {
-      const q = this.queues.get(id)!;
-      const last = Math.max(q.lastSequenceNumber, ...messages.map((e) => e.message.sequenceNumber));
-      this.queues.set(id, { ...q, lastSequenceNumber: last, messages });
-    }
-    this.feedback = { pending: s.pendingFeedback, batches: s.feedbackBatches };
-    // Deadlines that passed while the hub was down apply now.
-    const ops: StoreOp[] = [];
-    for (const id of this.queues.keys()) ops.push(...this.applyQueue(id, (q) => ({ queue: q, effects: [] })).ops);
-    ops.push(...this.applyFeedback((st) => ({ state: st, effects: [] })));
-    await this.store.write(ops);
-  }
-
-  // ------------------------------------------------------------ core plumbing
-
-  /**
-   * Runs due deadlines then `rule` on a device queue; translates the effects
-   * (events now, feedback records into the feedback queue), reschedules, and
-   * returns the store ops to commit. Throws the rule's C2DError after the
-   * deadline part has been kept and queued for commit.
-   */
-  private applyQueue<T extends Q.Transition>(deviceId: string, rule: (q: Q.DeviceQueue, now: number) => T): { result: T; ops: StoreOp[] } {
-    const now = this.clock.now();
-    const due = Q.applyDeadlines(this.queues.get(deviceId)!, now, this.limits);
-    let dueOps: StoreOp[];
-    if (due.effects.length > 0) {
-      this.queues.set(deviceId, due.queue);
-      dueOps = this.settleQueueEffects(deviceId, due.effects);
-    } else dueOps = [];
-    let result: T;
-    try {
-      result = rule(due.queue, now);
-    } catch (e) {
-      this.background_(dueOps);
-      throw e;
-    }
-    this.queues.set(deviceId, result.queue);
-    const ops = [...dueOps, ...this.settleQueueEffects(deviceId, result.effects)];
-    return { result, ops };
-  }
-
-  private settleQueueEffects(deviceId: string, effects: readonly Q.QueueEffect[]): StoreOp[] {
-    const q = this.queues.get(deviceId);
-    if (q) {
-      const next = Q.nextDeadline(q);
-      if (next !== undefined) this.scheduler.schedule(deviceKey(deviceId), next);
-    }
-    if (effects.length === 0) return [];
-    const t = translateQueue(effects, this.events, q?.lastSequenceNumber ?? 0);
-    const ops = t.ops;
-    if (t.feedback.length > 0) ops.push(...this.applyFeedback((s, now) => F.addRecords(s, t.feedback, now, this.limits, randomUUID)));
-    if (t.wake) queueMicrotask(() => this.dispatcher.kick(deviceId));
-    return ops;
-  }
-
-  /** Like applyQueue, for the hub-wide feedback queue. */
-  private applyFeedback(rule: (s: FeedbackState, now: number) => FeedbackTransition): StoreOp[] {
-    const now = this.clock.now();
-    const due = F.applyDeadlines(this.feedback, now, this.limits, randomUUID);
-    this.feedback = due.state;
-    const dueOps = this.settleFeedbackEffects(due.effects);
-    let t: FeedbackTransition;
-    try {
-      t = rule(due.state, now);
-    } catch (e) {
-      this.background_(dueOps);
-      throw e;
-    }
-    this.feedback = t.state;
-    return [...dueOps, ...this.settleFeedbackEffects(t.effects)];
-  }
-
-  private settleFeedbackEffects(effects: readonly F.FeedbackEffect[]): StoreOp[] {
-    const next = F.nextDeadline(this.feedback, this.limits);
-    if (next !== undefined) this.scheduler.schedule(FEEDBACK_KEY, next);
-    if (effects.length === 0) return [];
-    const out = translateFeedback(effects, this.events);
-    if (out.wake) queueMicrotask(() => this.dispatcher.kickFeedback());
-    return out.ops;
-  }
-
-  /** Commits ops nobody awaits (deadlines, receiver detach); close() waits for them. */
-  private background_(ops: StoreOp[]): void {
-    if (ops.length === 0 || this.closed) return;
-    const p = this.store.write(ops).catch((e: unknown) => {
-      process.emitWarning(`c2d hub: a background store write failed: ${(e as Error).message}`);
-    });
-    this.background.add(p);
-    void p.finally(() => this.background.delete(p));
-  }
-
-  private onDue(key: string): void {
-    if (this.closed) return;
-    if (key === FEEDBACK_KEY) this.background_(this.applyFeedback((s) => ({ state: s, effects: [] })));
-    else {
-      const id = key.slice(2);
-      if (this.queues.has(id)) this.background_(this.applyQueue(id, (q) => ({ queue: q, effects: [] })).ops);
-    }
+    const stored = this.store.load();
+    await this.registry.load(stored.devices, stored.policies);
+    await this.store.write(this.state.recover(stored));
   }
 
   private assertOpen(): void {
@@ -229,15 +117,15 @@ export class Hub implements HubApi {
   /** The device's queue if the device exists and is enabled; 404001 otherwise (IoT Hub treats disabled as not found for C2D). */
   private enabledQueue(deviceId: string): Q.DeviceQueue {
     const d = this.registry.record(deviceId);
-    if (!d || d.status !== 'enabled' || !this.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
-    return this.queues.get(deviceId)!;
+    if (!d || d.status !== 'enabled' || !this.state.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
+    return this.state.queues.get(deviceId)!;
   }
 
   private dropDevice(deviceId: string): StoreOp[] {
     this.dispatcher.closeDevice(deviceId, new C2DError('DeviceNotFound', `Device '${deviceId}' was deleted.`));
-    this.queues.delete(deviceId);
+    this.state.queues.delete(deviceId);
     const ops: StoreOp[] = [{ t: 'deleteQueue', deviceId }];
-    ops.push(...this.applyFeedback((s) => F.dropDevice(s, deviceId)));
+    ops.push(...this.state.applyFeedback((s) => F.dropDevice(s, deviceId)));
     this.events.emit('deviceDeleted', { deviceId });
     return ops;
   }
@@ -252,16 +140,16 @@ export class Hub implements HubApi {
     if (this.registerUnknown && !this.registry.record(deviceId)) await this.registry.createDevice({ deviceId });
     this.enabledQueue(deviceId);
     this.throttle.take();
-    const { result, ops } = this.applyQueue(deviceId, (q, now) => Q.send(q, message, randomUUID(), now, this.limits));
+    const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.send(q, message, randomUUID(), now, this.limits));
     const m = (result.effects[0] as { message: { messageId: string; sequenceNumber: number; enqueuedTimeUtc: number } }).message;
     await this.store.write(ops);
     return { messageId: m.messageId, sequenceNumber: m.sequenceNumber, enqueuedTimeUtc: m.enqueuedTimeUtc };
   }
 
   private lockNext(deviceId: string): ReceivedMessage | undefined {
-    if (this.closed || !this.queues.has(deviceId)) return undefined;
-    const { result, ops } = this.applyQueue(deviceId, (q, now) => Q.receive(q, randomUUID(), now, this.limits));
-    this.background_(ops);
+    if (this.closed || !this.state.queues.has(deviceId)) return undefined;
+    const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.receive(q, randomUUID(), now, this.limits));
+    this.state.commitLater(ops);
     return result.received;
   }
 
@@ -273,8 +161,8 @@ export class Hub implements HubApi {
 
   private async settle(deviceId: string, lockToken: string, rule: (q: Q.DeviceQueue, now: number) => Q.Transition): Promise<void> {
     this.assertOpen();
-    if (typeof lockToken !== 'string' || !this.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
-    const { ops } = this.applyQueue(deviceId, rule);
+    if (typeof lockToken !== 'string' || !this.state.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
+    const { ops } = this.state.applyQueue(deviceId, rule);
     this.dispatcher.settled(deviceId, lockToken);
     await this.store.write(ops);
   }
@@ -293,8 +181,8 @@ export class Hub implements HubApi {
 
   async purge(deviceId: string): Promise<number> {
     this.assertOpen();
-    if (!this.registry.record(deviceId) || !this.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
-    const { result, ops } = this.applyQueue(deviceId, (q, now) => Q.purge(q, now));
+    if (!this.registry.record(deviceId) || !this.state.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
+    const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.purge(q, now));
     const count = result.effects.reduce((n, e) => n + (e.type === 'purged' ? e.messages.length : 0), 0);
     this.events.emit('purged', { deviceId, count });
     await this.store.write(ops);
@@ -312,7 +200,7 @@ export class Hub implements HubApi {
   private lockNextFeedback(): ReceivedFeedbackBatch | undefined {
     if (this.closed) return undefined;
     let batch: F.FeedbackBatchState | undefined;
-    this.background_(this.applyFeedback((s, now) => {
+    this.state.commitLater(this.state.applyFeedback((s, now) => {
       const t = F.receive(s, randomUUID(), now, this.limits);
       batch = t.batch;
       return t;
@@ -336,7 +224,7 @@ export class Hub implements HubApi {
   private async settleFeedback(lockToken: string, how: 'complete' | 'reject' | 'abandon'): Promise<void> {
     this.assertOpen();
     if (typeof lockToken !== 'string') throw errors.lockLost(String(lockToken));
-    const ops = this.applyFeedback((st, now) => F.settle(st, lockToken, how, now, this.limits));
+    const ops = this.state.applyFeedback((st, now) => F.settle(st, lockToken, how, now, this.limits));
     this.dispatcher.feedbackSettled(lockToken);
     await this.store.write(ops);
   }
@@ -360,7 +248,7 @@ export class Hub implements HubApi {
 
   async flushFeedback(): Promise<void> {
     this.assertOpen();
-    await this.store.write(this.applyFeedback((s, now) => F.flush(s, now, this.limits, randomUUID)));
+    await this.store.write(this.state.applyFeedback((s, now) => F.flush(s, now, this.limits, randomUUID)));
   }
 
   // ------------------------------------------------------------ misc
@@ -378,30 +266,29 @@ export class Hub implements HubApi {
   stats(): HubStats {
     let queued = 0;
     let locked = 0;
-    for (const q of this.queues.values()) for (const e of q.messages) {
+    for (const q of this.state.queues.values()) for (const e of q.messages) {
         if (e.state === 'Enqueued') queued++;
         else locked++;
       }
-    return { devices: this.queues.size, queued, locked, feedbackPending: this.feedback.pending.length, feedbackBatches: this.feedback.batches.length };
+    return { devices: this.state.queues.size, queued, locked, feedbackPending: this.state.feedback.pending.length, feedbackBatches: this.state.feedback.batches.length };
   }
 
   /** The queue of a device as the rules see it (tests, diagnostics). */
   queueOf(deviceId: string): Q.DeviceQueue | undefined {
-    return this.queues.get(deviceId);
+    return this.state.queues.get(deviceId);
   }
 
   /** The feedback queue as the rules see it (tests, diagnostics). */
-  feedbackState(): FeedbackState {
-    return this.feedback;
+  feedbackState(): F.FeedbackState {
+    return this.state.feedback;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.scheduler.stop();
-    // Receivers' locks return to the queue in memory only; locks are not persisted anyway.
+    // Receivers' locks go back to the queue (locks are not persisted anyway).
     this.dispatcher.closeAll(new C2DError('ServiceUnavailable', 'The hub is closing.'));
     this.closed = true;
-    await Promise.all([...this.background]);
+    await this.state.stop();
     this.store.close();
   }
 }
