@@ -263,4 +263,32 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.equal(await t.hub.receive('dev1'), null);
     });
   });
+
+  describe('every transition is reported as a hub event', () => {
+    it('emits enqueued, delivered, abandoned, completed, rejected, lockExpired, expired, deadLettered, purged, feedback', async () => {
+      t = await openTestHub({ feedbackBatchWindowMs: 0 });
+      const seen: string[] = [];
+      for (const name of ['enqueued', 'delivered', 'abandoned', 'completed', 'rejected', 'lockExpired', 'expired', 'deadLettered', 'purged', 'feedback', 'deviceCreated', 'deviceDeleted'] as const) {
+        t.hub.events.on(name, () => seen.push(name));
+      }
+      await t.hub.send('dev1', { body: body('a'), ack: 'full' });
+      await t.hub.abandon('dev1', (await mustReceive(t.hub)).lockToken);
+      await t.hub.complete('dev1', (await mustReceive(t.hub)).lockToken);
+      await t.hub.send('dev1', { body: body('b') });
+      await t.hub.reject('dev1', (await mustReceive(t.hub)).lockToken);
+      await t.hub.send('dev1', { body: body('c'), expiryTimeUtc: t.clock.now() + 90_000 });
+      await mustReceive(t.hub);
+      t.clock.advance(60_000);
+      t.clock.advance(30_000);
+      await t.hub.purge('dev1');
+      await t.hub.registry.createDevice({ deviceId: 'dev2' });
+      await t.hub.registry.deleteDevice('dev2');
+      assert.deepEqual(seen, [
+        'enqueued', 'delivered', 'abandoned', 'delivered', 'completed', 'feedback',
+        'enqueued', 'delivered', 'rejected', 'deadLettered',
+        'enqueued', 'delivered', 'lockExpired', 'expired', 'deadLettered',
+        'purged', 'deviceCreated', 'deviceDeleted',
+      ]);
+    });
+  });
 });

@@ -58,6 +58,8 @@ export class SqliteStore implements Store {
   private readonly run: (ops: StoreOp[]) => void;
   private queue: Waiter[] = [];
   private flushScheduled = false;
+  /** Transactions committed so far (tests and the bench check group commit with it). */
+  commits = 0;
 
   constructor(options: SqliteStoreOptions = {}) {
     let file = ':memory:';
@@ -172,6 +174,7 @@ export class SqliteStore implements Store {
     if (group.length === 0) return;
     try {
       this.run(group.flatMap((w) => w.ops));
+      this.commits++;
     } catch (e) {
       for (const w of group) w.reject(e);
       return;
