@@ -12,9 +12,9 @@
  * - `sendPublish` calls the client's per-connection delivery functions
  *   (`deliverQoS`/`deliver0`, what aedes' own subscriptions call), which keep
  *   a packet id given in the packet and write straight to that socket;
- * - `onPuback` hooks the persistence's `outgoingClearMessageId`, which aedes
- *   calls for every PUBACK (a documented persistence method) with the packet.
+ * - `takeOverOutgoing` turns aedes' outgoing store into a PUBACK listener.
  */
+import { Readable } from 'node:stream';
 import type { Aedes, Client, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
 
 export type { Aedes, Client, Subscription };
@@ -40,18 +40,34 @@ export function sendPublish(client: Client, p: OutgoingPublish, done: () => void
   else c.deliverQoS(packet, done);
 }
 
-interface PersistenceInternals {
+interface OutgoingStore {
+  outgoingEnqueue(sub: unknown, packet: unknown): Promise<void>;
+  outgoingEnqueueCombi(subs: unknown, packet: unknown): Promise<void>;
+  outgoingUpdate(client: Client, packet: unknown): Promise<void>;
   outgoingClearMessageId(client: Client, packet: { cmd: string; messageId?: number }): Promise<unknown>;
+  outgoingStream(client: Client): Readable;
 }
 
-/** Calls `handler` for every PUBACK any client sends, before aedes' own handling. */
-export function onPuback(broker: Aedes, handler: (client: Client, packetId: number) => void): void {
-  const persistence = (broker as unknown as { persistence: PersistenceInternals }).persistence;
-  const original = persistence.outgoingClearMessageId.bind(persistence);
-  persistence.outgoingClearMessageId = (client, packet) => {
+/**
+ * Takes aedes' outgoing-message store out of the picture and reports PUBACKs.
+ * The hub owns every message a client receives (C2D, redelivered by the engine
+ * after a reconnect), so aedes must neither store nor replay outgoing packets:
+ * its store would otherwise replay stale copies on a clean=false reconnect, and
+ * it refuses to send a packet it did not enqueue itself ('no such packet').
+ * Subscriptions (what a clean=false session must keep) stay in aedes' store.
+ * `handler` runs for every PUBACK, which aedes reports through
+ * `outgoingClearMessageId` (a documented persistence method).
+ */
+export function takeOverOutgoing(broker: Aedes, handler: (client: Client, packetId: number) => void): void {
+  const store = (broker as unknown as { persistence: OutgoingStore }).persistence;
+  store.outgoingEnqueue = async () => {};
+  store.outgoingEnqueueCombi = async () => {};
+  store.outgoingUpdate = async () => {};
+  store.outgoingClearMessageId = async (client, packet) => {
     if (packet.cmd === 'puback' && typeof packet.messageId === 'number') handler(client, packet.messageId);
-    return original(client, packet);
+    return undefined;
   };
+  store.outgoingStream = () => Readable.from([]);
 }
 
 /** The subscriptions aedes holds for a client (restored ones included after a clean=false reconnect): filter -> QoS. */

@@ -9,10 +9,11 @@ import type { Duplex } from 'node:stream';
 import { createWebSocketStream, type WebSocket } from 'ws';
 import { systemClock, type Clock } from '../../common/clock';
 import { WIRE_LIMITS } from '../../common/limits';
+import { SAS_CLOCK_SKEW_MS } from '../../common/sas';
 import { deviceBoundFilter } from '../../common/codec/mqtt';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { clientCertificateOf } from '../client-cert';
-import { onPuback, subscriptionsOf, type Client } from './aedes-client';
+import { takeOverOutgoing, subscriptionsOf, type Client } from './aedes-client';
 import { makeAuthenticate } from './authenticate';
 import { makeAuthorizePublish, makeAuthorizeSubscribe } from './authorize';
 import type { MqttConnection, MqttProtocol } from './connection';
@@ -59,7 +60,8 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
     const expiresAtMs = conn.principal?.expiresAtMs;
     if (expiresAtMs === undefined) return;
     // MQTT cannot renew a token in-band: IoT Hub disconnects at expiry (401003) and the SDK reconnects with a new one.
-    conn.cancelExpiry = clock.at(expiresAtMs, () => {
+    // The hub accepts a token until se + clock skew, so that is when it stops being valid here too.
+    conn.cancelExpiry = clock.at(expiresAtMs + SAS_CLOCK_SKEW_MS, () => {
       diagnostic({ deviceId: conn.deviceId, message: '401003 IotHubUnauthorized: the SAS token expired; disconnecting.' });
       client.close();
     });
@@ -113,7 +115,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
       conn.delivery = undefined;
     }
   });
-  onPuback(broker, (client, packetId) => connectionOf(client)?.delivery?.puback(packetId));
+  takeOverOutgoing(broker, (client, packetId) => connectionOf(client)?.delivery?.puback(packetId));
 
   const onLockExpired = (e: { deviceId: string; messageId: string }): void => current.get(e.deviceId)?.delivery?.lockExpired(e.messageId);
   hub.events.on('lockExpired', onLockExpired);
