@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Cancel } from '../../common/clock';
 import type { ClientCertificateInfo, Principal } from '../api';
 import type { C2DDelivery } from './deliver';
+import type { Client } from './aedes-client';
 
 export type MqttProtocol = 'mqtt' | 'mqtt-ws';
 
@@ -12,6 +13,7 @@ export interface MqttConnection {
   readonly clientCert?: ClientCertificateInfo;
   /** Set once CONNECT authenticated. */
   deviceId?: string;
+  client?: Client;
   principal?: Principal;
   /** Disconnects the client when its SAS token expires. */
   cancelExpiry?: Cancel;

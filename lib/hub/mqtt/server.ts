@@ -57,6 +57,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
   const connectionOf = (client: Client): MqttConnection | undefined => byStream.get(client.conn as Duplex);
 
   const onAuthenticated = (client: Client, conn: MqttConnection): void => {
+    conn.client = client;
     const expiresAtMs = conn.principal?.expiresAtMs;
     if (expiresAtMs === undefined) return;
     // MQTT cannot renew a token in-band: IoT Hub disconnects at expiry (401003) and the SDK reconnects with a new one.
@@ -77,6 +78,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
   });
   (broker as EventEmitter).on('error', (err: Error) => diagnostic({ message: `broker error: ${err.message}` }));
   broker.on('clientError', (client: Client, err: Error) => diagnostic({ deviceId: client.id, message: err.message }));
+  broker.on('connectionError', (_client: Client, err: Error) => diagnostic({ message: `before CONNECT: ${err.message}` }));
 
   /** Serves C2D on this connection at `qos`, opening the engine receiver the first time. */
   const serve = (client: Client, conn: MqttConnection, qos: number): void => {
@@ -119,6 +121,11 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
 
   const onLockExpired = (e: { deviceId: string; messageId: string }): void => current.get(e.deviceId)?.delivery?.lockExpired(e.messageId);
   hub.events.on('lockExpired', onLockExpired);
+  // A deleted device loses its connection, subscribed or not (a disabled one loses it through its receiver).
+  const onDeviceDeleted = (e: { deviceId: string }): void => {
+    for (const conn of live) if (conn.deviceId === e.deviceId) conn.client?.close();
+  };
+  hub.events.on('deviceDeleted', onDeviceDeleted);
 
   const cleanup = (conn: MqttConnection): void => {
     if (conn.closed) return;
@@ -156,6 +163,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
     },
     async close() {
       hub.events.off('lockExpired', onLockExpired);
+      hub.events.off('deviceDeleted', onDeviceDeleted);
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const conn of [...live]) {
         conn.stream.destroy();
