@@ -172,6 +172,17 @@ describe('MQTT connections: one per device, topics per device, bad bytes', () =>
       raw.write(bytes);
       await once(raw, 'close');
     }
+    assert.ok(h.diagnostics.some((m) => m.includes('exceeds the 262144-byte limit')), 'the size bound dropped the 256 MB CONNECT');
+
+    // A D2C message under the bound passes; one over it closes that connection.
+    const other = await h.connect(await h.addDevice('big'));
+    const event = once(h.hub.events, 'deviceToCloud');
+    await other.publishAsync('devices/big/messages/events/', Buffer.alloc(200 * 1024), { qos: 1 });
+    assert.equal((await event)[0].body.length, 200 * 1024);
+    const gone = closed(other);
+    other.publish('devices/big/messages/events/', Buffer.alloc(300 * 1024), { qos: 1 });
+    await gone;
+
     const got = nextMessage(good);
     await h.hub.send(d.id, { body: Buffer.from('still serving') });
     assert.equal((await got).payload.toString(), 'still serving');
