@@ -104,6 +104,18 @@ describe('MQTT connections: one per device, topics per device, bad bytes', () =>
     assert.equal((await got).payload.toString(), 'still here');
   });
 
+  it('acknowledges and ignores twin and method publishes without breaking the connection', async () => {
+    const d = await h.addDevice('dev1');
+    const c = await h.connect(d);
+    await c.publishAsync('$iothub/twin/GET/?$rid=1', '', { qos: 1 });
+    await c.publishAsync('$iothub/twin/PATCH/properties/reported/?$rid=2', '{"a":1}', { qos: 0, retain: true });
+    assert.equal(c.connected, true);
+    const got = nextMessage(c);
+    await c.subscribeAsync(filterOf(d.id), { qos: 1 });
+    await h.hub.send(d.id, { body: Buffer.from('after twin') });
+    assert.equal((await got).payload.toString(), 'after twin');
+  });
+
   it('disabling or deleting a connected device disconnects it', async () => {
     const d = await h.addDevice('dev1');
     const c = await h.connect(d);
