@@ -86,6 +86,7 @@ export class Dispatcher {
 
   /** Delivers the device's Enqueued messages while its receiver has credit. */
   kick(deviceId: string): void {
+    if (!this.devices.has(deviceId)) return; // the common case on a busy hub: nobody is listening
     this.run(`d:${deviceId}`, () => {
       const e = this.devices.get(deviceId);
       while (e && !e.r.closed && e.r.credit > 0 && this.devices.get(deviceId) === e) {
