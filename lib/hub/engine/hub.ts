@@ -142,7 +142,16 @@ export class Hub implements HubApi {
     this.throttle.take();
     const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.send(q, message, randomUUID(), now, this.limits));
     const m = (result.effects[0] as { message: { messageId: string; sequenceNumber: number; enqueuedTimeUtc: number } }).message;
-    await this.store.write(ops);
+    try {
+      await this.store.write(ops);
+    } catch (e) {
+      // Not durable, so not accepted: take it back out of memory too (unless a poll already locked it).
+      const q = this.state.queues.get(deviceId);
+      if (q) this.state.queues.set(deviceId, { ...q, messages: q.messages.filter((x) => x.message.sequenceNumber !== m.sequenceNumber || x.state !== 'Enqueued') });
+      throw new C2DError('ServerError', 'The message could not be stored.', { cause: e });
+    }
+    // Pushed only once durable, so no device acts on a message a crash could still take back.
+    this.dispatcher.kick(deviceId);
     return { messageId: m.messageId, sequenceNumber: m.sequenceNumber, enqueuedTimeUtc: m.enqueuedTimeUtc };
   }
 
