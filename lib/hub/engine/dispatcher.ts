@@ -15,9 +15,13 @@ export interface DispatchHooks {
   lockNext(deviceId: string): ReceivedMessage | undefined;
   /** Gives up a lock early (receiver closed). */
   release(deviceId: string, lockToken: string): void;
+  /** Whether the token still holds a lock (used to prune what a receiver remembers). */
+  isLocked(deviceId: string, lockToken: string): boolean;
   lockNextFeedback(): ReceivedFeedbackBatch | undefined;
   releaseFeedback(lockToken: string): void;
 }
+
+const PRUNE_AT = 256;
 
 class PushReceiver {
   credit = 0;
@@ -93,6 +97,8 @@ export class Dispatcher {
         const m = this.hooks.lockNext(deviceId);
         if (!m) return;
         e.r.credit--;
+        // Locks that expired or were purged are never settled through us: forget them now and then.
+        if (e.r.held.size >= PRUNE_AT) for (const t of e.r.held) if (!this.hooks.isLocked(deviceId, t)) e.r.held.delete(t);
         e.r.held.add(m.lockToken);
         e.sink.deliver(m);
       }

@@ -83,6 +83,7 @@ export class Hub implements HubApi {
       release: (id, token) => {
         if (this.state.queues.has(id)) this.state.commitLater(this.state.applyQueue(id, (q, now) => Q.release(q, token, now, this.limits)).ops);
       },
+      isLocked: (id, token) => this.state.queues.get(id)?.messages.some((e) => e.lockToken === token) ?? false,
       lockNextFeedback: () => this.lockNextFeedback(),
       releaseFeedback: (token) => this.state.commitLater(this.state.applyFeedback((s, now) => F.release(s, token, now, this.limits, randomUUID))),
     });
