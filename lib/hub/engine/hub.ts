@@ -60,6 +60,8 @@ export class Hub implements HubApi {
   ) {
     this.hubName = hubName;
     this.limits = Object.freeze({ ...limits });
+    // Servers and nodes each listen (one per connection or flow node): no listener cap.
+    this.events.setMaxListeners(0);
     this.throttle = new SendThrottle(limits.maxSendsPerSecond, clock);
     this.state = new EngineState(store, clock, this.limits, this.events, {
       device: (id) => this.dispatcher.kick(id),
