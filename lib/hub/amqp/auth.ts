@@ -7,8 +7,13 @@
  */
 import type { Cancel, Clock } from '../../common/clock';
 import { C2DError } from '../../common/errors';
-import type { Right } from '../../common/sas';
+import { SAS_CLOCK_SKEW_MS, type Right } from '../../common/sas';
 import type { ClientCertificateInfo, HubApi, Principal } from '../api';
+
+/** When a principal stops counting: its token's expiry plus the clock skew the hub's token check allows. */
+function expiryOf(p: Principal): number {
+  return p.expiresAtMs === undefined ? Infinity : p.expiresAtMs + SAS_CLOCK_SKEW_MS;
+}
 
 export class ConnectionAuth {
   private readonly principals = new Map<string, Principal>();
@@ -79,7 +84,7 @@ export class ConnectionAuth {
 
   private *live(): Iterable<Principal> {
     const now = this.clock.now();
-    for (const p of this.principals.values()) if (p.expiresAtMs === undefined || p.expiresAtMs > now) yield p;
+    for (const p of this.principals.values()) if (expiryOf(p) > now) yield p;
   }
 
   /** One deadline: the earliest expiry among the principals held. */
@@ -87,12 +92,12 @@ export class ConnectionAuth {
     this.cancelExpiry?.();
     this.cancelExpiry = undefined;
     let next = Infinity;
-    for (const p of this.principals.values()) if (p.expiresAtMs !== undefined && p.expiresAtMs < next) next = p.expiresAtMs;
+    for (const p of this.principals.values()) next = Math.min(next, expiryOf(p));
     if (next === Infinity) return;
     this.cancelExpiry = this.clock.at(next, () => {
       this.cancelExpiry = undefined;
       const now = this.clock.now();
-      for (const [k, p] of this.principals) if (p.expiresAtMs !== undefined && p.expiresAtMs <= now) this.principals.delete(k);
+      for (const [k, p] of this.principals) if (expiryOf(p) <= now) this.principals.delete(k);
       this.armExpiry();
       this.onExpired();
     });
