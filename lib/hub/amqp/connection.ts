@@ -9,7 +9,7 @@ import { toAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { ConnectionAuth } from './auth';
-import { guardStream, type RheaSocket } from './frame-guard';
+import { guardStream, incompleteTransferBytes, type RheaSocket } from './frame-guard';
 import type { AmqpLog, BearerVerifier, LinkHandler, Outcome, Peer } from './peer';
 import { openLink, UnknownAddressError } from './routes';
 import { serverMechanisms } from './sasl';
@@ -81,10 +81,18 @@ export class AmqpConnection implements Peer {
     this.listen();
     // rhea reports no 'disconnected' after a close we started, so the socket's own close is the signal.
     void gone.then(() => this.end(undefined));
-    const guarded = guardStream(stream, settings.maxFrameBytes, (why) => {
-      this.log('framing-error', { why });
-      stream.destroy();
-    });
+    const guarded = guardStream(
+      stream,
+      settings.maxFrameBytes,
+      (why) => {
+        this.log('framing-error', { why });
+        stream.destroy();
+      },
+      () => {
+        const held = incompleteTransferBytes(this.connection);
+        return held > settings.maxFrameBytes ? `A message of more than ${settings.maxFrameBytes} bytes is arriving in pieces` : undefined;
+      },
+    );
     this.cancelAuthTimeout = this.clock.at(this.clock.now() + settings.authTimeoutMs, () => {
       this.cancelAuthTimeout = undefined;
       if (!this.auth.everAuthenticated) this.closeConnection(new C2DError('IotHubUnauthorized', `Nothing was authorized within ${settings.authTimeoutMs} ms of connecting.`));

@@ -60,7 +60,12 @@ export class FrameScanner {
  * Wraps a byte stream for rhea: data passes through the scanner first; on a
  * violation `onViolation` runs and the data is not handed to rhea.
  */
-export function guardStream(source: RheaSocket, maxFrameBytes: number, onViolation: (why: string) => void): RheaSocket {
+export function guardStream(
+  source: RheaSocket,
+  maxFrameBytes: number,
+  onViolation: (why: string) => void,
+  afterChunk: () => string | undefined = () => undefined,
+): RheaSocket {
   const scanner = new FrameScanner(maxFrameBytes);
   let failed = false;
   // Only the methods rhea calls, each bound to the real stream (a prototype
@@ -77,6 +82,11 @@ export function guardStream(source: RheaSocket, maxFrameBytes: number, onViolati
           return;
         }
         handler(chunk);
+        const late = afterChunk();
+        if (late) {
+          failed = true;
+          onViolation(late);
+        }
       });
     },
     write: (d) => source.write(d),
@@ -87,6 +97,22 @@ export function guardStream(source: RheaSocket, maxFrameBytes: number, onViolati
     get_id_string: () => source.get_id_string?.() ?? 'socket',
   };
   return guarded;
+}
+
+/**
+ * Bytes held for transfers still arriving in pieces (`more` = true), per
+ * connection. rhea keeps them on `link._incomplete.frames` (rhea 3.0.5,
+ * pinned); a message larger than the bound ends the connection.
+ */
+export function incompleteTransferBytes(connection: unknown): number {
+  const c = connection as { local_channel_map?: Record<string, { links?: Record<string, { _incomplete?: { frames?: Buffer[] } }> }> };
+  let total = 0;
+  for (const session of Object.values(c.local_channel_map ?? {})) {
+    for (const link of Object.values(session.links ?? {})) {
+      for (const f of link._incomplete?.frames ?? []) total += f ? f.length : 0;
+    }
+  }
+  return total;
 }
 
 /** A `ws` WebSocket as a byte stream (binary messages in, binary frames out). */
