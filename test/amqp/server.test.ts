@@ -153,6 +153,24 @@ describe('AMQP server', function () {
     });
   });
 
+  describe('one C2D link per device', () => {
+    it('a newer link for the same device takes over; the older connection is closed with amqp:link:stolen', async () => {
+      const old = await device();
+      await old.attachReceiver('/devices/dev1/messages/devicebound');
+      const disconnects: unknown[] = [];
+      rig.hub.events.on('deviceDisconnected', (e) => disconnects.push(e));
+      const d2 = await device();
+      const r2 = await d2.attachReceiver('/devices/dev1/messages/devicebound', { credit_window: 5 });
+      assert.equal(closeError(await old.closed).condition, 'amqp:link:stolen');
+      await once((old.conn as unknown as { socket: net.Socket }).socket, 'close');
+      const got = nextMessage(r2);
+      await rig.hub.send('dev1', { body: Buffer.from('x'), messageId: 'after' });
+      assert.equal((await got).message?.message_id, 'after');
+      assert.deepEqual(disconnects, [], 'still connected through the newer connection');
+      assert.equal(rig.hub.registry.getDevice('dev1')?.connectionState, 'Connected');
+    });
+  });
+
   describe('send errors carry IoT Hub codes', () => {
     it('the 51st pending message is rejected with amqp:resource-limit-exceeded naming 403004', async () => {
       const s = await service();

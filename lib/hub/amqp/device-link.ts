@@ -19,6 +19,11 @@ const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string)
   released: (hub, d, t) => hub.abandon(d, t),
 };
 
+/**
+ * The newest link wins (IoT Hub "steals" the older one, amqp:link:stolen):
+ * a device that reconnects before the hub noticed its old connection died
+ * must not be locked out of its own messages.
+ */
 export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string): LinkHandler {
   peer.auth.forDevice(deviceId);
   const credit = new CreditFollower(link);
@@ -36,7 +41,7 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
       closed = true;
       peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
     },
-  }, { credit: 0 });
+  }, { credit: 0, replace: true });
   echoTermini(link);
   peer.auth.noteDevice(deviceId);
   credit.sync(receiver);
