@@ -306,6 +306,35 @@ describe('AMQP server', function () {
 });
 
 describe('AMQP server limits', () => {
+  it('a device granting more credit than it settles gets at most 500 unsettled deliveries, and more as it settles', async () => {
+    const rig = await startRig({ limits: { maxQueueDepth: 3000 } });
+    try {
+      await rig.hub.registry.createDevice({ deviceId: 'dev1' });
+      await Promise.all(Array.from({ length: 2100 }, (_, i) => rig.hub.send('dev1', { body: Buffer.from(String(i)) })));
+      const d = await rig.connect();
+      assert.equal((await d.putToken(rig.deviceToken('dev1'), 'localhost%2Fdevices%2Fdev1')).status, 200);
+      const r = await d.attachReceiver('/devices/dev1/messages/devicebound', { credit_window: 5000 });
+      const got: Awaited<ReturnType<typeof nextMessage>>[] = [];
+      let wake: () => void = () => undefined;
+      r.on('message', (ctx) => {
+        got.push(ctx);
+        wake();
+      });
+      const until = (n: number): Promise<void> => new Promise((resolve) => {
+        wake = () => got.length >= n && resolve();
+        wake();
+      });
+      await until(500);
+      // One more round trip on the same connection: nothing beyond the bound arrived meanwhile.
+      assert.equal((await d.putToken(rig.deviceToken('dev1'), 'localhost%2Fdevices%2Fdev1')).status, 200);
+      assert.equal(got.length, 500);
+      settle(got[0].delivery, 'accepted');
+      await until(501);
+    } finally {
+      await rig.close();
+    }
+  });
+
   // Node hands over at most 64 KB per read; a message spanning reads is checked between them.
   it('a message larger than the bound arriving in pieces closes the connection', async () => {
     const rig = await startRig({ maxFrameBytes: 16 * 1024 });

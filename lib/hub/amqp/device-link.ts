@@ -32,7 +32,13 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
     deliver(m) {
       const { message, tag } = encodeDeviceDelivery(m);
       credit.delivered();
-      link.send(message as Message, tag);
+      try {
+        link.send(message as Message, tag);
+      } catch (e) {
+        // rhea refused it (session ring full, link gone): end the connection; the lock returns the message.
+        peer.log('deliver-failed', { error: String(e) });
+        peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
+      }
     },
     closed(reason) {
       // The engine let go (device deleted or disabled, hub closing). The SDK
@@ -55,6 +61,8 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
     onOutcome(ctx: EventContext, outcome: Outcome) {
       const delivery = ctx.delivery;
       if (!delivery) return;
+      credit.settled();
+      if (!closed) credit.sync(receiver);
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
       SETTLE[outcome](peer.hub, deviceId, lockToken).then(
         () => confirmOutcome(delivery, undefined, outcome),
