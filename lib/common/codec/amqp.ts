@@ -1,0 +1,169 @@
+/**
+ * C2D messages and feedback batches <-> rhea message objects. The hub and our
+ * own clients both use this file, so what one encodes the other decodes.
+ * Wire facts: sdk-wire.md §2.3, §5.1; c2d-semantics.md §3, §4.2.
+ */
+import { message as rheaMessage, types as rheaTypes } from 'rhea';
+import { C2DError } from '../errors';
+import {
+  FEEDBACK_CONTENT_TYPE,
+  deviceBoundAddress,
+  isAckMode,
+  type FeedbackRecord,
+  type OutgoingMessage,
+  type ReceivedFeedbackBatch,
+  type ReceivedMessage,
+} from '../message';
+import { deviceIdFromTo } from './amqp-address';
+
+import {
+  ACK_PROPERTY,
+  DELIVERY_COUNT_ANNOTATION,
+  ENQUEUED_TIME_ANNOTATION,
+  SEQUENCE_NUMBER_ANNOTATION,
+  applicationProperties,
+  bodyToBuffer,
+  compact,
+  idToString,
+  idToWire,
+  optionalString,
+  splitProperties,
+  timeToNumber,
+  userIdToString,
+  uuidBytes,
+  uuidToString,
+  type AmqpMessage,
+} from './amqp-values';
+
+export * from './amqp-address';
+export * from './amqp-error';
+export * from './amqp-values';
+
+
+// ------------------------------------------------------------ service send
+
+/** What a backend puts on `/messages/devicebound` (service SDK shape). */
+export function encodeServiceSend(deviceId: string, m: OutgoingMessage): AmqpMessage {
+  return compact({
+    to: deviceBoundAddress(deviceId),
+    message_id: idToWire(m.messageId),
+    correlation_id: idToWire(m.correlationId),
+    user_id: m.userId === undefined ? undefined : Buffer.from(m.userId, 'utf8'),
+    content_type: m.contentType,
+    content_encoding: m.contentEncoding,
+    absolute_expiry_time: m.expiryTimeUtc,
+    application_properties: applicationProperties(m),
+    body: rheaMessage.data_section(m.body),
+  });
+}
+
+/** Reads a send on `/messages/devicebound`: the target device (from `to`) and the message. Throws 400004. */
+export function decodeServiceSend(msg: AmqpMessage): { deviceId: string; message: OutgoingMessage } {
+  const deviceId = deviceIdFromTo(msg.to);
+  if (deviceId === undefined) {
+    throw new C2DError('ArgumentInvalid', `The message 'to' must be /devices/{deviceId}/messages/devicebound (got ${JSON.stringify(msg.to)}).`);
+  }
+  const { ack, properties } = splitProperties(msg.application_properties);
+  if (ack !== undefined && !isAckMode(ack)) throw new C2DError('ArgumentInvalid', `Invalid ${ACK_PROPERTY} ${JSON.stringify(ack)}: use none, positive, negative or full.`);
+  const message: OutgoingMessage = compact({
+    body: bodyToBuffer(msg.body),
+    messageId: idToString(msg.message_id, 'message-id'),
+    correlationId: idToString(msg.correlation_id, 'correlation-id'),
+    userId: userIdToString(msg.user_id),
+    expiryTimeUtc: timeToNumber(msg.absolute_expiry_time, 'absolute-expiry-time'),
+    ack,
+    contentType: optionalString(msg.content_type, 'content-type'),
+    contentEncoding: optionalString(msg.content_encoding, 'content-encoding'),
+    properties,
+  });
+  return { deviceId, message };
+}
+
+// ------------------------------------------------------------ device delivery
+
+/** A locked message for the device link, and its delivery tag (the lock token's 16 uuid bytes). */
+export function encodeDeviceDelivery(m: ReceivedMessage): { message: AmqpMessage; tag: Buffer } {
+  const message = compact({
+    to: m.to,
+    message_id: idToWire(m.messageId),
+    correlation_id: idToWire(m.correlationId),
+    user_id: m.userId === undefined ? undefined : Buffer.from(m.userId, 'utf8'),
+    content_type: m.contentType,
+    content_encoding: m.contentEncoding,
+    absolute_expiry_time: m.expiryTimeUtc,
+    application_properties: applicationProperties(m),
+    message_annotations: {
+      [SEQUENCE_NUMBER_ANNOTATION]: rheaTypes.wrap_ulong(m.sequenceNumber),
+      [ENQUEUED_TIME_ANNOTATION]: rheaTypes.wrap_timestamp(m.enqueuedTimeUtc),
+      [DELIVERY_COUNT_ANNOTATION]: rheaTypes.wrap_ubyte(Math.min(m.deliveryCount, 255)),
+    },
+    body: rheaMessage.data_section(m.body),
+  });
+  return { message, tag: lockTokenToTag(m.lockToken) };
+}
+
+/** What a device client reads from a delivery: the message, with the lock token taken from the tag. */
+export function decodeDeviceDelivery(msg: AmqpMessage, tag: Buffer): Omit<ReceivedMessage, 'lockedUntilUtc'> {
+  const { ack, properties } = splitProperties(msg.application_properties);
+  const ma = msg.message_annotations ?? {};
+  const to = optionalString(msg.to, 'to') ?? '';
+  return compact({
+    body: bodyToBuffer(msg.body),
+    messageId: idToString(msg.message_id, 'message-id') ?? '',
+    correlationId: idToString(msg.correlation_id, 'correlation-id'),
+    userId: userIdToString(msg.user_id),
+    to,
+    expiryTimeUtc: timeToNumber(msg.absolute_expiry_time, 'absolute-expiry-time') ?? 0,
+    ack: isAckMode(ack) ? ack : 'none',
+    contentType: optionalString(msg.content_type, 'content-type'),
+    contentEncoding: optionalString(msg.content_encoding, 'content-encoding'),
+    properties,
+    deviceId: deviceIdFromTo(to) ?? '',
+    sequenceNumber: Number(ma[SEQUENCE_NUMBER_ANNOTATION] ?? 0),
+    enqueuedTimeUtc: timeToNumber(ma[ENQUEUED_TIME_ANNOTATION], ENQUEUED_TIME_ANNOTATION) ?? 0,
+    deliveryCount: Number(ma[DELIVERY_COUNT_ANNOTATION] ?? 0),
+    lockToken: tagToLockToken(tag),
+  });
+}
+
+/** Lock tokens are uuids; the tag is their 16 bytes (SDKs read it as a GUID). Other tokens go as UTF-8. */
+export function lockTokenToTag(lockToken: string): Buffer {
+  return uuidBytes(lockToken) ?? Buffer.from(lockToken, 'utf8');
+}
+
+export function tagToLockToken(tag: Buffer): string {
+  return tag.length === 16 ? uuidToString(tag) : tag.toString('utf8');
+}
+
+// ------------------------------------------------------------ feedback
+
+/** A feedback batch as one message: JSON array body in a data section (c2d-semantics.md §4.2). */
+export function encodeFeedback(batch: ReceivedFeedbackBatch): { message: AmqpMessage; tag: Buffer } {
+  const message = {
+    content_type: FEEDBACK_CONTENT_TYPE,
+    user_id: Buffer.from(batch.userId, 'utf8'),
+    message_annotations: { [ENQUEUED_TIME_ANNOTATION]: rheaTypes.wrap_timestamp(batch.enqueuedTimeUtc) },
+    body: rheaMessage.data_section(Buffer.from(JSON.stringify(batch.records), 'utf8')),
+  };
+  return { message, tag: lockTokenToTag(batch.lockToken) };
+}
+
+/** Reads a feedback message; throws 400004 on a wrong content type or body. */
+export function decodeFeedback(msg: AmqpMessage, tag: Buffer): Omit<ReceivedFeedbackBatch, 'lockedUntilUtc' | 'deliveryCount'> {
+  if (msg.content_type !== FEEDBACK_CONTENT_TYPE) {
+    throw new C2DError('ArgumentInvalid', `Unsupported feedback content type ${JSON.stringify(msg.content_type)}.`);
+  }
+  let records: unknown;
+  try {
+    records = JSON.parse(bodyToBuffer(msg.body).toString('utf8'));
+  } catch {
+    throw new C2DError('ArgumentInvalid', 'The feedback body is not JSON.');
+  }
+  if (!Array.isArray(records)) throw new C2DError('ArgumentInvalid', 'The feedback body must be a JSON array.');
+  return {
+    records: records as FeedbackRecord[],
+    enqueuedTimeUtc: timeToNumber(msg.message_annotations?.[ENQUEUED_TIME_ANNOTATION], ENQUEUED_TIME_ANNOTATION) ?? 0,
+    userId: userIdToString(msg.user_id) ?? '',
+    lockToken: tagToLockToken(tag),
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * One AMQP connection: the rhea Connection on a guarded stream, its auth
+ * state and its links. rhea's events for the connection are routed here and
+ * from here to each link's handler.
+ */
+import { create_container, type Connection, type EventContext, type Receiver, type Sender, type Session } from 'rhea';
+import type { Cancel, Clock } from '../../common/clock';
+import { toAmqpError, type AmqpError } from '../../common/codec/amqp';
+import { C2DError } from '../../common/errors';
+import type { ClientCertificateInfo, HubApi } from '../api';
+import { ConnectionAuth } from './auth';
+import { guardStream, incompleteTransferBytes, type RheaSocket } from './frame-guard';
+import type { AmqpLog, BearerVerifier, LinkHandler, Outcome, Peer } from './peer';
+import { openLink, UnknownAddressError } from './routes';
+import { serverMechanisms } from './sasl';
+
+export interface ConnectionSettings {
+  hub: HubApi;
+  clock: Clock;
+  protocol: string;
+  maxFrameBytes: number;
+  authTimeoutMs: number;
+  verifyBearer: BearerVerifier | undefined;
+  log: AmqpLog;
+  /** Whether the server is shutting down (new sends are refused 503001). */
+  isClosing(): boolean;
+  track(p: Promise<unknown>): void;
+  /** A connection starts / stops acting for a device (the server counts them across connections). */
+  deviceUp(deviceId: string, protocol: string): void;
+  deviceDown(deviceId: string, protocol: string, reason?: string): void;
+}
+
+type Link = Sender | Receiver;
+
+/** How long a peer has to answer our close before its socket is cut. */
+const CLOSE_GRACE_MS = 2000;
+
+export class AmqpConnection implements Peer {
+  readonly hub: HubApi;
+  readonly clock: Clock;
+  readonly auth: ConnectionAuth;
+  readonly connection: Connection;
+  readonly protocol: string;
+  readonly verifyBearer: BearerVerifier | undefined;
+  readonly log: AmqpLog;
+  cbsReplies: Sender | undefined;
+  /** Resolves once the stream is gone and everything the connection held is released. */
+  readonly closed: Promise<void>;
+  private readonly links = new Map<Link, LinkHandler>();
+  private cancelAuthTimeout: Cancel | undefined;
+  private markClosed!: () => void;
+  private ended = false;
+
+  /** `gone` resolves when the underlying socket or WebSocket has closed, whoever closed it. */
+  constructor(
+    private readonly settings: ConnectionSettings,
+    private readonly stream: RheaSocket,
+    clientCert: ClientCertificateInfo | undefined,
+    gone: Promise<void>,
+  ) {
+    this.hub = settings.hub;
+    this.clock = settings.clock;
+    this.protocol = settings.protocol;
+    this.verifyBearer = settings.verifyBearer;
+    this.log = settings.log;
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => settings.deviceUp(deviceId, this.protocol));
+    // A container per connection, so the SASL mechanisms can know this connection.
+    const container = create_container({ id: this.hub.hubName });
+    container.sasl_server_mechanisms = serverMechanisms(
+      this.hub,
+      clientCert !== undefined,
+      (p) => this.auth.add('sasl', p),
+      (err) => this.log('sasl-refused', { code: err.code }),
+    );
+    container.on('error', (e: unknown) => this.log('amqp-error', { error: String(e) }));
+    this.connection = container.create_connection({
+      container_id: this.hub.hubName,
+      max_frame_size: settings.maxFrameBytes,
+      channel_max: 64,
+      // Replies are small frames: without this Nagle + delayed ACK add ~40 ms to every send round trip.
+      tcp_no_delay: true,
+      // Links get credit and dispositions from our handlers, never automatically.
+      receiver_options: { credit_window: 0, autoaccept: false },
+    } as never);
+    this.listen();
+    // rhea reports no 'disconnected' after a close we started, so the socket's own close is the signal.
+    void gone.then(() => this.end(undefined));
+    const guarded = guardStream(
+      stream,
+      settings.maxFrameBytes,
+      (why) => {
+        this.log('framing-error', { why });
+        stream.destroy();
+      },
+      () => {
+        const held = incompleteTransferBytes(this.connection);
+        return held > settings.maxFrameBytes ? `A message of more than ${settings.maxFrameBytes} bytes is arriving in pieces` : undefined;
+      },
+    );
+    this.cancelAuthTimeout = this.clock.at(this.clock.now() + settings.authTimeoutMs, () => {
+      this.cancelAuthTimeout = undefined;
+      if (!this.auth.everAuthenticated) this.closeConnection(new C2DError('IotHubUnauthorized', `Nothing was authorized within ${settings.authTimeoutMs} ms of connecting.`));
+    });
+    (this.connection as unknown as { accept(s: RheaSocket): void }).accept(guarded);
+  }
+
+  track(p: Promise<unknown>): void {
+    this.settings.track(p);
+  }
+
+  get closing(): boolean {
+    return this.settings.isClosing();
+  }
+
+  closeConnection(err: C2DError | AmqpError): void {
+    if (this.ended) return;
+    const error = err instanceof C2DError ? toAmqpError(err) : err;
+    this.log('connection-closing', { condition: error.condition, description: error.description });
+    if (!this.connection.is_remote_open()) {
+      // No AMQP open yet (e.g. the auth timeout on a silent socket): nothing to say it to.
+      this.stream.destroy();
+      return;
+    }
+    this.connection.close(error);
+    // A peer that does not answer our close still loses its socket.
+    const grace = setTimeout(() => this.stream.destroy(), CLOSE_GRACE_MS);
+    grace.unref();
+    void this.closed.then(() => clearTimeout(grace));
+  }
+
+  private listen(): void {
+    const c = this.connection;
+    const opened = (ctx: EventContext): void => this.openLink((ctx.sender ?? ctx.receiver) as Link);
+    c.on('sender_open', opened);
+    c.on('receiver_open', opened);
+    c.on('message', (ctx) => this.links.get(ctx.receiver as Link)?.onMessage?.(ctx));
+    for (const outcome of ['accepted', 'rejected', 'released'] as Outcome[]) {
+      c.on(outcome, (ctx) => this.links.get(ctx.sender as Link)?.onOutcome?.(ctx, outcome));
+    }
+    c.on('sender_flow', (ctx) => this.links.get(ctx.sender as Link)?.onFlow?.());
+    const linkGone = (ctx: EventContext): void => this.linkClosed((ctx.sender ?? ctx.receiver) as Link);
+    for (const e of ['sender_close', 'receiver_close', 'sender_error', 'receiver_error']) c.on(e, linkGone);
+    c.on('session_close', (ctx) => this.sessionClosed(ctx.session));
+    c.on('session_error', () => undefined);
+    c.on('connection_error', (ctx) => this.log('peer-closed-with-error', { error: String(ctx.connection.error?.description ?? '') }));
+    c.on('connection_close', () => undefined);
+    c.on('protocol_error', (e: unknown) => this.log('protocol-error', { error: String(e) }));
+    c.on('error', (e: unknown) => this.log('amqp-error', { error: String(e) }));
+    c.on('disconnected', (ctx) => this.end(ctx.error ? String(ctx.error) : undefined));
+  }
+
+  private openLink(link: Link): void {
+    try {
+      if (this.closing) throw new C2DError('ServiceUnavailable', 'The hub is shutting down.');
+      this.links.set(link, openLink(this, link));
+    } catch (e) {
+      const error = e instanceof UnknownAddressError ? { condition: e.condition, description: e.message } : toAmqpError(e);
+      this.log('link-refused', { name: link.name, condition: error.condition, description: error.description });
+      link.close(error);
+    }
+  }
+
+  private linkClosed(link: Link): void {
+    const h = this.links.get(link);
+    if (!h) return;
+    this.links.delete(link);
+    h.onClose();
+  }
+
+  private sessionClosed(session: Session | undefined): void {
+    for (const link of [...this.links.keys()]) if (link.session === session) this.linkClosed(link);
+  }
+
+  /** After a token expired: any link that lost its right ends the connection with 401003. */
+  private recheckLinks(): void {
+    for (const h of this.links.values()) {
+      try {
+        h.reauthorize?.();
+      } catch (e) {
+        this.closeConnection(e instanceof C2DError ? e : new C2DError('IotHubUnauthorized', 'The token expired.'));
+        return;
+      }
+    }
+  }
+
+  private end(reason: string | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.cancelAuthTimeout?.();
+    for (const link of [...this.links.keys()]) this.linkClosed(link);
+    this.auth.dispose();
+    for (const deviceId of this.auth.devices) this.settings.deviceDown(deviceId, this.protocol, reason);
+    this.stream.destroy();
+    this.markClosed();
+  }
+}

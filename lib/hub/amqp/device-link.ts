@@ -1,0 +1,83 @@
+/**
+ * `/devices/{id}/messages/devicebound`: a device's receiver link (our sender).
+ * The engine pushes locked messages as the link credit allows; each goes out
+ * unsettled with the lock token as its delivery tag. The device's outcome
+ * settles it: accepted = complete, rejected = reject (dead-letter),
+ * released/modified = abandon (c2d-semantics.md §1.3).
+ */
+import type { EventContext, Message, Sender } from 'rhea';
+import { encodeDeviceDelivery, tagToLockToken } from '../../common/codec/amqp';
+import { C2DError } from '../../common/errors';
+import type { DeviceReceiver, HubApi } from '../api';
+import { CreditFollower } from './credit';
+import { confirmOutcome } from './outcome';
+import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
+
+const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string) => Promise<void>> = {
+  accepted: (hub, d, t) => hub.complete(d, t),
+  rejected: (hub, d, t) => hub.reject(d, t),
+  released: (hub, d, t) => hub.abandon(d, t),
+};
+
+/**
+ * The newest link wins (IoT Hub "steals" the older one, amqp:link:stolen):
+ * a device that reconnects before the hub noticed its old connection died
+ * must not be locked out of its own messages.
+ */
+export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string): LinkHandler {
+  peer.auth.forDevice(deviceId);
+  const credit = new CreditFollower(link);
+  let closed = false;
+  const receiver: DeviceReceiver = peer.hub.openReceiver(deviceId, {
+    deliver(m) {
+      const { message, tag } = encodeDeviceDelivery(m);
+      credit.delivered();
+      try {
+        link.send(message as Message, tag);
+      } catch (e) {
+        // rhea refused it (session ring full, link gone): end the connection; the lock returns the message.
+        peer.log('deliver-failed', { error: String(e) });
+        peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
+      }
+    },
+    closed(reason) {
+      // The engine let go (device deleted or disabled, hub closing). The SDK
+      // does not re-attach a detached C2D link, so end the connection instead (sdk-wire.md §6.5).
+      if (closed) return;
+      closed = true;
+      peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
+    },
+  }, { credit: 0, replace: true });
+  echoTermini(link);
+  peer.auth.noteDevice(deviceId);
+  credit.sync(receiver);
+  return {
+    reauthorize() {
+      peer.auth.forDevice(deviceId);
+    },
+    onFlow() {
+      if (!closed) credit.sync(receiver);
+    },
+    onOutcome(ctx: EventContext, outcome: Outcome) {
+      const delivery = ctx.delivery;
+      if (!delivery) return;
+      credit.settled();
+      if (!closed) credit.sync(receiver);
+      const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
+      SETTLE[outcome](peer.hub, deviceId, lockToken).then(
+        () => confirmOutcome(delivery, undefined, outcome),
+        (e: unknown) => {
+          // Node settles with settled=true, so it never hears of this; C# (rcv-settle-mode second) gets the error.
+          peer.log('settle-failed', { deviceId, lockToken, outcome, code: e instanceof C2DError ? e.code : undefined });
+          confirmOutcome(delivery, e, outcome);
+        },
+      );
+    },
+    onClose() {
+      if (closed) return;
+      closed = true;
+      // Messages still locked to this link go back to Enqueued.
+      receiver.close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * `/messages/serviceBound/feedback`: a backend's receiver link (our sender)
+ * for feedback batches, hub-wide. accepted = complete, rejected = reject,
+ * released/modified = abandon (c2d-semantics.md §4.3). The Node service SDK
+ * auto-accepts on arrival; C# settles in mode second and waits for us.
+ */
+import type { EventContext, Message, Sender } from 'rhea';
+import { encodeFeedback, tagToLockToken } from '../../common/codec/amqp';
+import { C2DError } from '../../common/errors';
+import type { FeedbackReceiver, HubApi } from '../api';
+import { CreditFollower } from './credit';
+import { confirmOutcome } from './outcome';
+import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
+
+const SETTLE: Record<Outcome, (hub: HubApi, lockToken: string) => Promise<void>> = {
+  accepted: (hub, t) => hub.completeFeedback(t),
+  rejected: (hub, t) => hub.rejectFeedback(t),
+  released: (hub, t) => hub.abandonFeedback(t),
+};
+
+export function openFeedbackLink(peer: Peer, link: Sender): LinkHandler {
+  peer.auth.withRight('ServiceConnect');
+  const credit = new CreditFollower(link);
+  let closed = false;
+  const receiver: FeedbackReceiver = peer.hub.openFeedbackReceiver({
+    deliver(batch) {
+      const { message, tag } = encodeFeedback(batch);
+      credit.delivered();
+      try {
+        link.send(message as Message, tag);
+      } catch (e) {
+        // rhea refused it (session ring full, link gone): end the connection; the lock returns the message.
+        peer.log('deliver-failed', { error: String(e) });
+        peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
+      }
+    },
+    closed(reason) {
+      if (closed) return;
+      closed = true;
+      peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('ServiceUnavailable', reason.message));
+    },
+  }, { credit: 0 });
+  echoTermini(link);
+  credit.sync(receiver);
+  return {
+    reauthorize() {
+      peer.auth.withRight('ServiceConnect');
+    },
+    onFlow() {
+      if (!closed) credit.sync(receiver);
+    },
+    onOutcome(ctx: EventContext, outcome: Outcome) {
+      const delivery = ctx.delivery;
+      if (!delivery) return;
+      credit.settled();
+      if (!closed) credit.sync(receiver);
+      const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
+      SETTLE[outcome](peer.hub, lockToken).then(
+        () => confirmOutcome(delivery, undefined, outcome),
+        (e: unknown) => {
+          peer.log('feedback-settle-failed', { lockToken, outcome, code: e instanceof C2DError ? e.code : undefined });
+          confirmOutcome(delivery, e, outcome);
+        },
+      );
+    },
+    onClose() {
+      if (closed) return;
+      closed = true;
+      receiver.close();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * SASL for one connection (c2d-semantics.md §5.1). The official SDKs send no
+ * SASL at all (AMQP header straight after TLS) and authenticate through CBS;
+ * rhea's "selective" server layer accepts that as long as ANONYMOUS is
+ * offered. PLAIN carries a SAS token as the password, with the username
+ * `{policy}@sas.root.{hub}` or `{deviceId}@sas.{hub}`. EXTERNAL is offered
+ * when the TLS peer sent a certificate; the device is then checked by
+ * thumbprint when it attaches its link (X.509 needs no token).
+ */
+import { sasl as rheaSasl } from 'rhea';
+import { C2DError } from '../../common/errors';
+import type { HubApi, Principal } from '../api';
+
+interface ServerMechanism {
+  outcome: boolean | undefined;
+  username: string | undefined;
+  start(response: Buffer | undefined, hostname?: string): Promise<void> | void;
+}
+
+/** Splits `user\0authcid\0password`-style PLAIN responses (authzid may be empty). */
+function plainFields(response: Buffer | undefined): [string, string] | undefined {
+  if (!response) return undefined;
+  const parts = response.toString('utf8').split('\0');
+  return parts.length === 3 ? [parts[1], parts[2]] : undefined;
+}
+
+/** Checks that a PLAIN username names the principal the token proves. Throws 401003. */
+export function assertPlainUser(username: string, p: Principal): void {
+  const policy = /^(.+)@sas\.root\.[^@]+$/.exec(username);
+  if (policy) {
+    if (p.kind === 'service' && p.keyName === policy[1]) return;
+  } else {
+    const device = /^(.+)@sas\.[^@]+$/.exec(username);
+    if (device && p.kind === 'device' && p.deviceId === device[1]) return;
+  }
+  throw new C2DError('IotHubUnauthorized', 'The SASL PLAIN user name does not match the token.');
+}
+
+/**
+ * The mechanisms to offer; `onPrincipal` receives what PLAIN proved.
+ * Failures are logged by the caller through `onRefused` (never the token).
+ */
+export function serverMechanisms(
+  hub: HubApi,
+  hasClientCertificate: boolean,
+  onPrincipal: (p: Principal) => void,
+  onRefused: (err: C2DError) => void,
+): object {
+  const mechs = rheaSasl.server_mechanisms() as unknown as Record<string, () => ServerMechanism> & { enable_anonymous(): void };
+  mechs.enable_anonymous();
+  mechs.PLAIN = () => ({
+    outcome: undefined,
+    username: undefined,
+    start(response) {
+      const fields = plainFields(response);
+      try {
+        if (!fields) throw new C2DError('IotHubUnauthorized', 'Malformed SASL PLAIN response.');
+        const principal = hub.auth.authenticateSas(fields[1]);
+        assertPlainUser(fields[0], principal);
+        onPrincipal(principal);
+        this.outcome = true;
+        this.username = fields[0];
+      } catch (e) {
+        onRefused(e instanceof C2DError ? e : new C2DError('IotHubUnauthorized', 'SASL PLAIN failed.'));
+        this.outcome = false;
+      }
+    },
+  });
+  if (hasClientCertificate) {
+    mechs.EXTERNAL = () => ({
+      outcome: undefined,
+      username: undefined,
+      start() {
+        this.outcome = true;
+      },
+    });
+  }
+  return mechs;
+}
