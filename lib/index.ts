@@ -8,3 +8,5 @@ export * from './common/connection-string';
 export * from './common/retry';
 export * from './common/clock';
 export type * from './hub/api';
+export { Hub, type HubOptions } from './hub/engine/hub';
+export { EmbeddedHub, type EmbeddedHubOptions } from './hub/embedded';
