@@ -131,7 +131,6 @@ export function receivedToMsg(m: ReceivedMessage, format: PayloadFormat, configI
     payload: payloadOf(m.body, m.contentType, format),
     deviceId: m.deviceId,
     messageId: m.messageId,
-    correlationId: m.correlationId,
     properties: { ...m.properties },
     lockToken: m.lockToken,
     deliveryCount: m.deliveryCount,
@@ -140,6 +139,7 @@ export function receivedToMsg(m: ReceivedMessage, format: PayloadFormat, configI
     ack: m.ack,
     _c2d: { config: configId, deviceId: m.deviceId, lockToken: m.lockToken } satisfies SettleRef,
   };
+  if (m.correlationId !== undefined) msg.correlationId = m.correlationId;
   if (m.contentType !== undefined) msg.contentType = m.contentType;
   if (m.contentEncoding !== undefined) msg.contentEncoding = m.contentEncoding;
   if (m.userId !== undefined) msg.userId = m.userId;
