@@ -1,0 +1,192 @@
+/**
+ * The MQTT face of a C2D message, shared by the hub's MQTT server and our own
+ * MQTT device client so that encode and decode cannot drift.
+ * Sources: c2d-semantics.md §3, §3.1, §5.2; sdk-wire.md §3.
+ *
+ * Device-bound topic: `devices/{deviceId}/messages/devicebound/{bag}`, always
+ * with the `/` after `devicebound` (the Node SDK's dispatch regex needs it) and
+ * the bag as the 5th `/`-separated segment, so every `/` inside the bag is
+ * percent-encoded. The bag is `key=value` pairs joined by `&`, each side
+ * percent-encoded like a URL query (`$` as `%24`); a null value is written as
+ * the bare key, an empty one as `key=`.
+ *
+ * `$.exp` carries the absolute expiry as an ISO-8601 UTC string
+ * (`2026-01-01T01:00:00.000Z`). IoT Hub does not document the format; the SDKs
+ * keep it as an opaque string (Node: `expiryTimeUtc` is the string), and the
+ * Python SDK sends ISO-8601 on D2C, so ISO-8601 is what a human and every SDK
+ * can read. The parser also accepts epoch milliseconds.
+ */
+import { C2DError } from '../errors';
+import type { AckMode, Properties } from '../message';
+import { isAckMode } from '../message';
+import { setOwn } from './own';
+
+/** System property keys of the bag, in the order the hub writes them. */
+export const MQTT_SYSTEM_KEYS = {
+  messageId: '$.mid',
+  to: '$.to',
+  expiryTimeUtc: '$.exp',
+  correlationId: '$.cid',
+  userId: '$.uid',
+  contentType: '$.ct',
+  contentEncoding: '$.ce',
+} as const;
+export type MqttSystemProperty = keyof typeof MQTT_SYSTEM_KEYS;
+const SYSTEM_ORDER = Object.keys(MQTT_SYSTEM_KEYS) as MqttSystemProperty[];
+const SYSTEM_BY_KEY = new Map<string, MqttSystemProperty>(SYSTEM_ORDER.map((p) => [MQTT_SYSTEM_KEYS[p], p]));
+
+/** The feedback request travels as a plain key, without the `$.` prefix. */
+export const MQTT_ACK_KEY = 'iothub-ack';
+
+/** One bag entry; `null` is a key written without `=`. */
+export type BagEntry = readonly [key: string, value: string | null];
+
+function encodePart(s: string, what: string): string {
+  try {
+    // encodeURIComponent encodes `/ & = % $ + :` and spaces, and writes non-ASCII as UTF-8 escapes.
+    return encodeURIComponent(s);
+  } catch {
+    throw new C2DError('ArgumentInvalid', `The ${what} '${s}' is not valid Unicode text and cannot be put in an MQTT topic.`);
+  }
+}
+
+function decodePart(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s; // tolerant: a stray `%` is kept as written
+  }
+}
+
+/** `k1=v1&k2&k3=` from entries; throws 400004 for an empty key or text that is not valid Unicode. */
+export function encodePropertyBag(entries: Iterable<BagEntry>): string {
+  const parts: string[] = [];
+  for (const [key, value] of entries) {
+    if (key === '') throw new C2DError('ArgumentInvalid', 'A property name must not be empty.');
+    const k = encodePart(key, 'property name');
+    parts.push(value === null ? k : `${k}=${encodePart(value, 'property value')}`);
+  }
+  return parts.join('&');
+}
+
+/** Decodes a bag leniently: empty segments are skipped; `$` or `%24` both work; bad escapes stay as written. */
+export function parsePropertyBag(bag: string): BagEntry[] {
+  const entries: BagEntry[] = [];
+  for (const part of bag.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    entries.push(eq < 0 ? [decodePart(part), null] : [decodePart(part.slice(0, eq)), decodePart(part.slice(eq + 1))]);
+  }
+  return entries;
+}
+
+/** The system and application properties a device-bound topic carries. */
+export interface MqttMessageProperties {
+  messageId?: string;
+  to?: string;
+  /** Epoch milliseconds. */
+  expiryTimeUtc?: number;
+  correlationId?: string;
+  userId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  ack?: AckMode;
+  properties?: Properties;
+}
+
+/** `$.exp` value for an epoch-milliseconds expiry. */
+export function formatExpiry(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Reads `$.exp` as ISO-8601 or epoch milliseconds; undefined when it is neither. */
+export function parseExpiry(value: string): number | undefined {
+  if (/^\d{1,16}$/.test(value)) return Number(value);
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** Bag entries in the hub's order: system keys, then `iothub-ack`, then application properties. */
+export function messageBagEntries(m: MqttMessageProperties): BagEntry[] {
+  const entries: BagEntry[] = [];
+  for (const p of SYSTEM_ORDER) {
+    const v = m[p];
+    if (v === undefined) continue;
+    entries.push([MQTT_SYSTEM_KEYS[p], p === 'expiryTimeUtc' ? formatExpiry(v as number) : (v as string)]);
+  }
+  if (m.ack !== undefined) entries.push([MQTT_ACK_KEY, m.ack]);
+  for (const [k, v] of Object.entries(m.properties ?? {})) entries.push([k, v]);
+  return entries;
+}
+
+/** Splits decoded bag entries back into system properties, `iothub-ack` and application properties. */
+export function messageFromBag(entries: readonly BagEntry[]): MqttMessageProperties & { properties: Properties } {
+  const out: MqttMessageProperties & { properties: Properties } = { properties: {} };
+  for (const [key, value] of entries) {
+    const sys = SYSTEM_BY_KEY.get(key);
+    if (sys === 'expiryTimeUtc') {
+      const ms = value === null ? undefined : parseExpiry(value);
+      if (ms !== undefined) out.expiryTimeUtc = ms;
+    } else if (sys !== undefined) {
+      if (value !== null) out[sys] = value;
+    } else if (key === MQTT_ACK_KEY && isAckMode(value)) {
+      out.ack = value;
+    } else {
+      setOwn(out.properties, key, value ?? '');
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- topics
+
+const DEVICES = 'devices';
+const MESSAGES = 'messages';
+const DEVICE_BOUND = 'devicebound';
+const EVENTS = 'events';
+
+/** The one filter a device may subscribe to for C2D. */
+export function deviceBoundFilter(deviceId: string): string {
+  return `${DEVICES}/${deviceId}/${MESSAGES}/${DEVICE_BOUND}/#`;
+}
+
+/** `devices/{id}/messages/devicebound/{bag}`; the trailing `/` is always there. */
+export function deviceBoundTopic(deviceId: string, m: MqttMessageProperties): string {
+  return `${DEVICES}/${deviceId}/${MESSAGES}/${DEVICE_BOUND}/${encodePropertyBag(messageBagEntries(m))}`;
+}
+
+/** `devices/{id}/messages/events/{bag}`, what a device publishes for device-to-cloud. */
+export function deviceToCloudTopic(deviceId: string, entries: Iterable<BagEntry> = []): string {
+  return `${DEVICES}/${deviceId}/${MESSAGES}/${EVENTS}/${encodePropertyBag(entries)}`;
+}
+
+export interface ParsedTopic {
+  deviceId: string;
+  /** Decoded bag entries, in topic order. */
+  entries: BagEntry[];
+}
+
+/**
+ * Matches `devices/{id}/messages/{kind}[/{bag}]`. The device id is raw (the SDKs
+ * do not encode it in topics); a bag holding a raw `/` is taken whole.
+ */
+function parseMessagesTopic(topic: string, kind: string): ParsedTopic | undefined {
+  const parts = topic.split('/');
+  if (parts.length < 4 || parts[0] !== DEVICES || parts[2] !== MESSAGES || parts[3] !== kind) return undefined;
+  const deviceId = parts[1] as string;
+  if (deviceId === '') return undefined;
+  return { deviceId, entries: parsePropertyBag(parts.slice(4).join('/')) };
+}
+
+/** Parses a device-bound topic; undefined when the topic is not one. */
+export function parseDeviceBoundTopic(topic: string): (ParsedTopic & { message: MqttMessageProperties & { properties: Properties } }) | undefined {
+  const t = parseMessagesTopic(topic, DEVICE_BOUND);
+  return t && { ...t, message: messageFromBag(t.entries) };
+}
+
+/** Parses a D2C topic (`devices/{id}/messages/events[/{bag}]`); undefined when the topic is not one. */
+export function parseDeviceToCloudTopic(topic: string): ParsedTopic | undefined {
+  return parseMessagesTopic(topic, EVENTS);
+}
+
+export * from './mqtt-username';

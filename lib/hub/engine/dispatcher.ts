@@ -1,0 +1,162 @@
+/**
+ * Push delivery by credit: one receiver per device (an AMQP receive link, an
+ * MQTT subscription) and any number of hub-wide feedback receivers. Whenever a
+ * message may have become deliverable (send committed, abandon, lock expiry,
+ * credit added, receiver opened) the hub calls kick(); the dispatcher locks
+ * and delivers while the receiver has credit. A receiver remembers the locks
+ * it holds so that closing it returns them to the queue (as a lock expiry).
+ */
+import { C2DError } from '../../common/errors';
+import type { ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
+import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink } from '../api';
+
+export interface DispatchHooks {
+  /** Locks the device's next Enqueued message, if any. */
+  lockNext(deviceId: string): ReceivedMessage | undefined;
+  /** Gives up a lock early (receiver closed). */
+  release(deviceId: string, lockToken: string): void;
+  lockNextFeedback(): ReceivedFeedbackBatch | undefined;
+  releaseFeedback(lockToken: string): void;
+}
+
+class PushReceiver {
+  credit = 0;
+  closed = false;
+  /** Lock tokens handed to this receiver and perhaps not settled yet. */
+  readonly held = new Set<string>();
+  constructor(readonly onClose: (self: PushReceiver) => void) {}
+  addCredit(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new C2DError('ArgumentInvalid', 'Credit must be a whole number, 0 or more.');
+    this.credit += n;
+  }
+}
+
+export class Dispatcher {
+  private readonly devices = new Map<string, { r: PushReceiver; sink: DeliverySink }>();
+  private readonly feedback = new Set<{ r: PushReceiver; sink: FeedbackSink }>();
+  /** Guards against re-entry when a sink settles synchronously inside deliver(). */
+  private readonly busy = new Set<string>();
+  private readonly again = new Set<string>();
+
+  constructor(private readonly hooks: DispatchHooks) {}
+
+  openReceiver(deviceId: string, sink: DeliverySink, options: { credit?: number; replace?: boolean } = {}): DeviceReceiver {
+    const existing = this.devices.get(deviceId);
+    if (existing) {
+      if (!options.replace) throw new C2DError('LinkCreationConflict', `Device '${deviceId}' already has a receiver.`);
+      this.closeDevice(deviceId, new C2DError('LinkCreationConflict', `A newer receiver replaced this one for device '${deviceId}'.`));
+    }
+    const r = new PushReceiver((self) => {
+      if (this.devices.get(deviceId)?.r === self) this.devices.delete(deviceId);
+      for (const token of self.held) this.hooks.release(deviceId, token);
+      self.held.clear();
+    });
+    r.addCredit(options.credit ?? 0);
+    this.devices.set(deviceId, { r, sink });
+    const kick = (): void => this.kick(deviceId);
+    kick();
+    return {
+      deviceId,
+      get credit() { return r.credit; },
+      addCredit(n: number) { if (r.closed) return; r.addCredit(n); kick(); },
+      close() { if (r.closed) return; r.closed = true; r.onClose(r); },
+    };
+  }
+
+  openFeedbackReceiver(sink: FeedbackSink, options: { credit?: number } = {}): FeedbackReceiver {
+    const entry = { r: new PushReceiver((self) => {
+      this.feedback.delete(entry);
+      for (const token of self.held) this.hooks.releaseFeedback(token);
+      self.held.clear();
+    }), sink };
+    entry.r.addCredit(options.credit ?? 0);
+    this.feedback.add(entry);
+    this.kickFeedback();
+    const r = entry.r;
+    return {
+      get credit() { return r.credit; },
+      addCredit: (n: number) => { if (r.closed) return; r.addCredit(n); this.kickFeedback(); },
+      close: () => { if (r.closed) return; r.closed = true; r.onClose(r); },
+    };
+  }
+
+  hasReceiver(deviceId: string): boolean {
+    return this.devices.has(deviceId);
+  }
+
+  /** Delivers the device's Enqueued messages while its receiver has credit. */
+  kick(deviceId: string): void {
+    this.run(`d:${deviceId}`, () => {
+      const e = this.devices.get(deviceId);
+      while (e && !e.r.closed && e.r.credit > 0 && this.devices.get(deviceId) === e) {
+        const m = this.hooks.lockNext(deviceId);
+        if (!m) return;
+        e.r.credit--;
+        e.r.held.add(m.lockToken);
+        e.sink.deliver(m);
+      }
+    });
+  }
+
+  /** Delivers feedback batches to feedback receivers with credit, round robin. */
+  kickFeedback(): void {
+    this.run('f', () => {
+      for (;;) {
+        let delivered = false;
+        for (const e of [...this.feedback]) {
+          if (e.r.closed || e.r.credit <= 0) continue;
+          const b = this.hooks.lockNextFeedback();
+          if (!b) return;
+          e.r.credit--;
+          e.r.held.add(b.lockToken);
+          e.sink.deliver(b);
+          delivered = true;
+        }
+        if (!delivered) return;
+      }
+    });
+  }
+
+  /** A lock was settled through the API: the receiver no longer holds it. */
+  settled(deviceId: string, lockToken: string): void {
+    this.devices.get(deviceId)?.r.held.delete(lockToken);
+  }
+
+  feedbackSettled(lockToken: string): void {
+    for (const e of this.feedback) e.r.held.delete(lockToken);
+  }
+
+  /** Closes the device's receiver (device deleted, disabled or replaced) and tells its sink why. */
+  closeDevice(deviceId: string, reason: Error): void {
+    const e = this.devices.get(deviceId);
+    if (!e) return;
+    e.r.closed = true;
+    e.r.onClose(e.r);
+    e.sink.closed?.(reason);
+  }
+
+  closeAll(reason: Error): void {
+    for (const id of [...this.devices.keys()]) this.closeDevice(id, reason);
+    for (const e of [...this.feedback]) {
+      e.r.closed = true;
+      e.r.onClose(e.r);
+      e.sink.closed?.(reason);
+    }
+  }
+
+  private run(key: string, fn: () => void): void {
+    if (this.busy.has(key)) {
+      this.again.add(key);
+      return;
+    }
+    this.busy.add(key);
+    try {
+      do {
+        this.again.delete(key);
+        fn();
+      } while (this.again.has(key));
+    } finally {
+      this.busy.delete(key);
+    }
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The Store on SQLite (better-sqlite3): WAL journal, synchronous FULL by
+ * default, prepared statements, group commit.
+ *
+ * Schema (one file, hub.db):
+ *   meta(key PK, value)                         schema version
+ *   devices(device_id PK, json)                 DeviceRecord as JSON (keys included)
+ *   policies(key_name PK, json)                 SharedAccessPolicy as JSON
+ *   messages(device_id, seq, delivery_count,    one row per pending C2D message;
+ *            body BLOB, meta JSON)  PK(device_id, seq)   meta = the other C2DMessage fields
+ *   sequences(device_id PK, last_seq)           last sequence number handed out per device
+ *   feedback_pending(id PK, added_at, json)     records not yet batched, rowid = arrival order
+ *   feedback_batches(id PK, enqueued, expires,  feedback messages, rowid = creation order
+ *            delivery_count, json)
+ *
+ * Group commit: write() queues its operations and, once per tick
+ * (setImmediate), runs everything queued in ONE transaction, then resolves
+ * every caller. better-sqlite3 is synchronous, so nothing can arrive while a
+ * COMMIT runs; whatever arrives during the tick after it joins the next group.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { SharedAccessPolicy } from '../api';
+import type { C2DMessage } from '../../common/message';
+import type { FeedbackBatchState, PendingRecord } from './feedback';
+import type { DeviceRecord, Store, StoreOp, StoredState } from './store';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (device_id TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS policies (key_name TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+  device_id TEXT NOT NULL, seq INTEGER NOT NULL, delivery_count INTEGER NOT NULL,
+  body BLOB NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sequences (device_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS feedback_pending (id TEXT PRIMARY KEY, added_at INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feedback_batches (
+  id TEXT PRIMARY KEY, enqueued INTEGER NOT NULL, expires INTEGER NOT NULL,
+  delivery_count INTEGER NOT NULL, json TEXT NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
+`;
+
+interface Waiter {
+  ops: StoreOp[];
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export interface SqliteStoreOptions {
+  /** Folder for hub.db (created if missing); undefined = in memory. */
+  dataDir?: string;
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly run: (ops: StoreOp[]) => void;
+  private queue: Waiter[] = [];
+  private flushScheduled = false;
+  /** Transactions committed so far (tests and the bench check group commit with it). */
+  commits = 0;
+
+  constructor(options: SqliteStoreOptions = {}) {
+    let file = ':memory:';
+    if (options.dataDir !== undefined) {
+      fs.mkdirSync(options.dataDir, { recursive: true });
+      file = path.join(options.dataDir, 'hub.db');
+    }
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+    this.db.exec(SCHEMA);
+    this.run = this.prepareWriter();
+  }
+
+  private prepareWriter(): (ops: StoreOp[]) => void {
+    const db = this.db;
+    const s = {
+      insertMessage: db.prepare('INSERT INTO messages (device_id, seq, delivery_count, body, meta) VALUES (?, ?, ?, ?, ?)'),
+      setDeliveryCount: db.prepare('UPDATE messages SET delivery_count = ? WHERE device_id = ? AND seq = ?'),
+      deleteMessage: db.prepare('DELETE FROM messages WHERE device_id = ? AND seq = ?'),
+      setSequence: db.prepare('INSERT INTO sequences (device_id, last_seq) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq'),
+      deleteMessages: db.prepare('DELETE FROM messages WHERE device_id = ?'),
+      deleteSequence: db.prepare('DELETE FROM sequences WHERE device_id = ?'),
+      putDevice: db.prepare('INSERT OR REPLACE INTO devices (device_id, json) VALUES (?, ?)'),
+      deleteDevice: db.prepare('DELETE FROM devices WHERE device_id = ?'),
+      putPolicy: db.prepare('INSERT OR REPLACE INTO policies (key_name, json) VALUES (?, ?)'),
+      deletePolicy: db.prepare('DELETE FROM policies WHERE key_name = ?'),
+      insertPending: db.prepare('INSERT INTO feedback_pending (id, added_at, json) VALUES (?, ?, ?)'),
+      deletePending: db.prepare('DELETE FROM feedback_pending WHERE id = ?'),
+      insertBatch: db.prepare('INSERT INTO feedback_batches (id, enqueued, expires, delivery_count, json) VALUES (?, ?, ?, ?, ?)'),
+      setBatchDeliveryCount: db.prepare('UPDATE feedback_batches SET delivery_count = ? WHERE id = ?'),
+      deleteBatch: db.prepare('DELETE FROM feedback_batches WHERE id = ?'),
+    };
+    const one = (op: StoreOp): void => {
+      switch (op.t) {
+        case 'insertMessage': {
+          const { body, deviceId, sequenceNumber, deliveryCount, ...meta } = op.message;
+          s.insertMessage.run(deviceId, sequenceNumber, deliveryCount, body, JSON.stringify(meta));
+          return;
+        }
+        case 'setDeliveryCount': s.setDeliveryCount.run(op.deliveryCount, op.deviceId, op.sequenceNumber); return;
+        case 'deleteMessage': s.deleteMessage.run(op.deviceId, op.sequenceNumber); return;
+        case 'setSequence': s.setSequence.run(op.deviceId, op.sequenceNumber); return;
+        case 'deleteQueue': s.deleteMessages.run(op.deviceId); s.deleteSequence.run(op.deviceId); return;
+        case 'putDevice': s.putDevice.run(op.device.deviceId, JSON.stringify(op.device)); return;
+        case 'deleteDevice': s.deleteDevice.run(op.deviceId); return;
+        case 'putPolicy': s.putPolicy.run(op.policy.keyName, JSON.stringify(op.policy)); return;
+        case 'deletePolicy': s.deletePolicy.run(op.keyName); return;
+        case 'insertPending': s.insertPending.run(op.pending.id, op.pending.addedAtUtc, JSON.stringify(op.pending.record)); return;
+        case 'deletePending': for (const id of op.ids) s.deletePending.run(id); return;
+        case 'insertBatch': {
+          const b = op.batch;
+          s.insertBatch.run(b.id, b.enqueuedTimeUtc, b.expiresAtUtc, b.deliveryCount, JSON.stringify(b.records));
+          return;
+        }
+        case 'setBatchDeliveryCount': s.setBatchDeliveryCount.run(op.deliveryCount, op.id); return;
+        case 'deleteBatch': s.deleteBatch.run(op.id); return;
+      }
+    };
+    return db.transaction((ops: StoreOp[]) => {
+      // Only the last sequence number per device in a group matters: write it once.
+      const lastSeq = new Map<string, StoreOp>();
+      for (const op of ops) if (op.t === 'setSequence') lastSeq.set(op.deviceId, op);
+      for (const op of ops) if (op.t !== 'setSequence' || lastSeq.get(op.deviceId) === op) one(op);
+    });
+  }
+
+  load(): StoredState {
+    const db = this.db;
+    const devices = (db.prepare('SELECT json FROM devices').all() as { json: string }[]).map((r) => JSON.parse(r.json) as DeviceRecord);
+    const policies = (db.prepare('SELECT json FROM policies').all() as { json: string }[]).map((r) => JSON.parse(r.json) as SharedAccessPolicy);
+    const rows = db.prepare('SELECT device_id, seq, delivery_count, body, meta FROM messages ORDER BY device_id, seq').all() as {
+      device_id: string; seq: number; delivery_count: number; body: Buffer; meta: string;
+    }[];
+    const messages = rows.map((r): C2DMessage => ({
+      ...(JSON.parse(r.meta) as Omit<C2DMessage, 'body' | 'deviceId' | 'sequenceNumber' | 'deliveryCount'>),
+      body: r.body,
+      deviceId: r.device_id,
+      sequenceNumber: r.seq,
+      deliveryCount: r.delivery_count,
+    }));
+    const sequences = new Map<string, number>();
+    for (const r of db.prepare('SELECT device_id, last_seq FROM sequences').all() as { device_id: string; last_seq: number }[]) {
+      sequences.set(r.device_id, r.last_seq);
+    }
+    const pendingFeedback = (db.prepare('SELECT id, added_at, json FROM feedback_pending ORDER BY rowid').all() as { id: string; added_at: number; json: string }[]).map(
+      (r): PendingRecord => ({ id: r.id, addedAtUtc: r.added_at, record: JSON.parse(r.json) }),
+    );
+    const feedbackBatches = (db.prepare('SELECT id, enqueued, expires, delivery_count, json FROM feedback_batches ORDER BY rowid').all() as {
+      id: string; enqueued: number; expires: number; delivery_count: number; json: string;
+    }[]).map((r): FeedbackBatchState => ({ id: r.id, enqueuedTimeUtc: r.enqueued, expiresAtUtc: r.expires, deliveryCount: r.delivery_count, records: JSON.parse(r.json) }));
+    return { devices, policies, messages, sequences, pendingFeedback, feedbackBatches };
+  }
+
+  write(ops: StoreOp[]): Promise<void> {
+    if (!this.db.open) return Promise.reject(new Error('The hub store is closed.'));
+    if (ops.length === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits everything queued as one transaction and settles every waiter. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const group = this.queue;
+    this.queue = [];
+    if (group.length === 0) return;
+    try {
+      this.run(group.flatMap((w) => w.ops));
+      this.commits++;
+    } catch (e) {
+      for (const w of group) w.reject(e);
+      return;
+    }
+    for (const w of group) w.resolve();
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    this.flush();
+    this.db.close();
+  }
+}

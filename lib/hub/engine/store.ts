@@ -1,0 +1,54 @@
+/**
+ * What the engine persists, and the interface of the store that persists it.
+ * The engine keeps its working state in memory and sends every change to the
+ * store as a list of operations; `write` resolves only once those operations
+ * are durable. Lock state (who holds a lock until when) is NOT persisted: after
+ * a restart every locked message is Enqueued again, as if its lock had expired.
+ */
+import type { SharedAccessPolicy, Device } from '../api';
+import type { C2DMessage } from '../../common/message';
+import type { FeedbackBatchState, PendingRecord } from './feedback';
+
+/** A device as stored: the registry JSON minus the live count, plus the etag version. */
+export type DeviceRecord = Omit<Device, 'cloudToDeviceMessageCount'> & { version: number };
+
+export type StoreOp =
+  | { t: 'insertMessage'; message: C2DMessage }
+  | { t: 'setDeliveryCount'; deviceId: string; sequenceNumber: number; deliveryCount: number }
+  | { t: 'deleteMessage'; deviceId: string; sequenceNumber: number }
+  | { t: 'setSequence'; deviceId: string; sequenceNumber: number }
+  /** Drops a device's messages and its sequence counter. */
+  | { t: 'deleteQueue'; deviceId: string }
+  | { t: 'putDevice'; device: DeviceRecord }
+  | { t: 'deleteDevice'; deviceId: string }
+  | { t: 'putPolicy'; policy: SharedAccessPolicy }
+  | { t: 'deletePolicy'; keyName: string }
+  | { t: 'insertPending'; pending: PendingRecord }
+  | { t: 'deletePending'; ids: string[] }
+  | { t: 'insertBatch'; batch: FeedbackBatchState }
+  | { t: 'setBatchDeliveryCount'; id: string; deliveryCount: number }
+  | { t: 'deleteBatch'; id: string };
+
+export interface StoredState {
+  devices: DeviceRecord[];
+  policies: SharedAccessPolicy[];
+  /** Every pending message, any device, with its deliveryCount. */
+  messages: C2DMessage[];
+  /** Last sequence number handed out per device. */
+  sequences: Map<string, number>;
+  /** In the order they were added. */
+  pendingFeedback: PendingRecord[];
+  /** In the order they were created; none locked. */
+  feedbackBatches: FeedbackBatchState[];
+}
+
+export interface Store {
+  load(): StoredState;
+  /**
+   * Makes `ops` durable, in order. Writes that arrive in the same tick share one
+   * transaction (group commit); every caller resolves after that COMMIT.
+   */
+  write(ops: StoreOp[]): Promise<void>;
+  /** Commits what is queued, then closes. */
+  close(): void;
+}

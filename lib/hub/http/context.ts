@@ -1,0 +1,43 @@
+/**
+ * What a route handler gets and gives back. Handlers are plain async
+ * functions of (context) -> reply; the router owns the sockets.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { HubApi } from '../api';
+import type { HubRoute } from '../../common/codec/http-paths';
+import { JSON_CONTENT_TYPE } from '../../common/codec/http';
+
+export interface RequestContext<R extends HubRoute = HubRoute> {
+  hub: HubApi;
+  req: IncomingMessage;
+  route: R;
+  query: URLSearchParams;
+  /** The request body, already read and bounded by the router. */
+  body: Buffer;
+}
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+}
+
+export type RouteHandler<R extends HubRoute = HubRoute> = (ctx: RequestContext<R>) => Promise<Reply>;
+
+/** The routes of one group: route kind -> method -> handler. */
+export type RouteTable = {
+  [K in HubRoute['kind']]?: Partial<Record<string, RouteHandler<Extract<HubRoute, { kind: K }>>>>;
+};
+
+export const noContent = (): Reply => ({ status: 204 });
+
+/** A JSON reply; IoT Hub's content type, which the Node SDK requires before it parses a body. */
+export function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
+  return { status, headers: { 'content-type': JSON_CONTENT_TYPE, ...headers }, body: JSON.stringify(value) };
+}
+
+/** One header value (the first when repeated). */
+export function header(ctx: RequestContext, name: string): string | undefined {
+  const v = ctx.req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,105 @@
+/**
+ * The identity registry over HTTPS (c2d-semantics.md §7.3, sdk-wire.md §5.2):
+ * PUT /devices/{id} creates (no If-Match; 409001 when present) or updates
+ * (If-Match etag or `*`; 412001 on a mismatch), GET reads one or lists
+ * (`top`), DELETE removes (If-Match). Reads need RegistryRead, writes
+ * RegistryWrite. Replies are JSON with IoT Hub's content type.
+ */
+import type { Device, DeviceSpec } from '../api';
+import { BOUNDS } from '../../common/limits';
+import { C2DError, errors } from '../../common/errors';
+import { formatEtag, parseEtag } from '../../common/codec/http';
+import { authenticateService } from './auth';
+import { header, json, noContent, type RequestContext, type Reply, type RouteTable } from './context';
+
+type DeviceCtx = RequestContext<{ kind: 'device'; deviceId: string }>;
+
+const deviceReply = (d: Device): Reply => json(200, d, { etag: formatEtag(d.etag) });
+
+function ifMatchOf(ctx: RequestContext): string | undefined {
+  const v = header(ctx, 'if-match');
+  return v === undefined ? undefined : parseEtag(v);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The body's device JSON as a DeviceSpec; read-only fields (etag, counts, times) are ignored. */
+export function deviceSpecFromJson(pathId: string, body: Buffer): DeviceSpec {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw errors.invalid('The request body is not valid JSON.');
+  }
+  if (!isObject(v)) throw errors.invalid('The request body must be a device JSON object.');
+  if (v.deviceId !== undefined && v.deviceId !== pathId) {
+    throw errors.invalid(`The body's deviceId ${JSON.stringify(v.deviceId)} differs from the path's '${pathId}'.`);
+  }
+  const spec: DeviceSpec = { deviceId: pathId };
+  if (v.status !== undefined && v.status !== null) {
+    const s = typeof v.status === 'string' ? v.status.toLowerCase() : '';
+    if (s !== 'enabled' && s !== 'disabled') throw errors.invalid('status must be enabled or disabled.');
+    spec.status = s;
+  }
+  if (v.statusReason !== undefined) {
+    if (v.statusReason !== null && typeof v.statusReason !== 'string') throw errors.invalid('statusReason must be a string.');
+    spec.statusReason = v.statusReason;
+  }
+  if (v.authentication !== undefined && v.authentication !== null) {
+    if (!isObject(v.authentication)) throw errors.invalid('authentication must be an object.');
+    // Shapes inside are checked by the registry (types, key encoding); here only objects vs not.
+    const a = v.authentication;
+    for (const k of ['symmetricKey', 'x509Thumbprint'] as const) {
+      if (a[k] !== undefined && a[k] !== null && !isObject(a[k])) throw errors.invalid(`authentication.${k} must be an object.`);
+    }
+    spec.authentication = a as DeviceSpec['authentication'];
+  }
+  if (v.capabilities !== undefined && v.capabilities !== null) {
+    if (!isObject(v.capabilities)) throw errors.invalid('capabilities must be an object.');
+    spec.capabilities = v.capabilities as DeviceSpec['capabilities'];
+  }
+  return spec;
+}
+
+async function put(ctx: DeviceCtx): Promise<Reply> {
+  const { deviceId } = ctx.route;
+  authenticateService(ctx, 'RegistryWrite', `/devices/${deviceId}`);
+  const spec = deviceSpecFromJson(deviceId, ctx.body);
+  const ifMatch = ifMatchOf(ctx);
+  // No If-Match means "create": IoT Hub answers 409 rather than overwrite.
+  const d = ifMatch === undefined ? await ctx.hub.registry.createDevice(spec) : await ctx.hub.registry.updateDevice(spec, ifMatch);
+  return deviceReply(d);
+}
+
+async function get(ctx: DeviceCtx): Promise<Reply> {
+  const { deviceId } = ctx.route;
+  authenticateService(ctx, 'RegistryRead', `/devices/${deviceId}`);
+  const d = ctx.hub.registry.getDevice(deviceId);
+  if (!d) throw errors.deviceNotFound(deviceId);
+  return deviceReply(d);
+}
+
+async function remove(ctx: DeviceCtx): Promise<Reply> {
+  const { deviceId } = ctx.route;
+  authenticateService(ctx, 'RegistryWrite', `/devices/${deviceId}`);
+  await ctx.hub.registry.deleteDevice(deviceId, ifMatchOf(ctx));
+  return noContent();
+}
+
+async function list(ctx: RequestContext<{ kind: 'devices' }>): Promise<Reply> {
+  authenticateService(ctx, 'RegistryRead', '/devices');
+  const top = ctx.query.get('top');
+  let max: number = BOUNDS.maxListDevices;
+  if (top !== null && top !== '') {
+    if (!/^\d{1,9}$/.test(top) || Number(top) < 1) throw new C2DError('ArgumentInvalid', '`top` must be a positive integer.');
+    max = Math.min(Number(top), BOUNDS.maxListDevices);
+  }
+  return json(200, ctx.hub.registry.listDevices(max));
+}
+
+export const registryRoutes: RouteTable = {
+  device: { PUT: put, GET: get, DELETE: remove },
+  devices: { GET: list },
+};

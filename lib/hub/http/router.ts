@@ -1,0 +1,107 @@
+/**
+ * The HTTPS request handler: a tiny dispatcher from IoT Hub's REST paths to
+ * the route groups. It bounds the body before anything parses it, answers 404
+ * for paths the hub does not serve and 405 (with `Allow`) for wrong methods,
+ * and turns every thrown error into IoT Hub's error shape, so one bad request
+ * never disturbs the next. Header size is bounded by the server's maxHeaderSize
+ * (lib/hub/listeners.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HubApi } from '../api';
+import { WIRE_LIMITS } from '../../common/limits';
+import { C2DError } from '../../common/errors';
+import { HttpWireError, encodeHttpError } from '../../common/codec/http-errors';
+import { parseHubPath, type HubRoute } from '../../common/codec/http-paths';
+import type { Reply, RequestContext, RouteHandler, RouteTable } from './context';
+import { deviceMessageRoutes } from './device-messages';
+import { deviceEventRoutes } from './device-events';
+import { registryRoutes } from './registry';
+import { purgeRoutes } from './purge';
+import { feedbackRoutes } from './feedback';
+
+export interface HttpHandlerOptions {
+  /** Largest request body in bytes (default WIRE_LIMITS.httpMaxBodyBytes). */
+  maxBodyBytes?: number;
+  /** Called with unexpected (non-IoT-Hub) errors, which the client sees only as a 500. Never given secrets. */
+  onError?: (err: unknown) => void;
+}
+
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const ROUTES: RouteTable = { ...deviceMessageRoutes, ...deviceEventRoutes, ...registryRoutes, ...purgeRoutes, ...feedbackRoutes };
+
+/** Reads the whole body, refusing (413) once it passes `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > max) return Promise.reject(tooLarge(max));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > max) {
+        req.off('data', onData);
+        reject(tooLarge(max));
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+function tooLarge(max: number): HttpWireError {
+  return new HttpWireError('GenericRequestEntityTooLarge', `The request body is larger than ${max} bytes.`);
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = reply.body === undefined ? undefined : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body, 'utf8');
+  // 204 carries no Content-Length (RFC 9110 §8.6).
+  res.writeHead(reply.status, reply.status === 204 ? reply.headers : { ...reply.headers, 'content-length': String(body?.length ?? 0) });
+  res.end(body);
+}
+
+function route(req: IncomingMessage): { route: HubRoute; query: URLSearchParams; handler: RouteHandler } {
+  // The path is split by hand, not through `new URL`, which would resolve
+  // `.`/`..` segments and so change which device a path names.
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  const r = parseHubPath(path);
+  if (!r) throw new HttpWireError('GenericNotFound', 'The hub serves no resource at this path.');
+  const methods = (ROUTES[r.kind] ?? {}) as Partial<Record<string, RouteHandler>>;
+  const handler = methods[req.method ?? ''];
+  if (!handler) {
+    const allow = Object.keys(methods).join(', ');
+    throw new HttpWireError('GenericMethodNotAllowed', `Use ${allow} on this path.`, { allow });
+  }
+  return { route: r, query, handler };
+}
+
+/** The request handler for the hub's HTTPS server. */
+export function createHttpHandler(hub: HubApi, options: HttpHandlerOptions = {}): HttpHandler {
+  const maxBody = options.maxBodyBytes ?? WIRE_LIMITS.httpMaxBodyBytes;
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      const { route: r, query, handler } = route(req);
+      const body = await readBody(req, maxBody);
+      const ctx: RequestContext = { hub, req, route: r, query, body };
+      send(res, await handler(ctx));
+    } catch (err) {
+      if (!(err instanceof C2DError) && !(err instanceof HttpWireError)) options.onError?.(err);
+      const e = encodeHttpError(err);
+      const headers = { ...e.headers };
+      // A refused body may still be arriving: close the connection after this
+      // answer rather than read (or misparse) the rest.
+      if (!req.complete) headers.connection = 'close';
+      send(res, { status: e.status, headers, body: e.body });
+    }
+  };
+  return (req, res) => {
+    void handle(req, res);
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * The few aedes 1.2 internals the MQTT server relies on, typed and used in
+ * this one file, so an aedes upgrade that moves them breaks here only.
+ *
+ * Why internals at all: a C2D message must go to exactly one connection, with
+ * a packet id we choose (so that its PUBACK maps back to a lock token), and
+ * must never be stored or replayed by aedes (the hub owns redelivery: on a
+ * reconnect the engine hands the message out again with a new lock). aedes'
+ * public `client.publish` picks the packet id itself and, for clean=false
+ * sessions, stores the packet for replay; its `ack` event reports only packets
+ * that its own store knew. So:
+ * - `sendPublish` calls the client's per-connection delivery functions
+ *   (`deliverQoS`/`deliver0`, what aedes' own subscriptions call), which keep
+ *   a packet id given in the packet and write straight to that socket;
+ * - `takeOverOutgoing` turns aedes' outgoing store into a PUBACK listener.
+ */
+import { Readable } from 'node:stream';
+import type { Aedes, Client, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
+
+export type { Aedes, Client, Subscription };
+
+export interface OutgoingPublish {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  /** Packet id (1..65535) for QoS 1. */
+  messageId?: number;
+}
+
+interface ClientInternals {
+  deliverQoS(packet: object, done: () => void): void;
+  deliver0(packet: object, done: () => void): void;
+}
+
+/** Writes a PUBLISH to this client only; `done` runs once it is handed to the socket (or the socket failed). */
+export function sendPublish(client: Client, p: OutgoingPublish, done: () => void = () => {}): void {
+  const packet = { cmd: 'publish', topic: p.topic, payload: p.payload, qos: p.qos, retain: false, dup: false, messageId: p.messageId };
+  const c = client as unknown as ClientInternals;
+  if (p.qos === 0) c.deliver0(packet, done);
+  else c.deliverQoS(packet, done);
+}
+
+interface OutgoingStore {
+  outgoingEnqueue(sub: unknown, packet: unknown): Promise<void>;
+  outgoingEnqueueCombi(subs: unknown, packet: unknown): Promise<void>;
+  outgoingUpdate(client: Client, packet: unknown): Promise<void>;
+  outgoingClearMessageId(client: Client, packet: { cmd: string; messageId?: number }): Promise<unknown>;
+  outgoingStream(client: Client): Readable;
+}
+
+/**
+ * Takes aedes' outgoing-message store out of the picture and reports PUBACKs.
+ * The hub owns every message a client receives (C2D, redelivered by the engine
+ * after a reconnect), so aedes must neither store nor replay outgoing packets:
+ * its store would otherwise replay stale copies on a clean=false reconnect, and
+ * it refuses to send a packet it did not enqueue itself ('no such packet').
+ * Subscriptions (what a clean=false session must keep) stay in aedes' store.
+ * `handler` runs for every PUBACK, which aedes reports through
+ * `outgoingClearMessageId` (a documented persistence method).
+ */
+export function takeOverOutgoing(broker: Aedes, handler: (client: Client, packetId: number) => void): void {
+  const store = (broker as unknown as { persistence: OutgoingStore }).persistence;
+  store.outgoingEnqueue = async () => {};
+  store.outgoingEnqueueCombi = async () => {};
+  store.outgoingUpdate = async () => {};
+  store.outgoingClearMessageId = async (client, packet) => {
+    if (packet.cmd === 'puback' && typeof packet.messageId === 'number') handler(client, packet.messageId);
+    return undefined;
+  };
+  store.outgoingStream = () => Readable.from([]);
+}
+
+/** The subscriptions aedes holds for a client (restored ones included after a clean=false reconnect): filter -> QoS. */
+export function subscriptionsOf(client: Client): Map<string, number> {
+  const subs = (client as unknown as { subscriptions?: Record<string, { qos: number }> }).subscriptions ?? {};
+  return new Map(Object.entries(subs).map(([topic, s]) => [topic, s.qos]));
+}

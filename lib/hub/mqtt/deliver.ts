@@ -1,0 +1,141 @@
+/**
+ * C2D delivery to one MQTT connection whose device subscribed to
+ * `devices/{id}/messages/devicebound/#` (c2d-semantics §1.3, §5.2):
+ * - one engine receiver per subscribed connection, opened with `replace`
+ *   (IoT Hub allows one connection per device; the newest wins);
+ * - each message goes out as a PUBLISH on the device-bound topic, to this
+ *   client only, with a packet id that maps back to its lock token;
+ * - QoS 1: PUBACK completes the message; QoS 0: the message is completed as
+ *   it is handed to the socket (what Microsoft's protocol gateway does);
+ * - at most `window` messages are locked to the connection at once: credit
+ *   comes back when a PUBACK has been settled or a lock expired;
+ * - closing returns the locks still held to Enqueued (receiver.close()).
+ */
+import type { DeviceReceiver, HubApi } from '../api';
+import type { ReceivedMessage } from '../../common/message';
+import { deviceBoundTopic } from '../../common/codec/mqtt';
+import { sendPublish, type Client } from './aedes-client';
+
+interface InFlight {
+  lockToken: string;
+  messageId: string;
+}
+
+export interface DeliveryEvents {
+  /** The engine closed the receiver (device deleted or disabled, a newer connection, hub closing). */
+  onReceiverClosed(reason: Error): void;
+  /** A settlement failed (e.g. 412002 when the lock expired before the PUBACK came). */
+  onSettleError(err: unknown): void;
+}
+
+export class C2DDelivery {
+  private receiver: DeviceReceiver | undefined;
+  private readonly inFlight = new Map<number, InFlight>();
+  private nextPacketId = 1;
+  private stopped = false;
+
+  constructor(
+    private readonly hub: HubApi,
+    private readonly client: Client,
+    readonly deviceId: string,
+    private qos: 0 | 1,
+    private readonly window: number,
+    private readonly events: DeliveryEvents,
+  ) {}
+
+  start(): void {
+    this.receiver = this.hub.openReceiver(
+      this.deviceId,
+      {
+        deliver: (m) => this.deliver(m),
+        closed: (reason) => {
+          this.receiver = undefined;
+          this.stop();
+          this.events.onReceiverClosed(reason);
+        },
+      },
+      { credit: this.window, replace: true },
+    );
+  }
+
+  /** A new SUBSCRIBE for the same filter may change the QoS. */
+  setQos(qos: 0 | 1): void {
+    this.qos = qos;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  private deliver(m: ReceivedMessage): void {
+    if (this.stopped) return; // the lock returns to Enqueued when it expires or the receiver closes
+    const topic = deviceBoundTopic(this.deviceId, {
+      messageId: m.messageId,
+      to: m.to,
+      expiryTimeUtc: m.expiryTimeUtc,
+      correlationId: m.correlationId,
+      userId: m.userId,
+      contentType: m.contentType,
+      contentEncoding: m.contentEncoding,
+      ack: m.ack,
+      properties: m.properties,
+    });
+    if (this.qos === 0) {
+      sendPublish(this.client, { topic, payload: m.body, qos: 0 }, () => this.settle(m.lockToken));
+      return;
+    }
+    const packetId = this.allocatePacketId();
+    this.inFlight.set(packetId, { lockToken: m.lockToken, messageId: m.messageId });
+    sendPublish(this.client, { topic, payload: m.body, qos: 1, messageId: packetId });
+  }
+
+  /** PUBACK: complete the message it acknowledges. A PUBACK for an unknown id (late, after a lock expiry) is ignored. */
+  puback(packetId: number): void {
+    const f = this.inFlight.get(packetId);
+    if (!f) return;
+    this.inFlight.delete(packetId);
+    this.settle(f.lockToken);
+  }
+
+  /**
+   * The engine expired a lock held by this connection: the message is Enqueued
+   * again and will be handed out anew (new lock, new packet id), so the slot
+   * and its credit are freed; a late PUBACK for the old packet id is ignored.
+   */
+  lockExpired(messageId: string): void {
+    for (const [packetId, f] of this.inFlight) {
+      if (f.messageId !== messageId) continue;
+      this.inFlight.delete(packetId);
+      this.receiver?.addCredit(1);
+      return;
+    }
+  }
+
+  private settle(lockToken: string): void {
+    this.hub
+      .complete(this.deviceId, lockToken)
+      .catch((err: unknown) => this.events.onSettleError(err))
+      .finally(() => {
+        if (!this.stopped) this.receiver?.addCredit(1);
+      });
+  }
+
+  private allocatePacketId(): number {
+    // Ids 1..65535 (MQTT-2.3.1-1), never one still in flight; the window keeps far fewer in use.
+    for (;;) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id >= 65535 ? 1 : id + 1;
+      if (!this.inFlight.has(id)) return id;
+    }
+  }
+
+  /** Detaches: locks still held go back to Enqueued. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.inFlight.clear();
+    const r = this.receiver;
+    this.receiver = undefined;
+    r?.close();
+  }
+}

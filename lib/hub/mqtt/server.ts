@@ -1,0 +1,174 @@
+/**
+ * The hub's MQTT 3.1.1 server: aedes for the protocol, our hooks for IoT
+ * Hub's rules (authenticate.ts, authorize.ts) and C2D delivery (deliver.ts).
+ * It does not listen: the caller accepts sockets (TLS on 8883, or a WebSocket
+ * with subprotocol `mqtt` on `/$iothub/websocket`) and hands them over.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { createWebSocketStream, type WebSocket } from 'ws';
+import { systemClock, type Clock } from '../../common/clock';
+import { WIRE_LIMITS } from '../../common/limits';
+import { SAS_CLOCK_SKEW_MS } from '../../common/sas';
+import { deviceBoundFilter } from '../../common/codec/mqtt';
+import type { ClientCertificateInfo, HubApi } from '../api';
+import { clientCertificateOf } from '../client-cert';
+import { takeOverOutgoing, subscriptionsOf, type Client } from './aedes-client';
+import { makeAuthenticate } from './authenticate';
+import { makeAuthorizePublish, makeAuthorizeSubscribe } from './authorize';
+import type { MqttConnection, MqttProtocol } from './connection';
+import { C2DDelivery } from './deliver';
+import { guardPacketSize } from './packet-size-guard';
+
+export interface MqttServerOptions {
+  /** Time for SAS token expiry (the hub's clock; tests pass a ManualClock). */
+  clock?: Clock;
+  /** C2D messages locked to one connection at once, waiting for PUBACK (default 8). */
+  inFlightWindow?: number;
+  /** Time a new connection has to send CONNECT (default WIRE_LIMITS.authTimeoutMs). */
+  connectTimeoutMs?: number;
+  /** Largest MQTT packet accepted (default WIRE_LIMITS.mqttMaxPacketBytes). */
+  maxPacketBytes?: number;
+  /** Diagnostics: why a connection was refused or dropped. Never carries secrets. */
+  onDiagnostic?: (event: { deviceId?: string; message: string }) => void;
+}
+
+export interface MqttServer {
+  /** Serves one accepted stream (TCP or TLS socket, or any Duplex). A TLS client certificate is read from the socket. */
+  handle(stream: Duplex, info?: { clientCert?: ClientCertificateInfo; protocol?: MqttProtocol }): void;
+  /** Serves MQTT over an accepted WebSocket (subprotocol `mqtt`). */
+  handleWebSocket(ws: WebSocket, info?: { clientCert?: ClientCertificateInfo }): void;
+  /** Open streams (connected or still connecting). */
+  readonly connectionCount: number;
+  /** Disconnects every client (their locks return to Enqueued) and stops the broker. */
+  close(): Promise<void>;
+}
+
+export async function createMqttServer(hub: HubApi, options: MqttServerOptions = {}): Promise<MqttServer> {
+  const clock = options.clock ?? systemClock;
+  const window = Math.max(1, options.inFlightWindow ?? 8);
+  const maxPacketBytes = options.maxPacketBytes ?? WIRE_LIMITS.mqttMaxPacketBytes;
+  const diagnostic = options.onDiagnostic ?? (() => {});
+
+  const byStream = new WeakMap<Duplex, MqttConnection>();
+  const live = new Set<MqttConnection>();
+  /** The newest connected MQTT connection of each device (IoT Hub: one per device). */
+  const current = new Map<string, MqttConnection>();
+  const connectionOf = (client: Client): MqttConnection | undefined => byStream.get(client.conn as Duplex);
+
+  const onAuthenticated = (client: Client, conn: MqttConnection): void => {
+    conn.client = client;
+    const expiresAtMs = conn.principal?.expiresAtMs;
+    if (expiresAtMs === undefined) return;
+    // MQTT cannot renew a token in-band: IoT Hub disconnects at expiry (401003) and the SDK reconnects with a new one.
+    // The hub accepts a token until se + clock skew, so that is when it stops being valid here too.
+    conn.cancelExpiry = clock.at(expiresAtMs + SAS_CLOCK_SKEW_MS, () => {
+      diagnostic({ deviceId: conn.deviceId, message: '401003 IotHubUnauthorized: the SAS token expired; disconnecting.' });
+      client.close();
+    });
+  };
+  const onRefused = (client: Client, why: string): void => diagnostic({ deviceId: client.id, message: `CONNECT refused: ${why}` });
+
+  const { Aedes } = await import('aedes');
+  const broker = await Aedes.createBroker({
+    connectTimeout: options.connectTimeoutMs ?? WIRE_LIMITS.authTimeoutMs,
+    authenticate: makeAuthenticate(hub, connectionOf, onAuthenticated, onRefused),
+    authorizeSubscribe: makeAuthorizeSubscribe(connectionOf),
+    authorizePublish: makeAuthorizePublish(hub, connectionOf),
+  });
+  (broker as EventEmitter).on('error', (err: Error) => diagnostic({ message: `broker error: ${err.message}` }));
+  broker.on('clientError', (client: Client, err: Error) => diagnostic({ deviceId: client.id, message: err.message }));
+  broker.on('connectionError', (_client: Client, err: Error) => diagnostic({ message: `before CONNECT: ${err.message}` }));
+
+  /** Serves C2D on this connection at `qos`, opening the engine receiver the first time. */
+  const serve = (client: Client, conn: MqttConnection, qos: number): void => {
+    if (conn.closed || conn.deviceId === undefined || (qos !== 0 && qos !== 1)) return;
+    if (conn.delivery) return conn.delivery.setQos(qos);
+    const delivery = new C2DDelivery(hub, client, conn.deviceId, qos, window, {
+      onReceiverClosed: (reason) => {
+        if (conn.delivery === delivery) conn.delivery = undefined;
+        diagnostic({ deviceId: conn.deviceId, message: `C2D receiver closed: ${reason.message}` });
+        client.close();
+      },
+      onSettleError: (err) => diagnostic({ deviceId: conn.deviceId, message: `PUBACK not settled: ${String(err)}` }),
+    });
+    conn.delivery = delivery;
+    delivery.start();
+  };
+
+  broker.on('clientReady', (client: Client) => {
+    const conn = connectionOf(client);
+    if (!conn || conn.deviceId === undefined || conn.closed) return;
+    current.set(conn.deviceId, conn);
+    hub.noteConnection(conn.deviceId, conn.protocol, true);
+    // clean=false: aedes restored the subscription; delivery resumes without a new SUBSCRIBE (SAS renewal, sdk-wire §3).
+    const qos = subscriptionsOf(client).get(deviceBoundFilter(conn.deviceId));
+    if (qos !== undefined) serve(client, conn, qos);
+  });
+  broker.on('subscribe', (subs: { topic: string; qos: number }[], client: Client) => {
+    const conn = connectionOf(client);
+    if (!conn || conn.deviceId === undefined) return;
+    for (const s of subs) if (s.topic === deviceBoundFilter(conn.deviceId) && s.qos !== 128) serve(client, conn, s.qos);
+  });
+  broker.on('unsubscribe', (topics: string[], client: Client) => {
+    const conn = connectionOf(client);
+    if (conn?.deviceId !== undefined && topics.includes(deviceBoundFilter(conn.deviceId))) {
+      conn.delivery?.stop();
+      conn.delivery = undefined;
+    }
+  });
+  takeOverOutgoing(broker, (client, packetId) => connectionOf(client)?.delivery?.puback(packetId));
+
+  const onLockExpired = (e: { deviceId: string; messageId: string }): void => current.get(e.deviceId)?.delivery?.lockExpired(e.messageId);
+  hub.events.on('lockExpired', onLockExpired);
+  // A deleted device loses its connection, subscribed or not (a disabled one loses it through its receiver).
+  const onDeviceDeleted = (e: { deviceId: string }): void => {
+    for (const conn of live) if (conn.deviceId === e.deviceId) conn.client?.close();
+  };
+  hub.events.on('deviceDeleted', onDeviceDeleted);
+
+  const cleanup = (conn: MqttConnection): void => {
+    if (conn.closed) return;
+    conn.closed = true;
+    live.delete(conn);
+    conn.cancelExpiry?.();
+    conn.delivery?.stop(); // locks still held return to Enqueued
+    conn.delivery = undefined;
+    if (conn.deviceId !== undefined && current.get(conn.deviceId) === conn) {
+      current.delete(conn.deviceId);
+      hub.noteConnection(conn.deviceId, conn.protocol, false);
+    }
+  };
+
+  const handle: MqttServer['handle'] = (stream, info) => {
+    const clientCert = info?.clientCert ?? clientCertificateOf(stream);
+    const conn: MqttConnection = { stream, protocol: info?.protocol ?? 'mqtt', closed: false, ...(clientCert ? { clientCert } : {}) };
+    byStream.set(stream, conn);
+    live.add(conn);
+    stream.once('close', () => cleanup(conn));
+    broker.handle(stream);
+    guardPacketSize(stream, maxPacketBytes, (why) => {
+      diagnostic({ deviceId: conn.deviceId, message: `dropping connection: ${why}` });
+      stream.destroy();
+    });
+  };
+
+  return {
+    handle,
+    handleWebSocket(ws, info) {
+      handle(createWebSocketStream(ws), { ...info, protocol: 'mqtt-ws' });
+    },
+    get connectionCount() {
+      return live.size;
+    },
+    async close() {
+      hub.events.off('lockExpired', onLockExpired);
+      hub.events.off('deviceDeleted', onDeviceDeleted);
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const conn of [...live]) {
+        conn.stream.destroy();
+        cleanup(conn);
+      }
+    },
+  };
+}
