@@ -7,8 +7,7 @@
  * answer comes back and a lost lock is reported as 412002.
  */
 import type { Connection, Delivery, EventContext, Receiver } from 'rhea';
-import { message as rheaMessage } from 'rhea';
-import { decodeDeviceDelivery, deviceBoundLinkAddress, fromAmqpError, type AmqpError, type AmqpMessage } from '../../common/codec/amqp';
+import { decodeDeviceDelivery, deviceBoundLinkAddress, type AmqpMessage } from '../../common/codec/amqp';
 import { errors } from '../../common/errors';
 import { DEFAULT_LIMITS } from '../../common/limits';
 import type { ReceivedMessage, Settlement } from '../../common/message';
@@ -17,11 +16,9 @@ import { amqpFailure, attachReceiver, closeAmqpConnection, openAmqpConnection } 
 import { CbsClient } from './cbs';
 import { TokenRenewer } from '../token-renewer';
 import { MessageBuffer } from '../message-buffer';
+import { Settler, type AmqpOutcome } from './settler';
 
-/** rhea builds outcomes at runtime; its typings leave them out. */
-const outcomes = rheaMessage as unknown as Record<'accepted' | 'rejected' | 'released', () => { described(): unknown }>;
-const OUTCOME: Record<Settlement, 'accepted' | 'rejected' | 'released'> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
-const SETTLE_TIMEOUT_MS = 30_000;
+const OUTCOME: Record<Settlement, AmqpOutcome> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
 
 /** rhea keeps the link credit on the object; its typings do not show it. */
 function creditOf(link: Receiver): number {
@@ -55,7 +52,7 @@ class AmqpDeviceSession implements DeviceSession {
   private link: Receiver | undefined;
   private attaching: Promise<Receiver> | undefined;
   private readonly deliveries = new Map<string, Delivery>();
-  private readonly settling = new Map<Delivery, { resolve: () => void; reject: (e: Error) => void }>();
+  private settler: Settler | undefined;
   private readonly buffer = new MessageBuffer();
   private onMessage: ((m: ReceivedMessage) => void) | undefined;
   private lostListener: ((e: Error) => void) | undefined;
@@ -102,8 +99,7 @@ class AmqpDeviceSession implements DeviceSession {
   private release(e: Error): void {
     this.renewer?.stop();
     this.cbs?.abort(e);
-    for (const s of this.settling.values()) s.reject(e);
-    this.settling.clear();
+    this.settler?.abort(e);
     this.deliveries.clear();
     this.buffer.fail(e);
   }
@@ -120,7 +116,7 @@ class AmqpDeviceSession implements DeviceSession {
     } as never).then((link) => {
       this.link = link;
       link.on('message', (ctx: EventContext) => this.onDelivery(ctx));
-      link.on('settled', (ctx: EventContext) => this.onSettled(ctx));
+      this.settler = new Settler(link);
       link.on('receiver_close', (ctx: EventContext) => this.lost(amqpFailure(ctx, 'C2D link')));
       link.on('receiver_error', (ctx: EventContext) => this.lost(amqpFailure(ctx, 'C2D link')));
       return link;
@@ -140,16 +136,6 @@ class AmqpDeviceSession implements DeviceSession {
       this.link?.add_credit(1);
       this.onMessage(m);
     } else this.buffer.push(m);
-  }
-
-  private onSettled(ctx: EventContext): void {
-    const d = ctx.delivery as Delivery;
-    const s = this.settling.get(d);
-    if (!s) return;
-    this.settling.delete(d);
-    const state = d.remote_state as { error?: AmqpError } | undefined;
-    if (state?.error) s.reject(fromAmqpError(state.error));
-    else s.resolve();
   }
 
   async enableMessages(onMessage: (m: ReceivedMessage) => void): Promise<void> {
@@ -177,19 +163,7 @@ class AmqpDeviceSession implements DeviceSession {
     const d = this.deliveries.get(lockToken);
     if (!d || this.closed) return Promise.reject(errors.lockLost(lockToken));
     this.deliveries.delete(lockToken);
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.settling.delete(d);
-        reject(Object.assign(new Error('The hub did not answer the settlement in time.'), { code: 'ETIMEDOUT' }));
-      }, SETTLE_TIMEOUT_MS);
-      timer.unref();
-      this.settling.set(d, {
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (e) => (clearTimeout(timer), reject(e)),
-      });
-      // Not settled: with rcv-settle-mode second the hub settles and tells us its outcome.
-      d.update(false, outcomes[OUTCOME[kind]]().described());
-    });
+    return (this.settler as Settler).settle(d, OUTCOME[kind]);
   }
 
   async close(): Promise<void> {
