@@ -15,7 +15,7 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', roo
 const nodesSrc = path.join(root, 'nodes');
 const nodesDist = path.join(dist, 'nodes');
 fs.mkdirSync(nodesDist, { recursive: true });
-for (const f of fs.readdirSync(nodesSrc)) {
+for (const f of fs.existsSync(nodesSrc) ? fs.readdirSync(nodesSrc) : []) {
   if (f.endsWith('.html')) fs.copyFileSync(path.join(nodesSrc, f), path.join(nodesDist, f));
 }
 for (const [src, dst] of [

@@ -71,6 +71,14 @@ describe('AMQP codec: service send on /messages/devicebound', () => {
     assert.deepEqual(decodeServiceSend(raw).message, { body: Buffer.from('hi'), properties: {} });
   });
 
+  it('a property named __proto__ cannot change what the model holds', () => {
+    const evil = { to: '/devices/d/messages/devicebound', application_properties: JSON.parse('{"__proto__":{"polluted":"yes"},"a":"b"}'), body: rheaMessage.data_section(Buffer.from('x')) };
+    const { properties } = decodeServiceSend(wire(evil)).message;
+    assert.equal(Object.getPrototypeOf(properties), Object.prototype);
+    assert.equal((properties as Record<string, unknown>).polluted, undefined);
+    assert.deepEqual(properties, { a: 'b' }, 'rhea drops the key while decoding; own keys only are read');
+  });
+
   it('refuses a `to` that names no device, a bad ack and non-text properties with 400004', () => {
     const body = rheaMessage.data_section(Buffer.from('x'));
     const code = (f: () => unknown): number => {

@@ -3,7 +3,8 @@
  * abandon / purge / advance-clock / restart against a file-backed Hub and the
  * reference model (model.ts). After every command the engine and the model
  * must agree on each queue (per message: id, state, deliveryCount) and on
- * every feedback record produced so far. C2D_LONG=1 runs many more cases.
+ * the feedback queue (pending records, and each batch's records, delivery
+ * count and lock). Feedback receive/settle/flush are commands too. C2D_LONG=1 runs many more cases.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -22,6 +23,9 @@ type Command =
   | { k: 'settle'; dev: number; how: 'complete' | 'reject' | 'abandon'; pick: number }
   | { k: 'purge'; dev: number }
   | { k: 'advance'; ms: number }
+  | { k: 'fbReceive' }
+  | { k: 'fbSettle'; how: 'complete' | 'reject' | 'abandon'; pick: number }
+  | { k: 'fbFlush' }
   | { k: 'restart' };
 
 const dev = fc.integer({ min: 0, max: DEVICES.length - 1 });
@@ -32,25 +36,26 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('purge' as const), dev }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.constantFrom(1_000, 20_000, 60_000, 150_000) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'restart' as const }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'fbReceive' as const }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('fbSettle' as const), how: fc.constantFrom('complete' as const, 'reject' as const, 'abandon' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.constant({ k: 'fbFlush' as const }) },
 );
 
 const recordKey = (r: { id: string; deviceId: string; status: string; at: number }): string => `${r.deviceId}|${r.id}|${r.status}|${r.at}`;
+const recordOf = (r: FeedbackRecord): string => recordKey({ id: r.originalMessageId, deviceId: r.deviceId, status: r.statusCode, at: Date.parse(r.enqueuedTimeUtc) });
 
 async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
   const dir = tempDir();
   const clock = new ManualClock();
   const model = new Model(limits, DEVICES, clock.now());
-  const batched: FeedbackRecord[] = [];
-  const open = async (): Promise<Hub> => {
+  const open = (): Promise<Hub> =>
     // NORMAL: WAL commits without fsync keep the test quick; a process crash still loses nothing (crash.test covers FULL).
-    const h = await Hub.open({ dataDir: dir, clock, synchronous: 'NORMAL', limits: { ...limits, feedbackBatchMaxRecords: 3 } });
-    h.events.on('feedback', (e) => batched.push(...e.records));
-    return h;
-  };
+    Hub.open({ dataDir: dir, clock, synchronous: 'NORMAL', limits });
   let hub = await open();
   try {
     for (const d of DEVICES) await hub.registry.createDevice({ deviceId: d });
     const tokens = new Map<string, string[]>(DEVICES.map((d) => [d, []]));
+    const fbTokens: string[] = [];
     let n = 0;
     for (const c of commands) {
       if (c.k === 'send') {
@@ -91,6 +96,26 @@ async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
       } else if (c.k === 'advance') {
         clock.advance(c.ms);
         model.advanceTo(clock.now());
+      } else if (c.k === 'fbReceive') {
+        const got = await hub.receiveFeedback();
+        const want = model.receiveFeedback(got?.lockToken ?? '');
+        assert.deepEqual(got?.records.map(recordOf), want?.records.map(recordKey), 'receiveFeedback');
+        if (got) {
+          assert.equal(got.deliveryCount, want!.deliveryCount);
+          fbTokens.push(got.lockToken);
+        }
+      } else if (c.k === 'fbSettle') {
+        const token = fbTokens.length > 0 ? fbTokens[c.pick % fbTokens.length]! : 'no-such-token';
+        let code: number | undefined;
+        try {
+          await hub[`${c.how}Feedback`](token);
+        } catch (e) {
+          code = (e as { code?: number }).code;
+        }
+        assert.equal(code, model.settleFeedback(token, c.how), `${c.how}Feedback`);
+      } else if (c.k === 'fbFlush') {
+        await hub.flushFeedback();
+        model.flushFeedback();
       } else {
         await hub.close();
         hub = await open();
@@ -102,11 +127,14 @@ async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
         const expected = [...model.queues.get(d)!].sort((a, b) => a.seq - b.seq).map((m) => [m.id, m.state, m.deliveryCount]);
         assert.deepEqual(engine, expected, `queue of ${d} after ${JSON.stringify(c)}`);
       }
-      // Feedback agrees: every record produced so far is batched or pending, with the right outcome and time.
-      const produced = [...batched, ...hub.feedbackState().pending.map((p) => p.record)]
-        .map((r) => recordKey({ id: r.originalMessageId, deviceId: r.deviceId, status: r.statusCode, at: Date.parse(r.enqueuedTimeUtc) }))
-        .sort();
-      assert.deepEqual(produced, model.records.map(recordKey).sort(), `feedback after ${JSON.stringify(c)}`);
+      // Feedback agrees: the records waiting to be batched, and each batch (records, delivery count, locked or not).
+      const fb = hub.feedbackState();
+      assert.deepEqual(fb.pending.map((p) => recordOf(p.record)), model.pending.map(recordKey), `pending feedback after ${JSON.stringify(c)}`);
+      assert.deepEqual(
+        fb.batches.map((b) => [b.records.map(recordOf), b.deliveryCount, b.lockToken !== undefined]),
+        model.batches.map((b) => [b.records.map(recordKey), b.deliveryCount, b.lockToken !== undefined]),
+        `feedback batches after ${JSON.stringify(c)}`,
+      );
     }
   } finally {
     await hub.close();
@@ -124,10 +152,12 @@ describe('model-based: the engine agrees with a reference model of the rules', f
           maxQueueDepth: fc.integer({ min: 1, max: 4 }),
           maxDeliveryCount: fc.integer({ min: 1, max: 3 }),
           lockExpiryCountsAsDelivery: fc.boolean(),
+          feedbackMaxDeliveryCount: fc.integer({ min: 1, max: 3 }),
+          feedbackBatchWindowMs: fc.constantFrom(0, 15_000),
         }),
         fc.array(command, { minLength: 1, maxLength: LONG ? 80 : 30 }),
         async (l, commands) => {
-          await run({ ...l, lockTimeoutMs: 60_000, defaultTtlMs: 5 * 60_000, maxTtlMs: 5 * 60_000 }, commands);
+          await run({ ...l, lockTimeoutMs: 60_000, defaultTtlMs: 5 * 60_000, maxTtlMs: 5 * 60_000, feedbackBatchMaxRecords: 3, feedbackTtlMs: 5 * 60_000, feedbackLockMs: 60_000 }, commands);
         },
       ),
       { numRuns: LONG ? 2_000 : 100 },

@@ -7,6 +7,11 @@ import type { AckMode, FeedbackStatusCode } from '../../lib/common/message';
 import { ackWants } from '../../lib/common/message';
 
 export interface ModelLimits {
+  feedbackBatchMaxRecords: number;
+  feedbackBatchWindowMs: number;
+  feedbackTtlMs: number;
+  feedbackLockMs: number;
+  feedbackMaxDeliveryCount: number;
   maxQueueDepth: number;
   maxDeliveryCount: number;
   lockTimeoutMs: number;
@@ -33,9 +38,20 @@ export interface ModelRecord {
   at: number;
 }
 
+export interface ModelBatch {
+  records: ModelRecord[];
+  expires: number;
+  deliveryCount: number;
+  lockToken?: string;
+  lockedUntil?: number;
+}
+
 export class Model {
   readonly queues = new Map<string, ModelMessage[]>();
-  readonly records: ModelRecord[] = [];
+  /** Feedback records waiting to be batched, oldest first. */
+  pending: ModelRecord[] = [];
+  /** Feedback batches, oldest first. */
+  batches: ModelBatch[] = [];
   now: number;
 
   constructor(
@@ -51,10 +67,69 @@ export class Model {
     return this.queues.get(dev)!;
   }
 
-  private outcome(dev: string, m: ModelMessage, status: FeedbackStatusCode, at: number): void {
+  /** Removes `m`; its feedback record (if its ack wants one) is added now, or collected into `batch`. */
+  private outcome(dev: string, m: ModelMessage, status: FeedbackStatusCode, at: number, batch?: ModelRecord[]): void {
     const q = this.q(dev);
     q.splice(q.indexOf(m), 1);
-    if (ackWants(m.ack, status)) this.records.push({ id: m.id, deviceId: dev, status, at });
+    if (!ackWants(m.ack, status)) return;
+    const r = { id: m.id, deviceId: dev, status, at };
+    if (batch) batch.push(r);
+    else this.addRecords([r], at);
+  }
+
+  // ------------------------------------------------------------ feedback
+
+  private cut(at: number): void {
+    while (this.pending.length > 0) {
+      const records = this.pending.splice(0, this.limits.feedbackBatchMaxRecords);
+      this.batches.push({ records, expires: at + this.limits.feedbackTtlMs, deliveryCount: 0 });
+    }
+  }
+
+  /**
+   * Feedback deadlines due by `at` come first, then the records of one outcome
+   * (one for a settlement or deadline, all of a purge) join the pending ones.
+   */
+  private addRecords(records: ModelRecord[], at: number): void {
+    if (records.length === 0) return;
+    this.feedbackDeadlines(at);
+    this.pending.push(...records);
+    if (this.pending.length >= this.limits.feedbackBatchMaxRecords || this.limits.feedbackBatchWindowMs === 0) this.cut(at);
+  }
+
+  private feedbackDeadlines(at: number): void {
+    if (this.pending.length > 0 && this.pending[0]!.at + this.limits.feedbackBatchWindowMs <= at) this.cut(at);
+    for (const b of [...this.batches]) {
+      if (b.expires <= at) this.batches.splice(this.batches.indexOf(b), 1);
+      else if (b.lockedUntil !== undefined && b.lockedUntil <= at) this.unlockBatch(b, this.limits.lockExpiryCountsAsDelivery);
+    }
+  }
+
+  private unlockBatch(b: ModelBatch, counts: boolean): void {
+    delete b.lockToken;
+    delete b.lockedUntil;
+    if (counts) b.deliveryCount++;
+    if (b.deliveryCount >= this.limits.feedbackMaxDeliveryCount) this.batches.splice(this.batches.indexOf(b), 1);
+  }
+
+  flushFeedback(): void {
+    this.cut(this.now);
+  }
+
+  receiveFeedback(lockToken: string): ModelBatch | undefined {
+    const b = this.batches.find((x) => x.lockToken === undefined);
+    if (!b) return undefined;
+    b.lockToken = lockToken;
+    b.lockedUntil = this.now + this.limits.feedbackLockMs;
+    return b;
+  }
+
+  settleFeedback(token: string, how: 'complete' | 'reject' | 'abandon'): number | undefined {
+    const b = this.batches.find((x) => x.lockToken === token);
+    if (!b) return 412002;
+    if (how === 'abandon') this.unlockBatch(b, true);
+    else this.batches.splice(this.batches.indexOf(b), 1);
+    return undefined;
   }
 
   /** Returns the IoT Hub error code the send must fail with, or undefined. */
@@ -89,21 +164,23 @@ export class Model {
     return undefined;
   }
 
-  private unlock(dev: string, m: ModelMessage, counts: boolean, at: number): void {
+  private unlock(dev: string, m: ModelMessage, counts: boolean, at: number, batch?: ModelRecord[]): void {
     m.state = 'Enqueued';
     delete m.lockToken;
     delete m.lockedUntil;
     if (counts) m.deliveryCount++;
-    if (m.deliveryCount >= this.limits.maxDeliveryCount) this.outcome(dev, m, 'DeliveryCountExceeded', at);
+    if (m.deliveryCount >= this.limits.maxDeliveryCount) this.outcome(dev, m, 'DeliveryCountExceeded', at, batch);
   }
 
   purge(dev: string): number {
-    const all = [...this.q(dev)];
-    for (const m of all) this.outcome(dev, m, 'Purged', this.now);
+    const all = [...this.q(dev)].sort((a, b) => a.seq - b.seq);
+    const records: ModelRecord[] = [];
+    for (const m of all) this.outcome(dev, m, 'Purged', this.now, records);
+    this.addRecords(records, this.now);
     return all.length;
   }
 
-  /** Moves time to `to`, applying each message's deadlines at their own instants. */
+  /** Moves time to `to`, applying every deadline (C2D and feedback) at its own instant, earliest first. */
   advanceTo(to: number): void {
     for (;;) {
       let next: { dev: string; m: ModelMessage; at: number } | undefined;
@@ -113,16 +190,37 @@ export class Model {
           if (at <= to && (!next || at < next.at)) next = { dev, m, at };
         }
       }
+      const fb = this.nextFeedbackDeadline();
+      if (fb !== undefined && fb <= to && (!next || fb < next.at)) {
+        this.feedbackDeadlines(fb);
+        continue;
+      }
       if (!next) break;
-      const { dev, m, at } = next;
-      if (m.expiry <= at) this.outcome(dev, m, 'Expired', at);
-      else this.unlock(dev, m, this.limits.lockExpiryCountsAsDelivery, at);
+      // Everything of one device due at one instant is one event: its records join the feedback queue together.
+      const { dev, at } = next;
+      const due = this.q(dev).filter((m) => Math.min(m.expiry, m.lockedUntil ?? Infinity) === at).sort((a, b) => a.seq - b.seq);
+      const records: ModelRecord[] = [];
+      for (const m of due) {
+        if (m.expiry <= at) this.outcome(dev, m, 'Expired', at, records);
+        else this.unlock(dev, m, this.limits.lockExpiryCountsAsDelivery, at, records);
+      }
+      this.addRecords(records, at);
     }
     this.now = to;
   }
 
-  /** A hub restart: locks are not persisted, so every Invisible message is Enqueued again, uncounted. */
+  private nextFeedbackDeadline(): number | undefined {
+    const times = this.batches.map((b) => Math.min(b.expires, b.lockedUntil ?? Infinity));
+    if (this.pending.length > 0) times.push(this.pending[0]!.at + this.limits.feedbackBatchWindowMs);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
+  /** A hub restart: locks are not persisted, so every Invisible message is Enqueued again and every batch unlocked, uncounted. */
   restart(): void {
+    for (const b of this.batches) {
+      delete b.lockToken;
+      delete b.lockedUntil;
+    }
     for (const q of this.queues.values()) {
       for (const m of q) {
         if (m.state === 'Invisible') {

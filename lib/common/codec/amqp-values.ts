@@ -6,6 +6,7 @@
 import { types as rheaTypes } from 'rhea';
 import { C2DError } from '../errors';
 import type { Properties } from '../message';
+import { setOwn } from './own';
 
 /** Application property carrying the feedback request. */
 export const ACK_PROPERTY = 'iothub-ack';
@@ -105,8 +106,8 @@ export function splitProperties(ap: Record<string, unknown> | undefined): { ack?
   let ack: unknown;
   for (const [k, v] of Object.entries(ap ?? {})) {
     if (k === ACK_PROPERTY) ack = v;
-    else if (typeof v === 'string') properties[k] = v;
-    else if (typeof v === 'number' || typeof v === 'boolean') properties[k] = String(v);
+    else if (typeof v === 'string') setOwn(properties, k, v);
+    else if (typeof v === 'number' || typeof v === 'boolean') setOwn(properties, k, String(v));
     else throw new C2DError('ArgumentInvalid', `Application property '${k}' must be a string.`);
   }
   return { ack, properties };

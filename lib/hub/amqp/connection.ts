@@ -25,6 +25,9 @@ export interface ConnectionSettings {
   /** Whether the server is shutting down (new sends are refused 503001). */
   isClosing(): boolean;
   track(p: Promise<unknown>): void;
+  /** A connection starts / stops acting for a device (the server counts them across connections). */
+  deviceUp(deviceId: string, protocol: string): void;
+  deviceDown(deviceId: string, protocol: string, reason?: string): void;
 }
 
 type Link = Sender | Receiver;
@@ -61,7 +64,7 @@ export class AmqpConnection implements Peer {
     this.verifyBearer = settings.verifyBearer;
     this.log = settings.log;
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
-    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => this.hub.noteConnection(deviceId, this.protocol, true));
+    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => settings.deviceUp(deviceId, this.protocol));
     // A container per connection, so the SASL mechanisms can know this connection.
     const container = create_container({ id: this.hub.hubName });
     container.sasl_server_mechanisms = serverMechanisms(
@@ -75,6 +78,8 @@ export class AmqpConnection implements Peer {
       container_id: this.hub.hubName,
       max_frame_size: settings.maxFrameBytes,
       channel_max: 64,
+      // Replies are small frames: without this Nagle + delayed ACK add ~40 ms to every send round trip.
+      tcp_no_delay: true,
       // Links get credit and dispositions from our handlers, never automatically.
       receiver_options: { credit_window: 0, autoaccept: false },
     } as never);
@@ -112,7 +117,12 @@ export class AmqpConnection implements Peer {
     if (this.ended) return;
     const error = err instanceof C2DError ? toAmqpError(err) : err;
     this.log('connection-closing', { condition: error.condition, description: error.description });
-    if (this.connection.is_open() || this.connection.is_remote_open()) this.connection.close(error);
+    if (!this.connection.is_remote_open()) {
+      // No AMQP open yet (e.g. the auth timeout on a silent socket): nothing to say it to.
+      this.stream.destroy();
+      return;
+    }
+    this.connection.close(error);
     // A peer that does not answer our close still loses its socket.
     const grace = setTimeout(() => this.stream.destroy(), CLOSE_GRACE_MS);
     grace.unref();
@@ -180,7 +190,7 @@ export class AmqpConnection implements Peer {
     this.cancelAuthTimeout?.();
     for (const link of [...this.links.keys()]) this.linkClosed(link);
     this.auth.dispose();
-    for (const deviceId of this.auth.devices) this.hub.noteConnection(deviceId, this.protocol, false, reason);
+    for (const deviceId of this.auth.devices) this.settings.deviceDown(deviceId, this.protocol, reason);
     this.stream.destroy();
     this.markClosed();
   }

@@ -1,11 +1,19 @@
 /**
- * Keeps an engine receiver's credit equal to what the AMQP peer allows.
+ * Keeps an engine receiver's credit equal to what the AMQP peer allows, and
+ * never more than our own bound on unsettled deliveries.
+ *
  * rhea's `delivery_count + credit` on a sender link is the total number of
  * transfers the peer permits since attach (both move together when a
- * transfer goes out), so "permitted - handed out by the engine" is the credit
- * the engine may still use, even while some deliveries wait to be written.
+ * transfer goes out), so "permitted - handed out by the engine" is what the
+ * engine may still use, even while some deliveries wait to be written.
+ * The bound matters because rhea keeps unsettled deliveries in a fixed ring
+ * per session (2048) and throws when it is full: a peer granting huge credit
+ * and never settling must not reach that.
  */
 import type { Sender } from 'rhea';
+
+/** Unsettled deliveries one link may hold (the Node SDKs grant 1000 credit, C# 50; two such links and the CBS replies must fit one session ring). */
+export const MAX_UNSETTLED_PER_LINK = 500;
 
 export interface EngineCredit {
   addCredit(n: number): void;
@@ -14,6 +22,7 @@ export interface EngineCredit {
 
 export class CreditFollower {
   private handedOut = 0;
+  private settledCount = 0;
 
   constructor(private readonly link: Sender) {}
 
@@ -22,12 +31,18 @@ export class CreditFollower {
     this.handedOut++;
   }
 
-  /** Call whenever the peer's flow arrives. */
+  /** Call when the peer settles (or answers) one of them. */
+  settled(): void {
+    this.settledCount++;
+  }
+
+  /** Call whenever the peer's flow arrives or a delivery settles. */
   sync(receiver: EngineCredit | undefined): void {
     if (!receiver) return;
     const link = this.link as unknown as { delivery_count: number; credit: number };
-    const permitted = link.delivery_count + link.credit;
-    const delta = permitted - this.handedOut - receiver.credit;
+    const permitted = link.delivery_count + link.credit - this.handedOut;
+    const room = MAX_UNSETTLED_PER_LINK - (this.handedOut - this.settledCount);
+    const delta = Math.min(permitted, room) - receiver.credit;
     if (delta > 0) receiver.addCredit(delta);
   }
 }

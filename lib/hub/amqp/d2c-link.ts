@@ -6,6 +6,7 @@
 import type { EventContext, Receiver } from 'rhea';
 import { bodyToBuffer, toAmqpError, type AmqpMessage } from '../../common/codec/amqp';
 import type { Properties } from '../../common/message';
+import { setOwn } from '../../common/codec/own';
 import { echoTermini, type LinkHandler, type Peer } from './peer';
 
 const D2C_CREDIT = 100;
@@ -25,7 +26,7 @@ export function openDeviceEventsLink(peer: Peer, link: Receiver, deviceId: strin
       try {
         const msg = (ctx.message ?? {}) as AmqpMessage;
         const properties: Properties = {};
-        for (const [k, v] of Object.entries(msg.application_properties ?? {})) properties[k] = String(v);
+        for (const [k, v] of Object.entries(msg.application_properties ?? {})) setOwn(properties, k, String(v));
         peer.hub.noteDeviceToCloud(deviceId, bodyToBuffer(msg.body), properties);
         delivery.accept();
       } catch (e) {

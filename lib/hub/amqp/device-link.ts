@@ -19,6 +19,11 @@ const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string)
   released: (hub, d, t) => hub.abandon(d, t),
 };
 
+/**
+ * The newest link wins (IoT Hub "steals" the older one, amqp:link:stolen):
+ * a device that reconnects before the hub noticed its old connection died
+ * must not be locked out of its own messages.
+ */
 export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string): LinkHandler {
   peer.auth.forDevice(deviceId);
   const credit = new CreditFollower(link);
@@ -27,7 +32,13 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
     deliver(m) {
       const { message, tag } = encodeDeviceDelivery(m);
       credit.delivered();
-      link.send(message as Message, tag);
+      try {
+        link.send(message as Message, tag);
+      } catch (e) {
+        // rhea refused it (session ring full, link gone): end the connection; the lock returns the message.
+        peer.log('deliver-failed', { error: String(e) });
+        peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
+      }
     },
     closed(reason) {
       // The engine let go (device deleted or disabled, hub closing). The SDK
@@ -36,7 +47,7 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
       closed = true;
       peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
     },
-  }, { credit: 0 });
+  }, { credit: 0, replace: true });
   echoTermini(link);
   peer.auth.noteDevice(deviceId);
   credit.sync(receiver);
@@ -50,6 +61,8 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
     onOutcome(ctx: EventContext, outcome: Outcome) {
       const delivery = ctx.delivery;
       if (!delivery) return;
+      credit.settled();
+      if (!closed) credit.sync(receiver);
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
       SETTLE[outcome](peer.hub, deviceId, lockToken).then(
         () => confirmOutcome(delivery, undefined, outcome),

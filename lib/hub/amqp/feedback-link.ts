@@ -26,7 +26,13 @@ export function openFeedbackLink(peer: Peer, link: Sender): LinkHandler {
     deliver(batch) {
       const { message, tag } = encodeFeedback(batch);
       credit.delivered();
-      link.send(message as Message, tag);
+      try {
+        link.send(message as Message, tag);
+      } catch (e) {
+        // rhea refused it (session ring full, link gone): end the connection; the lock returns the message.
+        peer.log('deliver-failed', { error: String(e) });
+        peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
+      }
     },
     closed(reason) {
       if (closed) return;
@@ -46,6 +52,8 @@ export function openFeedbackLink(peer: Peer, link: Sender): LinkHandler {
     onOutcome(ctx: EventContext, outcome: Outcome) {
       const delivery = ctx.delivery;
       if (!delivery) return;
+      credit.settled();
+      if (!closed) credit.sync(receiver);
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
       SETTLE[outcome](peer.hub, lockToken).then(
         () => confirmOutcome(delivery, undefined, outcome),

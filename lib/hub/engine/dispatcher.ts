@@ -15,9 +15,13 @@ export interface DispatchHooks {
   lockNext(deviceId: string): ReceivedMessage | undefined;
   /** Gives up a lock early (receiver closed). */
   release(deviceId: string, lockToken: string): void;
+  /** Whether the token still holds a lock (used to prune what a receiver remembers). */
+  isLocked(deviceId: string, lockToken: string): boolean;
   lockNextFeedback(): ReceivedFeedbackBatch | undefined;
   releaseFeedback(lockToken: string): void;
 }
+
+const PRUNE_AT = 256;
 
 class PushReceiver {
   credit = 0;
@@ -86,12 +90,15 @@ export class Dispatcher {
 
   /** Delivers the device's Enqueued messages while its receiver has credit. */
   kick(deviceId: string): void {
+    if (!this.devices.has(deviceId)) return; // the common case on a busy hub: nobody is listening
     this.run(`d:${deviceId}`, () => {
       const e = this.devices.get(deviceId);
       while (e && !e.r.closed && e.r.credit > 0 && this.devices.get(deviceId) === e) {
         const m = this.hooks.lockNext(deviceId);
         if (!m) return;
         e.r.credit--;
+        // Locks that expired or were purged are never settled through us: forget them now and then.
+        if (e.r.held.size >= PRUNE_AT) for (const t of e.r.held) if (!this.hooks.isLocked(deviceId, t)) e.r.held.delete(t);
         e.r.held.add(m.lockToken);
         e.sink.deliver(m);
       }

@@ -5,8 +5,9 @@
  * - Pending records wait to be batched. Batching rule (decided here): a batch
  *   is cut as soon as feedbackBatchMaxRecords records are pending, or
  *   feedbackBatchWindowMs after the OLDEST pending record was added, whichever
- *   comes first (so no record waits longer than the window). A window of 0
- *   cuts a batch on every addition.
+ *   comes first (so no record waits longer than the window). Records are
+ *   added per event (one settlement, one purge, or everything of one device
+ *   due at one instant); a window of 0 cuts a batch on every such addition.
  * - Batches are messages on the feedback queue with peek-lock semantics like a
  *   C2D message: receive locks (feedbackLockMs), complete removes, reject drops,
  *   abandon returns it with deliveryCount +1 and drops it once deliveryCount

@@ -60,6 +60,8 @@ export class Hub implements HubApi {
   ) {
     this.hubName = hubName;
     this.limits = Object.freeze({ ...limits });
+    // Servers and nodes each listen (one per connection or flow node): no listener cap.
+    this.events.setMaxListeners(0);
     this.throttle = new SendThrottle(limits.maxSendsPerSecond, clock);
     this.state = new EngineState(store, clock, this.limits, this.events, {
       device: (id) => this.dispatcher.kick(id),
@@ -83,6 +85,7 @@ export class Hub implements HubApi {
       release: (id, token) => {
         if (this.state.queues.has(id)) this.state.commitLater(this.state.applyQueue(id, (q, now) => Q.release(q, token, now, this.limits)).ops);
       },
+      isLocked: (id, token) => this.state.queues.get(id)?.messages.some((e) => e.lockToken === token) ?? false,
       lockNextFeedback: () => this.lockNextFeedback(),
       releaseFeedback: (token) => this.state.commitLater(this.state.applyFeedback((s, now) => F.release(s, token, now, this.limits, randomUUID))),
     });
@@ -142,7 +145,16 @@ export class Hub implements HubApi {
     this.throttle.take();
     const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.send(q, message, randomUUID(), now, this.limits));
     const m = (result.effects[0] as { message: { messageId: string; sequenceNumber: number; enqueuedTimeUtc: number } }).message;
-    await this.store.write(ops);
+    try {
+      await this.store.write(ops);
+    } catch (e) {
+      // Not durable, so not accepted: take it back out of memory too (unless a poll already locked it).
+      const q = this.state.queues.get(deviceId);
+      if (q) this.state.queues.set(deviceId, { ...q, messages: q.messages.filter((x) => x.message.sequenceNumber !== m.sequenceNumber || x.state !== 'Enqueued') });
+      throw new C2DError('ServerError', 'The message could not be stored.', { cause: e });
+    }
+    // Pushed only once durable, so no device acts on a message a crash could still take back.
+    this.dispatcher.kick(deviceId);
     return { messageId: m.messageId, sequenceNumber: m.sequenceNumber, enqueuedTimeUtc: m.enqueuedTimeUtc };
   }
 

@@ -5,7 +5,8 @@
  * feedback queue"); when its time comes the owner re-applies the rules, which
  * are idempotent, so stale entries are harmless (lazy deletion). Each key keeps
  * at most its earliest live entry: scheduling a later time for a key that is
- * already due sooner is a no-op.
+ * already due sooner is a no-op. Keys due at the same instant run in key
+ * order, so a run is reproducible (the model-based test relies on it).
  */
 import type { Cancel, Clock } from '../../common/clock';
 
@@ -13,6 +14,8 @@ interface Entry {
   at: number;
   key: string;
 }
+
+const before = (a: Entry, b: Entry): boolean => a.at < b.at || (a.at === b.at && a.key < b.key);
 
 export class Scheduler {
   private readonly heap: Entry[] = [];
@@ -84,7 +87,7 @@ export class Scheduler {
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p]!.at <= e.at) break;
+      if (!before(e, h[p]!)) break;
       h[i] = h[p]!;
       i = p;
     }
@@ -101,8 +104,8 @@ export class Scheduler {
         const l = 2 * i + 1;
         if (l >= h.length) break;
         const r = l + 1;
-        const c = r < h.length && h[r]!.at < h[l]!.at ? r : l;
-        if (h[c]!.at >= last.at) break;
+        const c = r < h.length && before(h[r]!, h[l]!) ? r : l;
+        if (!before(h[c]!, last)) break;
         h[i] = h[c]!;
         i = c;
       }

@@ -12,7 +12,7 @@ import type { StoreOp } from './store';
 export interface Translated {
   ops: StoreOp[];
   feedback: FeedbackRecord[];
-  /** Something became Enqueued: wake the device's receiver. */
+  /** A message went back to Enqueued (abandon, lock expiry): wake the device's receiver. */
   wake: boolean;
 }
 
@@ -32,7 +32,7 @@ export function translateQueue(effects: readonly QueueEffect[], events: HubEvent
       case 'enqueued':
         out.ops.push({ t: 'insertMessage', message: e.message });
         events.emit('enqueued', { deviceId: e.message.deviceId, messageId: e.message.messageId, sequenceNumber: e.message.sequenceNumber });
-        out.wake = true;
+        // No wake here: the hub pushes a new message only after its send committed.
         break;
       case 'delivered':
         events.emit('delivered', { deviceId: e.message.deviceId, messageId: e.message.messageId, lockToken: e.message.lockToken, deliveryCount: e.message.deliveryCount });

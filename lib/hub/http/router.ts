@@ -52,6 +52,11 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
+/** Whether the request announces a body (a bodiless GET is not "complete" until read, yet has nothing left to arrive). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
 function tooLarge(max: number): HttpWireError {
   return new HttpWireError('GenericRequestEntityTooLarge', `The request body is larger than ${max} bytes.`);
 }
@@ -97,7 +102,7 @@ export function createHttpHandler(hub: HubApi, options: HttpHandlerOptions = {})
       const headers = { ...e.headers };
       // A refused body may still be arriving: close the connection after this
       // answer rather than read (or misparse) the rest.
-      if (!req.complete) headers.connection = 'close';
+      if (!req.complete && hasBody(req)) headers.connection = 'close';
       send(res, { status: e.status, headers, body: e.body });
     }
   };

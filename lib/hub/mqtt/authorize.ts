@@ -6,7 +6,11 @@
  *   granted "failure" (0x80): the connection stays up;
  * - a device may publish D2C on `devices/{id}/messages/events/...` of its own
  *   id only; aedes closes the connection for any refused PUBLISH (MQTT 3.1.1
- *   has no negative PUBACK), and IoT Hub closes it for a QoS 2 PUBLISH.
+ *   has no negative PUBACK), and IoT Hub closes it for a QoS 2 PUBLISH;
+ * - twin and method publishes (`$iothub/...`, e.g. the SDK's twin GET) are
+ *   acknowledged and ignored: this hub is for C2D only, and the issue asks that
+ *   they never break the connection. Nobody can subscribe to `$iothub/...`
+ *   here, so letting aedes route them reaches no one.
  */
 import { deviceBoundFilter, parseDeviceToCloudTopic, type BagEntry } from '../../common/codec/mqtt';
 import { setOwn } from '../../common/codec/own';
@@ -17,6 +21,9 @@ import type { MqttConnection } from './connection';
 
 /** IoT Hub's limit on concurrent subscriptions per connection. */
 export const MAX_SUBSCRIPTIONS = 5;
+
+/** Twin and method topics: accepted and ignored (see the header). */
+export const IOTHUB_TOPIC_PREFIX = '$iothub/';
 
 /** The QoS to grant for a filter, or null for failure (0x80). */
 export function grantSubscription(deviceId: string, sub: { topic: string; qos: number }, current: ReadonlyMap<string, number>): 0 | 1 | null {
@@ -45,6 +52,10 @@ export function makeAuthorizePublish(hub: HubApi, connectionOf: (client: Client)
     const deviceId = client ? connectionOf(client)?.deviceId : undefined;
     if (deviceId === undefined) return done(new Error('PUBLISH refused: the connection is not authenticated.'));
     if (packet.qos === 2) return done(new Error('PUBLISH refused: QoS 2 is not supported (IoT Hub closes the connection).'));
+    if (packet.topic.startsWith(IOTHUB_TOPIC_PREFIX)) {
+      (packet as { retain?: boolean }).retain = false; // never stored as a retained message
+      return done(null);
+    }
     const d2c = parseDeviceToCloudTopic(packet.topic);
     if (!d2c || d2c.deviceId !== deviceId) return done(new Error(`PUBLISH refused: '${packet.topic}' is not this device's D2C topic.`));
     const body = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
