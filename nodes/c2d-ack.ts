@@ -11,7 +11,7 @@ import type { HubConfigNode } from './support/connect';
 import type { Msg, Node, NodeDef, RED } from './support/red';
 import { onInput } from './support/red';
 import type { SettleRef } from './support/message-map';
-import { CONNECT_WAIT_MS } from './support/user';
+import { CONNECT_WAIT_MS, joinConfig } from './support/user';
 
 interface Def extends NodeDef {
   hub?: string;
@@ -30,6 +30,9 @@ export = function register(RED: RED): void {
   function C2DAck(this: Node, def: Def): void {
     RED.nodes.createNode(this, def);
     const fallback = def.action ?? 'complete';
+    // With a config of its own the node keeps that connection open and shows its status;
+    // without one it settles through the config named in msg._c2d (the c2d-receive's).
+    if (def.hub) joinConfig(RED, this, def.hub, 'device');
     onInput(this, async (msg) => {
         const action = settlementOf(msg, fallback);
         const ref = (msg._c2d ?? {}) as Partial<SettleRef>;

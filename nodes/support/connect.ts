@@ -1,12 +1,13 @@
 /**
  * Builds the client a `c2d-hub-config` node describes: in-process onto an
  * embedded c2d-hub of this Node-RED (waits for it to start), or over the
- * network by connection string / token / certificate / Entra (lib/client).
+ * network by connection string / token / certificate / Entra (support/network).
  */
 import { C2DError } from '../../lib/common/errors';
 import type { DeviceTransport } from '../../lib/client/types';
 import { runningHubs } from './hub-registry';
-import { InProcessDeviceClient, InProcessServiceClient } from './in-process';
+import { InProcessDeviceClient, InProcessServiceClient } from '../../lib/client/in-process';
+import { networkClient } from './network';
 import type { ClientFactory, SharedConnection } from './shared-connection';
 import type { Node } from './red';
 
@@ -45,7 +46,7 @@ export interface ConnectOptions {
   httpPollIntervalMs?: number;
 }
 
-export function clientFactory(s: ConfigSettings, _creds: ConfigCredentials, _opts: () => ConnectOptions): ClientFactory {
+export function clientFactory(s: ConfigSettings, creds: ConfigCredentials, opts: () => ConnectOptions): ClientFactory {
   if (s.target === 'embedded') {
     if (!s.hub) return () => Promise.reject(new C2DError('ArgumentInvalid', 'No c2d-hub node selected.'));
     if (s.role === 'device' && !s.deviceId) return () => Promise.reject(new C2DError('ArgumentInvalid', 'No device id set.'));
@@ -54,8 +55,7 @@ export function clientFactory(s: ConfigSettings, _creds: ConfigCredentials, _opt
       return s.role === 'device' ? new InProcessDeviceClient(hub, s.deviceId) : new InProcessServiceClient(hub);
     };
   }
-  // Network clients come from lib/client (branch `clients`).
-  return () => Promise.reject(new C2DError('OperationNotSupported', 'Network targets need the network clients (lib/client), not in this build yet.'));
+  return async () => networkClient(s, creds, opts());
 }
 
 /** What a running c2d-hub-config node offers its users. */

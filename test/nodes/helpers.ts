@@ -38,6 +38,8 @@ export const ALL_NODES = [
   require('../../nodes/c2d-ack'),
   require('../../nodes/c2d-feedback'),
   require('./sink-node'),
+  require('@node-red/nodes/core/common/25-catch.js'),
+  require('@node-red/nodes/core/common/25-status.js'),
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 
