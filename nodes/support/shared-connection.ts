@@ -48,9 +48,9 @@ export class SharedConnection {
 
   register(user: ConnectionUser): void {
     this.users.set(user.id, user);
+    if ((this.state === 'disconnected' || this.state === 'error') && !this.retryTimer) return this.connect();
     user.status(statusFor(this.state, this.reason));
-    if ((this.state === 'disconnected' || this.state === 'error') && !this.retryTimer) this.connect();
-    else this.syncConsumers();
+    this.syncConsumers();
   }
 
   /** Removes a user; the connection closes when it was the last one. */

@@ -24,7 +24,8 @@ export interface TestHelper {
 export interface TestNode extends EventEmitter {
   id: string;
   receive(msg: object): void;
-  status: { args: unknown[][]; getCalls?: () => unknown[] } & ((s: object) => void);
+  /** A sinon spy on Node.prototype: its calls are every node's, so filter by thisValue. */
+  status: { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> } & ((s: object) => void);
   credentials?: Record<string, string>;
   ready?: Promise<void>;
 }
@@ -62,12 +63,17 @@ export function nextMsg(node: TestNode, timeoutMs = 10_000): Promise<Record<stri
 /** Resolves with the next error a Catch node passes on. */
 export const nextCaught = nextMsg;
 
+/** The last status this node set. */
+export function lastStatus(node: TestNode): Record<string, unknown> | undefined {
+  return node.status.getCalls().filter((c) => c.thisValue === node).at(-1)?.args[0] as Record<string, unknown> | undefined;
+}
+
 /** Waits until a node's status() was last called with something matching `pred`. */
 export function statusReaches(node: TestNode, pred: (s: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const last = node.status.args.at(-1)?.[0] as Record<string, unknown> | undefined;
+    const last = lastStatus(node);
     if (last && pred(last)) return resolve(last);
-    const t = setTimeout(() => reject(new Error(`status of ${node.id} did not match within ${timeoutMs} ms; last ${JSON.stringify(node.status.args.at(-1))}`)), timeoutMs);
+    const t = setTimeout(() => reject(new Error(`status of ${node.id} did not match within ${timeoutMs} ms; last ${JSON.stringify(lastStatus(node))}`)), timeoutMs);
     const on = (call: { args: unknown[] }): void => {
       const s = call.args[0] as Record<string, unknown>;
       if (!pred(s)) return;
