@@ -120,7 +120,7 @@ export class SharedConnection {
   }
 
   private readonly onClientError = (e: Error): void => this.onError(e);
-  private readonly onClientRetrying = (): void => this.setState('connecting');
+  private readonly onClientRetrying = (s: { cause?: Error } | undefined): void => this.setState('connecting', s?.cause ? describe(s.cause) : undefined);
   private readonly onClientConnected = (): void => {
     if (!this.client?.connected) return;
     this.setState('connected');

@@ -16,7 +16,7 @@ export function statusFor(state: ConnectionState, reason?: string): NodeStatusLi
     case 'connected':
       return { fill: 'green', shape: 'dot', text: 'node-red:common.status.connected' };
     case 'connecting':
-      return { fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' };
+      return { fill: 'yellow', shape: 'ring', text: reason ? `retrying: ${reason}` : 'node-red:common.status.connecting' };
     case 'error':
       return { fill: 'red', shape: 'ring', text: reason ?? 'node-red:common.status.error' };
     default:
