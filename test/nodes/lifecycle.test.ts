@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ALL_NODES, baseFlow, helper, isConnected, nextMsg, statusReaches, tempDir } from './helpers';
+import { ALL_NODES, baseFlow, helper, isConnected, statusReaches, tempDir } from './helpers';
 
 type M = Record<string, unknown>;
 const SECRETS = {
