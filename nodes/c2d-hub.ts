@@ -56,7 +56,11 @@ export = function register(RED: RED): void {
       node.status({ fill: 'red', shape: 'ring', text: describe(e) });
       node.error(`Hub did not start: ${e instanceof Error ? e.message : String(e)}`);
     });
-    (node as unknown as { ready: Promise<void> }).ready = starting;
+    // For tests and diagnostics: resolves once started (or failed); the bound ports.
+    Object.defineProperties(node, {
+      ready: { value: starting },
+      ports: { get: () => running?.ports ?? {} },
+    });
 
     onInput(this, async (msg) => {
         await starting;

@@ -7,6 +7,13 @@ const SECRETS = {
   clientSecret: 'client-secret-value-42',
 };
 
+let hasServers = true;
+try {
+  require.resolve('../../lib/hub/embedded');
+} catch {
+  hasServers = false;
+}
+
 interface RedNodes {
   getFlows(): { flows: object[] };
   getCredentialDefinition(type: string): Record<string, { type: string }>;
@@ -51,7 +58,8 @@ describe('nodes: lifecycle and secrets', function () {
 
   it('100 full redeploys leave no handles, timers or hooks behind, with bounded memory, and lose no queued message', async () => {
     const flow = (n: number): object[] => [
-      ...baseFlow(tmp.dir, { ttl: String(3600 + n) }),
+      // With the servers in this build, every hub binds three ephemeral ports (on 127.0.0.1 and ::1).
+      ...baseFlow(tmp.dir, { ttl: String(3600 + n), ...(hasServers ? { host: 'localhost', amqpsPort: '0', mqttsPort: '0', httpsPort: '0' } : {}) }),
       { id: 'send', z: 'f1', type: 'c2d-send', hub: 'svc', deviceId: 'dev1', wires: [['sent']] },
       { id: 'sent', z: 'f1', type: 'helper' },
       { id: 'recv', z: 'f1', type: 'c2d-receive', hub: 'dev', settle: 'manual', wires: [['got']] },
