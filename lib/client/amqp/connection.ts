@@ -1,0 +1,137 @@
+/**
+ * Our side of an AMQP connection to IoT Hub (or the embedded hub): TLS on
+ * 5671 or a WebSocket (`AMQPWSB10` at /$iothub/websocket on 443), no SASL
+ * (auth is CBS put-token or the TLS client certificate), rhea's own
+ * reconnect off (ConnectionKeeper decides). Link helpers turn rhea's events
+ * into promises; AMQP errors become C2DErrors through the shared codec.
+ */
+import { randomUUID } from 'node:crypto';
+import { create_container, type Connection, type ConnectionOptions, type EventContext, type Receiver, type ReceiverOptions, type Sender, type SenderOptions } from 'rhea';
+import WebSocket from 'ws';
+import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
+import { C2DError } from '../../common/errors';
+import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
+
+export interface AmqpConnectOptions {
+  host: string;
+  /** Port from HostName, or an explicit one; absent: 5671 (TLS) or 443 (WebSocket). */
+  port?: number;
+  webSocket: boolean;
+  ca?: string | Buffer;
+  clientCert?: { cert: string | Buffer; key: string | Buffer; passphrase?: string };
+  connectTimeoutMs: number;
+  /** Goes in the `com.microsoft:client-version` property of the open and attaches (sdk-wire.md §2.3). */
+  userAgent: string;
+}
+
+/** An error rhea reports (AMQP error, socket error, or nothing). */
+export function amqpFailure(ctx: EventContext | undefined, what: string): Error {
+  const e = ((ctx as { link?: { error?: unknown } } | undefined)?.link?.error ?? ctx?.session?.error ?? ctx?.connection?.error ?? ctx?.error) as (AmqpError & Error) | undefined;
+  if (e && typeof (e as AmqpError).condition === 'string') return fromAmqpError(e);
+  if (e instanceof Error) return e;
+  return Object.assign(new Error(`${what}: the connection was lost`), { code: 'ECONNRESET' });
+}
+
+/** Opens a connection; resolves once the peer's open arrived. */
+export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
+  const container = create_container({ id: `c2d-${randomUUID()}` });
+  const tlsOptions = {
+    ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key, ...(o.clientCert.passphrase ? { passphrase: o.clientCert.passphrase } : {}) } : {}),
+    servername: o.host,
+  };
+  const common = { reconnect: false, hostname: o.host, properties: { 'com.microsoft:client-version': o.userAgent }, idle_time_out: 120_000 };
+  let options: ConnectionOptions;
+  if (o.webSocket) {
+    const url = `wss://${o.host}:${o.port ?? DEFAULT_PORTS.https}${WEBSOCKET_PATH}`;
+    const factory = container.websocket_connect(WebSocket as never) as unknown as (u: string, p: string[], opts: object) => ConnectionOptions['connection_details'];
+    options = { ...common, connection_details: factory(url, [WS_SUBPROTOCOL_AMQP], tlsOptions) } as unknown as ConnectionOptions;
+  } else {
+    options = { ...common, host: o.host, port: o.port ?? DEFAULT_PORTS.amqps, transport: 'tls', ...tlsOptions } as ConnectionOptions;
+  }
+  return new Promise((resolve, reject) => {
+    const connection = container.connect(options);
+    const timer = setTimeout(() => fail(Object.assign(new Error(`AMQP connect to ${o.host} timed out`), { code: 'ETIMEDOUT' })), o.connectTimeoutMs);
+    timer.unref();
+    const off = (): void => {
+      clearTimeout(timer);
+      connection.removeListener('connection_open', onOpen);
+      connection.removeListener('connection_error', onError);
+      connection.removeListener('disconnected', onError);
+    };
+    const fail = (e: Error): void => {
+      off();
+      connection.on('error', () => undefined);
+      connection.on('disconnected', () => undefined);
+      try {
+        connection.close();
+      } catch {
+        /* already gone */
+      }
+      reject(e);
+    };
+    const onOpen = (): void => {
+      off();
+      resolve(connection);
+    };
+    const onError = (ctx: EventContext): void => fail(amqpFailure(ctx, 'AMQP connect'));
+    connection.once('connection_open', onOpen);
+    connection.once('connection_error', onError);
+    connection.once('disconnected', onError);
+  });
+}
+
+/** Attaches a sender; resolves once the peer attached too. */
+export function attachSender(connection: Connection, options: SenderOptions): Promise<Sender> {
+  return new Promise((resolve, reject) => {
+    const link = connection.open_sender(options);
+    link.once('sender_open', () => {
+      link.removeAllListeners('sender_error');
+      resolve(link);
+    });
+    link.once('sender_error', (ctx: EventContext) => reject(amqpFailure(ctx, 'attach')));
+  });
+}
+
+export function attachReceiver(connection: Connection, options: ReceiverOptions): Promise<Receiver> {
+  return new Promise((resolve, reject) => {
+    const link = connection.open_receiver(options);
+    link.once('receiver_open', () => {
+      link.removeAllListeners('receiver_error');
+      resolve(link);
+    });
+    link.once('receiver_error', (ctx: EventContext) => reject(amqpFailure(ctx, 'attach')));
+  });
+}
+
+/** Closes a connection and waits for the peer's close (or the socket to go), at most `graceMs`. */
+export function closeAmqpConnection(connection: Connection, graceMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    if (!connection.is_open() && !connection.is_remote_open()) {
+      connection.on('error', () => undefined);
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      // The peer did not answer: cut the socket.
+      (connection as unknown as { socket?: { destroy?: () => void; end?: () => void } }).socket?.end?.();
+      done();
+    }, graceMs);
+    timer.unref();
+    connection.on('error', () => undefined);
+    connection.once('connection_close', done);
+    connection.once('disconnected', done);
+    connection.close();
+  });
+}
+
+/** A C2DError for a transfer the hub answered with `rejected` (or released/modified: not committed). */
+export function outcomeError(ctx: EventContext): C2DError {
+  const state = ctx.delivery?.remote_state as { error?: AmqpError } | undefined;
+  if (state?.error) return fromAmqpError(state.error);
+  return new C2DError('ServiceUnavailable', 'The hub did not accept the message (released); it was not enqueued.');
+}

@@ -1,0 +1,175 @@
+/**
+ * AMQP device session (transports `amqp` and `amqp-ws`): CBS put-token for
+ * `{host}/devices/{id}` (renewed on the live `$cbs` links before expiry), a
+ * receiver link on `/devices/{id}/messages/devicebound` with autoaccept off.
+ * Unlike the Node SDK (settle mode first: it never hears whether a
+ * settlement worked) the link uses rcv-settle-mode second, so the hub's
+ * answer comes back and a lost lock is reported as 412002.
+ */
+import type { Connection, Delivery, EventContext, Receiver } from 'rhea';
+import { decodeDeviceDelivery, deviceBoundLinkAddress, type AmqpMessage } from '../../common/codec/amqp';
+import { errors } from '../../common/errors';
+import { DEFAULT_LIMITS } from '../../common/limits';
+import type { ReceivedMessage, Settlement } from '../../common/message';
+import type { DeviceSession, DeviceSessionOptions } from '../device-session';
+import { amqpFailure, attachReceiver, closeAmqpConnection, openAmqpConnection } from './connection';
+import { CbsClient } from './cbs';
+import { TokenRenewer } from '../token-renewer';
+import { MessageBuffer } from '../message-buffer';
+import { Settler, type AmqpOutcome } from './settler';
+
+const OUTCOME: Record<Settlement, AmqpOutcome> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
+
+/** rhea keeps the link credit on the object; its typings do not show it. */
+function creditOf(link: Receiver): number {
+  return (link as unknown as { credit: number }).credit;
+}
+
+export async function openAmqpDeviceSession(o: DeviceSessionOptions): Promise<DeviceSession> {
+  const c = o.credentials;
+  const connection = await openAmqpConnection({
+    host: c.host,
+    ...(c.port ?? o.port ? { port: c.port ?? o.port } : {}),
+    webSocket: o.transport === 'amqp-ws',
+    ...(o.ca ? { ca: o.ca } : {}),
+    ...(c.auth.kind === 'x509' ? { clientCert: c.auth } : {}),
+    connectTimeoutMs: o.connectTimeoutMs,
+    userAgent: o.userAgent,
+  });
+  const session = new AmqpDeviceSession(connection, o);
+  try {
+    await session.authenticate();
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+  return session;
+}
+
+class AmqpDeviceSession implements DeviceSession {
+  private cbs: CbsClient | undefined;
+  private renewer: TokenRenewer | undefined;
+  private link: Receiver | undefined;
+  private attaching: Promise<Receiver> | undefined;
+  private readonly deliveries = new Map<string, Delivery>();
+  private settler: Settler | undefined;
+  private readonly buffer = new MessageBuffer();
+  private onMessage: ((m: ReceivedMessage) => void) | undefined;
+  private lostListener: ((e: Error) => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly o: DeviceSessionOptions,
+  ) {
+    const lost = (ctx: EventContext): void => this.lost(amqpFailure(ctx, 'AMQP'));
+    connection.on('disconnected', lost);
+    connection.on('connection_error', lost);
+    connection.on('connection_close', lost);
+    connection.on('error', () => undefined);
+  }
+
+  async authenticate(): Promise<void> {
+    const c = this.o.credentials;
+    if (!c.usesToken) return;
+    this.cbs = await CbsClient.attach(this.connection);
+    // The Node SDK's audience: the token's `sr`, still URL-encoded.
+    const audience = encodeURIComponent(c.resource);
+    const put = async (): Promise<number> => {
+      const t = c.issueToken();
+      await (this.cbs as CbsClient).putToken(audience, t.token, 'sas');
+      this.o.onTokenRenewed?.(t.expiresAtMs);
+      return t.expiresAtMs;
+    };
+    const expiresAtMs = await put();
+    if (c.canRenew) this.renewer = new TokenRenewer(c, put, (e) => this.lost(e), expiresAtMs);
+  }
+
+  onLost(listener: (cause: Error) => void): void {
+    this.lostListener = listener;
+  }
+
+  private lost(e: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.release(e);
+    this.lostListener?.(e);
+  }
+
+  private release(e: Error): void {
+    this.renewer?.stop();
+    this.cbs?.abort(e);
+    this.settler?.abort(e);
+    this.deliveries.clear();
+    this.buffer.fail(e);
+  }
+
+  private receiverLink(): Promise<Receiver> {
+    if (this.link) return Promise.resolve(this.link);
+    this.attaching ??= attachReceiver(this.connection, {
+      source: { address: deviceBoundLinkAddress(this.o.credentials.deviceId) },
+      target: { address: 'receiver' },
+      autoaccept: false,
+      credit_window: 0,
+      rcv_settle_mode: 1,
+      properties: { 'com.microsoft:client-version': this.o.userAgent },
+    } as never).then((link) => {
+      this.link = link;
+      link.on('message', (ctx: EventContext) => this.onDelivery(ctx));
+      this.settler = new Settler(link);
+      link.on('receiver_close', (ctx: EventContext) => this.lost(amqpFailure(ctx, 'C2D link')));
+      link.on('receiver_error', (ctx: EventContext) => this.lost(amqpFailure(ctx, 'C2D link')));
+      return link;
+    });
+    return this.attaching;
+  }
+
+  private onDelivery(ctx: EventContext): void {
+    const delivery = ctx.delivery as Delivery;
+    const m: ReceivedMessage = {
+      ...decodeDeviceDelivery(ctx.message as unknown as AmqpMessage, Buffer.from(delivery.tag as Buffer)),
+      // AMQP does not carry the lock time; IoT Hub's lock is 60 s from delivery.
+      lockedUntilUtc: Date.now() + DEFAULT_LIMITS.lockTimeoutMs,
+    };
+    this.deliveries.set(m.lockToken, delivery);
+    if (this.onMessage) {
+      this.link?.add_credit(1);
+      this.onMessage(m);
+    } else this.buffer.push(m);
+  }
+
+  async enableMessages(onMessage: (m: ReceivedMessage) => void): Promise<void> {
+    this.onMessage = onMessage;
+    const link = await this.receiverLink();
+    for (const m of this.buffer.drain()) onMessage(m);
+    link.add_credit(Math.max(0, this.o.amqpPrefetch - creditOf(link)));
+  }
+
+  async disableMessages(): Promise<void> {
+    // Credit already given stays; messages that still come wait in the buffer for receive().
+    this.onMessage = undefined;
+  }
+
+  async receive(timeoutMs: number): Promise<ReceivedMessage | null> {
+    const link = await this.receiverLink();
+    const ready = this.buffer.shift();
+    if (ready) return ready;
+    // Credit 1: one message may come; one that arrives after the timeout waits for the next call.
+    if (creditOf(link) === 0) link.add_credit(1);
+    return this.buffer.next(timeoutMs);
+  }
+
+  settle(kind: Settlement, lockToken: string): Promise<void> {
+    const d = this.deliveries.get(lockToken);
+    if (!d || this.closed) return Promise.reject(errors.lockLost(lockToken));
+    this.deliveries.delete(lockToken);
+    return (this.settler as Settler).settle(d, OUTCOME[kind]);
+  }
+
+  async close(): Promise<void> {
+    const wasOpen = !this.closed;
+    this.closed = true;
+    if (wasOpen) this.release(new Error('The session was closed.'));
+    await closeAmqpConnection(this.connection);
+  }
+}

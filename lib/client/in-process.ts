@@ -1,0 +1,211 @@
+/**
+ * The in-process twins: the same DeviceConnection / ServiceConnection
+ * contracts straight on a HubApi in this process, no sockets and no tokens
+ * (whoever holds the Hub object is trusted). The Node-RED nodes use these
+ * when their config targets an embedded hub in the same Node-RED.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { errors } from '../common/errors';
+import type { OutgoingMessage, ReceivedMessage } from '../common/message';
+import type { Device, DeviceReceiver, DeviceSpec, FeedbackReceiver, HubApi } from '../hub/api';
+import { FeedbackStream } from './feedback-stream';
+import { MessageBuffer } from './message-buffer';
+import { toOutgoing } from './outgoing';
+import type { DeviceConnection, FeedbackBatchHandle, SendOptions, SendOutcome, ServiceConnection } from './types';
+
+const PROTOCOL = 'in-process';
+
+export class InProcessDeviceClient extends EventEmitter implements DeviceConnection {
+  readonly transport = 'in-process' as const;
+  readonly canRejectOrAbandon = true;
+  private receiver: DeviceReceiver | undefined;
+  private readonly buffer = new MessageBuffer();
+  private isOpen = false;
+
+  constructor(
+    private readonly hub: HubApi,
+    readonly deviceId: string,
+    private readonly options: { prefetch?: number } = {},
+  ) {
+    super();
+    this.on('newListener', (event: string | symbol) => {
+      if (event !== 'message' || !this.isOpen || this.listenerCount('message') > 0) return;
+      if (this.receiver) this.receiver.addCredit(this.options.prefetch ?? 50);
+      else queueMicrotask(() => this.attach());
+    });
+  }
+
+  get connected(): boolean {
+    return this.isOpen;
+  }
+
+  async open(): Promise<void> {
+    if (this.isOpen) return;
+    const d = this.hub.registry.getDevice(this.deviceId);
+    if (!d || d.status !== 'enabled') {
+      const err = errors.deviceNotFound(this.deviceId);
+      this.emit('disconnected', { reason: 'bad-credential', cause: err });
+      throw err;
+    }
+    this.isOpen = true;
+    this.hub.noteConnection(this.deviceId, PROTOCOL, true);
+    this.emit('connected', { reason: 'connected' });
+    if (this.listenerCount('message') > 0) this.attach();
+  }
+
+  /** One engine receiver; messages go to the listeners, or wait in the buffer for receive(). */
+  private attach(): void {
+    if (this.receiver || !this.isOpen) return;
+    this.receiver = this.hub.openReceiver(
+      this.deviceId,
+      {
+        deliver: (m) => {
+          if (this.listenerCount('message') > 0) this.emit('message', m);
+          else this.buffer.push(m);
+        },
+        closed: (reason) => {
+          this.receiver = undefined;
+          if (this.isOpen) {
+            this.isOpen = false;
+            this.buffer.fail(reason);
+            this.emit('disconnected', { reason: 'device-disabled', cause: reason });
+          }
+        },
+      },
+      // Polling only (no listener): one message at a time, as AMQP's credit 1.
+      { credit: this.listenerCount('message') > 0 ? (this.options.prefetch ?? 50) : 1, replace: true },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.receiver?.close();
+    this.receiver = undefined;
+    this.buffer.fail(new Error('The client was closed.'));
+    this.hub.noteConnection(this.deviceId, PROTOCOL, false, 'closed-by-client');
+    this.emit('disconnected', { reason: 'closed-by-client' });
+  }
+
+  async receive(options: { timeoutMs?: number } = {}): Promise<ReceivedMessage | null> {
+    const ready = this.buffer.shift() ?? (this.receiver ? undefined : ((await this.hub.receive(this.deviceId)) ?? undefined));
+    if (ready) return ready;
+    // Wait for the next message through a receiver (as AMQP's credit 1 would).
+    this.attach();
+    return this.buffer.next(options.timeoutMs ?? 10_000);
+  }
+
+  private async settled(p: Promise<void>): Promise<void> {
+    await p;
+    this.receiver?.addCredit(1);
+  }
+
+  complete(message: ReceivedMessage | string): Promise<void> {
+    return this.settled(this.hub.complete(this.deviceId, typeof message === 'string' ? message : message.lockToken));
+  }
+
+  reject(message: ReceivedMessage | string): Promise<void> {
+    return this.settled(this.hub.reject(this.deviceId, typeof message === 'string' ? message : message.lockToken));
+  }
+
+  abandon(message: ReceivedMessage | string): Promise<void> {
+    return this.settled(this.hub.abandon(this.deviceId, typeof message === 'string' ? message : message.lockToken));
+  }
+}
+
+export class InProcessServiceClient extends EventEmitter implements ServiceConnection {
+  private isOpen = false;
+  private feedbackReceiver: FeedbackReceiver | undefined;
+  private readonly streams = new Set<FeedbackStream>();
+
+  constructor(private readonly hub: HubApi) {
+    super();
+  }
+
+  get hostName(): string {
+    return this.hub.hubName;
+  }
+
+  get connected(): boolean {
+    return this.isOpen;
+  }
+
+  async open(): Promise<void> {
+    if (this.isOpen) return;
+    this.isOpen = true;
+    this.emit('connected', { reason: 'connected' });
+  }
+
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.feedbackReceiver?.close();
+    this.feedbackReceiver = undefined;
+    for (const s of this.streams) s.end();
+    this.streams.clear();
+    this.emit('disconnected', { reason: 'closed-by-client' });
+  }
+
+  async send(deviceId: string, body: Buffer | OutgoingMessage, options: SendOptions = {}): Promise<SendOutcome> {
+    const m = toOutgoing(body, options);
+    m.messageId ??= randomUUID();
+    const r = await this.hub.send(deviceId, m);
+    return { messageId: r.messageId, deviceId, enqueuedTimeUtc: r.enqueuedTimeUtc };
+  }
+
+  feedback(): AsyncIterable<FeedbackBatchHandle> {
+    const stream = new FeedbackStream();
+    this.streams.add(stream);
+    this.feedbackReceiver ??= this.hub.openFeedbackReceiver(
+      {
+        deliver: (b) => {
+          const settle = async (p: Promise<void>): Promise<void> => {
+            await p;
+            this.feedbackReceiver?.addCredit(1);
+          };
+          const handle: FeedbackBatchHandle = {
+            records: b.records,
+            enqueuedTimeUtc: b.enqueuedTimeUtc,
+            lockToken: b.lockToken,
+            complete: () => settle(this.hub.completeFeedback(b.lockToken)),
+            abandon: () => settle(this.hub.abandonFeedback(b.lockToken)),
+          };
+          for (const s of this.streams) s.push(handle);
+        },
+        closed: () => {
+          this.feedbackReceiver = undefined;
+          for (const s of this.streams) s.end();
+        },
+      },
+      { credit: 10 },
+    );
+    return stream;
+  }
+
+  purge(deviceId: string): Promise<number> {
+    return this.hub.purge(deviceId);
+  }
+
+  createDevice(spec: DeviceSpec): Promise<Device> {
+    return this.hub.registry.createDevice(spec);
+  }
+
+  async getDevice(deviceId: string): Promise<Device> {
+    const d = this.hub.registry.getDevice(deviceId);
+    if (!d) throw errors.deviceNotFound(deviceId);
+    return d;
+  }
+
+  updateDevice(spec: DeviceSpec, etag?: string): Promise<Device> {
+    return this.hub.registry.updateDevice(spec, etag ?? '*');
+  }
+
+  deleteDevice(deviceId: string, etag?: string): Promise<void> {
+    return this.hub.registry.deleteDevice(deviceId, etag);
+  }
+
+  async listDevices(): Promise<Device[]> {
+    return this.hub.registry.listDevices();
+  }
+}

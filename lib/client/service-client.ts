@@ -1,0 +1,174 @@
+/**
+ * ServiceClient: a backend's connection to IoT Hub or the embedded hub.
+ * send() and feedback() go over AMQP (the only C2D send path IoT Hub has),
+ * registry calls and purge over HTTPS. Auth: a shared access policy
+ * (connection string) or any @azure/identity TokenCredential (Entra).
+ * The client gives every message a messageId (uuid) when the caller gives
+ * none, so feedback records can be matched to sends.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { C2DError } from '../common/errors';
+import type { OutgoingMessage } from '../common/message';
+import { ExponentialBackoffWithJitter, type RetryPolicy } from '../common/retry';
+import type { Device, DeviceSpec } from '../hub/api';
+import { openAmqpServiceSession, type AmqpServiceSession, type FeedbackDelivery } from './amqp/service';
+import { ConnectionKeeper } from './connection-keeper';
+import { ServiceCredentials, type TokenCredential, type TokenTiming } from './credentials';
+import { CLIENT_USER_AGENT } from './device-session';
+import { FeedbackStream } from './feedback-stream';
+import { RegistryHttp } from './http/registry';
+import { toOutgoing } from './outgoing';
+import type { CommonClientOptions, FeedbackBatchHandle, SendOptions, SendOutcome, ServiceConnection, ServiceTransport } from './types';
+
+export interface ServiceClientOptions extends CommonClientOptions, TokenTiming {
+  /** Default 'amqp'. */
+  transport?: ServiceTransport;
+  /** Ports for a local hub when HostName has none, or to override it per protocol. */
+  ports?: { amqps?: number; https?: number };
+  connectTimeoutMs?: number;
+  /** Feedback batches delivered before the app settles them (default 10). */
+  feedbackCredit?: number;
+}
+
+export class ServiceClient extends EventEmitter implements ServiceConnection {
+  private readonly keeper: ConnectionKeeper<AmqpServiceSession>;
+  private readonly registry: RegistryHttp;
+  private retryPolicy: RetryPolicy;
+  private readonly streams = new Set<FeedbackStream>();
+  private readonly feedbackCredit: number;
+
+  constructor(
+    readonly credentials: ServiceCredentials,
+    options: ServiceClientOptions = {},
+  ) {
+    super();
+    this.retryPolicy = options.retryPolicy ?? new ExponentialBackoffWithJitter();
+    this.feedbackCredit = options.feedbackCredit ?? 10;
+    const transport = options.transport ?? 'amqp';
+    const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+    const amqpPort = options.ports?.amqps ?? (transport === 'amqp' ? credentials.port : undefined);
+    const wsPort = options.ports?.https ?? credentials.port;
+    this.keeper = new ConnectionKeeper<AmqpServiceSession>(
+      this,
+      () =>
+        openAmqpServiceSession({
+          credentials,
+          webSocket: transport === 'amqp-ws',
+          ...((transport === 'amqp' ? amqpPort : wsPort) !== undefined ? { port: (transport === 'amqp' ? amqpPort : wsPort) as number } : {}),
+          ...(options.ca ? { ca: options.ca } : {}),
+          connectTimeoutMs,
+          userAgent: CLIENT_USER_AGENT,
+          onTokenRenewed: (expiresAtMs) => this.emit('token_renewed', { expiresAtMs }),
+        }),
+      () => this.retryPolicy,
+      (s) => (this.streams.size > 0 ? s.openFeedback(this.onFeedback, this.feedbackCredit) : Promise.resolve()),
+    );
+    this.registry = new RegistryHttp(credentials, {
+      ...(options.ports?.https !== undefined ? { port: options.ports.https } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
+      timeoutMs: connectTimeoutMs,
+      userAgent: CLIENT_USER_AGENT,
+    });
+  }
+
+  static fromConnectionString(connectionString: string, options: ServiceClientOptions = {}): ServiceClient {
+    return new ServiceClient(ServiceCredentials.fromConnectionString(connectionString, options), options);
+  }
+
+  /** Microsoft Entra: `credential.getToken('https://iothubs.azure.net/.default')`, put as `Bearer <token>`. */
+  static fromTokenCredential(hostName: string, credential: TokenCredential, options: ServiceClientOptions = {}): ServiceClient {
+    return new ServiceClient(new ServiceCredentials(hostName, { kind: 'entra', credential }, options), options);
+  }
+
+  get hostName(): string {
+    return this.credentials.hostName;
+  }
+
+  get connected(): boolean {
+    return this.keeper.connected;
+  }
+
+  setRetryPolicy(policy: RetryPolicy): void {
+    this.retryPolicy = policy;
+  }
+
+  open(): Promise<void> {
+    return this.keeper.open();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.streams) s.end();
+    this.streams.clear();
+    await this.keeper.close();
+    this.registry.close();
+  }
+
+  async send(deviceId: string, body: Buffer | OutgoingMessage, options: SendOptions = {}): Promise<SendOutcome> {
+    const m = toOutgoing(body, options);
+    m.messageId ??= randomUUID();
+    const work = (async () => {
+      const s = await this.keeper.whenOpen();
+      await s.send(deviceId, m);
+      return { messageId: m.messageId as string, deviceId };
+    })();
+    if (options.timeoutMs === undefined) return work;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new C2DError('ServiceUnavailable', `The hub did not confirm the send within ${options.timeoutMs} ms.`)), options.timeoutMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private readonly onFeedback = (b: FeedbackDelivery): void => {
+    const handle: FeedbackBatchHandle = {
+      records: b.records,
+      enqueuedTimeUtc: b.enqueuedTimeUtc,
+      lockToken: b.lockToken,
+      complete: () => b.settle('accepted'),
+      abandon: () => b.settle('released'),
+    };
+    for (const s of this.streams) s.push(handle);
+  };
+
+  /** Feedback batches as they come (attaches the feedback link on first use); ends on close(). */
+  feedback(): AsyncIterable<FeedbackBatchHandle> {
+    const stream = new FeedbackStream();
+    this.streams.add(stream);
+    void this.keeper
+      .whenOpen()
+      .then((s) => s.openFeedback(this.onFeedback, this.feedbackCredit))
+      .catch((e: unknown) => {
+        if (this.listenerCount('error') > 0) this.emit('error', e);
+      });
+    return stream;
+  }
+
+  purge(deviceId: string): Promise<number> {
+    return this.registry.purge(deviceId);
+  }
+
+  createDevice(spec: DeviceSpec): Promise<Device> {
+    return this.registry.createDevice(spec);
+  }
+
+  getDevice(deviceId: string): Promise<Device> {
+    return this.registry.getDevice(deviceId);
+  }
+
+  updateDevice(spec: DeviceSpec, etag?: string): Promise<Device> {
+    return this.registry.updateDevice(spec, etag);
+  }
+
+  deleteDevice(deviceId: string, etag?: string): Promise<void> {
+    return this.registry.deleteDevice(deviceId, etag);
+  }
+
+  listDevices(): Promise<Device[]> {
+    return this.registry.listDevices();
+  }
+}
