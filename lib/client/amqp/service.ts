@@ -55,6 +55,8 @@ export class AmqpServiceSession implements LiveSession {
   private feedbackLink: Receiver | undefined;
   private settler: Settler | undefined;
   private readonly inFlight = new Map<Delivery, { resolve: () => void; reject: (e: Error) => void }>();
+  /** Sends waiting for link credit; failed when the connection goes (rhea never says 'sendable' then). */
+  private readonly creditWaiters = new Set<(e: Error) => void>();
   private lostListener: ((e: Error) => void) | undefined;
   private closed = false;
 
@@ -100,6 +102,8 @@ export class AmqpServiceSession implements LiveSession {
     this.settler?.abort(e);
     for (const f of this.inFlight.values()) f.reject(e);
     this.inFlight.clear();
+    for (const fail of this.creditWaiters) fail(e);
+    this.creditWaiters.clear();
   }
 
   private senderLink(): Promise<Sender> {
@@ -127,7 +131,20 @@ export class AmqpServiceSession implements LiveSession {
   async send(deviceId: string, m: OutgoingMessage): Promise<void> {
     const link = await this.senderLink();
     if (this.closed) throw Object.assign(new Error('The connection is closed.'), { code: 'ECONNRESET' });
-    if (!link.sendable()) await new Promise<void>((resolve) => link.once('sendable', () => resolve()));
+    if (!link.sendable()) {
+      await new Promise<void>((resolve, reject) => {
+        const onSendable = (): void => {
+          this.creditWaiters.delete(fail);
+          resolve();
+        };
+        const fail = (e: Error): void => {
+          link.removeListener('sendable', onSendable);
+          reject(e);
+        };
+        this.creditWaiters.add(fail);
+        link.once('sendable', onSendable);
+      });
+    }
     await new Promise<void>((resolve, reject) => {
       const d = link.send(encodeServiceSend(deviceId, m) as never);
       this.inFlight.set(d, { resolve, reject });
