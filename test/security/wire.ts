@@ -9,7 +9,7 @@ import net from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { createSas } from '../../lib/common/sas';
 import { buildMqttUsername } from '../../lib/common/codec/mqtt';
-import { EmbeddedHub } from '../../lib/hub/embedded';
+import { EmbeddedHub, type EmbeddedHubOptions } from '../../lib/hub/embedded';
 import type { HubLimits } from '../../lib/common/limits';
 import { testTls } from '../client/rig';
 import { Client } from '../amqp/helpers';
@@ -35,7 +35,7 @@ export class WireRig {
     this.agent = new https.Agent({ keepAlive: false, ca });
   }
 
-  static async start(limits: Partial<HubLimits> = {}, dataDir?: string): Promise<WireRig> {
+  static async start(limits: Partial<HubLimits> = {}, extra: Partial<EmbeddedHubOptions> = {}): Promise<WireRig> {
     const tls = await testTls();
     const diagnostics: string[] = [];
     const hub = await EmbeddedHub.start({
@@ -43,7 +43,7 @@ export class WireRig {
       host: '127.0.0.1',
       tls: { cert: tls.cert, key: tls.key },
       limits,
-      ...(dataDir ? { dataDir } : {}),
+      ...extra,
       onDiagnostic: (m) => diagnostics.push(m),
     });
     return new WireRig(hub, tls.cert, diagnostics);
