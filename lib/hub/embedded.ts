@@ -28,6 +28,8 @@ export interface EmbeddedHubOptions extends HubOptions {
    * MQTT CONNECT) before it is dropped. Default WIRE_LIMITS.authTimeoutMs (30 s).
    */
   authTimeoutMs?: number;
+  /** AMQP idle-time-out advertised to peers (default 4 min); a silent peer is disconnected after it. */
+  amqpIdleTimeoutMs?: number;
 }
 
 export class EmbeddedHub {
@@ -51,6 +53,7 @@ export class EmbeddedHub {
         clock: options.clock,
         verifyBearerToken: options.verifyBearerToken,
         ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
+        ...(options.amqpIdleTimeoutMs !== undefined ? { idleTimeoutMs: options.amqpIdleTimeoutMs } : {}),
         log: diag ? (event, detail) => diag(`amqp ${event} ${JSON.stringify(detail)}`) : undefined,
       });
       mqtt = await createMqttServer(hub, {

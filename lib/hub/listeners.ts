@@ -81,10 +81,11 @@ interface ConnectionCap {
  * handshake) and closes those over the cap at once. Listeners added here run
  * after the TLS server's own, so the socket is already wrapped: destroying it
  * ends the TLS socket too, which the server reports as a tlsClientError
- * (ignored below) rather than throwing.
+ * (handled below) rather than throwing.
  */
 function cap(server: Server, protocol: ListenerProtocol, limit: ConnectionCap): void {
-  server.on('tlsClientError', () => undefined);
+  // With a listener here Node no longer destroys the socket itself: do it (handshake timeout, refused cap, bad hello).
+  server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
   server.on('connection', (s: Duplex) => {
     if (limit.max > 0 && limit.open >= limit.max) {
       limit.onRefused?.(protocol, limit.open);
@@ -134,7 +135,31 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
 function makeHttpsServer(opts: ListenerOptions, tlsOptions: tls.TlsOptions): https.Server {
   const h = opts.handlers;
   if (!h.http) throw new TypeError('The https listener needs a handlers.http request handler.');
-  const server = https.createServer({ ...tlsOptions, maxHeaderSize: opts.maxHeaderBytes ?? WIRE_LIMITS.httpMaxHeaderBytes }, h.http);
+  // A client that opens TLS and then sends no complete request head is dropped
+  // after the auth timeout too (Node's own: 60 s, checked every 30 s).
+  const headersTimeout = Math.max(1, (tlsOptions.handshakeTimeout as number | undefined) ?? WIRE_LIMITS.authTimeoutMs);
+  const server = https.createServer(
+    {
+      ...tlsOptions,
+      maxHeaderSize: opts.maxHeaderBytes ?? WIRE_LIMITS.httpMaxHeaderBytes,
+      headersTimeout,
+      requestTimeout: Math.max(headersTimeout, 300_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 2))),
+    },
+    h.http,
+  );
+  // Node applies headersTimeout only once a request has begun: a connection that
+  // finishes TLS and then sends nothing (or never a full head) is cut here.
+  const served = new WeakSet<Duplex>();
+  server.on('request', (req: IncomingMessage) => served.add(req.socket));
+  server.on('upgrade', (req: IncomingMessage) => served.add(req.socket));
+  server.on('secureConnection', (s: Duplex) => {
+    const timer = setTimeout(() => {
+      if (!served.has(s)) s.destroy();
+    }, headersTimeout);
+    timer.unref();
+    s.once('close', () => clearTimeout(timer));
+  });
   const chosen = new WeakMap<IncomingMessage, string>();
   const wss = new WebSocketServer({
     noServer: true,

@@ -126,9 +126,16 @@ export class WireRig {
     });
   }
 
+  /** Lets the hub's side of closed sockets finish closing (event-loop turns, no timers); returns what is still open. */
+  async connectionsSettled(): Promise<number> {
+    for (let i = 0; i < 10_000 && this.hub.openConnections() > 0; i++) await new Promise((r) => setImmediate(r));
+    return this.hub.openConnections();
+  }
+
   async close(): Promise<void> {
     for (const c of this.mqttClients) c.end(true);
-    await Promise.all([...this.amqpClients].map((c) => c.close().catch(() => undefined)));
+    const live = [...this.amqpClients].filter((c) => !(c.conn as unknown as { socket?: net.Socket }).socket?.destroyed);
+    await Promise.all(live.map((c) => c.close().catch(() => undefined)));
     for (const s of this.sockets) s.destroy();
     this.agent.destroy();
     await this.hub.close();
