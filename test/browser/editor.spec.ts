@@ -20,7 +20,7 @@ import {
 import { EDIT_FLOW } from './flows';
 
 declare const RED: {
-  nodes: { node(id: string): { name?: string; status?: object } | null; filterNodes(f: object): Array<{ id: string; z?: string }>; getType(t: string): { category?: string } | undefined };
+  nodes: { node(id: string): { name?: string; status?: { fill?: string; text?: string } } | null; filterNodes(f: object): Array<{ id: string; z?: string }>; getType(t: string): { category?: string } | undefined };
   workspaces: { show(id: string): void };
 };
 
@@ -38,11 +38,16 @@ type ExampleNode = Record<string, string> & { id: string; type: string };
  * their status is recorded, not required green. Self-contained examples have
  * no such node and must deploy without the "improperly configured" warning.
  */
+function configs(name: string): Map<string, ExampleNode> {
+  const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', `${name}.json`), 'utf8')) as ExampleNode[];
+  return new Map(flow.filter((n) => n.type === 'c2d-hub-config').map((n) => [n.id, n]));
+}
+
 function expectations(name: string): { green: ExampleNode[]; needsUser: ExampleNode[]; selfContained: boolean } {
   const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', `${name}.json`), 'utf8')) as ExampleNode[];
-  const configs = new Map(flow.filter((n) => n.type === 'c2d-hub-config').map((n) => [n.id, n]));
+  const cfg = configs(name);
   const statusNodes = flow.filter((n) => ['c2d-hub', 'c2d-send', 'c2d-receive', 'c2d-feedback'].includes(n.type));
-  const green = statusNodes.filter((n) => n.type === 'c2d-hub' || configs.get(n.hub)?.target === 'embedded');
+  const green = statusNodes.filter((n) => n.type === 'c2d-hub' || cfg.get(n.hub)?.target === 'embedded');
   const needsUser = statusNodes.filter((n) => !green.includes(n));
   const hubsOnPorts = flow.some((n) => n.type === 'c2d-hub' && (n.amqpsPort || n.mqttsPort || n.httpsPort));
   return { green, needsUser, selfContained: needsUser.length === 0 && !hubsOnPorts };
@@ -141,11 +146,14 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
         await waitGreen(page, green.filter((n) => n.z === z).map((n) => n.id));
       }
       if (needsUser.length > 0) {
-        const statuses = await page.evaluate(
-          (ids) => ids.map((id) => RED.nodes.node(id)?.status),
-          needsUser.map((n) => n.id),
-        );
-        console.log(`      needs user input: ${needsUser.map((n, i) => `${n.type} ${JSON.stringify(statuses[i] ?? null)}`).join(', ')}`);
+        // Without their keys these show the code in red, and the log says what is missing.
+        await page.waitForFunction((ids) => ids.every((id) => RED.nodes.node(id)?.status?.fill === 'red'), needsUser.map((n) => n.id), { timeout: 20_000 });
+        const statuses = await page.evaluate((ids) => ids.map((id) => RED.nodes.node(id)?.status?.text), needsUser.map((n) => n.id));
+        console.log(`      without keys: ${needsUser.map((n, i) => `${n.type} "${statuses[i]}"`).join(', ')}`);
+        for (const cfg of new Set(needsUser.map((n) => n.hub))) {
+          const label = String(configs(name).get(cfg)?.name ?? cfg).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+          await red.waitForLog(new RegExp(`\\[warn\\] \\[c2d-hub-config:${label}\\] .*is not set in the c2d-hub-config`));
+        }
       }
       if (name === 'Round trip on the embedded hub') await roundTrip(ed!);
     });

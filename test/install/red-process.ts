@@ -22,6 +22,8 @@ export interface RedProcess {
   url: string;
   /** Everything the child wrote to stdout and stderr so far. */
   log(): string;
+  /** Resolves when the log (from its start) matches re; rejects after timeoutMs. */
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<void>;
   /** Admin API call (JSON in and out), with the v2 flows API header. */
   api<T = unknown>(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
   stop(): Promise<void>;
@@ -60,6 +62,7 @@ export async function startRed(opts: RedOptions): Promise<RedProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  const logListeners = new Set<() => void>();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error('Node-RED did not start within 60 s')), 60_000);
@@ -70,6 +73,7 @@ export async function startRed(opts: RedOptions): Promise<RedProcess> {
     }
     const onData = (chunk: Buffer): void => {
       out += chunk.toString('utf8');
+      for (const l of logListeners) l();
       const m = /Server now running at (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
       if (m) {
         clearTimeout(timer);
@@ -95,6 +99,22 @@ export async function startRed(opts: RedOptions): Promise<RedProcess> {
   return {
     url,
     log: () => out,
+    waitForLog(re, timeoutMs = 10_000) {
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (!re.test(out)) return;
+          logListeners.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          logListeners.delete(check);
+          reject(new Error(`no ${re} in the Node-RED log within ${timeoutMs} ms`));
+        }, timeoutMs);
+        logListeners.add(check);
+        check();
+      });
+    },
     api,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
