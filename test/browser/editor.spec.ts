@@ -43,14 +43,14 @@ function configs(name: string): Map<string, ExampleNode> {
   return new Map(flow.filter((n) => n.type === 'c2d-hub-config').map((n) => [n.id, n]));
 }
 
-function expectations(name: string): { green: ExampleNode[]; needsUser: ExampleNode[]; selfContained: boolean } {
+function expectations(name: string): { green: ExampleNode[]; needsUser: ExampleNode[]; portHubs: ExampleNode[]; selfContained: boolean } {
   const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', `${name}.json`), 'utf8')) as ExampleNode[];
   const cfg = configs(name);
   const statusNodes = flow.filter((n) => ['c2d-hub', 'c2d-send', 'c2d-receive', 'c2d-feedback'].includes(n.type));
   const green = statusNodes.filter((n) => n.type === 'c2d-hub' || cfg.get(n.hub)?.target === 'embedded');
   const needsUser = statusNodes.filter((n) => !green.includes(n));
-  const hubsOnPorts = flow.some((n) => n.type === 'c2d-hub' && (n.amqpsPort || n.mqttsPort || n.httpsPort));
-  return { green, needsUser, selfContained: needsUser.length === 0 && !hubsOnPorts };
+  const portHubs = flow.filter((n) => n.type === 'c2d-hub' && (n.amqpsPort || n.mqttsPort || n.httpsPort));
+  return { green, needsUser, portHubs, selfContained: needsUser.length === 0 && portHubs.length === 0 };
 }
 
 describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', function () {
@@ -132,12 +132,22 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
   });
 
   for (const name of EXAMPLES) {
-    const { green, needsUser, selfContained } = expectations(name);
+    const { green, needsUser, portHubs, selfContained } = expectations(name);
     it(`example "${name}": imports with no unknown types, deploys, and the hub and every node on it turn green`, async () => {
       const { page } = await fresh();
       const shown = await importExample(page, MODULE, name);
       assert.ok(!shown.some((t) => /unrecogni[sz]ed|unknown/i.test(t)), shown.join(' | '));
       assert.equal((await nodesOfTypes(page, ['unknown'])).length, 0);
+      // Standard ports (5671, 8883, 8443) may be taken on a shared machine:
+      // set them to 0 (any free port) in the hub's dialog, as a user would.
+      for (const hub of portHubs) {
+        await page.evaluate((t) => RED.workspaces.show(t), hub.z);
+        await page.locator(`[id="${hub.id}"] .red-ui-flow-node`).first().dblclick();
+        await page.locator('#node-dialog-ok').waitFor();
+        for (const p of ['amqpsPort', 'mqttsPort', 'httpsPort']) if (hub[p]) await page.locator(`#node-input-${p}`).fill('0');
+        await page.locator('#node-dialog-ok').click();
+        await page.locator('#node-dialog-ok').waitFor({ state: 'detached' });
+      }
       const { confirmed } = await deploy(page);
       if (selfContained) assert.equal(confirmed, false, 'deploy warned about improperly configured nodes');
       // Statuses are drawn only on the tab shown: check tab by tab.
