@@ -17,7 +17,7 @@ declare const RED: {
     getType(t: string): { credentials?: Record<string, { type: string }> } | undefined;
   };
   actions: { invoke(name: string, ...args: unknown[]): void };
-  workspaces: { show(id: string): void };
+  workspaces: { show(id: string): void; active(): string };
 };
 declare const document: {
   querySelectorAll(s: string): ArrayLike<{ textContent: string | null }>;
@@ -130,6 +130,15 @@ export async function waitGreen(page: Page, ids: string[], timeoutMs = 20_000): 
     const texts = await page.evaluate((xs) => xs.map((x) => `${x}: ${JSON.stringify(RED.nodes.node(x)?.status)}`), ids);
     throw new Error(`not all green: ${texts.join('; ')}`);
   }
+}
+
+/** Clicks the flow's tab (statuses are drawn only for the tab shown) and waits until it is active. */
+export async function showTab(page: Page, z: string): Promise<void> {
+  // Notifications ("Imported...", "Successfully deployed") sit over the tab
+  // bar until they time out; a click closes one, as it does for a user.
+  for (const n of await page.locator('.red-ui-notification').all()) await n.click({ timeout: 2_000 }).catch(() => undefined);
+  await page.locator(`#red-ui-tab-${z.replace('.', '-')} .red-ui-tab-label`).click();
+  await page.waitForFunction((t) => RED.workspaces.active() === t, z);
 }
 
 /** Ids of the nodes of the given types on the workspace (imported nodes can get new ids). */

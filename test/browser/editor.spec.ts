@@ -14,14 +14,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { problemsIn, startRed, type RedProcess } from '../install/red-process';
 import {
-  CHROMIUM, credentialInputs, deploy, importExample, launchChromium, nodesOfTypes, openEditor, waitGreen,
+  CHROMIUM, credentialInputs, deploy, importExample, launchChromium, nodesOfTypes, openEditor, showTab, waitGreen,
   type Browser, type EditorPage,
 } from './editor-page';
 import { EDIT_FLOW } from './flows';
 
 declare const RED: {
   nodes: { node(id: string): { name?: string; status?: { fill?: string; text?: string } } | null; filterNodes(f: object): Array<{ id: string; z?: string }>; getType(t: string): { category?: string } | undefined };
-  workspaces: { show(id: string): void };
 };
 
 const root = path.resolve(__dirname, '../../..');
@@ -141,7 +140,7 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
       // Standard ports (5671, 8883, 8443) may be taken on a shared machine:
       // set them to 0 (any free port) in the hub's dialog, as a user would.
       for (const hub of portHubs) {
-        await page.evaluate((t) => RED.workspaces.show(t), hub.z);
+        await showTab(page, hub.z);
         await page.locator(`[id="${hub.id}"] .red-ui-flow-node`).first().dblclick();
         await page.locator('#node-dialog-ok').waitFor();
         for (const p of ['amqpsPort', 'mqttsPort', 'httpsPort']) if (hub[p]) await page.locator(`#node-input-${p}`).fill('0');
@@ -152,7 +151,7 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
       if (selfContained) assert.equal(confirmed, false, 'deploy warned about improperly configured nodes');
       // Statuses are drawn only on the tab shown: check tab by tab.
       for (const z of new Set(green.map((n) => n.z))) {
-        await page.evaluate((t) => RED.workspaces.show(t), z);
+        await showTab(page, z);
         await waitGreen(page, green.filter((n) => n.z === z).map((n) => n.id));
       }
       if (needsUser.length > 0) {
