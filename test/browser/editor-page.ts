@@ -54,6 +54,8 @@ export async function launchChromium(): Promise<Browser> {
   };
 }
 
+const CAUGHT_BY_EDITOR = /^(Definition error|onedit\w+ |Validation error|\[[^\]]+\] )|\b\w*Error\b/;
+
 export interface EditorPage {
   page: Page;
   /** Page errors and console errors since the page opened. */
@@ -66,7 +68,10 @@ export async function openEditor(browser: Browser, url: string): Promise<EditorP
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+    // The editor catches errors thrown by a node's definition (label,
+    // oneditprepare, oneditsave, validate...) and only console.logs them
+    // ("Definition error: ...", "oneditprepare <id> <type> ReferenceError...").
+    if (m.type() === 'error' || m.type() === 'warning' || (m.type() === 'log' && CAUGHT_BY_EDITOR.test(m.text()))) errors.push(`console.${m.type()}: ${m.text()}`);
   });
   await page.goto(url);
   await page.waitForSelector(".red-ui-palette-node[data-palette-type='c2d-send']", { timeout: 30_000 });

@@ -106,13 +106,14 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
     const { page } = await fresh(EDIT_FLOW);
     for (const n of EDIT_FLOW.filter((x) => FLOW_TYPES.includes(String(x.type)))) {
       await page.locator(`[id="${n.id}"] .red-ui-flow-node`).first().dblclick();
-      await page.locator('#node-dialog-ok').waitFor();
+      // The tray's buttons come before its form (built once credentials are fetched).
+      await page.locator('#node-input-name').waitFor();
       for (const c of await credentialInputs(page, n.type, 'node-input')) if (c.declared === 'password') assert.equal(c.input, 'password', `${n.type}.${c.name}`);
       await page.locator('#node-input-name').fill(`edited ${n.type}`);
       if (n.hub) {
         // The config node's own dialog, through the pencil beside the select.
         await page.locator('#node-input-btn-hub-edit').click();
-        await page.locator('#node-config-dialog-ok').waitFor();
+        await page.locator('#node-config-input-name').waitFor();
         const creds = await credentialInputs(page, 'c2d-hub-config', 'node-config-input');
         assert.ok(creds.length >= 5);
         for (const c of creds) if (c.declared === 'password') assert.equal(c.input, 'password', `c2d-hub-config.${c.name}`);
