@@ -19,8 +19,18 @@ import {
 } from './editor-page';
 import { EDIT_FLOW } from './flows';
 
+declare const document: {
+  querySelectorAll(s: string): ArrayLike<{ textContent: string | null }>;
+  querySelector(s: string): { textContent: string | null } | null;
+};
+
 declare const RED: {
-  nodes: { node(id: string): { name?: string; status?: { fill?: string; text?: string } } | null; filterNodes(f: object): Array<{ id: string; z?: string }>; getType(t: string): { category?: string } | undefined };
+  nodes: {
+    node(id: string): { name?: string; status?: { fill?: string; text?: string } } | null;
+    filterNodes(f: object): Array<{ id: string; z?: string }>;
+    getType(t: string): { category?: string; inputs?: number; outputs?: number } | undefined;
+  };
+  sidebar: { help: { show(type: string): void } };
 };
 
 const root = path.resolve(__dirname, '../../..');
@@ -100,6 +110,23 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
     }
     assert.equal(await page.evaluate(() => RED.nodes.getType('c2d-hub-config')?.category), 'config');
     assert.deepEqual(problemsIn(red.log()), []);
+  });
+
+  it('help sidebar: each type is listed as "c2d ..." and has Details, and Inputs/Outputs sections where it has ports', async () => {
+    const { page } = await fresh();
+    for (const t of [...FLOW_TYPES, 'c2d-hub-config']) {
+      await page.evaluate((x) => RED.sidebar.help.show(x), t);
+      const { label, heads, inputs, outputs } = await page.evaluate((x) => ({
+        label: (document.querySelector('.red-ui-sidebar-help-toc .red-ui-treeList-label.selected')?.textContent ?? '').trim(),
+        heads: Array.from(document.querySelectorAll('.red-ui-sidebar-help-stack .red-ui-help h3')).map((h) => (h.textContent ?? '').trim()),
+        inputs: Number(RED.nodes.getType(x)?.inputs ?? 0),
+        outputs: Number(RED.nodes.getType(x)?.outputs ?? 0),
+      }), t);
+      assert.match(label, /^c2d [a-z ]+$/, `${t}: its label in the help list`);
+      assert.ok(heads.includes('Details'), `${t}: ${heads.join(', ')}`);
+      if (inputs > 0) assert.ok(heads.includes('Inputs'), `${t}: ${heads.join(', ')}`);
+      if (outputs > 0) assert.ok(heads.includes('Outputs'), `${t}: ${heads.join(', ')}`);
+    }
   });
 
   it('edit dialogs: each opens, secrets are password inputs, and each saves (name kept after deploy)', async () => {
