@@ -80,15 +80,17 @@ export class ConnectionKeeper<S extends LiveSession> {
 
   private async attempt(attempt: number, firstFailureAt: number): Promise<void> {
     const gen = ++this.generation;
-    let s: S;
+    let s: S | undefined;
     try {
       s = await this.connect();
       if (this.isStale(gen)) {
         await s.close().catch(() => undefined);
         return;
       }
+      // E.g. the hub still holds the old connection's C2D link (409002): this session goes, a retry follows.
       await this.restore(s);
     } catch (e) {
+      await s?.close().catch(() => undefined);
       if (this.isStale(gen)) return;
       this.failed(asError(e), attempt, firstFailureAt);
       return;
