@@ -8,6 +8,9 @@ export * from './common/connection-string';
 export * from './common/retry';
 export * from './common/clock';
 export type * from './hub/api';
+// The embedded hub: the engine alone, or with its servers on their ports.
+export { Hub, type HubOptions } from './hub/engine/hub';
+export { EmbeddedHub, type EmbeddedHubOptions } from './hub/embedded';
 // The typed clients: network (AMQP, MQTT, HTTPS) and in-process.
 export * from './client/types';
 export { DeviceClient, type DeviceClientOptions } from './client/device-client';

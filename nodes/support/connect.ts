@@ -1,0 +1,67 @@
+/**
+ * Builds the client a `c2d-hub-config` node describes: in-process onto an
+ * embedded c2d-hub of this Node-RED (waits for it to start), or over the
+ * network by connection string / token / certificate / Entra (support/network).
+ */
+import { C2DError } from '../../lib/common/errors';
+import type { DeviceTransport } from '../../lib/client/types';
+import { runningHubs } from './hub-registry';
+import { InProcessDeviceClient, InProcessServiceClient } from '../../lib/client/in-process';
+import { networkClient } from './network';
+import type { ClientFactory, SharedConnection } from './shared-connection';
+import type { Node } from './red';
+
+export type Target = 'embedded' | 'network';
+export type Role = 'service' | 'device';
+export type Auth = 'connection-string' | 'sas-token' | 'x509' | 'entra-default' | 'entra-secret';
+
+export interface ConfigSettings {
+  target: Target;
+  /** Node id of the c2d-hub (target embedded). */
+  hub: string;
+  role: Role;
+  /** Device id for the device role (embedded target, or network X.509 / token). */
+  deviceId: string;
+  transport: DeviceTransport;
+  auth: Auth;
+  /** Host name (with an optional :port) where the auth has none (token, X.509, Entra). */
+  hostName: string;
+  tenantId: string;
+  clientId: string;
+}
+
+/** Everything secret, from Node-RED credentials only. */
+export interface ConfigCredentials {
+  connectionString?: string;
+  sasToken?: string;
+  cert?: string;
+  key?: string;
+  passphrase?: string;
+  clientSecret?: string;
+  ca?: string;
+}
+
+export interface ConnectOptions {
+  /** HTTP polling interval for the device role over http (from the c2d-receive node). */
+  httpPollIntervalMs?: number;
+}
+
+export function clientFactory(s: ConfigSettings, creds: ConfigCredentials, opts: () => ConnectOptions): ClientFactory {
+  if (s.target === 'embedded') {
+    if (!s.hub) return () => Promise.reject(new C2DError('ArgumentInvalid', 'No c2d-hub node selected.'));
+    if (s.role === 'device' && !s.deviceId) return () => Promise.reject(new C2DError('ArgumentInvalid', 'No device id set.'));
+    return async (signal) => {
+      const hub = await runningHubs.whenUp(s.hub, signal);
+      return s.role === 'device' ? new InProcessDeviceClient(hub, s.deviceId) : new InProcessServiceClient(hub);
+    };
+  }
+  return async () => networkClient(s, creds, opts());
+}
+
+/** What a running c2d-hub-config node offers its users. */
+export interface HubConfigNode extends Node<ConfigCredentials> {
+  settings: ConfigSettings;
+  shared: SharedConnection;
+  /** Options contributed by users (e.g. a c2d-receive's HTTP polling interval). */
+  connectOptions: ConnectOptions;
+}

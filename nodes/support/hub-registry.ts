@@ -1,0 +1,64 @@
+/**
+ * The embedded hubs running in this Node-RED, by `c2d-hub` node id. Config
+ * nodes are constructed before flow nodes and a hub starts asynchronously,
+ * so an in-process config asks for a hub that may not be up yet: it waits on
+ * `whenUp` and follows `up`/`down` to reconnect across partial redeploys.
+ * Module-level on purpose: every node file loads this one module instance.
+ */
+import { EventEmitter } from 'node:events';
+import type { HubApi } from '../../lib/hub/api';
+
+class HubRegistry extends EventEmitter {
+  private readonly hubs = new Map<string, HubApi>();
+
+  constructor() {
+    super();
+    // One listener per in-process config node; a large flow may have many.
+    this.setMaxListeners(0);
+  }
+
+  /** A c2d-hub node finished starting. */
+  up(nodeId: string, hub: HubApi): void {
+    this.hubs.set(nodeId, hub);
+    this.emit('up', nodeId, hub);
+  }
+
+  /** A c2d-hub node is stopping: users must drop their clients now. */
+  down(nodeId: string): void {
+    if (!this.hubs.delete(nodeId)) return;
+    this.emit('down', nodeId);
+  }
+
+  get(nodeId: string): HubApi | undefined {
+    return this.hubs.get(nodeId);
+  }
+
+  /**
+   * Resolves with the hub once that node is up (at once when it already is);
+   * rejects when `signal` aborts first, so a closing waiter leaves no listener.
+   */
+  whenUp(nodeId: string, signal?: AbortSignal): Promise<HubApi> {
+    const hub = this.hubs.get(nodeId);
+    if (hub) return Promise.resolve(hub);
+    return new Promise((resolve, reject) => {
+      const onUp = (id: string, h: HubApi): void => {
+        if (id !== nodeId) return;
+        cleanup();
+        resolve(h);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      const cleanup = (): void => {
+        this.off('up', onUp);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      if (signal?.aborted) return onAbort();
+      this.on('up', onUp);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+export const runningHubs = new HubRegistry();

@@ -1,0 +1,64 @@
+/**
+ * The c2d-hub node's editor settings -> hub start options. Ports: a number
+ * (0 = any free port), blank = off. Durations are seconds in the editor.
+ * Defaults need no privileges: nothing below 1024 unless the user sets it.
+ */
+import type { HubLimits } from '../../lib/common/limits';
+import type { Protocol, StartOptions } from './start-hub';
+
+export interface HubDef {
+  hubName?: string;
+  host?: string;
+  amqpsPort?: string | number;
+  mqttsPort?: string | number;
+  httpsPort?: string | number;
+  dataDir?: string;
+  devices?: string;
+  registerUnknown?: boolean;
+  queueDepth?: string | number;
+  ttl?: string | number;
+  maxDeliveryCount?: string | number;
+  lockTimeout?: string | number;
+  feedbackTtl?: string | number;
+  feedbackWindow?: string | number;
+}
+
+export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: 5671, mqtts: 8883, https: 8443 };
+
+function port(v: string | number | undefined): number | false {
+  if (v === undefined || v === null || String(v).trim() === '') return false;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`Port '${String(v)}' is not a number from 0 to 65535.`);
+  return n;
+}
+
+function num(v: string | number | undefined, scale = 1): number | undefined {
+  if (v === undefined || v === null || String(v).trim() === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`'${String(v)}' is not a number.`);
+  return Math.round(n * scale);
+}
+
+export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKey?: string }, defaultDataDir: string): StartOptions {
+  const limits: Partial<HubLimits> = {};
+  const set = <K extends keyof HubLimits>(k: K, v: number | undefined): void => {
+    if (v !== undefined) (limits as Record<string, number>)[k] = v;
+  };
+  set('maxQueueDepth', num(def.queueDepth));
+  set('defaultTtlMs', num(def.ttl, 1000));
+  set('maxDeliveryCount', num(def.maxDeliveryCount));
+  set('lockTimeoutMs', num(def.lockTimeout, 1000));
+  set('feedbackTtlMs', num(def.feedbackTtl, 1000));
+  set('feedbackBatchWindowMs', num(def.feedbackWindow, 1000));
+  return {
+    hubName: def.hubName?.trim() || 'localhost',
+    host: def.host?.trim() || '127.0.0.1',
+    dataDir: def.dataDir?.trim() || defaultDataDir,
+    ports: { amqps: port(def.amqpsPort), mqtts: port(def.mqttsPort), https: port(def.httpsPort) },
+    limits,
+    registerUnknownDevices: def.registerUnknown === true,
+    devices: (def.devices ?? '').split(/[\s,]+/).filter((d) => d !== ''),
+    deviceKey: creds.deviceKey || undefined,
+    serviceKey: creds.serviceKey || undefined,
+  };
+}

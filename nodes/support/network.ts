@@ -1,0 +1,62 @@
+/**
+ * Network clients for a `c2d-hub-config` with the network target: the
+ * embedded hub of another Node-RED, or Azure IoT Hub. Secrets come from the
+ * node's credentials only and go straight into lib/client, which never logs them.
+ */
+import { C2DError } from '../../lib/common/errors';
+import { DeviceClient } from '../../lib/client/device-client';
+import { ServiceClient } from '../../lib/client/service-client';
+import { ServiceCredentials, type TokenCredential } from '../../lib/client/credentials';
+import type { ServiceTransport } from '../../lib/client/types';
+import type { AnyConnection } from './shared-connection';
+import type { ConfigCredentials, ConfigSettings, ConnectOptions } from './connect';
+
+function need(v: string | undefined, what: string): string {
+  if (!v) throw new C2DError('ArgumentInvalid', `${what} is not set in the c2d-hub-config.`);
+  return v;
+}
+
+/** @azure/identity is loaded only when Entra is used (it is large). */
+function entraCredential(s: ConfigSettings, c: ConfigCredentials): TokenCredential {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const identity = require('@azure/identity') as typeof import('@azure/identity');
+  if (s.auth === 'entra-default') return new identity.DefaultAzureCredential();
+  return new identity.ClientSecretCredential(need(s.tenantId, 'Tenant ID'), need(s.clientId, 'Client ID'), need(c.clientSecret, 'Client secret'));
+}
+
+export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: ConnectOptions): AnyConnection {
+  const ca = c.ca?.trim() ? c.ca : undefined;
+  if (s.role === 'service') {
+    if (s.transport !== 'amqp' && s.transport !== 'amqp-ws') throw new C2DError('ArgumentInvalid', `A service connects over amqp or amqp-ws, not ${s.transport}.`);
+    const opts = { transport: s.transport as ServiceTransport, ...(ca ? { ca } : {}) };
+    switch (s.auth) {
+      case 'connection-string':
+        return ServiceClient.fromConnectionString(need(c.connectionString, 'Connection string'), opts);
+      case 'sas-token':
+        return new ServiceClient(new ServiceCredentials(need(s.hostName, 'Host name'), { kind: 'sas-token', token: need(c.sasToken, 'SAS token') }), opts);
+      case 'entra-default':
+      case 'entra-secret':
+        return ServiceClient.fromTokenCredential(need(s.hostName, 'Host name'), entraCredential(s, c), opts);
+      default:
+        throw new C2DError('ArgumentInvalid', `A service cannot use ${s.auth} authentication.`);
+    }
+  }
+  const x509 = c.cert && c.key ? { cert: c.cert, key: c.key, ...(c.passphrase ? { passphrase: c.passphrase } : {}) } : undefined;
+  const opts = {
+    transport: s.transport,
+    ...(ca ? { ca } : {}),
+    ...(o.httpPollIntervalMs ? { httpPollIntervalMs: o.httpPollIntervalMs } : {}),
+    ...(x509 ? { x509 } : {}),
+  };
+  switch (s.auth) {
+    case 'connection-string':
+      return DeviceClient.fromConnectionString(need(c.connectionString, 'Connection string'), opts);
+    case 'sas-token':
+      return DeviceClient.fromParts({ hostName: need(s.hostName, 'Host name'), deviceId: need(s.deviceId, 'Device ID'), sharedAccessSignature: need(c.sasToken, 'SAS token') }, opts);
+    case 'x509':
+      if (!x509) throw new C2DError('ArgumentInvalid', 'Certificate and private key are not set in the c2d-hub-config.');
+      return DeviceClient.fromParts({ hostName: need(s.hostName, 'Host name'), deviceId: need(s.deviceId, 'Device ID'), x509 }, opts);
+    default:
+      throw new C2DError('ArgumentInvalid', `A device cannot use ${s.auth} authentication.`);
+  }
+}

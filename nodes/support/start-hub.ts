@@ -1,0 +1,81 @@
+/**
+ * Starts the embedded hub for a c2d-hub node: the engine plus its servers
+ * (lib/hub/embedded: AMQPS, MQTTS, HTTPS/WebSocket). Then makes sure the
+ * node's devices exist and carry the keys set in its credentials, and that
+ * the iothubowner policy uses the service key from credentials, so the
+ * connection strings a user writes into a network example stay valid.
+ */
+import type { HubLimits } from '../../lib/common/limits';
+import type { HubApi } from '../../lib/hub/api';
+import { Hub } from '../../lib/hub/engine/hub';
+
+export type Protocol = 'amqps' | 'mqtts' | 'https';
+
+export interface StartOptions {
+  hubName: string;
+  dataDir: string;
+  host: string;
+  ports: Record<Protocol, number | false>;
+  limits: Partial<HubLimits>;
+  registerUnknownDevices: boolean;
+  devices: string[];
+  deviceKey?: string;
+  serviceKey?: string;
+}
+
+export interface StartedHub {
+  hub: HubApi;
+  ports: Partial<Record<Protocol, number>>;
+  close(): Promise<void>;
+}
+
+interface EmbeddedModule {
+  EmbeddedHub: {
+    start(o: Record<string, unknown>): Promise<StartedHub & { hub: HubApi }>;
+  };
+}
+
+/** lib/hub/embedded when this build has it; else the engine alone (in-process only). */
+function embeddedModule(): EmbeddedModule | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('../../lib/hub/embedded') as EmbeddedModule;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function startHub(o: StartOptions): Promise<StartedHub> {
+  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices };
+  const mod = embeddedModule();
+  let started: StartedHub;
+  if (mod) {
+    const e = await mod.EmbeddedHub.start({ ...common, ports: o.ports, host: o.host });
+    started = { hub: e.hub, get ports() { return e.ports; }, close: () => e.close() };
+  } else {
+    const hub = await Hub.open(common);
+    started = { hub, ports: {}, close: () => hub.close() };
+  }
+  try {
+    await provision(started.hub, o);
+  } catch (e) {
+    await started.close();
+    throw e;
+  }
+  return started;
+}
+
+async function provision(hub: HubApi, o: StartOptions): Promise<void> {
+  if (o.serviceKey) {
+    const p = hub.registry.getPolicy('iothubowner');
+    if (p && p.primaryKey !== o.serviceKey) await hub.registry.setPolicy({ ...p, primaryKey: o.serviceKey });
+  }
+  for (const deviceId of o.devices) {
+    const d = hub.registry.getDevice(deviceId);
+    const symmetricKey = o.deviceKey ? { primaryKey: o.deviceKey } : undefined;
+    if (!d) await hub.registry.createDevice({ deviceId, authentication: { type: 'sas', ...(symmetricKey ? { symmetricKey } : {}) } });
+    else if (symmetricKey && d.authentication.symmetricKey.primaryKey !== o.deviceKey) {
+      await hub.registry.updateDevice({ deviceId, authentication: { type: 'sas', symmetricKey: { primaryKey: o.deviceKey, secondaryKey: d.authentication.symmetricKey.secondaryKey } } });
+    }
+  }
+}

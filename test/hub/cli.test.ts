@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseDeviceConnectionString, parseServiceConnectionString } from '../../lib/common/connection-string';
+
+const BIN = path.resolve(__dirname, '../../../bin/c2d-hub.js');
+
+describe('the c2d-hub command', function () {
+  this.timeout(30_000);
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-cli-'));
+  });
+  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+  it('starts the hub alone, prints the service and demo device connection strings and the CA file, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [BIN, '--data', dataDir, '--amqps', '0', '--mqtts', '0', '--https', 'off', '--device', 'dev-cli'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('Ctrl+C')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    const lines = out.split('\n').map((l) => l.trim());
+    const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
+    const device = lines[lines.indexOf('Device connection string (dev-cli):') + 1] as string;
+    assert.equal(parseServiceConnectionString(service).SharedAccessKeyName, 'iothubowner');
+    assert.match(parseServiceConnectionString(service).HostName, /^localhost:\d+$/, 'an ephemeral AMQP port is named in HostName');
+    assert.equal(parseDeviceConnectionString(device).DeviceId, 'dev-cli');
+    assert.ok(out.includes(`NODE_EXTRA_CA_CERTS=${path.join(dataDir, 'tls', 'cert.pem')}`));
+    assert.ok(!/https\s+port/.test(out), 'https is off');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(fs.existsSync(path.join(dataDir, 'hub.db')), 'the store is in the data folder');
+  });
+
+  it('refuses a bad port with a clear message and exit code 1', async () => {
+    const child = spawn(process.execPath, [BIN, '--data', dataDir, '--amqps', 'nope'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1);
+    assert.match(err, /--amqps must be a port number or 'off'/);
+  });
+});
