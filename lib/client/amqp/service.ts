@@ -124,7 +124,11 @@ export class AmqpServiceSession implements LiveSession {
       const detached = (ctx: EventContext): void => {
         if (this.sender === attached) this.sender = undefined;
         const e = amqpFailure(ctx, 'send link');
-        for (const [d, f] of this.inFlight) if (d.link === link) (this.inFlight.delete(d), f.reject(e));
+        for (const [d, f] of this.inFlight) {
+          if (d.link !== link) continue;
+          this.inFlight.delete(d);
+          f.reject(e);
+        }
         link.emit('c2d_detached', e);
       };
       link.on('sender_error', detached);
@@ -144,8 +148,14 @@ export class AmqpServiceSession implements LiveSession {
     if (this.closed) throw Object.assign(new Error('The connection is closed.'), { code: 'ECONNRESET' });
     if (!link.sendable()) {
       await new Promise<void>((resolve, reject) => {
-        const ok = (): void => (link.removeListener('c2d_detached', ko), resolve());
-        const ko = (e: Error): void => (link.removeListener('sendable', ok), reject(e));
+        const ok = (): void => {
+          link.removeListener('c2d_detached', ko);
+          resolve();
+        };
+        const ko = (e: Error): void => {
+          link.removeListener('sendable', ok);
+          reject(e);
+        };
         link.once('sendable', ok);
         link.once('c2d_detached', ko);
       });
