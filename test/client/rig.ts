@@ -36,6 +36,8 @@ export class Rig {
   ports: { amqps: number; mqtts: number; https: number } = { amqps: 0, mqtts: 0, https: 0 };
   readonly ownerKey = generateKey();
   readonly serviceKey = generateKey();
+  /** Sees every accepted MQTT-over-TLS socket before the server does (wire-parity tests read its bytes). */
+  mqttTap: ((s: NodeJS.ReadableStream) => void) | undefined;
 
   private constructor(
     readonly hub: Hub,
@@ -67,7 +69,10 @@ export class Rig {
       tls: this.tls,
       handlers: {
         amqp: (s) => this.amqp.handle(s),
-        mqtt: (s) => this.mqtt.handle(s),
+        mqtt: (s) => {
+          this.mqttTap?.(s);
+          this.mqtt.handle(s);
+        },
         http: createHttpHandler(this.hub),
         webSocket: { AMQPWSB10: (ws) => this.amqp.handleWebSocket(ws), mqtt: (ws) => this.mqtt.handleWebSocket(ws) },
       },
