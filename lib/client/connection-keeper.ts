@@ -53,6 +53,11 @@ export class ConnectionKeeper<S extends LiveSession> {
     return this.state === 'open';
   }
 
+  /** Open or reconnecting: a caller may wait for it. */
+  get alive(): boolean {
+    return this.state === 'open' || this.state === 'opening' || this.state === 'retrying';
+  }
+
   get current(): S | undefined {
     return this.state === 'open' ? this.session : undefined;
   }
