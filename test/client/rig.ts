@@ -11,6 +11,7 @@ import { generateKey, type Right } from '../../lib/common/sas';
 import { Hub, type HubOptions } from '../../lib/hub/index';
 import { createAmqpServer, type AmqpServer } from '../../lib/hub/amqp/server';
 import type { BearerVerifier } from '../../lib/hub/amqp/peer';
+import { clientCertificateOf } from '../../lib/hub/client-cert';
 import { createMqttServer, type MqttServer } from '../../lib/hub/mqtt/server';
 import { createHttpHandler } from '../../lib/hub/http/index';
 import { startListeners, type Listeners } from '../../lib/hub/listeners';
@@ -74,7 +75,7 @@ export class Rig {
           this.mqtt.handle(s);
         },
         http: createHttpHandler(this.hub),
-        webSocket: { AMQPWSB10: (ws) => this.amqp.handleWebSocket(ws), mqtt: (ws) => this.mqtt.handleWebSocket(ws) },
+        webSocket: { AMQPWSB10: (ws) => this.amqp.handleWebSocket(ws), mqtt: (ws, req) => this.mqtt.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }) },
       },
     });
     this.listeners = l;
