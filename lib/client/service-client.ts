@@ -137,7 +137,9 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
         const cls = classifyError(e);
         const policy = this.retryPolicy;
         if ((cls !== 'transient' && cls !== 'throttled') || !this.keeper.alive || !policy.shouldRetry(e, attempt, Date.now() - started)) throw e;
-        await new Promise((r) => setTimeout(r, policy.nextDelayMs(attempt, e)).unref());
+        const delayMs = policy.nextDelayMs(attempt, e);
+        this.emit('send_retrying', { deviceId, messageId: m.messageId, attempt, delayMs, cause: e });
+        await new Promise((r) => setTimeout(r, delayMs).unref());
       }
     }
   }
