@@ -26,7 +26,8 @@ export interface AmqpConnectOptions {
 
 /** An error rhea reports (AMQP error, socket error, or nothing). */
 export function amqpFailure(ctx: EventContext | undefined, what: string): Error {
-  const e = ((ctx as { link?: { error?: unknown } } | undefined)?.link?.error ?? ctx?.session?.error ?? ctx?.connection?.error ?? ctx?.error) as (AmqpError & Error) | undefined;
+  const link = (ctx?.sender ?? ctx?.receiver) as { error?: unknown } | undefined;
+  const e = (link?.error ?? ctx?.session?.error ?? ctx?.connection?.error ?? ctx?.error) as (AmqpError & Error) | undefined;
   if (e && typeof (e as AmqpError).condition === 'string') return fromAmqpError(e);
   if (e instanceof Error) return e;
   return Object.assign(new Error(`${what}: the connection was lost`), { code: 'ECONNRESET' });

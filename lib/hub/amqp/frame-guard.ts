@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws';
 
 /** The socket surface rhea's Connection uses (`accept(socket)`). */
 export interface RheaSocket {
-  on(event: 'data' | 'end' | 'error', handler: (arg?: unknown) => void): unknown;
+  on(event: 'data' | 'end' | 'error' | 'close', handler: (arg?: unknown) => void): unknown;
   write(data: Buffer): unknown;
   end(): unknown;
   destroy(): unknown;
@@ -72,6 +72,19 @@ export function guardStream(
   // trick would let net.Socket internals write state onto the wrapper).
   const guarded: RheaSocket = {
     on(event, handler) {
+      if (event === 'end') {
+        // rhea learns of a gone peer only from 'end'; a socket destroyed under it
+        // (a dropped network, listeners closed) emits only 'close', and rhea would
+        // keep the connection "open" with a live heartbeat timer. Tell it once.
+        let told = false;
+        const once = (...args: unknown[]): void => {
+          if (told) return;
+          told = true;
+          (handler as (...a: unknown[]) => void)(...args);
+        };
+        source.on('close', () => once());
+        return source.on('end', once);
+      }
       if (event !== 'data') return source.on(event, handler);
       return source.on('data', (chunk) => {
         if (failed) return;
@@ -120,7 +133,7 @@ export function webSocketStream(ws: WebSocket): RheaSocket {
   return {
     on(event, handler) {
       if (event === 'data') ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => handler(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)));
-      else if (event === 'end') ws.on('close', () => handler());
+      else if (event === 'end' || event === 'close') ws.on('close', () => handler());
       else ws.on('error', (e) => handler(e));
       return this;
     },
