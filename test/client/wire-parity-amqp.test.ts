@@ -14,50 +14,7 @@ import { DeviceClient } from '../../lib/client/device-client';
 import type { ReceivedMessage } from '../../lib/common/message';
 import { NoRetry } from '../../lib/common/retry';
 import { Rig } from './rig';
-
-interface Attach {
-  role: 'client-sender' | 'client-receiver';
-  address: string;
-  rcvSettleMode: number;
-}
-interface Recording {
-  attaches: Attach[];
-  cbs: { operation: unknown; type: unknown; name: unknown; to: unknown; replyTo: unknown; tokenIsSas: boolean }[];
-  outcomes: string[];
-}
-
-// rhea keeps one Connection class; tapping its dispatch sees every server-side event.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const RheaConnection = require('rhea/lib/connection.js') as { prototype: { dispatch(name: string, ctx: unknown): unknown; is_server?: boolean } };
-
-function tap(rec: Recording): () => void {
-  const original = RheaConnection.prototype.dispatch;
-  RheaConnection.prototype.dispatch = function (this: { is_server?: boolean }, name: string, ctx: unknown) {
-    if (this.is_server) {
-      const c = ctx as { receiver?: Link; sender?: Link; message?: CbsMessage; delivery?: unknown };
-      if (name === 'receiver_open' && c.receiver) rec.attaches.push({ role: 'client-sender', address: String(c.receiver.remote.attach.target?.address), rcvSettleMode: c.receiver.remote.attach.rcv_settle_mode ?? 0 });
-      if (name === 'sender_open' && c.sender) rec.attaches.push({ role: 'client-receiver', address: String(c.sender.remote.attach.source?.address), rcvSettleMode: c.sender.remote.attach.rcv_settle_mode ?? 0 });
-      if (name === 'message' && c.receiver?.remote.attach.target?.address === '$cbs' && c.message) {
-        const ap = c.message.application_properties ?? {};
-        rec.cbs.push({ operation: ap.operation, type: ap.type, name: ap.name, to: c.message.to, replyTo: c.message.reply_to, tokenIsSas: String(c.message.body).startsWith('SharedAccessSignature ') });
-      }
-      if (['accepted', 'rejected', 'released', 'modified'].includes(name) && c.sender?.remote.attach.source?.address?.includes('/messages/devicebound')) rec.outcomes.push(name);
-    }
-    return original.call(this, name, ctx);
-  };
-  return () => {
-    RheaConnection.prototype.dispatch = original;
-  };
-}
-interface Link {
-  remote: { attach: { target?: { address?: string }; source?: { address?: string }; rcv_settle_mode?: number } };
-}
-interface CbsMessage {
-  application_properties?: Record<string, unknown>;
-  to?: unknown;
-  reply_to?: unknown;
-  body?: unknown;
-}
+import { tap, type Attach, type Recording } from './rhea-tap';
 
 describe('wire parity with the official SDK (AMQP device)', function () {
   this.timeout(20_000);
