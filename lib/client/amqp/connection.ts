@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
+import { tlsServerName } from '../tls-name';
 
 export interface AmqpConnectOptions {
   host: string;
@@ -39,7 +40,7 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   const tlsOptions = {
     ...(o.ca ? { ca: o.ca } : {}),
     ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key, ...(o.clientCert.passphrase ? { passphrase: o.clientCert.passphrase } : {}) } : {}),
-    servername: o.host,
+    ...tlsServerName(o.host),
   };
   const common = { reconnect: false, hostname: o.host, properties: { 'com.microsoft:client-version': o.userAgent }, idle_time_out: 120_000 };
   let options: ConnectionOptions;

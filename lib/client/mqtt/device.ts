@@ -26,6 +26,7 @@ import type { ReceivedMessage, Settlement } from '../../common/message';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
 import { MessageBuffer } from '../message-buffer';
 import { TokenRenewer } from '../token-renewer';
+import { tlsServerName } from '../tls-name';
 
 /** Ends mqtt.js' handleMessage so that it sends no PUBACK (see above). */
 const MANUAL_PUBACK = new Error('PUBACK deferred until complete()');
@@ -75,7 +76,7 @@ class MqttDeviceSession implements DeviceSession {
       hostname: c.host,
       port: c.port ?? this.o.port ?? (ws ? DEFAULT_PORTS.https : DEFAULT_PORTS.mqtts),
       ...(ws ? { path: WEBSOCKET_PATH } : {}),
-      servername: c.host,
+      ...tlsServerName(c.host),
       protocolId: 'MQTT',
       protocolVersion: 4,
       clientId: c.deviceId,
