@@ -6,7 +6,7 @@
 import { formatConnectionString } from '../../lib/common/connection-string';
 import { DeviceClient } from '../../lib/client/device-client';
 import { ServiceClient } from '../../lib/client/service-client';
-import type { ReceivedMessage } from '../../lib/common/message';
+import type { AckMode, ReceivedMessage } from '../../lib/common/message';
 import type { DeviceTransport } from '../../lib/client/types';
 import { Child } from './ipc';
 import type { HubInfo, HubStartArgs } from './hub-child';
@@ -14,8 +14,10 @@ import type { HubInfo, HubStartArgs } from './hub-child';
 export const HUB_CPU = 1;
 export const LOAD_CPU = 0;
 
-export async function startHub(args: HubStartArgs, nodeArgs: string[] = []): Promise<{ child: Child; info: HubInfo }> {
-  const child = Child.start('lib/hub-child', { cpu: HUB_CPU, nodeArgs });
+/** BENCH_HUB_PROF=<dir>: the hub process writes a CPU profile there (node --cpu-prof) when it exits. */
+export async function startHub(args: HubStartArgs): Promise<{ child: Child; info: HubInfo }> {
+  const prof = process.env.BENCH_HUB_PROF;
+  const child = Child.start('lib/hub-child', { cpu: HUB_CPU, nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [] });
   try {
     const info = await child.call<HubInfo>('start', args);
     return { child, info };
@@ -37,6 +39,24 @@ export async function openService(info: HubInfo): Promise<ServiceClient> {
   const s = ServiceClient.fromConnectionString(info.serviceConnectionString, { ca: info.ca });
   await s.open();
   return s;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends and waits for the commit; a full queue (403004: the device is behind)
+ * is backpressure, so wait a moment and send again. Returns the retries.
+ */
+export async function sendWithBackpressure(service: ServiceClient, deviceId: string, body: Buffer, options: { ack?: AckMode } = {}): Promise<number> {
+  for (let retries = 0; ; retries++) {
+    try {
+      await service.send(deviceId, body, options);
+      return retries;
+    } catch (e) {
+      if ((e as Error).name !== 'DeviceMaximumQueueDepthExceeded') throw e;
+      await sleep(2);
+    }
+  }
 }
 
 /** Runs `work(i)` for i < count with at most `limit` at once. */

@@ -16,6 +16,10 @@ export class LatencyRecorder {
     this.h.recordValue(Math.max(1, Math.round(ms * 1000)));
   }
 
+  reset(): void {
+    this.h.reset();
+  }
+
   summary(): Latency {
     const at = (p: number): number => this.h.getValueAtPercentile(p) / 1000;
     return { p50: at(50), p99: at(99), p999: at(99.9), max: this.h.maxValue / 1000, count: this.h.totalCount };
