@@ -58,7 +58,8 @@ serve({
     return {
       ports: { amqps: p.amqps ?? 0, mqtts: p.mqtts ?? 0, https: p.https ?? 0 },
       ca: hub.tls.ca ?? hub.tls.cert,
-      deviceKey: DEVICE_KEY,
+      // After a restart the devices keep the key the first process gave them.
+      deviceKey: hub.hub.registry.getDevice(`${a.prefix ?? 'dev-'}0`)?.authentication.symmetricKey.primaryKey ?? DEVICE_KEY,
       serviceConnectionString: formatConnectionString({
         HostName: `localhost:${p.amqps}`,
         SharedAccessKeyName: 'iothubowner',

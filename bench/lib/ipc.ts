@@ -97,7 +97,8 @@ export function serve(handlers: Record<string, Handler>): void {
 }
 
 /** This process's CPU seconds (user + system) and peak/current RSS in MB. */
-export function processStats(): { cpuS: number; maxRssMB: number; rssMB: number } {
+export function processStats(): { cpuS: number; maxRssMB: number; rssMB: number; heapMB: number; externalMB: number } {
   const u = process.resourceUsage();
-  return { cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6, maxRssMB: u.maxRSS / 1024, rssMB: process.memoryUsage().rss / 1048576 };
+  const m = process.memoryUsage();
+  return { cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6, maxRssMB: u.maxRSS / 1024, rssMB: m.rss / 1048576, heapMB: m.heapUsed / 1048576, externalMB: m.external / 1048576 };
 }

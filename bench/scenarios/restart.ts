@@ -26,20 +26,23 @@ export async function restart(o: { devices: number; perDevice: number }): Promis
     const servingS = (performance.now() - t1) / 1000;
     let fleet: Fleet | undefined;
     try {
+      // Counted before any device connects (a connected device starts completing at once).
+      const recovered = await second.child.call<{ hub: { queued: number; locked: number } }>('stats');
       let got: () => void = () => undefined;
       const firstMessage = new Promise<void>((r) => (got = r));
       fleet = new Fleet(second.info, { transport: 'mqtt', devices: 1, onMessage: () => got() });
       await fleet.open();
       await firstMessage;
       const deliveredS = (performance.now() - t1) / 1000;
-      const stats = await second.child.call<{ maxRssMB: number; hub: { queued: number; locked: number } }>('stats');
+      const stats = await second.child.call<{ maxRssMB: number }>('stats');
+      const count = recovered.hub.queued + recovered.hub.locked;
       const total = o.devices * o.perDevice;
       return {
         scenario: '5 restart with queued messages',
         setup: `${o.perDevice} x ${o.devices} devices = ${total.toLocaleString('en-US')} messages`,
         hubMaxRssMB: stats.maxRssMB,
-        note: `serving after ${servingS.toFixed(2)} s (process spawn -> ports bound, state recovered), first message delivered after ${deliveredS.toFixed(2)} s; recovered ${(stats.hub.queued + stats.hub.locked).toLocaleString('en-US')} messages; filling took ${fillS.toFixed(0)} s`,
-        target: { text: 'serving again within 5 s', met: servingS <= 5 && stats.hub.queued + stats.hub.locked === total, ratio: servingS / 5 },
+        note: `serving after ${servingS.toFixed(2)} s (process spawn -> ports bound, state recovered), first message delivered after ${deliveredS.toFixed(2)} s; recovered ${count.toLocaleString('en-US')} messages; filling took ${fillS.toFixed(0)} s`,
+        target: { text: 'serving again within 5 s', met: servingS <= 5 && count === total, ratio: servingS / 5 },
       };
     } finally {
       await fleet?.close();

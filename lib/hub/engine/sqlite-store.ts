@@ -131,16 +131,18 @@ export class SqliteStore implements Store {
     const db = this.db;
     const devices = (db.prepare('SELECT json FROM devices').all() as { json: string }[]).map((r) => JSON.parse(r.json) as DeviceRecord);
     const policies = (db.prepare('SELECT json FROM policies').all() as { json: string }[]).map((r) => JSON.parse(r.json) as SharedAccessPolicy);
-    const rows = db.prepare('SELECT device_id, seq, delivery_count, body, meta FROM messages ORDER BY device_id, seq').all() as {
-      device_id: string; seq: number; delivery_count: number; body: Buffer; meta: string;
-    }[];
-    const messages = rows.map((r): C2DMessage => ({
-      ...(JSON.parse(r.meta) as Omit<C2DMessage, 'body' | 'deviceId' | 'sequenceNumber' | 'deliveryCount'>),
-      body: r.body,
-      deviceId: r.device_id,
-      sequenceNumber: r.seq,
-      deliveryCount: r.delivery_count,
-    }));
+    // Rows as arrays and one object per message (no per-row object plus spread copy): recovery of
+    // a million queued messages is bounded by allocation and GC, not by SQLite.
+    const messages: C2DMessage[] = [];
+    const read = db.prepare('SELECT device_id, seq, delivery_count, body, meta FROM messages ORDER BY device_id, seq').raw(true);
+    for (const r of read.iterate() as IterableIterator<[string, number, number, Buffer, string]>) {
+      const m = JSON.parse(r[4]) as C2DMessage;
+      m.body = r[3];
+      m.deviceId = r[0];
+      m.sequenceNumber = r[1];
+      m.deliveryCount = r[2];
+      messages.push(m);
+    }
     const sequences = new Map<string, number>();
     for (const r of db.prepare('SELECT device_id, last_seq FROM sequences').all() as { device_id: string; last_seq: number }[]) {
       sequences.set(r.device_id, r.last_seq);
