@@ -4,7 +4,7 @@
  * or with --write) writes it to BENCHMARKS.md.
  *
  * Scenario names: baselines, e2e-mqtt, e2e-amqp, e2e-http, latency, idle,
- * restart, client. Default: all. --quick shrinks every scenario (~1-2 min).
+ * restart, node-red, client. Default: all. --quick shrinks every scenario (~1-2 min).
  */
 import { spawnSync } from 'node:child_process';
 import { aedesBaseline, rheaBaseline, sqliteBaseline, type Rate } from './baselines';
@@ -18,6 +18,7 @@ import { fixedRateLatency } from './scenarios/latency';
 import { idleDevices } from './scenarios/idle';
 import { restart } from './scenarios/restart';
 import { clientCpu } from './scenarios/client';
+import { nodeRedPath } from './scenarios/node-red';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
   if (want('latency')) await step('latency', () => fixedRateLatency({ devices: 100, ratePerSec: 1000, seconds: quick ? 3 : 10, bodyBytes: BODY }));
   if (want('idle')) await step('idle', () => idleDevices({ devices: quick ? 1000 : 10_000, idleSeconds: quick ? 3 : 10 }));
   if (want('restart')) await step('restart', () => restart({ devices: quick ? 2000 : 20_000, perDevice: 50 }));
+  if (want('node-red')) await step('node-red', () => nodeRedPath({ messages: quick ? 2000 : 10_000, window: 10, bodyBytes: BODY }));
   if (want('client')) await step('client', () => clientCpu({ messages: quick ? 3000 : 10_000, bodyBytes: BODY }));
 
   console.log(`\n${machineLine()}\n`);

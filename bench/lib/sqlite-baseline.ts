@@ -32,3 +32,34 @@ export function sqliteGroupCommitRate(groupSize: number, rows: number, bodyBytes
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Latency of one small durable commit (one row, WAL, synchronous FULL), `count`
+ * times at `ratePerSec`: the floor under any send -> commit -> deliver latency
+ * on this disk.
+ */
+export async function sqliteCommitLatency(count: number, ratePerSec: number, bodyBytes = 256): Promise<number[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-bench-'));
+  const db = new Database(path.join(dir, 'raw.db'));
+  const body = Buffer.alloc(bodyBytes, 'x');
+  const out: number[] = [];
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+    const insert = db.prepare('INSERT INTO rows (id, body) VALUES (?, ?)');
+    const one = db.transaction((i: number) => insert.run(i, body));
+    const gap = 1000 / ratePerSec;
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      one(i);
+      const ms = performance.now() - t0;
+      out.push(ms);
+      if (ms < gap) await new Promise((r) => setTimeout(r, gap - ms));
+    }
+    return out;
+  } finally {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
