@@ -23,13 +23,15 @@ export interface HubInfo {
   ca: string;
   deviceKey: string;
   serviceConnectionString: string;
-  /** ms from process start to ports bound and state recovered. */
-  startedMs: number;
+  /** Wall-clock time (epoch ms) when the ports were bound and the state recovered. */
+  startedAtMs: number;
   stats: ReturnType<typeof processStats>;
 }
 
 let hub: EmbeddedHub | undefined;
 let completed = 0;
+/** Wall-clock times (epoch ms) of first events after start, for the restart scenario. */
+const marks: Record<string, number> = {};
 let sent = 0;
 const DEVICE_KEY = generateKey();
 
@@ -39,6 +41,8 @@ function current(): EmbeddedHub {
 }
 
 async function ensureDevices(h: EmbeddedHub, prefix: string, count: number): Promise<void> {
+  // After a restart they are all there: do not walk the registry (it competes with recovery).
+  if (count === 0 || h.hub.registry.getDevice(`${prefix}${count - 1}`)) return;
   const chunk = 1000;
   for (let i = 0; i < count; i += chunk) {
     const ids: string[] = [];
@@ -51,8 +55,11 @@ async function ensureDevices(h: EmbeddedHub, prefix: string, count: number): Pro
 serve({
   async start(a: HubStartArgs): Promise<HubInfo> {
     hub = await EmbeddedHub.start({ dataDir: a.dataDir, limits: a.limits, host: '127.0.0.1', ports: { amqps: 0, mqtts: 0, https: 0 } });
-    const startedMs = performance.now();
+    const startedAtMs = performance.timeOrigin + performance.now();
     hub.hub.events.on('completed', () => completed++);
+    const t = (name: string): void => void (marks[name] ??= performance.timeOrigin + performance.now());
+    hub.hub.events.on('deviceConnected', () => t('firstConnectedAtMs'));
+    hub.hub.events.on('delivered', () => t('firstDeliveredAtMs'));
     await ensureDevices(hub, a.prefix ?? 'dev-', a.devices ?? 0);
     const p = hub.ports;
     return {
@@ -65,11 +72,12 @@ serve({
         SharedAccessKeyName: 'iothubowner',
         SharedAccessKey: hub.hub.registry.getPolicy('iothubowner')!.primaryKey,
       }),
-      startedMs,
+      startedAtMs,
       stats: processStats(),
     };
   },
   stats: () => ({ ...processStats(), completed, sent, hub: hub?.hub.stats() }),
+  marks: () => marks,
   /** Resolves once `count` messages were completed since start. */
   async waitCompleted(a: { count: number }): Promise<number> {
     const h = current();
