@@ -27,6 +27,8 @@ export class Child {
   readonly exit: Promise<number | null>;
 
   private constructor(readonly proc: ChildProcess) {
+    // A child that died mid-scenario: its pending calls fail (below), the run goes on.
+    proc.on('error', () => undefined);
     proc.on('message', (m: Reply) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
@@ -57,7 +59,11 @@ export class Child {
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.send({ id, cmd, args } satisfies Request);
+      this.proc.send({ id, cmd, args } satisfies Request, (e) => {
+        if (!e) return;
+        this.waiting.delete(id);
+        reject(e);
+      });
     });
   }
 
