@@ -5,7 +5,7 @@
  * with its load generator.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each handler types its own args
@@ -102,9 +102,15 @@ export function serve(handlers: Record<string, Handler>): void {
   });
 }
 
-/** This process's CPU seconds (user + system) and peak/current RSS in MB. */
+/**
+ * This process's CPU seconds (user + system) and peak/current RSS in MB. Peak
+ * RSS is VmHWM from /proc: getrusage's maxrss survives exec, so a child would
+ * report the bench driver's peak from before it was spawned.
+ */
 export function processStats(): { cpuS: number; maxRssMB: number; rssMB: number; heapMB: number; externalMB: number } {
   const u = process.resourceUsage();
   const m = process.memoryUsage();
-  return { cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6, maxRssMB: u.maxRSS / 1024, rssMB: m.rss / 1048576, heapMB: m.heapUsed / 1048576, externalMB: m.external / 1048576 };
+  const hwm = /VmHWM:\s*(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  const maxRssMB = hwm !== undefined ? Number(hwm) / 1024 : u.maxRSS / 1024;
+  return { cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6, maxRssMB, rssMB: m.rss / 1048576, heapMB: m.heapUsed / 1048576, externalMB: m.external / 1048576 };
 }
