@@ -87,7 +87,9 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
         socket.destroy();
         return;
       }
-      const gone = once(socket, 'close').then(() => undefined);
+      // events.once() rejects on 'error' (an EPIPE when the peer hung up): that is a close as well,
+      // and an unhandled rejection here ended the hub process.
+      const gone = once(socket, 'close').then(() => undefined, () => undefined);
       serve('amqp', socket as unknown as RheaSocket, gone, clientCertificateOf(socket));
     },
     handleWebSocket(ws) {
@@ -95,7 +97,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
         ws.terminate();
         return;
       }
-      const gone = once(ws, 'close').then(() => undefined);
+      const gone = once(ws, 'close').then(() => undefined, () => undefined);
       const raw = (ws as unknown as { _socket?: unknown })._socket;
       serve('amqpws', webSocketStream(ws), gone, clientCertificateOf(raw));
     },
