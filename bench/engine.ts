@@ -13,8 +13,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { Hub } from '../lib/hub';
+import { sqliteGroupCommitRate } from './lib/sqlite-baseline';
 
 const DEVICES = Number(process.argv[2] ?? 100);
 const WAVES = Number(process.argv[3] ?? 100);
@@ -44,27 +44,7 @@ async function engineRate(): Promise<{ perSec: number; ms: number }> {
 
 /** Raw inserts, `groupSize` rows per transaction, `rows` rows in all. */
 function baselineRate(groupSize = DEVICES, rows = DEVICES * WAVES): { perSec: number; ms: number } {
-  const dir = tmp();
-  const db = new Database(path.join(dir, 'raw.db'));
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec('CREATE TABLE rows (device_id TEXT NOT NULL, seq INTEGER NOT NULL, delivery_count INTEGER NOT NULL, body BLOB NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID');
-    const insert = db.prepare('INSERT INTO rows VALUES (?, ?, ?, ?, ?)');
-    // Meta of the same length as the engine's row (ids, to, expiry, ack, properties).
-    const meta = JSON.stringify({ messageId: '00000000-0000-0000-0000-000000000000', to: '/devices/bench-00/messages/devicebound', expiryTimeUtc: Date.now(), ack: 'full', properties: { wave: '00' }, enqueuedTimeUtc: Date.now() });
-    let n = 0;
-    const group = db.transaction(() => {
-      for (let i = 0; i < groupSize; i++, n++) insert.run(`bench-${n % DEVICES}`, n, 0, BODY, meta);
-    });
-    const t0 = process.hrtime.bigint();
-    while (n < rows) group();
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    return { perSec: (n * 1000) / ms, ms };
-  } finally {
-    db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return sqliteGroupCommitRate(groupSize, rows, BODY.length, DEVICES);
 }
 
 async function main(): Promise<void> {

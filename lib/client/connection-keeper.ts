@@ -53,6 +53,11 @@ export class ConnectionKeeper<S extends LiveSession> {
     return this.state === 'open';
   }
 
+  /** Open or reconnecting: a caller may wait for it. */
+  get alive(): boolean {
+    return this.state === 'open' || this.state === 'opening' || this.state === 'retrying';
+  }
+
   get current(): S | undefined {
     return this.state === 'open' ? this.session : undefined;
   }
@@ -80,15 +85,17 @@ export class ConnectionKeeper<S extends LiveSession> {
 
   private async attempt(attempt: number, firstFailureAt: number): Promise<void> {
     const gen = ++this.generation;
-    let s: S;
+    let s: S | undefined;
     try {
       s = await this.connect();
       if (this.isStale(gen)) {
         await s.close().catch(() => undefined);
         return;
       }
+      // E.g. the hub still holds the old connection's C2D link (409002): this session goes, a retry follows.
       await this.restore(s);
     } catch (e) {
+      await s?.close().catch(() => undefined);
       if (this.isStale(gen)) return;
       this.failed(asError(e), attempt, firstFailureAt);
       return;

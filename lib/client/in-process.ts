@@ -93,12 +93,16 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
     if (ready) return ready;
     // Wait for the next message through a receiver (as AMQP's credit 1 would).
     this.attach();
+    if (this.receiver && this.receiver.credit === 0) this.receiver.addCredit(1);
     return this.buffer.next(options.timeoutMs ?? 10_000);
   }
 
   private async settled(p: Promise<void>): Promise<void> {
-    await p;
-    this.receiver?.addCredit(1);
+    try {
+      await p;
+    } finally {
+      if (this.listenerCount('message') > 0) this.receiver?.addCredit(1);
+    }
   }
 
   complete(message: ReceivedMessage | string): Promise<void> {

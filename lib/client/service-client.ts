@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { C2DError } from '../common/errors';
 import type { OutgoingMessage } from '../common/message';
-import { ExponentialBackoffWithJitter, type RetryPolicy } from '../common/retry';
+import { ExponentialBackoffWithJitter, classifyError, type RetryPolicy } from '../common/retry';
 import type { Device, DeviceSpec } from '../hub/api';
 import { openAmqpServiceSession, type AmqpServiceSession, type FeedbackDelivery } from './amqp/service';
 import { ConnectionKeeper } from './connection-keeper';
@@ -107,11 +107,7 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
   async send(deviceId: string, body: Buffer | OutgoingMessage, options: SendOptions = {}): Promise<SendOutcome> {
     const m = toOutgoing(body, options);
     m.messageId ??= randomUUID();
-    const work = (async () => {
-      const s = await this.keeper.whenOpen();
-      await s.send(deviceId, m);
-      return { messageId: m.messageId as string, deviceId };
-    })();
+    const work = this.sendWithRetry(deviceId, m);
     if (options.timeoutMs === undefined) return work;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -121,6 +117,30 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
       return await Promise.race([work, timeout]);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Sends, retrying under the RetryPolicy what may succeed later (a dropped
+   * connection, 429001 throttling: backed off longer, 503). The messageId stays
+   * the same on every try, so a duplicate (the hub committed but the answer was
+   * lost) can be recognised. Errors about the message or device never retry.
+   */
+  private async sendWithRetry(deviceId: string, m: OutgoingMessage): Promise<SendOutcome> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const s = await this.keeper.whenOpen();
+        await s.send(deviceId, m);
+        return { messageId: m.messageId as string, deviceId };
+      } catch (e) {
+        const cls = classifyError(e);
+        const policy = this.retryPolicy;
+        if ((cls !== 'transient' && cls !== 'throttled') || !this.keeper.alive || !policy.shouldRetry(e, attempt, Date.now() - started)) throw e;
+        const delayMs = policy.nextDelayMs(attempt, e);
+        this.emit('send_retrying', { deviceId, messageId: m.messageId, attempt, delayMs, cause: e });
+        await new Promise((r) => setTimeout(r, delayMs).unref());
+      }
     }
   }
 

@@ -35,7 +35,10 @@ export interface ConnectionStatus {
  * - `connected` (ConnectionStatus), `disconnected` (ConnectionStatus: final, no more retries),
  *   `disconnected_retrying` (ConnectionStatus & { attempt: number; delayMs: number }),
  * - `message` (ReceivedMessage) on the device side, only while a listener is attached,
- * - `error` (Error) for errors not tied to a call.
+ * - `error` (Error) for errors not tied to a call,
+ * - `token_renewed` ({ expiresAtMs }) each time a SAS or Entra token was put or minted (never the token),
+ * - `send_retrying` ({ deviceId, messageId, attempt, delayMs, cause }) on the service side when a send
+ *   is retried under the RetryPolicy (network loss, 429001 throttling, 503).
  */
 export interface ClientEvents extends EventEmitter {
   readonly connected: boolean;

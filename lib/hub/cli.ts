@@ -93,21 +93,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
   const deviceId = values.device ?? 'demo-device';
   if (!hub.hub.registry.getDevice(deviceId)) await hub.hub.registry.createDevice({ deviceId });
 
-  const lines = [
-    `c2d-hub '${hub.hub.hubName}' is running (data in ${options.dataDir})`,
-    ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
-    '',
-    `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
-    '',
-    'Service connection string (iothubowner):',
-    `  ${hub.serviceConnectionString('iothubowner', 'amqps')}`,
-    `Device connection string (${deviceId}):`,
-    `  ${hub.deviceConnectionString(deviceId, 'amqps')}`,
-    '',
-    'Press Ctrl+C to stop.',
-  ];
-  console.log(lines.join('\n'));
-
+  // Handlers first: whoever reads the banner may signal at once.
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -123,6 +109,21 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  const lines = [
+    `c2d-hub '${hub.hub.hubName}' is running (data in ${options.dataDir})`,
+    ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
+    '',
+    `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
+    '',
+    'Service connection string (iothubowner):',
+    `  ${hub.serviceConnectionString('iothubowner', 'amqps')}`,
+    `Device connection string (${deviceId}):`,
+    `  ${hub.deviceConnectionString(deviceId, 'amqps')}`,
+    '',
+    'Press Ctrl+C to stop.',
+  ];
+  console.log(lines.join('\n'));
+
   return hub;
 }
 

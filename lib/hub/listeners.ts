@@ -183,7 +183,9 @@ function makeServer(protocol: ListenerProtocol, opts: ListenerOptions, tlsOption
   if (protocol === 'https') return makeHttpsServer(opts, tlsOptions);
   const handler = protocol === 'amqps' ? opts.handlers.amqp : opts.handlers.mqtt;
   if (!handler) throw new TypeError(`The ${protocol} listener needs a handlers.${protocol === 'amqps' ? 'amqp' : 'mqtt'} socket handler.`);
-  return tls.createServer(tlsOptions, handler);
+  // C2D packets are small and each waits for a small reply (PUBACK, disposition): with Nagle on,
+  // a connection carrying one message at a time waits for the peer's delayed ACK (~40 ms) per packet.
+  return tls.createServer({ ...tlsOptions, noDelay: true }, handler);
 }
 
 /** Binds and starts every enabled listener; on any failure releases what was bound and rejects naming the port. */

@@ -13,7 +13,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { generate } from 'selfsigned';
 
 export interface TlsInput {
   /** PEM text or a path to a PEM file. Give both `cert` and `key`, or neither. */
@@ -58,6 +57,8 @@ function checkPair(cert: string, key: string): X509Certificate {
 
 async function generatePair(): Promise<{ cert: string; key: string }> {
   const notBeforeDate = new Date(Date.now() - 60_000); // a minute back, for clients whose clock runs slow
+  // Loaded only when a certificate is generated (first start): it costs ~100 ms of start-up otherwise.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'rsa',
     keySize: 2048,

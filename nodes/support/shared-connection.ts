@@ -36,6 +36,8 @@ export class SharedConnection {
   private attempt: AbortController | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** The last failure reason written to the log (retries of the same one stay quiet). */
+  private logged: string | undefined;
   private closing: Promise<void> = Promise.resolve();
   private feedbackStop: (() => void) | undefined;
   private readonly waiters = new Set<(c: AnyConnection | Error) => void>();
@@ -111,6 +113,7 @@ export class SharedConnection {
       await client.open();
       if (attempt.signal.aborted) return;
       this.failures = 0;
+      this.logged = undefined;
       this.onClientConnected();
     };
     run().catch((e: unknown) => {
@@ -135,6 +138,13 @@ export class SharedConnection {
   /** A failed open or a final disconnect: show why, drop the client, retry while used. */
   private fail(e: Error): void {
     const reason = describe(e);
+    // The status has room for the code only ("400004 ArgumentInvalid"); the
+    // log says what to fix ("Connection string is not set..."). Once per
+    // distinct reason, not on every retry.
+    if (reason !== this.logged) {
+      this.logged = reason;
+      this.onError(e);
+    }
     void this.disconnect(reason);
     this.setState('error', reason);
     if (this.users.size === 0) return;

@@ -11,6 +11,7 @@ import { generateKey, type Right } from '../../lib/common/sas';
 import { Hub, type HubOptions } from '../../lib/hub/index';
 import { createAmqpServer, type AmqpServer } from '../../lib/hub/amqp/server';
 import type { BearerVerifier } from '../../lib/hub/amqp/peer';
+import { clientCertificateOf } from '../../lib/hub/client-cert';
 import { createMqttServer, type MqttServer } from '../../lib/hub/mqtt/server';
 import { createHttpHandler } from '../../lib/hub/http/index';
 import { startListeners, type Listeners } from '../../lib/hub/listeners';
@@ -36,6 +37,8 @@ export class Rig {
   ports: { amqps: number; mqtts: number; https: number } = { amqps: 0, mqtts: 0, https: 0 };
   readonly ownerKey = generateKey();
   readonly serviceKey = generateKey();
+  /** Sees every accepted MQTT-over-TLS socket before the server does (wire-parity tests read its bytes). */
+  mqttTap: ((s: NodeJS.ReadableStream) => void) | undefined;
 
   private constructor(
     readonly hub: Hub,
@@ -49,7 +52,7 @@ export class Rig {
     const clock = new ManualClock(Date.now());
     const tls = await testTls();
     const hub = await Hub.open({ ...options.hub, clock });
-    const amqp = createAmqpServer(hub, { clock, ...(options.verifyBearerToken ? { verifyBearerToken: options.verifyBearerToken } : {}) });
+    const amqp = createAmqpServer(hub, { clock, ...(process.env.RIG_DEBUG ? { log: (e: string, d: Record<string, unknown>) => console.log('amqp:', e, JSON.stringify(d)) } : {}), ...(options.verifyBearerToken ? { verifyBearerToken: options.verifyBearerToken } : {}) });
     const mqtt = await createMqttServer(hub, { clock, ...(process.env.RIG_DEBUG ? { onDiagnostic: (d: { message: string }) => console.log('mqtt:', d.message) } : {}) });
     const rig = new Rig(hub, clock, tls, amqp, mqtt);
     await hub.registry.setPolicy({ keyName: 'iothubowner', primaryKey: rig.ownerKey, secondaryKey: generateKey(), rights: OWNER });
@@ -67,9 +70,12 @@ export class Rig {
       tls: this.tls,
       handlers: {
         amqp: (s) => this.amqp.handle(s),
-        mqtt: (s) => this.mqtt.handle(s),
+        mqtt: (s) => {
+          this.mqttTap?.(s);
+          this.mqtt.handle(s);
+        },
         http: createHttpHandler(this.hub),
-        webSocket: { AMQPWSB10: (ws) => this.amqp.handleWebSocket(ws), mqtt: (ws) => this.mqtt.handleWebSocket(ws) },
+        webSocket: { AMQPWSB10: (ws) => this.amqp.handleWebSocket(ws), mqtt: (ws, req) => this.mqtt.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }) },
       },
     });
     this.listeners = l;

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { ServiceClient } from '../../lib/client/service-client';
 import type { FeedbackBatchHandle, ServiceTransport } from '../../lib/client/types';
 import { C2DError } from '../../lib/common/errors';
-import { NoRetry } from '../../lib/common/retry';
+import { ExponentialBackoffWithJitter, NoRetry } from '../../lib/common/retry';
 import { generateKey } from '../../lib/common/sas';
 import { Rig } from './rig';
 
@@ -75,6 +75,36 @@ describe('ServiceClient (network)', function () {
     // The connection survives refused sends.
     assert.equal(c.connected, true);
     assert.equal(await c.purge('full'), 2);
+  });
+
+  it('a throttled send (429001) is retried with back-off under the retry policy, same messageId', async () => {
+    const throttled = await Rig.start({ hub: { limits: { maxSendsPerSecond: 1 } } });
+    try {
+      await throttled.addDevice('t1');
+      const c = ServiceClient.fromConnectionString(throttled.serviceConnectionString(), {
+        ca: throttled.tls.cert,
+        ports: { amqps: throttled.ports.amqps, https: throttled.ports.https },
+        retryPolicy: new ExponentialBackoffWithJitter({ initialDelayMs: 5, maxDelayMs: 20, throttleFactor: 2 }),
+      });
+      try {
+        await c.open();
+        await c.send('t1', Buffer.from('1'));
+        const retries: { cause: C2DError; messageId: string }[] = [];
+        // The hub's throttle window is on its ManualClock: the next second starts when the client backs off.
+        c.on('send_retrying', (e: { cause: C2DError; messageId: string }) => {
+          retries.push(e);
+          throttled.clock.advance(1001);
+        });
+        const r = await c.send('t1', Buffer.from('2'), { messageId: 'second' });
+        assert.equal(r.messageId, 'second');
+        assert.equal(retries[0]?.cause.code, 429001);
+        assert.equal(retries[0]?.messageId, 'second');
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await throttled.close();
+    }
   });
 
   it('feedback(): batches with records; abandon redelivers, complete removes', async () => {

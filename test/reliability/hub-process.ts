@@ -30,6 +30,8 @@ export class HubProcess {
   private child: ChildProcess | undefined;
   starts = 0;
   kills = 0;
+  /** Processes spawned so far: a delivery seen while this is n came from process n (or, rarely, n-1). */
+  spawned = 0;
 
   constructor(
     readonly dataDir: string,
@@ -41,6 +43,7 @@ export class HubProcess {
   async start(): Promise<void> {
     const args = [BIN, '--data', this.dataDir, '--host', '127.0.0.1', '--amqps', String(this.ports.amqps), '--mqtts', String(this.ports.mqtts), '--https', String(this.ports.https), ...this.extraArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.spawned++;
     this.child = child;
     let err = '';
     child.stderr?.on('data', (b: Buffer) => {

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
+import { tlsServerName } from '../tls-name';
 
 export interface AmqpConnectOptions {
   host: string;
@@ -26,7 +27,8 @@ export interface AmqpConnectOptions {
 
 /** An error rhea reports (AMQP error, socket error, or nothing). */
 export function amqpFailure(ctx: EventContext | undefined, what: string): Error {
-  const e = ((ctx as { link?: { error?: unknown } } | undefined)?.link?.error ?? ctx?.session?.error ?? ctx?.connection?.error ?? ctx?.error) as (AmqpError & Error) | undefined;
+  const link = (ctx?.sender ?? ctx?.receiver) as { error?: unknown } | undefined;
+  const e = (link?.error ?? ctx?.session?.error ?? ctx?.connection?.error ?? ctx?.error) as (AmqpError & Error) | undefined;
   if (e && typeof (e as AmqpError).condition === 'string') return fromAmqpError(e);
   if (e instanceof Error) return e;
   return Object.assign(new Error(`${what}: the connection was lost`), { code: 'ECONNRESET' });
@@ -38,7 +40,7 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   const tlsOptions = {
     ...(o.ca ? { ca: o.ca } : {}),
     ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key, ...(o.clientCert.passphrase ? { passphrase: o.clientCert.passphrase } : {}) } : {}),
-    servername: o.host,
+    ...tlsServerName(o.host),
   };
   const common = { reconnect: false, hostname: o.host, properties: { 'com.microsoft:client-version': o.userAgent }, idle_time_out: 120_000 };
   let options: ConnectionOptions;

@@ -55,8 +55,6 @@ export class AmqpServiceSession implements LiveSession {
   private feedbackLink: Receiver | undefined;
   private settler: Settler | undefined;
   private readonly inFlight = new Map<Delivery, { resolve: () => void; reject: (e: Error) => void }>();
-  /** Sends waiting for link credit; failed when the connection goes (rhea never says 'sendable' then). */
-  private readonly creditWaiters = new Set<(e: Error) => void>();
   private lostListener: ((e: Error) => void) | undefined;
   private closed = false;
 
@@ -102,12 +100,13 @@ export class AmqpServiceSession implements LiveSession {
     this.settler?.abort(e);
     for (const f of this.inFlight.values()) f.reject(e);
     this.inFlight.clear();
-    for (const fail of this.creditWaiters) fail(e);
-    this.creditWaiters.clear();
+    // Sends still waiting for credit.
+    void this.sender?.then((l) => l.emit('c2d_detached', e), () => undefined);
   }
 
   private senderLink(): Promise<Sender> {
-    this.sender ??= attachSender(this.connection, {
+    if (this.sender) return this.sender;
+    const attached: Promise<Sender> = attachSender(this.connection, {
       target: { address: SERVICE_DEVICEBOUND_ADDRESS },
       properties: { 'com.microsoft:client-version': this.o.userAgent },
     } as never).then((link) => {
@@ -121,10 +120,26 @@ export class AmqpServiceSession implements LiveSession {
       };
       link.on('accepted', (ctx: EventContext) => settle(ctx, true));
       for (const ev of ['rejected', 'released', 'modified']) link.on(ev, (ctx: EventContext) => settle(ctx, false));
-      link.on('sender_error', (ctx: EventContext) => this.lost(amqpFailure(ctx, 'send link')));
+      // The hub detached the send link (e.g. no ServiceConnect right): fail what waits on it; the next send re-attaches.
+      const detached = (ctx: EventContext): void => {
+        if (this.sender === attached) this.sender = undefined;
+        const e = amqpFailure(ctx, 'send link');
+        for (const [d, f] of this.inFlight) {
+          if (d.link !== link) continue;
+          this.inFlight.delete(d);
+          f.reject(e);
+        }
+        link.emit('c2d_detached', e);
+      };
+      link.on('sender_error', detached);
+      link.on('sender_close', detached);
       return link;
     });
-    return this.sender;
+    this.sender = attached;
+    attached.catch(() => {
+      if (this.sender === attached) this.sender = undefined;
+    });
+    return attached;
   }
 
   /** Sends and resolves once the hub accepted (committed) the message. */
@@ -133,16 +148,16 @@ export class AmqpServiceSession implements LiveSession {
     if (this.closed) throw Object.assign(new Error('The connection is closed.'), { code: 'ECONNRESET' });
     if (!link.sendable()) {
       await new Promise<void>((resolve, reject) => {
-        const onSendable = (): void => {
-          this.creditWaiters.delete(fail);
+        const ok = (): void => {
+          link.removeListener('c2d_detached', ko);
           resolve();
         };
-        const fail = (e: Error): void => {
-          link.removeListener('sendable', onSendable);
+        const ko = (e: Error): void => {
+          link.removeListener('sendable', ok);
           reject(e);
         };
-        this.creditWaiters.add(fail);
-        link.once('sendable', onSendable);
+        link.once('sendable', ok);
+        link.once('c2d_detached', ko);
       });
     }
     await new Promise<void>((resolve, reject) => {

@@ -7,6 +7,7 @@ import * as https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { decodeHttpError } from '../../common/codec/http-errors';
 import { DEFAULT_PORTS } from '../../common/limits';
+import { tlsServerName } from '../tls-name';
 
 export interface HttpTarget {
   host: string;
@@ -37,7 +38,7 @@ export function httpRequest(t: HttpTarget, method: string, path: string, headers
     const req = https.request(
       {
         host: t.host,
-        servername: t.host,
+        ...tlsServerName(t.host),
         port: t.port ?? DEFAULT_PORTS.https,
         method,
         path,

@@ -17,15 +17,16 @@
  * password, same client id, clean=false, and no new SUBSCRIBE (the hub keeps
  * the subscription of a persistent session).
  */
-import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
 import { buildMqttUsername, deviceBoundFilter, parseDeviceBoundTopic } from '../../common/codec/mqtt';
+import { receivedFromTopic } from './received';
 import { C2DError, errors } from '../../common/errors';
-import { DEFAULT_LIMITS, DEFAULT_PORTS, WEBSOCKET_PATH } from '../../common/limits';
-import { deviceBoundAddress, type ReceivedMessage, type Settlement } from '../../common/message';
+import { DEFAULT_PORTS, WEBSOCKET_PATH } from '../../common/limits';
+import type { ReceivedMessage, Settlement } from '../../common/message';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
 import { MessageBuffer } from '../message-buffer';
 import { TokenRenewer } from '../token-renewer';
+import { tlsServerName } from '../tls-name';
 
 /** Ends mqtt.js' handleMessage so that it sends no PUBACK (see above). */
 const MANUAL_PUBACK = new Error('PUBACK deferred until complete()');
@@ -75,7 +76,7 @@ class MqttDeviceSession implements DeviceSession {
       hostname: c.host,
       port: c.port ?? this.o.port ?? (ws ? DEFAULT_PORTS.https : DEFAULT_PORTS.mqtts),
       ...(ws ? { path: WEBSOCKET_PATH } : {}),
-      servername: c.host,
+      ...tlsServerName(c.host),
       protocolId: 'MQTT',
       protocolVersion: 4,
       clientId: c.deviceId,
@@ -133,29 +134,8 @@ class MqttDeviceSession implements DeviceSession {
   private onPublish(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): void {
     const parsed = parseDeviceBoundTopic(topic);
     if (!parsed || this.closed) return;
-    const p = parsed.message;
-    const lockToken = randomUUID();
-    if (packet.qos > 0 && packet.messageId !== undefined) this.locks.set(lockToken, { client, packetId: packet.messageId });
-    const now = Date.now();
-    const m: ReceivedMessage = {
-      body: Buffer.from(payload),
-      messageId: p.messageId ?? '',
-      to: p.to ?? deviceBoundAddress(parsed.deviceId),
-      expiryTimeUtc: p.expiryTimeUtc ?? 0,
-      ack: p.ack ?? 'none',
-      properties: p.properties,
-      deviceId: parsed.deviceId,
-      // Not sent over MQTT (c2d-semantics.md §3).
-      sequenceNumber: 0,
-      enqueuedTimeUtc: 0,
-      deliveryCount: 0,
-      lockToken,
-      lockedUntilUtc: now + DEFAULT_LIMITS.lockTimeoutMs,
-      ...(p.correlationId !== undefined ? { correlationId: p.correlationId } : {}),
-      ...(p.userId !== undefined ? { userId: p.userId } : {}),
-      ...(p.contentType !== undefined ? { contentType: p.contentType } : {}),
-      ...(p.contentEncoding !== undefined ? { contentEncoding: p.contentEncoding } : {}),
-    };
+    const m = receivedFromTopic(parsed, payload);
+    if (packet.qos > 0 && packet.messageId !== undefined) this.locks.set(m.lockToken, { client, packetId: packet.messageId });
     if (this.onMessage) this.onMessage(m);
     else this.buffer.push(m);
   }

@@ -42,10 +42,9 @@ export * from './amqp-values';
 
 // ------------------------------------------------------------ service send
 
-/** What a backend puts on `/messages/devicebound` (service SDK shape). */
-export function encodeServiceSend(deviceId: string, m: OutgoingMessage): AmqpMessage {
-  return compact({
-    to: deviceBoundAddress(deviceId),
+/** The AMQP properties a sender may set, as both the service send and the device delivery carry them. */
+function userSettableFields(m: OutgoingMessage): AmqpMessage {
+  return {
     message_id: idToWire(m.messageId),
     correlation_id: idToWire(m.correlationId),
     user_id: m.userId === undefined ? undefined : Buffer.from(m.userId, 'utf8'),
@@ -53,6 +52,14 @@ export function encodeServiceSend(deviceId: string, m: OutgoingMessage): AmqpMes
     content_encoding: m.contentEncoding,
     absolute_expiry_time: m.expiryTimeUtc,
     application_properties: applicationProperties(m),
+  };
+}
+
+/** What a backend puts on `/messages/devicebound` (service SDK shape). */
+export function encodeServiceSend(deviceId: string, m: OutgoingMessage): AmqpMessage {
+  return compact({
+    to: deviceBoundAddress(deviceId),
+    ...userSettableFields(m),
     body: rheaMessage.data_section(m.body),
   });
 }
@@ -85,13 +92,7 @@ export function decodeServiceSend(msg: AmqpMessage): { deviceId: string; message
 export function encodeDeviceDelivery(m: ReceivedMessage): { message: AmqpMessage; tag: Buffer } {
   const message = compact({
     to: m.to,
-    message_id: idToWire(m.messageId),
-    correlation_id: idToWire(m.correlationId),
-    user_id: m.userId === undefined ? undefined : Buffer.from(m.userId, 'utf8'),
-    content_type: m.contentType,
-    content_encoding: m.contentEncoding,
-    absolute_expiry_time: m.expiryTimeUtc,
-    application_properties: applicationProperties(m),
+    ...userSettableFields(m),
     message_annotations: {
       [SEQUENCE_NUMBER_ANNOTATION]: rheaTypes.wrap_ulong(m.sequenceNumber),
       [ENQUEUED_TIME_ANNOTATION]: rheaTypes.wrap_timestamp(m.enqueuedTimeUtc),

@@ -10,7 +10,9 @@
  * per session (2048) and throws when it is full: a peer granting huge credit
  * and never settling must not reach that.
  */
-import type { Sender } from 'rhea';
+import type { Message, Sender } from 'rhea';
+import { C2DError } from '../../common/errors';
+import type { Peer } from './peer';
 
 /** Unsettled deliveries one link may hold (the Node SDKs grant 1000 credit, C# 50; two such links and the CBS replies must fit one session ring). */
 export const MAX_UNSETTLED_PER_LINK = 500;
@@ -44,5 +46,20 @@ export class CreditFollower {
     const room = MAX_UNSETTLED_PER_LINK - (this.handedOut - this.settledCount);
     const delta = Math.min(permitted, room) - receiver.credit;
     if (delta > 0) receiver.addCredit(delta);
+  }
+}
+
+/**
+ * Sends one engine delivery on `link`, counted against `credit`. If rhea
+ * refuses it (session ring full, link gone), the connection ends: the lock
+ * then returns the message (or batch) to the engine for another receiver.
+ */
+export function pushDelivery(peer: Peer, link: Sender, credit: CreditFollower, message: unknown, tag: Buffer): void {
+  credit.delivered();
+  try {
+    link.send(message as Message, tag);
+  } catch (e) {
+    peer.log('deliver-failed', { error: String(e) });
+    peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
   }
 }

@@ -5,11 +5,11 @@
  * settles it: accepted = complete, rejected = reject (dead-letter),
  * released/modified = abandon (c2d-semantics.md §1.3).
  */
-import type { EventContext, Message, Sender } from 'rhea';
+import type { EventContext, Sender } from 'rhea';
 import { encodeDeviceDelivery, tagToLockToken } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import type { DeviceReceiver, HubApi } from '../api';
-import { CreditFollower } from './credit';
+import { CreditFollower, pushDelivery } from './credit';
 import { confirmOutcome } from './outcome';
 import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
 
@@ -31,14 +31,7 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
   const receiver: DeviceReceiver = peer.hub.openReceiver(deviceId, {
     deliver(m) {
       const { message, tag } = encodeDeviceDelivery(m);
-      credit.delivered();
-      try {
-        link.send(message as Message, tag);
-      } catch (e) {
-        // rhea refused it (session ring full, link gone): end the connection; the lock returns the message.
-        peer.log('deliver-failed', { error: String(e) });
-        peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
-      }
+      pushDelivery(peer, link, credit, message, tag);
     },
     closed(reason) {
       // The engine let go (device deleted or disabled, hub closing). The SDK

@@ -4,11 +4,11 @@
  * released/modified = abandon (c2d-semantics.md §4.3). The Node service SDK
  * auto-accepts on arrival; C# settles in mode second and waits for us.
  */
-import type { EventContext, Message, Sender } from 'rhea';
+import type { EventContext, Sender } from 'rhea';
 import { encodeFeedback, tagToLockToken } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import type { FeedbackReceiver, HubApi } from '../api';
-import { CreditFollower } from './credit';
+import { CreditFollower, pushDelivery } from './credit';
 import { confirmOutcome } from './outcome';
 import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
 
@@ -25,14 +25,7 @@ export function openFeedbackLink(peer: Peer, link: Sender): LinkHandler {
   const receiver: FeedbackReceiver = peer.hub.openFeedbackReceiver({
     deliver(batch) {
       const { message, tag } = encodeFeedback(batch);
-      credit.delivered();
-      try {
-        link.send(message as Message, tag);
-      } catch (e) {
-        // rhea refused it (session ring full, link gone): end the connection; the lock returns the message.
-        peer.log('deliver-failed', { error: String(e) });
-        peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
-      }
+      pushDelivery(peer, link, credit, message, tag);
     },
     closed(reason) {
       if (closed) return;

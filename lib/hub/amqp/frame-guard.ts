@@ -9,7 +9,7 @@ import type { WebSocket } from 'ws';
 
 /** The socket surface rhea's Connection uses (`accept(socket)`). */
 export interface RheaSocket {
-  on(event: 'data' | 'end' | 'error', handler: (arg?: unknown) => void): unknown;
+  on(event: 'data' | 'end' | 'error' | 'close', handler: (arg?: unknown) => void): unknown;
   write(data: Buffer): unknown;
   end(): unknown;
   destroy(): unknown;
@@ -68,11 +68,37 @@ export function guardStream(
 ): RheaSocket {
   const scanner = new FrameScanner(maxFrameBytes);
   let failed = false;
+  // rhea drops a socket with removeAllListeners('error' | 'data' | 'end') and may still write to
+  // it once (dispositions of sends settling late). Removing every 'error' listener would leave
+  // the EPIPE of that write unhandled, which ends the whole hub process. So our listeners stay
+  // on the socket for its life, and "removing" only switches off the handlers rhea gave so far.
+  const generation: Record<string, number> = { data: 0, end: 0, error: 0 };
+  const live = (event: string, handler: (arg?: unknown) => void): ((arg?: unknown) => void) => {
+    const mine = generation[event];
+    return (arg) => {
+      if (generation[event] === mine) handler(arg);
+    };
+  };
   // Only the methods rhea calls, each bound to the real stream (a prototype
   // trick would let net.Socket internals write state onto the wrapper).
   const guarded: RheaSocket = {
     on(event, handler) {
-      if (event !== 'data') return source.on(event, handler);
+      if (event === 'end') {
+        // rhea learns of a gone peer only from 'end'; a socket destroyed under it
+        // (a dropped network, listeners closed) emits only 'close', and rhea would
+        // keep the connection "open" with a live heartbeat timer. Tell it once.
+        const h = live('end', handler);
+        let told = false;
+        const tell = (arg?: unknown): void => {
+          if (told) return;
+          told = true;
+          h(arg);
+        };
+        source.on('close', () => tell());
+        return source.on('end', tell);
+      }
+      if (event !== 'data') return source.on(event, live(event, handler));
+      const deliver = live('data', handler);
       return source.on('data', (chunk) => {
         if (failed) return;
         const why = scanner.push(chunk as Buffer);
@@ -81,7 +107,7 @@ export function guardStream(
           onViolation(why);
           return;
         }
-        handler(chunk);
+        deliver(chunk);
         const late = afterChunk();
         if (late) {
           failed = true;
@@ -92,7 +118,9 @@ export function guardStream(
     write: (d) => source.write(d),
     end: () => source.end(),
     destroy: () => source.destroy(),
-    removeAllListeners: (event) => source.removeAllListeners?.(event),
+    removeAllListeners: (event) => {
+      for (const e of event === undefined ? Object.keys(generation) : [event]) generation[e] = (generation[e] ?? 0) + 1;
+    },
     setNoDelay: (noDelay) => source.setNoDelay?.(noDelay),
     get_id_string: () => source.get_id_string?.() ?? 'socket',
   };
@@ -120,7 +148,7 @@ export function webSocketStream(ws: WebSocket): RheaSocket {
   return {
     on(event, handler) {
       if (event === 'data') ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => handler(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)));
-      else if (event === 'end') ws.on('close', () => handler());
+      else if (event === 'end' || event === 'close') ws.on('close', () => handler());
       else ws.on('error', (e) => handler(e));
       return this;
     },

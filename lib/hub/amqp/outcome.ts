@@ -18,8 +18,15 @@ const outcomes = rheaMessage as unknown as {
 /** With rcv-settle-mode second the peer waits for our settlement carrying the final outcome. */
 export function confirmOutcome(delivery: Delivery, error: unknown, outcome: Outcome): void {
   if (delivery.remote_settled) return;
-  if (error !== undefined) delivery.update(true, outcomes.rejected({ error: toAmqpError(error) }).described());
-  else if (outcome === 'accepted') delivery.update(true, outcomes.accepted().described());
-  else if (outcome === 'rejected') delivery.update(true, outcomes.rejected({}).described());
-  else delivery.update(true, outcomes.released().described());
+  // Called when the engine's commit finishes, which can be after the peer hung up: rhea's socket
+  // write then throws (EPIPE) inside the caller's promise chain, an unhandled rejection that would
+  // end the hub. The peer is gone, so there is nobody left to tell.
+  try {
+    if (error !== undefined) delivery.update(true, outcomes.rejected({ error: toAmqpError(error) }).described());
+    else if (outcome === 'accepted') delivery.update(true, outcomes.accepted().described());
+    else if (outcome === 'rejected') delivery.update(true, outcomes.rejected({}).described());
+    else delivery.update(true, outcomes.released().described());
+  } catch {
+    // see above
+  }
 }

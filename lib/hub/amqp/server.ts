@@ -5,7 +5,6 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { once } from 'node:events';
 import type { WebSocket } from 'ws';
 import { systemClock, type Clock } from '../../common/clock';
 import { WIRE_LIMITS } from '../../common/limits';
@@ -52,6 +51,15 @@ export interface AmqpServer {
  * use (not confirmed in the reference); the SDKs send heartbeats well within it.
  */
 export const AMQP_IDLE_TIMEOUT_MS = 240_000;
+
+/**
+ * Resolves when the stream has closed. Not events.once(): it rejects on an
+ * 'error' (ECONNRESET from a peer that vanished) and the connection would
+ * then never be released, so close() would wait forever.
+ */
+function closeOf(stream: { once(event: 'close', listener: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => stream.once('close', () => resolve()));
+}
 
 export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): AmqpServer {
   const connections = new Set<AmqpConnection>();
@@ -101,7 +109,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
         socket.destroy();
         return;
       }
-      const gone = once(socket, 'close').then(() => undefined);
+      const gone = closeOf(socket);
       serve('amqp', socket as unknown as RheaSocket, gone, clientCertificateOf(socket));
     },
     handleWebSocket(ws) {
@@ -109,7 +117,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
         ws.terminate();
         return;
       }
-      const gone = once(ws, 'close').then(() => undefined);
+      const gone = closeOf(ws);
       const raw = (ws as unknown as { _socket?: unknown })._socket;
       serve('amqpws', webSocketStream(ws), gone, clientCertificateOf(raw));
     },

@@ -26,9 +26,15 @@ export function openServiceSendLink(peer: Peer, link: Receiver): LinkHandler {
       const delivery = ctx.delivery;
       if (!delivery) return;
       const done = (error?: unknown): void => {
-        if (error === undefined) delivery.accept();
-        else delivery.reject(toAmqpError(error));
-        if (link.is_open()) link.add_credit(1);
+        // The commit can finish after the peer went away: rhea then throws from the socket write
+        // (EPIPE), inside this promise chain, where it would end the hub as an unhandled rejection.
+        try {
+          if (error === undefined) delivery.accept();
+          else delivery.reject(toAmqpError(error));
+          if (link.is_open()) link.add_credit(1);
+        } catch (e) {
+          peer.log('disposition-failed', { error: String(e) });
+        }
       };
       let decoded: ReturnType<typeof decodeServiceSend>;
       try {

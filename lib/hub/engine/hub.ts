@@ -108,7 +108,8 @@ export class Hub implements HubApi {
   }
 
   private async recover(): Promise<void> {
-    const stored = this.store.load();
+    // Queues are read in lazily when the store can do it (see device-queues.ts).
+    const stored = this.store.load({ deferMessages: this.store.loadQueue !== undefined });
     await this.registry.load(stored.devices, stored.policies);
     await this.store.write(this.state.recover(stored));
   }

@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS feedback_batches (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 `;
 
+const SELECT_MESSAGES = 'SELECT device_id, seq, delivery_count, body, meta FROM messages';
+
 interface Waiter {
   ops: StoreOp[];
   resolve: () => void;
@@ -133,20 +135,11 @@ export class SqliteStore implements Store {
     });
   }
 
-  load(): StoredState {
+  load(options: { deferMessages?: boolean } = {}): StoredState {
     const db = this.db;
     const devices = (db.prepare('SELECT json FROM devices').all() as { json: string }[]).map((r) => JSON.parse(r.json) as DeviceRecord);
     const policies = (db.prepare('SELECT json FROM policies').all() as { json: string }[]).map((r) => JSON.parse(r.json) as SharedAccessPolicy);
-    const rows = db.prepare('SELECT device_id, seq, delivery_count, body, meta FROM messages ORDER BY device_id, seq').all() as {
-      device_id: string; seq: number; delivery_count: number; body: Buffer; meta: string;
-    }[];
-    const messages = rows.map((r): C2DMessage => ({
-      ...(JSON.parse(r.meta) as Omit<C2DMessage, 'body' | 'deviceId' | 'sequenceNumber' | 'deliveryCount'>),
-      body: r.body,
-      deviceId: r.device_id,
-      sequenceNumber: r.seq,
-      deliveryCount: r.delivery_count,
-    }));
+    const messages = options.deferMessages ? [] : this.readMessages(db.prepare(`${SELECT_MESSAGES} ORDER BY device_id, seq`));
     const sequences = new Map<string, number>();
     for (const r of db.prepare('SELECT device_id, last_seq FROM sequences').all() as { device_id: string; last_seq: number }[]) {
       sequences.set(r.device_id, r.last_seq);
@@ -157,7 +150,30 @@ export class SqliteStore implements Store {
     const feedbackBatches = (db.prepare('SELECT id, enqueued, expires, delivery_count, json FROM feedback_batches ORDER BY rowid').all() as {
       id: string; enqueued: number; expires: number; delivery_count: number; json: string;
     }[]).map((r): FeedbackBatchState => ({ id: r.id, enqueuedTimeUtc: r.enqueued, expiresAtUtc: r.expires, deliveryCount: r.delivery_count, records: JSON.parse(r.json) }));
-    return { devices, policies, messages, sequences, pendingFeedback, feedbackBatches };
+    return { devices, policies, messages, sequences, pendingFeedback, feedbackBatches, ...(options.deferMessages ? { messagesDeferred: true } : {}) };
+  }
+
+  /** One device's stored messages in sequence order (recovery that loads queues as they are needed). */
+  loadQueue(deviceId: string): C2DMessage[] {
+    this.selectQueue ??= this.db.prepare(`${SELECT_MESSAGES} WHERE device_id = ? ORDER BY seq`);
+    return this.readMessages(this.selectQueue, deviceId);
+  }
+
+  private selectQueue: Database.Statement | undefined;
+
+  // Rows as arrays and one object per message (no per-row object plus spread copy): recovering
+  // a million queued messages is bounded by allocation and GC, not by SQLite.
+  private readMessages(statement: Database.Statement, ...params: unknown[]): C2DMessage[] {
+    const out: C2DMessage[] = [];
+    for (const r of statement.raw(true).iterate(...params) as IterableIterator<[string, number, number, Buffer, string]>) {
+      const m = JSON.parse(r[4]) as C2DMessage;
+      m.body = r[3];
+      m.deviceId = r[0];
+      m.sequenceNumber = r[1];
+      m.deliveryCount = r[2];
+      out.push(m);
+    }
+    return out;
   }
 
   write(ops: StoreOp[]): Promise<void> {

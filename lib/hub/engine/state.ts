@@ -10,13 +10,17 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../common/clock';
 import type { HubLimits } from '../../common/limits';
 import type { HubEvents } from '../api';
+import type { C2DMessage } from '../../common/message';
 import * as F from './feedback';
 import * as Q from './queue';
+import { DeviceQueues } from './device-queues';
 import { Scheduler } from './scheduler';
 import type { Store, StoreOp, StoredState } from './store';
 import { translateFeedback, translateQueue } from './translate';
 
 const FEEDBACK_KEY = 'f';
+/** Deferred queues loaded per event-loop turn after a restart (~50 messages each at most: a few ms). */
+const DEFERRED_SLICE = 50;
 const deviceKey = (id: string): string => `d:${id}`;
 
 export interface Wake {
@@ -27,7 +31,7 @@ export interface Wake {
 }
 
 export class EngineState {
-  readonly queues = new Map<string, Q.DeviceQueue>();
+  readonly queues = new DeviceQueues();
   feedback: F.FeedbackState = F.EMPTY_FEEDBACK;
   private readonly scheduler: Scheduler;
   /** Writes nobody awaits (deadlines fired by the scheduler, receivers detaching); close() waits for them. */
@@ -51,24 +55,47 @@ export class EngineState {
    */
   recover(s: StoredState): StoreOp[] {
     for (const d of s.devices) this.queues.set(d.deviceId, Q.emptyQueue(d.deviceId, d.generationId, s.sequences.get(d.deviceId) ?? 0));
-    const byDevice = new Map<string, Q.QueuedMessage[]>();
-    for (const m of s.messages) {
-      if (!this.queues.has(m.deviceId)) continue;
-      const list = byDevice.get(m.deviceId) ?? [];
-      list.push({ message: m, state: 'Enqueued' });
-      byDevice.set(m.deviceId, list);
-    }
-    for (const [id, messages] of byDevice) {
-      const q = this.queues.get(id)!;
-      // The counter is stored only when its message is deleted; otherwise it is the highest stored message.
-      const last = messages.reduce((n, e) => Math.max(n, e.message.sequenceNumber), q.lastSequenceNumber);
-      this.queues.set(id, { ...q, lastSequenceNumber: last, messages });
-    }
     this.feedback = { pending: s.pendingFeedback, batches: s.feedbackBatches };
     const ops: StoreOp[] = [];
-    for (const id of this.queues.keys()) ops.push(...this.applyQueue(id, (q) => ({ queue: q, effects: [] })).ops);
+    const loadQueue = this.store.loadQueue?.bind(this.store);
+    if (s.messagesDeferred && loadQueue) {
+      // Each queue is read in when first touched, or by the background pass; its deadlines apply then.
+      this.queues.defer([...this.queues.keys()], (id) => {
+        this.install(id, loadQueue(id));
+        this.commitLater(this.applyQueue(id, (q) => ({ queue: q, effects: [] })).ops);
+      });
+      this.loadInBackground();
+    } else {
+      const byDevice = new Map<string, C2DMessage[]>();
+      for (const m of s.messages) {
+        if (!this.queues.has(m.deviceId)) continue;
+        const list = byDevice.get(m.deviceId) ?? [];
+        list.push(m);
+        byDevice.set(m.deviceId, list);
+      }
+      for (const [id, messages] of byDevice) this.install(id, messages);
+      for (const id of this.queues.keys()) ops.push(...this.applyQueue(id, (q) => ({ queue: q, effects: [] })).ops);
+    }
     ops.push(...this.applyFeedback((st) => ({ state: st, effects: [] })));
     return ops;
+  }
+
+  /** Puts a device's stored messages (sequence order) into its queue, all Enqueued. */
+  private install(deviceId: string, messages: C2DMessage[]): void {
+    const q = this.queues.get(deviceId);
+    if (!q || messages.length === 0) return;
+    // The counter is stored only when its message is deleted; otherwise it is the highest stored message.
+    const last = messages.reduce((n, m) => Math.max(n, m.sequenceNumber), q.lastSequenceNumber);
+    this.queues.set(deviceId, { ...q, lastSequenceNumber: last, messages: messages.map((message) => ({ message, state: 'Enqueued' as const })) });
+  }
+
+  /** Loads deferred queues a slice per event-loop turn, so the hub keeps serving meanwhile. */
+  private loadInBackground(): void {
+    const step = (): void => {
+      if (this.stopped) return;
+      if (this.queues.loadSome(DEFERRED_SLICE) > 0) setImmediate(step);
+    };
+    setImmediate(step);
   }
 
   /**

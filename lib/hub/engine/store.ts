@@ -32,8 +32,10 @@ export type StoreOp =
 export interface StoredState {
   devices: DeviceRecord[];
   policies: SharedAccessPolicy[];
-  /** Every pending message, any device, with its deliveryCount. */
+  /** Every pending message, any device, with its deliveryCount (empty when messagesDeferred). */
   messages: C2DMessage[];
+  /** The messages were left on disk, to be read per device with Store.loadQueue. */
+  messagesDeferred?: boolean;
   /** Last sequence number handed out per device. */
   sequences: Map<string, number>;
   /** In the order they were added. */
@@ -43,7 +45,10 @@ export interface StoredState {
 }
 
 export interface Store {
-  load(): StoredState;
+  /** `deferMessages`: leave the messages on disk (a store with loadQueue only). */
+  load(options?: { deferMessages?: boolean }): StoredState;
+  /** One device's stored messages in sequence order; lets recovery load queues lazily. */
+  loadQueue?(deviceId: string): C2DMessage[];
   /**
    * Makes `ops` durable, in order. Writes that arrive in the same tick share one
    * transaction (group commit); every caller resolves after that COMMIT.

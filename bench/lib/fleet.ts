@@ -1,0 +1,112 @@
+/**
+ * The load side of a scenario: the hub process (started on its own core),
+ * one ServiceClient, and a fleet of DeviceClients connected with bounded
+ * concurrency. Everything here runs in the driver process, never the hub's.
+ */
+import { formatConnectionString } from '../../lib/common/connection-string';
+import { DeviceClient } from '../../lib/client/device-client';
+import { ServiceClient } from '../../lib/client/service-client';
+import type { AckMode, ReceivedMessage } from '../../lib/common/message';
+import type { DeviceTransport } from '../../lib/client/types';
+import { Child } from './ipc';
+import type { HubInfo, HubStartArgs } from './hub-child';
+
+export const HUB_CPU = 1;
+export const LOAD_CPU = 0;
+
+/** BENCH_HUB_PROF=<dir>: the hub process writes a CPU profile there (node --cpu-prof) when it exits. */
+export async function startHub(args: HubStartArgs): Promise<{ child: Child; info: HubInfo }> {
+  const prof = process.env.BENCH_HUB_PROF;
+  const child = Child.start('lib/hub-child', { cpu: HUB_CPU, nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [] });
+  try {
+    const info = await child.call<HubInfo>('start', args);
+    return { child, info };
+  } catch (e) {
+    await child.kill();
+    throw e;
+  }
+}
+
+export function portFor(info: HubInfo, t: DeviceTransport): number {
+  return t === 'amqp' ? info.ports.amqps : t === 'mqtt' ? info.ports.mqtts : info.ports.https;
+}
+
+export function deviceConnectionString(info: HubInfo, deviceId: string, t: DeviceTransport): string {
+  return formatConnectionString({ HostName: `localhost:${portFor(info, t)}`, DeviceId: deviceId, SharedAccessKey: info.deviceKey });
+}
+
+export async function openService(info: HubInfo): Promise<ServiceClient> {
+  const s = ServiceClient.fromConnectionString(info.serviceConnectionString, { ca: info.ca });
+  await s.open();
+  return s;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends and waits for the commit; a full queue (403004: the device is behind)
+ * is backpressure, so wait a moment and send again. Returns the retries.
+ */
+export async function sendWithBackpressure(service: ServiceClient, deviceId: string, body: Buffer, options: { ack?: AckMode } = {}): Promise<number> {
+  for (let retries = 0; ; retries++) {
+    try {
+      await service.send(deviceId, body, options);
+      return retries;
+    } catch (e) {
+      if ((e as Error).name !== 'DeviceMaximumQueueDepthExceeded') throw e;
+      await sleep(2);
+    }
+  }
+}
+
+/** Runs `work(i)` for i < count with at most `limit` at once. */
+export async function pool(count: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) await work(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+}
+
+export interface FleetOptions {
+  transport: DeviceTransport;
+  devices: number;
+  prefix?: string;
+  /** Called for each message; the fleet completes it afterwards unless `settle` is false. */
+  onMessage?: (m: ReceivedMessage, deviceIndex: number) => void;
+  settle?: boolean;
+  httpPollIntervalMs?: number;
+}
+
+/** Connected DeviceClients listening for messages; close() ends them all. */
+export class Fleet {
+  readonly clients: DeviceClient[] = [];
+  completes = 0;
+
+  constructor(private readonly info: HubInfo, private readonly o: FleetOptions) {}
+
+  async open(concurrency = 50): Promise<void> {
+    const prefix = this.o.prefix ?? 'dev-';
+    await pool(this.o.devices, concurrency, async (i) => {
+      const c = DeviceClient.fromConnectionString(deviceConnectionString(this.info, `${prefix}${i}`, this.o.transport), {
+        transport: this.o.transport,
+        ca: this.info.ca,
+        httpPollIntervalMs: this.o.httpPollIntervalMs ?? 50,
+      });
+      c.on('error', () => undefined);
+      await c.open();
+      c.on('message', (m: ReceivedMessage) => {
+        this.o.onMessage?.(m, i);
+        if (this.o.settle === false) return;
+        c.complete(m).then(() => this.completes++, () => undefined);
+      });
+      this.clients[i] = c;
+    });
+  }
+
+  async close(): Promise<void> {
+    await pool(this.clients.length, 200, async (i) => {
+      await this.clients[i]?.close().catch(() => undefined);
+    });
+  }
+}
