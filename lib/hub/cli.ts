@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_PORTS } from '../common/limits';
+import { DEFAULT_LIMITS, DEFAULT_PORTS, type HubLimits } from '../common/limits';
 import { EmbeddedHub, type EmbeddedHubOptions } from './embedded';
 
 const USAGE = `Usage: c2d-hub [options]
@@ -24,10 +24,27 @@ Options:
   --cert <file>        TLS certificate (PEM); with --key       [self-signed, generated once]
   --key <file>         TLS private key (PEM)
   --register-unknown-devices   create a device on its first send
+  --limit <name=value> a hub limit; repeatable, e.g. --limit maxConnections=1000
+                       (maxQueueDepth, maxMessageBytes, maxConnections,
+                       maxSendsPerSecond, defaultTtlMs, maxDeliveryCount,
+                       lockTimeoutMs, ...: see HubLimits)   [IoT Hub's values]
   -h, --help           this text
 
 Port 443 needs root (or CAP_NET_BIND_SERVICE); use e.g. --https 8443 otherwise.
 The official Azure IoT SDKs reach HTTPS and WebSocket only on 443.`;
+
+/** `name=value` pairs of --limit into a partial HubLimits; Hub.open validates the values (400004). */
+function limits(pairs: string[] | undefined): Partial<HubLimits> {
+  const out: Record<string, number | boolean> = {};
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq);
+    if (eq <= 0 || !Object.hasOwn(DEFAULT_LIMITS, name)) throw new Error(`--limit takes name=value with a HubLimits name (got '${pair}').`);
+    const raw = pair.slice(eq + 1);
+    out[name] = typeof DEFAULT_LIMITS[name as keyof HubLimits] === 'boolean' ? raw === 'true' : Number(raw);
+  }
+  return out as Partial<HubLimits>;
+}
 
 function port(value: string | undefined, fallback: number, name: string): number | false {
   if (value === undefined) return fallback;
@@ -51,6 +68,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
       cert: { type: 'string' },
       key: { type: 'string' },
       'register-unknown-devices': { type: 'boolean' },
+      limit: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,6 +87,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     ...(values.host ? { host: values.host } : {}),
     ...(values.cert || values.key ? { tls: { cert: values.cert, key: values.key } } : {}),
     registerUnknownDevices: values['register-unknown-devices'] ?? false,
+    limits: limits(values.limit),
   };
   const hub = await EmbeddedHub.start(options);
   const deviceId = values.device ?? 'demo-device';

@@ -23,6 +23,13 @@ export interface EmbeddedHubOptions extends HubOptions {
   verifyBearerToken?: AmqpServerOptions['verifyBearerToken'];
   /** Diagnostics (never carries a secret). */
   onDiagnostic?: (message: string) => void;
+  /**
+   * Time a new connection has to finish TLS and authenticate (AMQP CBS/SASL,
+   * MQTT CONNECT) before it is dropped. Default WIRE_LIMITS.authTimeoutMs (30 s).
+   */
+  authTimeoutMs?: number;
+  /** AMQP idle-time-out advertised to peers (default 4 min); a silent peer is disconnected after it. */
+  amqpIdleTimeoutMs?: number;
 }
 
 export class EmbeddedHub {
@@ -45,10 +52,13 @@ export class EmbeddedHub {
       amqp = createAmqpServer(hub, {
         clock: options.clock,
         verifyBearerToken: options.verifyBearerToken,
+        ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
+        ...(options.amqpIdleTimeoutMs !== undefined ? { idleTimeoutMs: options.amqpIdleTimeoutMs } : {}),
         log: diag ? (event, detail) => diag(`amqp ${event} ${JSON.stringify(detail)}`) : undefined,
       });
       mqtt = await createMqttServer(hub, {
         clock: options.clock,
+        ...(options.authTimeoutMs !== undefined ? { connectTimeoutMs: options.authTimeoutMs } : {}),
         onDiagnostic: diag ? (e) => diag(`mqtt ${e.deviceId ?? ''} ${e.message}`) : undefined,
       });
       const a = amqp;
@@ -57,6 +67,10 @@ export class EmbeddedHub {
         ports: options.ports,
         host: options.host,
         tls: { cert: tls.cert, key: tls.key, ca: tls.ca },
+        // HubLimits.maxConnections is enforced here, at the sockets, across every port.
+        maxConnections: hub.limits.maxConnections,
+        handshakeTimeoutMs: options.authTimeoutMs,
+        onRefused: diag ? (protocol, open) => diag(`${protocol} connection refused: ${open} open, limit ${hub.limits.maxConnections}`) : undefined,
         handlers: {
           amqp: (socket) => a.handle(socket),
           mqtt: (socket) => m.handle(socket),
@@ -74,6 +88,11 @@ export class EmbeddedHub {
       await hub.close();
       throw err;
     }
+  }
+
+  /** TCP connections open now across every port (what limits.maxConnections caps). */
+  openConnections(): number {
+    return this.listeners.openConnections();
   }
 
   /** The bound port of each enabled protocol. */

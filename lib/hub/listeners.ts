@@ -37,6 +37,16 @@ export interface ListenerOptions {
   maxHeaderBytes?: number;
   /** Largest WebSocket message (default: the larger of the AMQP frame and MQTT packet bounds). */
   wsMaxPayload?: number;
+  /**
+   * Open TCP connections allowed across all ports (HubLimits.maxConnections;
+   * 0 or absent = unlimited). A connection over the cap is closed before its
+   * TLS handshake, so it costs no crypto and reaches no protocol handler.
+   */
+  maxConnections?: number;
+  /** Time a client has to finish the TLS handshake (default WIRE_LIMITS.authTimeoutMs; Node's own is 120 s). */
+  handshakeTimeoutMs?: number;
+  /** Called once per connection refused by the cap (diagnostics; carries no secret). */
+  onRefused?: (protocol: ListenerProtocol, open: number) => void;
 }
 
 export interface BoundAddress {
@@ -49,6 +59,8 @@ export interface BoundAddress {
 export interface Listeners {
   ports: Partial<Record<ListenerProtocol, number>>;
   addresses: BoundAddress[];
+  /** TCP connections open now, across every port (what maxConnections caps). */
+  openConnections(): number;
   /** Stops listening and destroys every open connection, so nothing keeps the process alive. */
   close(): Promise<void>;
 }
@@ -56,6 +68,35 @@ export interface Listeners {
 const LOOPBACK = ['127.0.0.1', '::1'];
 /** Codes meaning "this machine has no such address" (no IPv6): the optional ::1 is skipped. */
 const NO_ADDRESS = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EINVAL']);
+
+/** Open TCP connections across every server of one startListeners() call, against the cap. */
+interface ConnectionCap {
+  open: number;
+  max: number;
+  onRefused?: (protocol: ListenerProtocol, open: number) => void;
+}
+
+/**
+ * Counts raw TCP connections (the 'connection' event comes before the TLS
+ * handshake) and closes those over the cap at once. Listeners added here run
+ * after the TLS server's own, so the socket is already wrapped: destroying it
+ * ends the TLS socket too, which the server reports as a tlsClientError
+ * (handled below) rather than throwing.
+ */
+function cap(server: Server, protocol: ListenerProtocol, limit: ConnectionCap): void {
+  // With a listener here Node no longer destroys the socket itself: do it (handshake timeout, refused cap, bad hello).
+  server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
+  server.on('connection', (s: Duplex) => {
+    if (limit.max > 0 && limit.open >= limit.max) {
+      limit.onRefused?.(protocol, limit.open);
+      s.on('error', () => undefined);
+      s.destroy();
+      return;
+    }
+    limit.open++;
+    s.once('close', () => limit.open--);
+  });
+}
 
 /** Tracks a server's sockets so close() can destroy them (keep-alive, upgraded, half-open). */
 function track(server: Server, sockets: Set<Duplex>): void {
@@ -94,7 +135,31 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
 function makeHttpsServer(opts: ListenerOptions, tlsOptions: tls.TlsOptions): https.Server {
   const h = opts.handlers;
   if (!h.http) throw new TypeError('The https listener needs a handlers.http request handler.');
-  const server = https.createServer({ ...tlsOptions, maxHeaderSize: opts.maxHeaderBytes ?? WIRE_LIMITS.httpMaxHeaderBytes }, h.http);
+  // A client that opens TLS and then sends no complete request head is dropped
+  // after the auth timeout too (Node's own: 60 s, checked every 30 s).
+  const headersTimeout = Math.max(1, (tlsOptions.handshakeTimeout as number | undefined) ?? WIRE_LIMITS.authTimeoutMs);
+  const server = https.createServer(
+    {
+      ...tlsOptions,
+      maxHeaderSize: opts.maxHeaderBytes ?? WIRE_LIMITS.httpMaxHeaderBytes,
+      headersTimeout,
+      requestTimeout: Math.max(headersTimeout, 300_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 2))),
+    },
+    h.http,
+  );
+  // Node applies headersTimeout only once a request has begun: a connection that
+  // finishes TLS and then sends nothing (or never a full head) is cut here.
+  const served = new WeakSet<Duplex>();
+  server.on('request', (req: IncomingMessage) => served.add(req.socket));
+  server.on('upgrade', (req: IncomingMessage) => served.add(req.socket));
+  server.on('secureConnection', (s: Duplex) => {
+    const timer = setTimeout(() => {
+      if (!served.has(s)) s.destroy();
+    }, headersTimeout);
+    timer.unref();
+    s.once('close', () => clearTimeout(timer));
+  });
   const chosen = new WeakMap<IncomingMessage, string>();
   const wss = new WebSocketServer({
     noServer: true,
@@ -134,7 +199,11 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
     requestCert: true,
     rejectUnauthorized: false,
     minVersion: 'TLSv1.2',
+    // A peer that connects and never completes the handshake is dropped as
+    // soon as one that never authenticates would be, not after Node's 120 s.
+    handshakeTimeout: opts.handshakeTimeoutMs ?? WIRE_LIMITS.authTimeoutMs,
   };
+  const limit: ConnectionCap = { open: 0, max: opts.maxConnections ?? 0, onRefused: opts.onRefused };
   const explicitHosts = opts.host === undefined || opts.host === 'localhost' ? undefined : ([] as string[]).concat(opts.host);
   const hosts = explicitHosts ?? LOOPBACK;
   const servers: Server[] = [];
@@ -157,6 +226,7 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
       try {
         for (const [i, host] of hosts.entries()) {
           const server = makeServer(protocol, opts, tlsOptions);
+          cap(server, protocol, limit);
           track(server, sockets);
           try {
             await listen(server, host, port);
@@ -195,5 +265,5 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
     await close();
     throw e;
   }
-  return { ports, addresses, close };
+  return { ports, addresses, close, openConnections: () => limit.open };
 }

@@ -83,27 +83,50 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   });
 }
 
-/** Attaches a sender; resolves once the peer attached too. */
-export function attachSender(connection: Connection, options: SenderOptions): Promise<Sender> {
+/**
+ * Resolves when the peer attaches `link`; rejects on a refused attach, and
+ * also when the connection goes away mid-attach. rhea reports a lost socket
+ * only on the connection ('disconnected'), never on the link, so without
+ * this an attach under way when the hub crashed would wait forever, and with
+ * it the open that awaits it (CBS links, the C2D receiver): a device would
+ * never reconnect (found by test/reliability/crash-under-load).
+ */
+function untilAttached<L extends Sender | Receiver>(connection: Connection, link: L, kind: 'sender' | 'receiver'): Promise<L> {
   return new Promise((resolve, reject) => {
-    const link = connection.open_sender(options);
-    link.once('sender_open', () => {
-      link.removeAllListeners('sender_error');
+    const off = (): void => {
+      link.removeListener(`${kind}_open`, onOpen);
+      link.removeListener(`${kind}_error`, onError);
+      connection.removeListener('disconnected', onGone);
+      connection.removeListener('connection_close', onGone);
+      connection.removeListener('connection_error', onGone);
+    };
+    const onOpen = (): void => {
+      off();
       resolve(link);
-    });
-    link.once('sender_error', (ctx: EventContext) => reject(amqpFailure(ctx, 'attach')));
+    };
+    const onError = (ctx: EventContext): void => {
+      off();
+      reject(amqpFailure(ctx, 'attach'));
+    };
+    const onGone = (ctx: EventContext): void => {
+      off();
+      reject(amqpFailure(ctx, 'attach'));
+    };
+    link.once(`${kind}_open`, onOpen);
+    link.once(`${kind}_error`, onError);
+    connection.once('disconnected', onGone);
+    connection.once('connection_close', onGone);
+    connection.once('connection_error', onGone);
   });
 }
 
+/** Attaches a sender; resolves once the peer attached too. */
+export function attachSender(connection: Connection, options: SenderOptions): Promise<Sender> {
+  return untilAttached(connection, connection.open_sender(options), 'sender');
+}
+
 export function attachReceiver(connection: Connection, options: ReceiverOptions): Promise<Receiver> {
-  return new Promise((resolve, reject) => {
-    const link = connection.open_receiver(options);
-    link.once('receiver_open', () => {
-      link.removeAllListeners('receiver_error');
-      resolve(link);
-    });
-    link.once('receiver_error', (ctx: EventContext) => reject(amqpFailure(ctx, 'attach')));
-  });
+  return untilAttached(connection, connection.open_receiver(options), 'receiver');
 }
 
 /** Closes a connection and waits for the peer's close (or the socket to go), at most `graceMs`. */

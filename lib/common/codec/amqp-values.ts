@@ -96,7 +96,15 @@ export function bodyToBuffer(body: unknown): Buffer {
 
 export function userIdToString(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  if (Buffer.isBuffer(v)) {
+    // user-id is binary on the wire but text in the model: bytes that are not
+    // UTF-8 would otherwise become U+FFFD silently (found by test/security/bad-messages).
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(v);
+    } catch {
+      throw new C2DError('ArgumentInvalid', 'user-id must be UTF-8 text.');
+    }
+  }
   return optionalString(v, 'user-id');
 }
 

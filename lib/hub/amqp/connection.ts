@@ -20,6 +20,8 @@ export interface ConnectionSettings {
   protocol: string;
   maxFrameBytes: number;
   authTimeoutMs: number;
+  /** Advertised idle-time-out; rhea closes a connection that received no frame for this long. */
+  idleTimeoutMs: number;
   verifyBearer: BearerVerifier | undefined;
   log: AmqpLog;
   /** Whether the server is shutting down (new sends are refused 503001). */
@@ -80,6 +82,8 @@ export class AmqpConnection implements Peer {
       channel_max: 64,
       // Replies are small frames: without this Nagle + delayed ACK add ~40 ms to every send round trip.
       tcp_no_delay: true,
+      // A peer that sends nothing (stuck, or never reading and so never answering) is cut after this.
+      idle_time_out: settings.idleTimeoutMs,
       // Links get credit and dispositions from our handlers, never automatically.
       receiver_options: { credit_window: 0, autoaccept: false },
     } as never);
@@ -192,6 +196,21 @@ export class AmqpConnection implements Peer {
     this.auth.dispose();
     for (const deviceId of this.auth.devices) this.settings.deviceDown(deviceId, this.protocol, reason);
     this.stream.destroy();
+    this.clearRheaTimers();
     this.markClosed();
+  }
+
+  /**
+   * rhea clears its heartbeat timers only when it sees the socket end by
+   * itself; after a close we started (or a destroyed stream) it never does,
+   * and its idle check (twice the idle-time-out: 8 min) would keep the
+   * process alive that long after the hub closed.
+   */
+  private clearRheaTimers(): void {
+    const c = this.connection as unknown as Record<'heartbeat_in' | 'heartbeat_out' | 'abort_idle', NodeJS.Timeout | undefined>;
+    for (const k of ['heartbeat_in', 'heartbeat_out', 'abort_idle'] as const) {
+      if (c[k]) clearTimeout(c[k]);
+      c[k] = undefined;
+    }
   }
 }

@@ -23,6 +23,13 @@ export interface AmqpServerOptions {
   log?: AmqpLog;
   maxFrameBytes?: number;
   authTimeoutMs?: number;
+  /**
+   * AMQP idle-time-out the hub advertises (default AMQP_IDLE_TIMEOUT_MS,
+   * 4 min): a peer that sends no frame, not even an empty heartbeat, for twice
+   * this long (rhea's check) is disconnected, so a stuck client cannot hold its
+   * connection forever.
+   */
+  idleTimeoutMs?: number;
 }
 
 export interface AmqpServer {
@@ -38,6 +45,12 @@ export interface AmqpServer {
    */
   close(): Promise<void>;
 }
+
+/**
+ * Default AMQP idle-time-out: 4 minutes, what IoT Hub is commonly reported to
+ * use (not confirmed in the reference); the SDKs send heartbeats well within it.
+ */
+export const AMQP_IDLE_TIMEOUT_MS = 240_000;
 
 /**
  * Resolves when the stream has closed. Not events.once(): it rejects on an
@@ -60,6 +73,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
     clock: options.clock ?? systemClock,
     maxFrameBytes: options.maxFrameBytes ?? WIRE_LIMITS.amqpMaxFrameBytes,
     authTimeoutMs: options.authTimeoutMs ?? WIRE_LIMITS.authTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? AMQP_IDLE_TIMEOUT_MS,
     verifyBearer: options.verifyBearerToken,
     log: options.log ?? (() => undefined),
     isClosing: () => closing,

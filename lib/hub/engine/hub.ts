@@ -152,7 +152,9 @@ export class Hub implements HubApi {
       // Not durable, so not accepted: take it back out of memory too (unless a poll already locked it).
       const q = this.state.queues.get(deviceId);
       if (q) this.state.queues.set(deviceId, { ...q, messages: q.messages.filter((x) => x.message.sequenceNumber !== m.sequenceNumber || x.state !== 'Enqueued') });
-      throw new C2DError('ServerError', 'The message could not be stored.', { cause: e });
+      // Name the store's reason (SQLITE_FULL: disk full, SQLITE_READONLY...) so the sender sees why; it carries no secret.
+      const why = [(e as { code?: unknown }).code, (e as Error).message].filter((x) => typeof x === 'string' && x).join(': ');
+      throw new C2DError('ServerError', `The message could not be stored${why ? ` (${why})` : ''}.`, { cause: e });
     }
     // Pushed only once durable, so no device acts on a message a crash could still take back.
     this.dispatcher.kick(deviceId);

@@ -70,10 +70,16 @@ export class SqliteStore implements Store {
       file = path.join(options.dataDir, 'hub.db');
     }
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-    this.db.exec(SCHEMA);
-    this.run = this.prepareWriter();
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+      this.db.exec(SCHEMA);
+      this.run = this.prepareWriter();
+    } catch (e) {
+      // E.g. a read-only folder: do not leave the file open behind a hub that never started.
+      this.db.close();
+      throw e;
+    }
   }
 
   private prepareWriter(): (ops: StoreOp[]) => void {

@@ -112,7 +112,12 @@ export class EngineState {
     }
     let result: T;
     try {
-      result = rule(due.queue, now);
+      // queueEffects emitted events (lockExpired...) whose listeners may have
+      // re-entered and changed this queue (an MQTT connection hands out the
+      // freed slot at once): run the rule on the queue as it is now, not on
+      // `due.queue`, or the nested lock is overwritten and the message is
+      // delivered twice (found by test/reliability/slow-peers).
+      result = rule(this.queues.get(deviceId) ?? due.queue, now);
     } catch (e) {
       this.commitLater(dueOps);
       throw e;
@@ -140,7 +145,8 @@ export class EngineState {
     const dueOps = this.feedbackEffects(due.effects);
     let t: F.FeedbackTransition;
     try {
-      t = rule(due.state, now);
+      // As in applyQueue: listeners of the events just emitted may have re-entered.
+      t = rule(this.feedback, now);
     } catch (e) {
       this.commitLater(dueOps);
       throw e;
