@@ -17,6 +17,7 @@ import { CbsClient } from './cbs';
 import { TokenRenewer } from '../token-renewer';
 import { MessageBuffer } from '../message-buffer';
 import { Settler, type AmqpOutcome } from './settler';
+import { SessionLife } from '../session-life';
 
 const OUTCOME: Record<Settlement, AmqpOutcome> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
 
@@ -46,7 +47,7 @@ export async function openAmqpDeviceSession(o: DeviceSessionOptions): Promise<De
   return session;
 }
 
-class AmqpDeviceSession implements DeviceSession {
+class AmqpDeviceSession extends SessionLife implements DeviceSession {
   private cbs: CbsClient | undefined;
   private renewer: TokenRenewer | undefined;
   private link: Receiver | undefined;
@@ -55,13 +56,12 @@ class AmqpDeviceSession implements DeviceSession {
   private settler: Settler | undefined;
   private readonly buffer = new MessageBuffer();
   private onMessage: ((m: ReceivedMessage) => void) | undefined;
-  private lostListener: ((e: Error) => void) | undefined;
-  private closed = false;
 
   constructor(
     private readonly connection: Connection,
     private readonly o: DeviceSessionOptions,
   ) {
+    super();
     const lost = (ctx: EventContext): void => this.lost(amqpFailure(ctx, 'AMQP'));
     connection.on('disconnected', lost);
     connection.on('connection_error', lost);
@@ -85,18 +85,7 @@ class AmqpDeviceSession implements DeviceSession {
     if (c.canRenew) this.renewer = new TokenRenewer(c, put, (e) => this.lost(e), expiresAtMs);
   }
 
-  onLost(listener: (cause: Error) => void): void {
-    this.lostListener = listener;
-  }
-
-  private lost(e: Error): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.release(e);
-    this.lostListener?.(e);
-  }
-
-  private release(e: Error): void {
+  protected release(e: Error): void {
     this.renewer?.stop();
     this.cbs?.abort(e);
     this.settler?.abort(e);
@@ -167,9 +156,7 @@ class AmqpDeviceSession implements DeviceSession {
   }
 
   async close(): Promise<void> {
-    const wasOpen = !this.closed;
-    this.closed = true;
-    if (wasOpen) this.release(new Error('The session was closed.'));
+    this.markClosed();
     await closeAmqpConnection(this.connection);
   }
 }

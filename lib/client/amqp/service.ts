@@ -15,6 +15,7 @@ import { TokenRenewer } from '../token-renewer';
 import { CbsClient } from './cbs';
 import { amqpFailure, attachReceiver, attachSender, closeAmqpConnection, openAmqpConnection, outcomeError } from './connection';
 import { Settler } from './settler';
+import { SessionLife } from '../session-life';
 
 export interface ServiceSessionOptions {
   credentials: ServiceCredentials;
@@ -48,20 +49,19 @@ export async function openAmqpServiceSession(o: ServiceSessionOptions): Promise<
   return s;
 }
 
-export class AmqpServiceSession implements LiveSession {
+export class AmqpServiceSession extends SessionLife implements LiveSession {
   private cbs: CbsClient | undefined;
   private renewer: TokenRenewer | undefined;
   private sender: Promise<Sender> | undefined;
   private feedbackLink: Receiver | undefined;
   private settler: Settler | undefined;
   private readonly inFlight = new Map<Delivery, { resolve: () => void; reject: (e: Error) => void }>();
-  private lostListener: ((e: Error) => void) | undefined;
-  private closed = false;
 
   constructor(
     private readonly connection: Connection,
     private readonly o: ServiceSessionOptions,
   ) {
+    super();
     const lost = (ctx: EventContext): void => this.lost(amqpFailure(ctx, 'AMQP'));
     connection.on('disconnected', lost);
     connection.on('connection_error', lost);
@@ -83,18 +83,7 @@ export class AmqpServiceSession implements LiveSession {
     if (c.canRenew) this.renewer = new TokenRenewer(c, put, (e) => this.lost(e), expiresAtMs);
   }
 
-  onLost(listener: (cause: Error) => void): void {
-    this.lostListener = listener;
-  }
-
-  private lost(e: Error): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.release(e);
-    this.lostListener?.(e);
-  }
-
-  private release(e: Error): void {
+  protected release(e: Error): void {
     this.renewer?.stop();
     this.cbs?.abort(e);
     this.settler?.abort(e);
@@ -202,9 +191,7 @@ export class AmqpServiceSession implements LiveSession {
   }
 
   async close(): Promise<void> {
-    const wasOpen = !this.closed;
-    this.closed = true;
-    if (wasOpen) this.release(new Error('The session was closed.'));
+    this.markClosed();
     await closeAmqpConnection(this.connection);
   }
 }

@@ -27,6 +27,7 @@ import type { DeviceSession, DeviceSessionOptions } from '../device-session';
 import { MessageBuffer } from '../message-buffer';
 import { TokenRenewer } from '../token-renewer';
 import { tlsServerName } from '../tls-name';
+import { SessionLife } from '../session-life';
 
 /** Ends mqtt.js' handleMessage so that it sends no PUBACK (see above). */
 const MANUAL_PUBACK = new Error('PUBACK deferred until complete()');
@@ -45,17 +46,17 @@ export async function openMqttDeviceSession(o: DeviceSessionOptions): Promise<De
   return s;
 }
 
-class MqttDeviceSession implements DeviceSession {
+class MqttDeviceSession extends SessionLife implements DeviceSession {
   private client: MqttClient | undefined;
   private subscribed = false;
   private renewer: TokenRenewer | undefined;
   private readonly locks = new Map<string, { client: MqttClient; packetId: number }>();
   private readonly buffer = new MessageBuffer();
   private onMessage: ((m: ReceivedMessage) => void) | undefined;
-  private lostListener: ((e: Error) => void) | undefined;
-  private closed = false;
 
-  constructor(private readonly o: DeviceSessionOptions) {}
+  constructor(private readonly o: DeviceSessionOptions) {
+    super();
+  }
 
   async connect(): Promise<void> {
     const c = this.o.credentials;
@@ -140,18 +141,7 @@ class MqttDeviceSession implements DeviceSession {
     else this.buffer.push(m);
   }
 
-  onLost(listener: (cause: Error) => void): void {
-    this.lostListener = listener;
-  }
-
-  private lost(e: Error): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.release(e);
-    this.lostListener?.(e);
-  }
-
-  private release(e: Error): void {
+  protected release(e: Error): void {
     this.renewer?.stop();
     this.locks.clear();
     this.buffer.fail(e);
@@ -207,9 +197,7 @@ class MqttDeviceSession implements DeviceSession {
   }
 
   async close(): Promise<void> {
-    const wasOpen = !this.closed;
-    this.closed = true;
-    if (wasOpen) this.release(new Error('The session was closed.'));
+    this.markClosed();
     const c = this.client;
     this.client = undefined;
     if (c) await c.endAsync().catch(() => undefined);
