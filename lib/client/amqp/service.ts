@@ -56,6 +56,8 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
   private feedbackLink: Receiver | undefined;
   private settler: Settler | undefined;
   private readonly inFlight = new Map<Delivery, { resolve: () => void; reject: (e: Error) => void }>();
+  /** Sends waiting for link credit, first come first served (one 'sendable' listener wakes them). */
+  private creditWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(
     private readonly connection: Connection,
@@ -89,8 +91,11 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
     this.settler?.abort(e);
     for (const f of this.inFlight.values()) f.reject(e);
     this.inFlight.clear();
-    // Sends still waiting for credit.
-    void this.sender?.then((l) => l.emit('c2d_detached', e), () => undefined);
+    this.failCreditWaiters(e);
+  }
+
+  private failCreditWaiters(e: Error): void {
+    for (const w of this.creditWaiters.splice(0)) w.reject(e);
   }
 
   private senderLink(): Promise<Sender> {
@@ -118,10 +123,15 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
           this.inFlight.delete(d);
           f.reject(e);
         }
-        link.emit('c2d_detached', e);
+        this.failCreditWaiters(e);
       };
       link.on('sender_error', detached);
       link.on('sender_close', detached);
+      // As many waiting sends as the new credit allows go on; each checks again before sending.
+      link.on('sendable', () => {
+        const wake = this.creditWaiters.splice(0, Math.max(1, (link as unknown as { credit: number }).credit));
+        for (const w of wake) w.resolve();
+      });
       return link;
     });
     this.sender = attached;
@@ -135,19 +145,9 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
   async send(deviceId: string, m: OutgoingMessage): Promise<void> {
     const link = await this.senderLink();
     if (this.closed) throw Object.assign(new Error('The connection is closed.'), { code: 'ECONNRESET' });
-    if (!link.sendable()) {
-      await new Promise<void>((resolve, reject) => {
-        const ok = (): void => {
-          link.removeListener('c2d_detached', ko);
-          resolve();
-        };
-        const ko = (e: Error): void => {
-          link.removeListener('sendable', ok);
-          reject(e);
-        };
-        link.once('sendable', ok);
-        link.once('c2d_detached', ko);
-      });
+    while (!link.sendable()) {
+      await new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
+      if (this.closed || !link.is_open()) throw Object.assign(new Error('The send link is gone.'), { code: 'ECONNRESET' });
     }
     await new Promise<void>((resolve, reject) => {
       const d = link.send(encodeServiceSend(deviceId, m) as never);
