@@ -35,6 +35,15 @@ export function amqpFailure(ctx: EventContext | undefined, what: string): Error 
 }
 
 /** Opens a connection; resolves once the peer's open arrived. */
+/** Calls `lost` with the reason when an open connection goes away (closed, failed or dropped). */
+export function onConnectionLost(connection: Connection, lost: (cause: Error) => void): void {
+  const handler = (ctx: EventContext): void => lost(amqpFailure(ctx, 'AMQP'));
+  connection.on('disconnected', handler);
+  connection.on('connection_error', handler);
+  connection.on('connection_close', handler);
+  connection.on('error', () => undefined);
+}
+
 export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   const container = create_container({ id: `c2d-${randomUUID()}` });
   const tlsOptions = {

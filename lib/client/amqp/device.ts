@@ -12,7 +12,7 @@ import { errors } from '../../common/errors';
 import { DEFAULT_LIMITS } from '../../common/limits';
 import type { ReceivedMessage, Settlement } from '../../common/message';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
-import { amqpFailure, attachReceiver, closeAmqpConnection, openAmqpConnection } from './connection';
+import { amqpFailure, attachReceiver, closeAmqpConnection, onConnectionLost, openAmqpConnection } from './connection';
 import { CbsClient } from './cbs';
 import { TokenRenewer } from '../token-renewer';
 import { MessageBuffer } from '../message-buffer';
@@ -62,11 +62,7 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     private readonly o: DeviceSessionOptions,
   ) {
     super();
-    const lost = (ctx: EventContext): void => this.lost(amqpFailure(ctx, 'AMQP'));
-    connection.on('disconnected', lost);
-    connection.on('connection_error', lost);
-    connection.on('connection_close', lost);
-    connection.on('error', () => undefined);
+    onConnectionLost(connection, (e) => this.lost(e));
   }
 
   async authenticate(): Promise<void> {

@@ -13,7 +13,7 @@ import type { LiveSession } from '../connection-keeper';
 import type { ServiceCredentials } from '../credentials';
 import { TokenRenewer } from '../token-renewer';
 import { CbsClient } from './cbs';
-import { amqpFailure, attachReceiver, attachSender, closeAmqpConnection, openAmqpConnection, outcomeError } from './connection';
+import { amqpFailure, attachReceiver, attachSender, closeAmqpConnection, onConnectionLost, openAmqpConnection, outcomeError } from './connection';
 import { Settler } from './settler';
 import { SessionLife } from '../session-life';
 
@@ -64,11 +64,7 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
     private readonly o: ServiceSessionOptions,
   ) {
     super();
-    const lost = (ctx: EventContext): void => this.lost(amqpFailure(ctx, 'AMQP'));
-    connection.on('disconnected', lost);
-    connection.on('connection_error', lost);
-    connection.on('connection_close', lost);
-    connection.on('error', () => undefined);
+    onConnectionLost(connection, (e) => this.lost(e));
   }
 
   async authenticate(): Promise<void> {
