@@ -31,3 +31,14 @@ export abstract class SessionLife {
   /** Fails what waits on this session and stops its timers. */
   protected abstract release(e: Error): void;
 }
+
+/** Authenticates a freshly opened session; on failure closes it (releasing its connection) and rethrows. */
+export async function authenticated<S extends { authenticate(): Promise<void>; close(): Promise<void> }>(session: S): Promise<S> {
+  try {
+    await session.authenticate();
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+  return session;
+}

@@ -17,7 +17,7 @@ import { CbsClient } from './cbs';
 import { TokenRenewer } from '../token-renewer';
 import { MessageBuffer } from '../message-buffer';
 import { Settler, type AmqpOutcome } from './settler';
-import { SessionLife } from '../session-life';
+import { SessionLife, authenticated } from '../session-life';
 
 const OUTCOME: Record<Settlement, AmqpOutcome> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
 
@@ -37,14 +37,7 @@ export async function openAmqpDeviceSession(o: DeviceSessionOptions): Promise<De
     connectTimeoutMs: o.connectTimeoutMs,
     userAgent: o.userAgent,
   });
-  const session = new AmqpDeviceSession(connection, o);
-  try {
-    await session.authenticate();
-  } catch (e) {
-    await session.close();
-    throw e;
-  }
-  return session;
+  return authenticated(new AmqpDeviceSession(connection, o));
 }
 
 class AmqpDeviceSession extends SessionLife implements DeviceSession {

@@ -15,7 +15,7 @@ import { TokenRenewer } from '../token-renewer';
 import { CbsClient } from './cbs';
 import { amqpFailure, attachReceiver, attachSender, closeAmqpConnection, onConnectionLost, openAmqpConnection, outcomeError } from './connection';
 import { Settler } from './settler';
-import { SessionLife } from '../session-life';
+import { SessionLife, authenticated } from '../session-life';
 
 export interface ServiceSessionOptions {
   credentials: ServiceCredentials;
@@ -39,14 +39,7 @@ export async function openAmqpServiceSession(o: ServiceSessionOptions): Promise<
     connectTimeoutMs: o.connectTimeoutMs,
     userAgent: o.userAgent,
   });
-  const s = new AmqpServiceSession(connection, o);
-  try {
-    await s.authenticate();
-  } catch (e) {
-    await s.close();
-    throw e;
-  }
-  return s;
+  return authenticated(new AmqpServiceSession(connection, o));
 }
 
 export class AmqpServiceSession extends SessionLife implements LiveSession {
