@@ -13,7 +13,7 @@ import { Child } from './lib/ipc';
 import { HUB_CPU, pool } from './lib/fleet';
 import { sqliteGroupCommitRate } from './lib/sqlite-baseline';
 
-export interface Rate { perSec: number; serverCpuS: number; messages: number }
+export interface Rate { perSec: number; serverCpuS: number; loadCpuS?: number; messages: number }
 
 interface Server { port: number; ca: string }
 
@@ -60,9 +60,11 @@ export async function aedesBaseline(o: { subscribers: number; messages: number; 
     };
     await run(Math.min(2000, o.messages)); // warm-up
     const cpu0 = (await child.call<{ cpuS: number }>('stats')).cpuS;
+    const load0 = process.cpuUsage();
     const ms = await run(o.messages);
+    const load = process.cpuUsage(load0);
     const cpu1 = (await child.call<{ cpuS: number }>('stats')).cpuS;
-    return { perSec: (o.messages * 1000) / ms, serverCpuS: cpu1 - cpu0, messages: o.messages };
+    return { perSec: (o.messages * 1000) / ms, serverCpuS: cpu1 - cpu0, loadCpuS: (load.user + load.system) / 1e6, messages: o.messages };
   } finally {
     await Promise.all([...subs, ...(pub ? [pub] : [])].map((c) => c.endAsync(true).catch(() => undefined)));
     await child.stop();
@@ -127,9 +129,11 @@ export async function rheaBaseline(o: { messages: number; window: number; bodyBy
     });
     await run(Math.min(2000, o.messages));
     const cpu0 = (await child.call<{ cpuS: number }>('stats')).cpuS;
+    const load0 = process.cpuUsage();
     const ms = await run(o.messages);
+    const load = process.cpuUsage(load0);
     const cpu1 = (await child.call<{ cpuS: number }>('stats')).cpuS;
-    return { perSec: (o.messages * 1000) / ms, serverCpuS: cpu1 - cpu0, messages: o.messages };
+    return { perSec: (o.messages * 1000) / ms, serverCpuS: cpu1 - cpu0, loadCpuS: (load.user + load.system) / 1e6, messages: o.messages };
   } finally {
     for (const c of conns) c.close();
     await child.stop();

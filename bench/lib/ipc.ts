@@ -107,10 +107,10 @@ export function serve(handlers: Record<string, Handler>): void {
  * RSS is VmHWM from /proc: getrusage's maxrss survives exec, so a child would
  * report the bench driver's peak from before it was spawned.
  */
-export function processStats(): { cpuS: number; maxRssMB: number; rssMB: number; heapMB: number; externalMB: number } {
+export function processStats(): { cpuS: number; userS: number; systemS: number; maxRssMB: number; rssMB: number; heapMB: number; externalMB: number } {
   const u = process.resourceUsage();
   const m = process.memoryUsage();
   const hwm = /VmHWM:\s*(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   const maxRssMB = hwm !== undefined ? Number(hwm) / 1024 : u.maxRSS / 1024;
-  return { cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6, maxRssMB, rssMB: m.rss / 1048576, heapMB: m.heapUsed / 1048576, externalMB: m.external / 1048576 };
+  return { cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6, userS: u.userCPUTime / 1e6, systemS: u.systemCPUTime / 1e6, maxRssMB, rssMB: m.rss / 1048576, heapMB: m.heapUsed / 1048576, externalMB: m.external / 1048576 };
 }

@@ -15,12 +15,12 @@ function cell(n: number | undefined, digits = 0): string {
 }
 
 export function table(rows: Row[]): string {
-  const head = '| scenario | setup | msgs/s | p50 ms | p99 ms | p99.9 ms | max ms | hub CPU s | hub µs/msg | hub peak RSS MB | target |';
-  const sep = '|---|---|---|---|---|---|---|---|---|---|---|';
+  const head = '| scenario | setup | msgs/s | p50 ms | p99 ms | p99.9 ms | max ms | hub CPU s | hub µs/msg | load µs/msg | hub peak RSS MB | target |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map((r) => {
     const l = r.latency;
     const target = r.target ? `${r.target.met ? 'MET' : 'NOT MET'}: ${r.target.text}${r.target.ratio !== undefined ? ` (ratio ${r.target.ratio.toFixed(2)})` : ''}` : '';
-    return `| ${r.scenario} | ${r.setup} | ${cell(r.rate)} | ${cell(l?.p50, 2)} | ${cell(l?.p99, 2)} | ${cell(l?.p999, 2)} | ${cell(l?.max, 2)} | ${cell(r.hubCpuS, 2)} | ${cell(r.hubCpuUsPerMsg)} | ${cell(r.hubMaxRssMB)} | ${target} |`;
+    return `| ${r.scenario} | ${r.setup} | ${cell(r.rate)} | ${cell(l?.p50, 2)} | ${cell(l?.p99, 2)} | ${cell(l?.p999, 2)} | ${cell(l?.max, 2)} | ${cell(r.hubCpuS, 2)} | ${cell(r.hubCpuUsPerMsg)} | ${cell(r.loadCpuUsPerMsg)} | ${cell(r.hubMaxRssMB)} | ${target} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
@@ -43,6 +43,7 @@ export function writeBenchmarks(rows: Row[], args: string): void {
     '',
     `Run: \`npm run bench${args ? ` -- ${args}` : ''}\`. ${machineLine()}`,
     'The hub runs in its own process pinned to cpu 1 (taskset), the load generators in the bench process on cpu 0.',
+    'hub µs/msg and load µs/msg: CPU time (user + system) of the hub process and of the load generator per message while measuring.',
     '256-byte messages, warm-up before measuring, latency send -> device receive (hdr-histogram-js).',
     '',
     table(rows),

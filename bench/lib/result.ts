@@ -11,6 +11,8 @@ export interface Row {
   /** CPU seconds of the hub process while measuring, and per message (µs). */
   hubCpuS?: number;
   hubCpuUsPerMsg?: number;
+  /** CPU time of the load generator (the bench process: service and device clients) per message while measuring (µs). */
+  loadCpuUsPerMsg?: number;
   /** Peak RSS of the hub process (MB). */
   hubMaxRssMB?: number;
   /** Free text: the baseline, ratio, other figures. */

@@ -10,9 +10,9 @@ import { Child } from '../lib/ipc';
 import { tmpDir } from '../lib/measure';
 import type { Row } from '../lib/result';
 
-type Stats = { cpuS: number; maxRssMB: number };
+type Stats = { cpuS: number; userS: number; systemS: number; maxRssMB: number };
 
-async function measure(kind: 'ours' | 'official', deviceId: string, messages: number, bodyBytes: number): Promise<{ cpuPer10k: number; maxRssMB: number; rate: number }> {
+async function measure(kind: 'ours' | 'official', deviceId: string, messages: number, bodyBytes: number): Promise<{ cpuPer10k: number; systemShare: number; maxRssMB: number; rate: number }> {
   const dataDir = tmpDir();
   const hub = await startHub({ dataDir, devices: 1, prefix: deviceId });
   // BENCH_CLIENT_PROF=<dir>: the client process writes a CPU profile there.
@@ -30,7 +30,7 @@ async function measure(kind: 'ours' | 'official', deviceId: string, messages: nu
     await hub.child.call('stream', { deviceId: id, count: messages, bodyBytes, window: 20 });
     const s1 = await done;
     const ms = performance.now() - t0;
-    return { cpuPer10k: ((s1.cpuS - s0.cpuS) * 10_000) / messages, maxRssMB: s1.maxRssMB, rate: (messages * 1000) / ms };
+    return { cpuPer10k: ((s1.cpuS - s0.cpuS) * 10_000) / messages, systemShare: (s1.systemS - s0.systemS) / (s1.cpuS - s0.cpuS), maxRssMB: s1.maxRssMB, rate: (messages * 1000) / ms };
   } finally {
     await client.stop();
     await hub.child.stop();
@@ -46,7 +46,7 @@ export async function clientCpu(o: { messages: number; bodyBytes: number }): Pro
     scenario: '7 device client CPU',
     setup: `${name}, mqtt, ${o.messages} msgs`,
     rate: r.rate,
-    note: `${name}: ${r.cpuPer10k.toFixed(2)} CPU s per 10,000 messages, peak RSS ${r.maxRssMB.toFixed(0)} MB (client process)`,
+    note: `${name}: ${r.cpuPer10k.toFixed(2)} CPU s per 10,000 messages (${(r.systemShare * 100).toFixed(0)}% of it in the kernel), peak RSS ${r.maxRssMB.toFixed(0)} MB (client process)`,
   });
   return [
     row('official azure-iot-device', official),

@@ -11,7 +11,7 @@ import type { AckMode } from '../../lib/common/message';
 import type { DeviceTransport } from '../../lib/client/types';
 import type { ServiceClient } from '../../lib/client/service-client';
 import { Fleet, openService, pool, sendWithBackpressure, startHub } from '../lib/fleet';
-import { LatencyRecorder, stampOf, stampedBody, tmpDir } from '../lib/measure';
+import { fmt, LatencyRecorder, stampOf, stampedBody, tmpDir } from '../lib/measure';
 import type { Row } from '../lib/result';
 
 export interface EndToEndOptions {
@@ -74,9 +74,11 @@ export async function endToEnd(o: EndToEndOptions): Promise<EndToEndResult> {
     };
     await run(Math.max(o.devices, Math.min(2000, o.messages))); // warm-up: every device once
     lat.reset(); // the warm-up does not count
-    const before = await child.call<{ cpuS: number }>('stats');
+    const before = await child.call<{ cpuS: number; hub: { commits: number } }>('stats');
+    const load0 = process.cpuUsage();
     const ms = await run(o.messages);
-    const after = await child.call<{ cpuS: number; maxRssMB: number }>('stats');
+    const load = process.cpuUsage(load0);
+    const after = await child.call<{ cpuS: number; maxRssMB: number; hub: { commits: number } }>('stats');
     const cpu = after.cpuS - before.cpuS;
     return {
       scenario: o.transport === 'mqtt' ? '1 end to end' : '2 end to end',
@@ -86,7 +88,11 @@ export async function endToEnd(o: EndToEndOptions): Promise<EndToEndResult> {
       hubCpuS: cpu,
       hubCpuUsPerMsg: (cpu * 1e6) / o.messages,
       hubMaxRssMB: after.maxRssMB,
-      ...(retries > 0 ? { note: `${retries} sends met a full queue (403004) and were sent again` } : {}),
+      loadCpuUsPerMsg: (load.user + load.system) / o.messages,
+      note: [
+        `${fmt(o.messages / Math.max(1, after.hub.commits - before.hub.commits), 1)} messages per store commit (a message is one send and one completion)`,
+        ...(retries > 0 ? [`${retries} sends met a full queue (403004) and were sent again`] : []),
+      ].join('; '),
     };
   } finally {
     await fleet?.close();

@@ -181,6 +181,8 @@ export interface HubStats {
   locked: number;
   feedbackPending: number;
   feedbackBatches: number;
+  /** Store transactions committed since the hub opened (each holds every change of its group). */
+  commits: number;
 }
 
 export interface HubApi {

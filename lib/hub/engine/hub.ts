@@ -285,7 +285,7 @@ export class Hub implements HubApi {
         if (e.state === 'Enqueued') queued++;
         else locked++;
       }
-    return { devices: this.state.queues.size, queued, locked, feedbackPending: this.state.feedback.pending.length, feedbackBatches: this.state.feedback.batches.length };
+    return { devices: this.state.queues.size, queued, locked, feedbackPending: this.state.feedback.pending.length, feedbackBatches: this.state.feedback.batches.length, commits: this.store.commits };
   }
 
   /** The queue of a device as the rules see it (tests, diagnostics). */

@@ -54,6 +54,8 @@ export interface Store {
    * transaction (group commit); every caller resolves after that COMMIT.
    */
   write(ops: StoreOp[]): Promise<void>;
+  /** Transactions committed so far. */
+  readonly commits: number;
   /** Commits what is queued, then closes. */
   close(): void;
 }
