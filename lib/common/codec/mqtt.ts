@@ -41,7 +41,12 @@ export const MQTT_ACK_KEY = 'iothub-ack';
 /** One bag entry; `null` is a key written without `=`. */
 export type BagEntry = readonly [key: string, value: string | null];
 
+/** What encodeURIComponent leaves as it is: such text needs no escaping (most ids and values). */
+const UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
+
 function encodePart(s: string, what: string): string {
+  // Fast path on every delivery: encodeURIComponent always allocates a new string.
+  if (UNRESERVED.test(s)) return s;
   try {
     // encodeURIComponent encodes `/ & = % $ + :` and spaces, and writes non-ASCII as UTF-8 escapes.
     return encodeURIComponent(s);
@@ -51,6 +56,7 @@ function encodePart(s: string, what: string): string {
 }
 
 function decodePart(s: string): string {
+  if (!s.includes('%')) return s; // nothing escaped: decodeURIComponent would only copy it
   try {
     return decodeURIComponent(s);
   } catch {
@@ -108,12 +114,17 @@ export function parseExpiry(value: string): number | undefined {
 
 /** Bag entries in the hub's order: system keys, then `iothub-ack`, then application properties. */
 export function messageBagEntries(m: MqttMessageProperties): BagEntry[] {
+  // Field by field in SYSTEM_ORDER, not m[key] in a loop: this runs per delivery, and a
+  // loop of keyed reads over seven names is a megamorphic lookup each time.
   const entries: BagEntry[] = [];
-  for (const p of SYSTEM_ORDER) {
-    const v = m[p];
-    if (v === undefined) continue;
-    entries.push([MQTT_SYSTEM_KEYS[p], p === 'expiryTimeUtc' ? formatExpiry(v as number) : (v as string)]);
-  }
+  const K = MQTT_SYSTEM_KEYS;
+  if (m.messageId !== undefined) entries.push([K.messageId, m.messageId]);
+  if (m.to !== undefined) entries.push([K.to, m.to]);
+  if (m.expiryTimeUtc !== undefined) entries.push([K.expiryTimeUtc, formatExpiry(m.expiryTimeUtc)]);
+  if (m.correlationId !== undefined) entries.push([K.correlationId, m.correlationId]);
+  if (m.userId !== undefined) entries.push([K.userId, m.userId]);
+  if (m.contentType !== undefined) entries.push([K.contentType, m.contentType]);
+  if (m.contentEncoding !== undefined) entries.push([K.contentEncoding, m.contentEncoding]);
   if (m.ack !== undefined) entries.push([MQTT_ACK_KEY, m.ack]);
   for (const [k, v] of Object.entries(m.properties ?? {})) entries.push([k, v]);
   return entries;
