@@ -3,21 +3,21 @@
  * SDK speaks it (sdk-wire.md §3): client id = device id, clean=false,
  * username `{host}/{id}/?api-version=...&DeviceClientType=...`, password = SAS.
  *
- * Settlement: MQTT has only PUBACK, which IoT Hub reads as complete. mqtt.js
- * would PUBACK every message as soon as it was emitted (as the official SDK
- * does). We override its documented `handleMessage` hook and end it with an
- * error, which makes mqtt.js skip the PUBACK but go on reading packets; the
- * PUBACK goes out only when the app calls complete(). So "manual settlement"
- * (the Node-RED c2d-ack node) means what it says: a message not completed is
- * redelivered after the 60 s lock. reject/abandon fail with 405001
- * OperationNotSupported. A lost lock cannot be seen over MQTT: the hub
+ * Settlement: MQTT has only PUBACK, which IoT Hub reads as complete. The
+ * PUBACK goes out only when the app calls complete(), never on arrival (the
+ * official SDK acknowledges every message as it is emitted). So "manual
+ * settlement" (the Node-RED c2d-ack node) means what it says: a message not
+ * completed is redelivered after the 60 s lock. reject/abandon fail with
+ * 405001 OperationNotSupported. A lost lock cannot be seen over MQTT: the hub
  * ignores a late PUBACK (the message was redelivered under a new packet id).
+ *
+ * The packets themselves go through connection.ts (mqtt-packet on the socket).
  *
  * Token renewal is what the SDK does: DISCONNECT, then CONNECT with the new
  * password, same client id, clean=false, and no new SUBSCRIBE (the hub keeps
  * the subscription of a persistent session).
  */
-import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import type { IPublishPacket } from 'mqtt-packet';
 import { buildMqttUsername, deviceBoundFilter, parseDeviceBoundTopic } from '../../common/codec/mqtt';
 import { receivedFromTopic } from './received';
 import { C2DError, errors } from '../../common/errors';
@@ -28,15 +28,11 @@ import { MessageBuffer } from '../message-buffer';
 import { TokenRenewer } from '../token-renewer';
 import { tlsServerName } from '../tls-name';
 import { SessionLife } from '../session-life';
+import { ConnackError, MqttConnection, type MqttConnectOptions } from './connection';
 
-/** Ends mqtt.js' handleMessage so that it sends no PUBACK (see above). */
-const MANUAL_PUBACK = new Error('PUBACK deferred until complete()');
-
-type PubackSender = { _sendPacket(packet: { cmd: 'puback'; messageId: number }, cb?: (e?: Error) => void): void };
-
-function connectError(e: Error & { code?: unknown }): Error {
+function connectError(e: Error): Error {
   // CONNACK 4 (bad user name or password) and 5 (not authorized): the SDK's UnauthorizedError.
-  if (e.code === 4 || e.code === 5) return new C2DError('IotHubUnauthorized', `The hub refused the connection: ${e.message}`);
+  if (e instanceof ConnackError && (e.code === 4 || e.code === 5)) return new C2DError('IotHubUnauthorized', `The hub refused the connection: ${e.message}`);
   return e;
 }
 
@@ -47,10 +43,10 @@ export async function openMqttDeviceSession(o: DeviceSessionOptions): Promise<De
 }
 
 class MqttDeviceSession extends SessionLife implements DeviceSession {
-  private client: MqttClient | undefined;
+  private client: MqttConnection | undefined;
   private subscribed = false;
   private renewer: TokenRenewer | undefined;
-  private readonly locks = new Map<string, { client: MqttClient; packetId: number }>();
+  private readonly locks = new Map<string, { client: MqttConnection; packetId: number }>();
   private readonly buffer = new MessageBuffer();
   private onMessage: ((m: ReceivedMessage) => void) | undefined;
 
@@ -68,74 +64,54 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
     }
   }
 
-  private options(password: string | undefined): IClientOptions {
+  private options(password: string | undefined): MqttConnectOptions {
     const c = this.o.credentials;
     const ws = this.o.transport === 'mqtt-ws';
     return {
-      protocol: ws ? 'wss' : 'mqtts',
+      webSocket: ws,
       host: c.host,
-      hostname: c.host,
       port: c.port ?? this.o.port ?? (ws ? DEFAULT_PORTS.https : DEFAULT_PORTS.mqtts),
       ...(ws ? { path: WEBSOCKET_PATH } : {}),
       ...tlsServerName(c.host),
-      protocolId: 'MQTT',
-      protocolVersion: 4,
       clientId: c.deviceId,
-      clean: false,
-      keepalive: this.o.mqttKeepAliveS,
-      reschedulePings: false,
-      reconnectPeriod: 0,
-      resubscribe: false,
-      connectTimeout: this.o.connectTimeoutMs,
+      keepaliveS: this.o.mqttKeepAliveS,
+      connectTimeoutMs: this.o.connectTimeoutMs,
       username: buildMqttUsername({ host: c.hubHostName, deviceId: c.deviceId, params: { DeviceClientType: this.o.userAgent } }),
       ...(password !== undefined ? { password } : {}),
       ...(this.o.ca ? { ca: this.o.ca } : {}),
       ...(c.auth.kind === 'x509' ? { cert: c.auth.cert, key: c.auth.key, ...(c.auth.passphrase ? { passphrase: c.auth.passphrase } : {}) } : {}),
-      rejectUnauthorized: true,
-    } as IClientOptions;
+    };
   }
 
-  private connectClient(password: string | undefined): Promise<MqttClient> {
-    return new Promise((resolve, reject) => {
-      const client = mqtt.connect(this.options(password));
-      client.handleMessage = (_packet, callback) => callback(MANUAL_PUBACK);
-      const fail = (e: Error): void => {
-        client.removeAllListeners('connect');
-        client.on('error', () => undefined);
-        client.end(true);
-        reject(connectError(e));
-      };
-      const onClose = (): void => fail(Object.assign(new Error('The MQTT connection closed before CONNACK.'), { code: 'ECONNRESET' }));
-      client.once('error', fail);
-      client.once('close', onClose);
-      client.once('connect', () => {
-        client.removeListener('error', fail);
-        client.removeListener('close', onClose);
-        client.on('error', () => undefined); // 'close' follows and reports the loss
-        client.on('close', () => {
-          if (client === this.client) this.lost(Object.assign(new Error('The MQTT connection was lost.'), { code: 'ECONNRESET' }));
-        });
-        client.on('message', (topic, payload, packet) => this.onPublish(client, topic, payload, packet));
-        resolve(client);
-      });
+  private async connectClient(password: string | undefined): Promise<MqttConnection> {
+    let client: MqttConnection;
+    try {
+      client = await MqttConnection.open(this.options(password));
+    } catch (e) {
+      throw connectError(e as Error);
+    }
+    client.on('close', (e) => {
+      if (client === this.client) this.lost(e ?? Object.assign(new Error('The MQTT connection was lost.'), { code: 'ECONNRESET' }));
     });
+    client.on('publish', (packet) => this.onPublish(client, packet));
+    return client;
   }
 
   /** SAS renewal: disconnect, connect with the new token (clean=false, no SUBSCRIBE). */
   private async renew(): Promise<number> {
     const old = this.client;
     this.client = undefined; // its close is not a loss
-    if (old) await old.endAsync().catch(() => undefined);
+    if (old) await old.end().catch(() => undefined);
     const t = this.o.credentials.issueToken();
     this.client = await this.connectClient(t.token);
     this.o.onTokenRenewed?.(t.expiresAtMs);
     return t.expiresAtMs;
   }
 
-  private onPublish(client: MqttClient, topic: string, payload: Buffer, packet: IPublishPacket): void {
-    const parsed = parseDeviceBoundTopic(topic);
+  private onPublish(client: MqttConnection, packet: IPublishPacket): void {
+    const parsed = parseDeviceBoundTopic(packet.topic);
     if (!parsed || this.closed) return;
-    const m = receivedFromTopic(parsed, payload);
+    const m = receivedFromTopic(parsed, packet.payload as Buffer);
     if (packet.qos > 0 && packet.messageId !== undefined) this.locks.set(m.lockToken, { client, packetId: packet.messageId });
     if (this.onMessage) this.onMessage(m);
     else this.buffer.push(m);
@@ -150,12 +126,12 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
   private async subscribe(): Promise<void> {
     if (this.subscribed) return;
     const client = this.requireClient();
-    const granted = await client.subscribeAsync(deviceBoundFilter(this.o.credentials.deviceId), { qos: 1 });
-    if (granted.some((g) => g.qos === 128)) throw new C2DError('IotHubUnauthorized', 'The hub refused the C2D subscription.');
+    const granted = await client.subscribe(deviceBoundFilter(this.o.credentials.deviceId), 1);
+    if (granted.some((qos) => qos === 128)) throw new C2DError('IotHubUnauthorized', 'The hub refused the C2D subscription.');
     this.subscribed = true;
   }
 
-  private requireClient(): MqttClient {
+  private requireClient(): MqttConnection {
     if (!this.client || this.closed) throw Object.assign(new Error('The MQTT connection is not open.'), { code: 'ECONNRESET' });
     return this.client;
   }
@@ -191,15 +167,13 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
     // A message from an older connection was put back by the hub when that connection ended.
     if (!lock || lock.client !== this.client || this.closed) throw errors.lockLost(lockToken);
     this.locks.delete(lockToken);
-    await new Promise<void>((resolve, reject) => {
-      (lock.client as unknown as PubackSender)._sendPacket({ cmd: 'puback', messageId: lock.packetId }, (e) => (e ? reject(e) : resolve()));
-    });
+    await lock.client.puback(lock.packetId);
   }
 
   async close(): Promise<void> {
     this.markClosed();
     const c = this.client;
     this.client = undefined;
-    if (c) await c.endAsync().catch(() => undefined);
+    if (c) await c.end().catch(() => undefined);
   }
 }
