@@ -145,3 +145,14 @@ export function sqliteBaseline(o: { groupSize: number; rows: number; bodyBytes: 
   const r = sqliteGroupCommitRate(o.groupSize, o.rows, o.bodyBytes);
   return { perSec: r.perSec, serverCpuS: 0, messages: o.rows };
 }
+
+/** The engine and store alone (lib/engine-child.ts): send, deliver and complete with no network, on the hub's core. */
+export async function engineOnly(o: { devices: number; messages: number; window: number; bodyBytes: number }): Promise<Rate & { messagesPerCommit: number }> {
+  const child = Child.start('lib/engine-child', { cpu: HUB_CPU });
+  try {
+    const r = await child.call<{ perSec: number; cpuUsPerMsg: number; messagesPerCommit: number }>('run', o);
+    return { perSec: r.perSec, serverCpuS: (r.cpuUsPerMsg * o.messages) / 1e6, messages: o.messages, messagesPerCommit: r.messagesPerCommit };
+  } finally {
+    await child.stop();
+  }
+}

@@ -7,7 +7,7 @@
  * restart, node-red, client. Default: all. --quick shrinks every scenario (~1-2 min).
  */
 import { spawnSync } from 'node:child_process';
-import { aedesBaseline, rheaBaseline, sqliteBaseline, type Rate } from './baselines';
+import { aedesBaseline, engineOnly, rheaBaseline, sqliteBaseline, type Rate } from './baselines';
 import { LOAD_CPU } from './lib/fleet';
 import { pinnable } from './lib/ipc';
 import { fmt } from './lib/measure';
@@ -84,6 +84,14 @@ async function main(): Promise<void> {
   if (want('baselines')) {
     await step('baseline aedes', async () => baselineRow('aedes QoS 1 pub -> sub', `mqtt.js, 100 subscribers, window ${windowFor(100)}, no durability`, await aedesBaseline({ subscribers: 100, messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY })));
     await step('baseline rhea', async () => baselineRow('rhea sender -> relay -> receiver', `window ${windowFor(100)}, accepted end to end, no durability`, await rheaBaseline({ messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY })));
+    await step('engine only', async () => {
+      const r = await engineOnly({ devices: 100, messages: E2E_MESSAGES * 2, window: windowFor(100), bodyBytes: BODY });
+      return {
+        ...baselineRow('engine and store, no network', `100 devices, ${windowFor(100)} sends in flight, in-process receivers complete at once, SQLite WAL synchronous FULL (hub's core)`, r),
+        scenario: 'breakdown: engine and store, no network',
+        note: `${fmt(r.messagesPerCommit, 1)} messages per store commit; the hub's CPU per message in scenario 1 minus this is what its protocol servers cost`,
+      };
+    });
     await step('baseline sqlite', async () => baselineRow('SQLite group commit', 'groups of 100 rows, WAL, synchronous FULL (in the bench process)', sqliteBaseline({ groupSize: 100, rows: E2E_MESSAGES * 2, bodyBytes: BODY })));
   }
   const e2e = [['e2e-mqtt', 'mqtt'], ['e2e-amqp', 'amqp'], ['e2e-http', 'http']] as const;
