@@ -19,6 +19,7 @@ import { idleDevices } from './scenarios/idle';
 import { restart } from './scenarios/restart';
 import { clientCpu } from './scenarios/client';
 import { nodeRedPath } from './scenarios/node-red';
+import { breakdown } from './scenarios/breakdown';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -92,6 +93,9 @@ async function main(): Promise<void> {
         note: `${fmt(r.messagesPerCommit, 1)} messages per store commit; the hub's CPU per message in scenario 1 minus this is what its protocol servers cost`,
       };
     });
+    for (const side of ['service', 'device'] as const) {
+      await step(`breakdown ${side}`, () => breakdown({ side, devices: 100, messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY }));
+    }
     await step('baseline sqlite', async () => baselineRow('SQLite group commit', 'groups of 100 rows, WAL, synchronous FULL (in the bench process)', sqliteBaseline({ groupSize: 100, rows: E2E_MESSAGES * 2, bodyBytes: BODY })));
   }
   const e2e = [['e2e-mqtt', 'mqtt'], ['e2e-amqp', 'amqp'], ['e2e-http', 'http']] as const;
