@@ -9,12 +9,15 @@
  * public `client.publish` picks the packet id itself and, for clean=false
  * sessions, stores the packet for replay; its `ack` event reports only packets
  * that its own store knew. So:
- * - `sendPublish` calls the client's per-connection delivery functions
- *   (`deliverQoS`/`deliver0`, what aedes' own subscriptions call), which keep
- *   a packet id given in the packet and write straight to that socket;
+ * - `sendPublish` writes the PUBLISH (framed by mqtt-packet, as aedes frames
+ *   its own) straight to that client's socket, with the packet id we chose.
+ *   aedes' own per-client delivery (`deliverQoS`) would keep the id too, but
+ *   costs two setImmediate turns, a promise and a packet copy per message,
+ *   about a fifth of the hub's CPU per C2D delivery (bench breakdown);
  * - `takeOverOutgoing` turns aedes' outgoing store into a PUBACK listener.
  */
 import { Readable } from 'node:stream';
+import mqttPacket from 'mqtt-packet';
 import type { Aedes, Client, Subscription } from 'aedes' with { 'resolution-mode': 'import' };
 
 export type { Aedes, Client, Subscription };
@@ -28,16 +31,23 @@ export interface OutgoingPublish {
 }
 
 interface ClientInternals {
-  deliverQoS(packet: object, done: () => void): void;
-  deliver0(packet: object, done: () => void): void;
+  conn: { write(chunk: Buffer, cb?: (e?: Error | null) => void): boolean };
+  connected: boolean;
 }
 
-/** Writes a PUBLISH to this client only; `done` runs once it is handed to the socket (or the socket failed). */
-export function sendPublish(client: Client, p: OutgoingPublish, done: () => void = () => {}): void {
-  const packet = { cmd: 'publish', topic: p.topic, payload: p.payload, qos: p.qos, retain: false, dup: false, messageId: p.messageId };
+/**
+ * Writes a PUBLISH to this client only; `done` runs once it is handed to the
+ * socket, with an error when it was not (the socket failed or the client is
+ * no longer connected: the message's lock then returns it to the queue).
+ */
+export function sendPublish(client: Client, p: OutgoingPublish, done: (error?: Error) => void = () => {}): void {
   const c = client as unknown as ClientInternals;
-  if (p.qos === 0) c.deliver0(packet, done);
-  else c.deliverQoS(packet, done);
+  if (!c.connected) {
+    setImmediate(done, new Error('The MQTT client is not connected.'));
+    return;
+  }
+  const bytes = mqttPacket.generate({ cmd: 'publish', topic: p.topic, payload: p.payload, qos: p.qos, retain: false, dup: false, ...(p.qos > 0 ? { messageId: p.messageId } : {}) });
+  c.conn.write(bytes, (e) => done(e ?? undefined));
 }
 
 interface OutgoingStore {

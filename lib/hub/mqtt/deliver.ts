@@ -81,7 +81,10 @@ export class C2DDelivery {
       properties: m.properties,
     });
     if (this.qos === 0) {
-      sendPublish(this.client, { topic, payload: m.body, qos: 0 }, () => this.settle(m.lockToken));
+      // Completed once handed to the socket; not if that failed (its lock brings it back).
+      sendPublish(this.client, { topic, payload: m.body, qos: 0 }, (e) => {
+        if (!e) this.settle(m.lockToken);
+      });
       return;
     }
     const packetId = this.allocatePacketId();
