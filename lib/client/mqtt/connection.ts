@@ -96,6 +96,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private readonly subacks = new Map<number, (granted: number[]) => void>();
   private pingTimer: NodeJS.Timeout | undefined;
   private awaitingPong = false;
+  private corked = false;
   private ended = false;
   private closed = false;
 
@@ -221,6 +222,15 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   /** PUBACK for `packetId`; resolves once it is handed to the socket. */
   puback(packetId: number): Promise<void> {
     if (this.closed) return Promise.reject(Object.assign(new Error('The MQTT connection is not open.'), { code: 'ECONNRESET' }));
+    // The PUBACKs of the messages that arrived together (one read) go out as one TLS record and one write.
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
     return new Promise((resolve, reject) => {
       this.stream.write(pubackBytes(packetId), (e) => (e ? reject(e) : resolve()));
     });
