@@ -43,6 +43,9 @@ describe('MQTT codec: the device-bound topic (c2d-semantics §3.1)', () => {
   it('keeps the trailing / when there are no properties', () => {
     assert.equal(deviceBoundTopic('d', {}), 'devices/d/messages/devicebound/');
     assert.deepEqual(parseDeviceBoundTopic('devices/d/messages/devicebound/')?.entries, []);
+    assert.deepEqual(parseDeviceBoundTopic('devices/d/messages/devicebound')?.entries, []);
+    // A raw `/` inside the bag is taken as part of it; `&&` and a trailing `&` are empty segments.
+    assert.deepEqual(parseDeviceBoundTopic('devices/d/messages/devicebound/a=1/2&&b&')?.entries, [['a', '1/2'], ['b', null]]);
   });
 
   it('writes null as the bare key and empty as key=', () => {
@@ -118,7 +121,7 @@ describe('MQTT codec: the device-bound topic (c2d-semantics §3.1)', () => {
   });
 
   it('does not take other topics for device-bound ones', () => {
-    for (const t of ['devices/d/messages/events/a=1', 'devices//messages/devicebound/', '$iothub/twin/res/200/?$rid=1', 'devices/d/messages']) {
+    for (const t of ['devices/d/messages/events/a=1', 'devices//messages/devicebound/', '$iothub/twin/res/200/?$rid=1', 'devices/d/messages', 'devices/d/messages/deviceboundx/a=1', 'device/d/messages/devicebound/', 'devices/d/message/devicebound/', 'devices/d']) {
       assert.equal(parseDeviceBoundTopic(t), undefined, t);
     }
   });

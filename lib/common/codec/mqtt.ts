@@ -75,13 +75,32 @@ export function encodePropertyBag(entries: Iterable<BagEntry>): string {
   return parts.join('&');
 }
 
-/** Decodes a bag leniently: empty segments are skipped; `$` or `%24` both work; bad escapes stay as written. */
+/** Decoded names of the bag keys seen so far (system keys and app property names repeat on every message); bounded. */
+const decodedKeys = new Map<string, string>();
+const DECODED_KEYS_MAX = 256;
+
+function decodeKey(s: string): string {
+  const known = decodedKeys.get(s);
+  if (known !== undefined) return known;
+  const d = decodePart(s);
+  if (decodedKeys.size < DECODED_KEYS_MAX) decodedKeys.set(s, d);
+  return d;
+}
+
+/**
+ * Decodes a bag leniently: empty segments are skipped; `$` or `%24` both work; bad escapes stay as written.
+ * (One pass with indexOf, no intermediate arrays: a device runs this on every message.)
+ */
 export function parsePropertyBag(bag: string): BagEntry[] {
   const entries: BagEntry[] = [];
-  for (const part of bag.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    entries.push(eq < 0 ? [decodePart(part), null] : [decodePart(part.slice(0, eq)), decodePart(part.slice(eq + 1))]);
+  for (let start = 0; start < bag.length; ) {
+    let end = bag.indexOf('&', start);
+    if (end < 0) end = bag.length;
+    if (end > start) {
+      const eq = bag.indexOf('=', start);
+      entries.push(eq < 0 || eq > end ? [decodeKey(bag.slice(start, end)), null] : [decodeKey(bag.slice(start, eq)), decodePart(bag.slice(eq + 1, end))]);
+    }
+    start = end + 1;
   }
   return entries;
 }
@@ -182,11 +201,17 @@ export interface ParsedTopic {
  * do not encode it in topics); a bag holding a raw `/` is taken whole.
  */
 function parseMessagesTopic(topic: string, kind: string): ParsedTopic | undefined {
-  const parts = topic.split('/');
-  if (parts.length < 4 || parts[0] !== DEVICES || parts[2] !== MESSAGES || parts[3] !== kind) return undefined;
-  const deviceId = parts[1] as string;
-  if (deviceId === '') return undefined;
-  return { deviceId, entries: parsePropertyBag(parts.slice(4).join('/')) };
+  // `devices/` {id} `/messages/` {kind} [`/` {bag}], matched by position rather than by split():
+  // this runs on every message a device receives.
+  const head = `${DEVICES}/`;
+  if (!topic.startsWith(head)) return undefined;
+  const idEnd = topic.indexOf('/', head.length);
+  if (idEnd <= head.length) return undefined;
+  const middle = `/${MESSAGES}/${kind}`;
+  if (!topic.startsWith(middle, idEnd)) return undefined;
+  const after = idEnd + middle.length;
+  if (after < topic.length && topic[after] !== '/') return undefined;
+  return { deviceId: topic.slice(head.length, idEnd), entries: parsePropertyBag(after < topic.length ? topic.slice(after + 1) : '') };
 }
 
 /** Parses a device-bound topic; undefined when the topic is not one. */
