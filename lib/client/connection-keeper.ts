@@ -62,6 +62,18 @@ export class ConnectionKeeper<S extends LiveSession> {
     return this.state === 'open' ? this.session : undefined;
   }
 
+  /**
+   * The session messages can be settled on: the open one, or a new one still
+   * restoring (its subscription confirmed, the SUBACK read, but the keeper not
+   * told yet). A hub may deliver right behind the SUBACK, in the same read
+   * (MQTT-3.8.4 even allows before it): those messages belong to this session.
+   */
+  get settling(): S | undefined {
+    return this.current ?? this.restoring;
+  }
+
+  private restoring: S | undefined;
+
   /** Opens; rejects when the first connection fails and the policy does not retry (or retries run out). */
   async open(): Promise<void> {
     if (this.state === 'open') return;
@@ -93,7 +105,12 @@ export class ConnectionKeeper<S extends LiveSession> {
         return;
       }
       // E.g. the hub still holds the old connection's C2D link (409002): this session goes, a retry follows.
-      await this.restore(s);
+      this.restoring = s;
+      try {
+        await this.restore(s);
+      } finally {
+        this.restoring = undefined;
+      }
     } catch (e) {
       await s?.close().catch(() => undefined);
       if (this.isStale(gen)) return;

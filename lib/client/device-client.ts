@@ -155,7 +155,7 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
     if (kind !== 'complete' && !this.canRejectOrAbandon) {
       throw new C2DError('OperationNotSupported', `${kind} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`);
     }
-    const s = this.keeper.current;
+    const s = this.keeper.settling;
     // Not connected now: the hub put the message back when the connection dropped.
     if (!s) throw errors.lockLost(lockToken);
     await s.settle(kind, lockToken);

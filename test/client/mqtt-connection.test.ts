@@ -11,6 +11,10 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { ConnackError, MqttConnection, type MqttConnectOptions } from '../../lib/client/mqtt/connection';
+import { DeviceClient } from '../../lib/client/device-client';
+import { formatConnectionString } from '../../lib/common/connection-string';
+import { generateKey } from '../../lib/common/sas';
+import type { ReceivedMessage } from '../../lib/common/message';
 import { testTls } from './rig';
 
 type Script = (packet: Packet, reply: (p: Parameters<typeof mqttPacket.generate>[0]) => void, socket: tls.TLSSocket) => void;
@@ -174,6 +178,31 @@ describe('MQTT device connection (mqtt-packet on the socket)', function () {
       const [error] = (await closed) as [Error | undefined];
       assert.equal(error, undefined);
     } finally {
+      await srv.close();
+    }
+  });
+
+  it('DeviceClient: a message right behind the SUBACK, in the same read, can be completed (MQTT-3.8.4 lets a hub send that early)', async () => {
+    const srv = await scriptedServer((p, reply, socket) => {
+      if (p.cmd === 'connect') reply({ cmd: 'connack', returnCode: 0, sessionPresent: false });
+      if (p.cmd === 'subscribe') {
+        socket.write(Buffer.concat([
+          mqttPacket.generate({ cmd: 'suback', messageId: p.messageId!, granted: [1] }),
+          mqttPacket.generate({ cmd: 'publish', topic: 'devices/dev1/messages/devicebound/%24.mid=m1', payload: Buffer.from('early'), qos: 1, messageId: 9, retain: false, dup: false }),
+        ]));
+      }
+    });
+    const c = DeviceClient.fromConnectionString(formatConnectionString({ HostName: `127.0.0.1:${srv.port}`, DeviceId: 'dev1', SharedAccessKey: generateKey() }), { transport: 'mqtt', ca: srv.ca });
+    try {
+      // Completed at once, from the message handler, as an app (or c2d-receive in auto mode) does.
+      const completed = new Promise<ReceivedMessage>((resolve, reject) => c.on('message', (m: ReceivedMessage) => c.complete(m).then(() => resolve(m), reject)));
+      await c.open();
+      const m = await completed;
+      assert.equal(m.messageId, 'm1');
+      while (!srv.seen.some((x) => x.cmd === 'puback')) await once([...srv.sockets][0]!, 'data');
+      assert.deepEqual(srv.seen.filter((x) => x.cmd === 'puback').map((x) => x.messageId), [9]);
+    } finally {
+      await c.close();
       await srv.close();
     }
   });

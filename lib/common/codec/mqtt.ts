@@ -75,15 +75,19 @@ export function encodePropertyBag(entries: Iterable<BagEntry>): string {
   return parts.join('&');
 }
 
-/** Decoded names of the bag keys seen so far (system keys and app property names repeat on every message); bounded. */
+/**
+ * Decoded names of the bag keys seen so far (system keys and app property names repeat on
+ * every message). Bounded in count and key length: the hub parses topics from the network.
+ */
 const decodedKeys = new Map<string, string>();
 const DECODED_KEYS_MAX = 256;
+const DECODED_KEY_MAX_CHARS = 64;
 
 function decodeKey(s: string): string {
   const known = decodedKeys.get(s);
   if (known !== undefined) return known;
   const d = decodePart(s);
-  if (decodedKeys.size < DECODED_KEYS_MAX) decodedKeys.set(s, d);
+  if (decodedKeys.size < DECODED_KEYS_MAX && s.length <= DECODED_KEY_MAX_CHARS) decodedKeys.set(s, d);
   return d;
 }
 
