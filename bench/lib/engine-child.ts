@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { Hub } from '../../lib/hub';
 import { processStats, serve } from './ipc';
 import { tmpDir } from './measure';
+import { autoCompleteReceivers, pumpSends } from './in-process';
 
 serve({
   async run(a: { devices: number; messages: number; window: number; bodyBytes: number }): Promise<{ perSec: number; cpuUsPerMsg: number; messagesPerCommit: number }> {
@@ -16,33 +17,8 @@ serve({
     const hub = await Hub.open({ dataDir: dir });
     try {
       for (let i = 0; i < a.devices; i++) await hub.registry.createDevice({ deviceId: `dev-${i}` });
-      let completed = 0;
-      let wake: (() => void) | undefined;
-      for (let i = 0; i < a.devices; i++) {
-        const id = `dev-${i}`;
-        const r = hub.openReceiver(id, {
-          deliver: (m) => {
-            void hub.complete(id, m.lockToken).then(() => {
-              completed++;
-              r.addCredit(1);
-              wake?.();
-            });
-          },
-        }, { credit: 8 });
-      }
-      const body = Buffer.alloc(a.bodyBytes, 'x');
-      const run = async (n: number): Promise<void> => {
-        completed = 0;
-        let sent = 0;
-        const worker = async (): Promise<void> => {
-          while (sent < n) {
-            const i = sent++;
-            await hub.send(`dev-${i % a.devices}`, { body });
-          }
-        };
-        await Promise.all(Array.from({ length: a.window }, worker));
-        while (completed < n) await new Promise<void>((resolve) => (wake = resolve));
-      };
+      autoCompleteReceivers(hub, a.devices);
+      const run = (n: number): Promise<void> => pumpSends(hub, { devices: a.devices, count: n, window: a.window, bodyBytes: a.bodyBytes });
       await run(Math.min(5000, a.messages)); // warm-up
       const c0 = processStats().cpuS;
       const commits0 = hub.stats().commits;

@@ -9,6 +9,7 @@ import { generateKey } from '../../lib/common/sas';
 import type { HubLimits } from '../../lib/common/limits';
 import { EmbeddedHub } from '../../lib/hub/embedded';
 import { processStats, serve } from './ipc';
+import { autoCompleteReceivers, pumpSends } from './in-process';
 
 export interface HubStartArgs {
   dataDir?: string;
@@ -121,48 +122,12 @@ serve({
     };
     await Promise.all(Array.from({ length: a.window }, worker));
   },
-  /**
-   * In-process receivers for devices `${prefix}${i}`, i < devices, that complete
-   * each message at once (the breakdown scenario: network sends, no devices).
-   */
+  /** In-process receivers that complete at once (the breakdown's service-side-only scenario). */
   autoComplete(a: { prefix?: string; devices: number; credit?: number }): void {
-    const h = current();
-    for (let i = 0; i < a.devices; i++) {
-      const id = `${a.prefix ?? 'dev-'}${i}`;
-      const r = h.hub.openReceiver(id, {
-        deliver: (m) => {
-          h.hub.complete(id, m.lockToken).then(() => r.addCredit(1), () => undefined);
-        },
-      }, { credit: a.credit ?? 8 });
-    }
+    autoCompleteReceivers(current().hub, a.devices, a);
   },
-  /**
-   * Sends `count` messages round robin over `devices` through Hub.send, `window`
-   * in flight, and resolves once all are completed (the breakdown scenario:
-   * network devices, no service connection). A full queue waits for a completion.
-   */
-  async pump(a: { prefix?: string; devices: number; count: number; window: number; bodyBytes: number }): Promise<void> {
-    const h = current();
-    const body = Buffer.alloc(a.bodyBytes, 'x');
-    const target = completed + a.count;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < a.count) {
-        const i = next++;
-        for (;;) {
-          try {
-            await h.hub.send(`${a.prefix ?? 'dev-'}${i % a.devices}`, { body });
-            break;
-          } catch (e) {
-            if ((e as Error).name !== 'DeviceMaximumQueueDepthExceeded') throw e;
-            await once(h.hub.events, 'completed');
-          }
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: a.window }, worker));
-    while (completed < target) await once(h.hub.events, 'completed');
-  },
+  /** Sends through Hub.send until `count` more are completed (the breakdown's device-side-only scenario). */
+  pump: (a: { prefix?: string; devices: number; count: number; window: number; bodyBytes: number }) => pumpSends(current().hub, a),
   async close(): Promise<void> {
     await hub?.close();
     hub = undefined;

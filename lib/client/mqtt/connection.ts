@@ -22,6 +22,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnackPacket, type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
+import { WS_SUBPROTOCOL_MQTT } from '../../common/limits';
 
 export interface MqttConnectOptions {
   webSocket: boolean;
@@ -76,7 +77,7 @@ function openStream(o: MqttConnectOptions): { stream: Duplex; onClose: (cb: () =
     rejectUnauthorized: true,
   };
   if (o.webSocket) {
-    const ws = new WebSocket(`wss://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.path ?? '/'}`, ['mqtt'], tlsOptions);
+    const ws = new WebSocket(`wss://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.path ?? '/'}`, [WS_SUBPROTOCOL_MQTT], tlsOptions);
     const stream = createWebSocketStream(ws);
     return { stream, onClose: (cb) => ws.once('close', cb) };
   }
