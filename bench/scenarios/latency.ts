@@ -41,11 +41,11 @@ export async function fixedRateLatency(o: { devices: number; ratePerSec: number;
     await offer(Math.min(1000, o.ratePerSec)); // warm-up, 1 s
     await child.call('waitCompleted', { count: sent });
     lat.reset(); // the warm-up does not count
-    const before = await child.call<{ cpuS: number }>('stats');
+    const before = await child.call<{ cpuS: number; hub: { commits: number } }>('stats');
     const count = o.ratePerSec * o.seconds;
     await offer(count);
     await child.call('waitCompleted', { count: sent });
-    const after = await child.call<{ cpuS: number; maxRssMB: number }>('stats');
+    const after = await child.call<{ cpuS: number; maxRssMB: number; hub: { commits: number } }>('stats');
     const latency = lat.summary();
     // Same-run floor: one durable SQLite commit on this disk, measured right after (a send needs one).
     const floor = new LatencyRecorder();
@@ -59,7 +59,7 @@ export async function fixedRateLatency(o: { devices: number; ratePerSec: number;
       hubCpuS: after.cpuS - before.cpuS,
       hubCpuUsPerMsg: ((after.cpuS - before.cpuS) * 1e6) / count,
       hubMaxRssMB: after.maxRssMB,
-      note: `raw SQLite commit (1 row, synchronous FULL) right after, same disk: p50 ${f.p50.toFixed(2)} / p99 ${f.p99.toFixed(2)} / p99.9 ${f.p999.toFixed(2)} / max ${f.max.toFixed(2)} ms${failures.length ? `; ${failures.length} sends failed` : ''}`,
+      note: `${((after.hub.commits - before.hub.commits) / count).toFixed(2)} store commits per message; raw SQLite commit (1 row, synchronous FULL) right after, same disk: p50 ${f.p50.toFixed(2)} / p99 ${f.p99.toFixed(2)} / p99.9 ${f.p999.toFixed(2)} / max ${f.max.toFixed(2)} ms${failures.length ? `; ${failures.length} sends failed` : ''}`,
       target: { text: 'p99 <= 5 ms', met: latency.p99 <= 5 && failures.length === 0 },
     };
   } finally {

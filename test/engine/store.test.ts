@@ -19,6 +19,55 @@ describe('SQLite store: group commit', () => {
     store.close();
   });
 
+  it('a lazy write rides the next group someone waits on, and commits on its own when none comes', async () => {
+    const store = new SqliteStore();
+    const policy = (n: number) => ({ t: 'putPolicy' as const, policy: { keyName: `p${n}`, primaryKey: 'a'.repeat(44), secondaryKey: 'b'.repeat(44), rights: [] } });
+    let lazyDone = false;
+    const lazy = store.write([policy(1)], { lazy: true }).then(() => (lazyDone = true));
+    // A write someone waits on, a tick later: both go in its one transaction, in order.
+    await new Promise((r) => setImmediate(r));
+    assert.equal(store.commits, 0, 'a lazy write does not start a commit at the next turn');
+    await store.write([policy(2)]);
+    assert.equal(store.commits, 1);
+    await lazy;
+    assert.ok(lazyDone);
+    // Alone, it still commits (within LAZY_COMMIT_MS) and only then resolves.
+    await store.write([policy(3)], { lazy: true });
+    assert.equal(store.commits, 2);
+    assert.deepEqual(store.load().policies.map((p) => p.keyName).sort(), ['p1', 'p2', 'p3']);
+    // close() commits what is still waiting.
+    const last = store.write([policy(4)], { lazy: true });
+    store.close();
+    await last;
+    assert.equal(store.commits, 3);
+  });
+
+  it('a completion and the next send share one commit, and the completion is durable when complete() resolves', async () => {
+    const dir = tempDir();
+    const hub = await Hub.open({ dataDir: dir, clock: new ManualClock() });
+    const reader = new Database(path.join(dir, 'hub.db'), { readonly: true });
+    try {
+      await hub.registry.createDevice({ deviceId: 'dev1' });
+      await hub.send('dev1', { body: body('a') });
+      const m = await hub.receive('dev1');
+      assert.ok(m);
+      const before = hub.stats().commits;
+      await Promise.all([hub.complete('dev1', m.lockToken), hub.send('dev1', { body: body('b') })]);
+      assert.equal(hub.stats().commits - before, 1);
+      const rows = reader.prepare('SELECT seq FROM messages').all() as { seq: number }[];
+      assert.deepEqual(rows.map((r) => r.seq), [2]);
+      // A completion with no send behind it: durable once complete() resolves.
+      const m2 = await hub.receive('dev1');
+      assert.ok(m2);
+      await hub.complete('dev1', m2.lockToken);
+      assert.equal((reader.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 0);
+    } finally {
+      reader.close();
+      await hub.close();
+      removeDir(dir);
+    }
+  });
+
   it('a send resolves only once its row is committed (visible to another connection)', async () => {
     const dir = tempDir();
     const hub = await Hub.open({ dataDir: dir, clock: new ManualClock() });

@@ -179,7 +179,8 @@ export class Hub implements HubApi {
     if (typeof lockToken !== 'string' || !this.state.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
     const { ops } = this.state.applyQueue(deviceId, rule);
     this.dispatcher.settled(deviceId, lockToken);
-    await this.store.write(ops);
+    // Lazy: the settlement rides the next send's commit (a crash before it redelivers, at least once).
+    await this.store.write(ops, { lazy: true });
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {
@@ -241,7 +242,7 @@ export class Hub implements HubApi {
     if (typeof lockToken !== 'string') throw errors.lockLost(String(lockToken));
     const ops = this.state.applyFeedback((st, now) => F.settle(st, lockToken, how, now, this.limits));
     this.dispatcher.feedbackSettled(lockToken);
-    await this.store.write(ops);
+    await this.store.write(ops, { lazy: true });
   }
 
   completeFeedback(lockToken: string): Promise<void> {

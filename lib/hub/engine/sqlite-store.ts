@@ -17,6 +17,14 @@
  * (setImmediate), runs everything queued in ONE transaction, then resolves
  * every caller. better-sqlite3 is synchronous, so nothing can arrive while a
  * COMMIT runs; whatever arrives during the tick after it joins the next group.
+ *
+ * Lazy writes (settlements, expired locks: nobody outside the hub waits on
+ * them) do not start a group of their own at once: they join the next group
+ * a send or an API call starts, or commit after LAZY_COMMIT_MS. A completed
+ * message is a delete in the next commit; a crash before it means the message
+ * is delivered again (at least once), never lost. At a steady trickle of sends
+ * this halves the commits (each one an fsync): a send and the completion of
+ * the one before it share one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,6 +51,9 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 
 const SELECT_MESSAGES = 'SELECT device_id, seq, delivery_count, body, meta FROM messages';
 
+/** How long a lazy write waits for a group to join before it commits on its own. */
+export const LAZY_COMMIT_MS = 5;
+
 interface Waiter {
   ops: StoreOp[];
   resolve: () => void;
@@ -59,7 +70,10 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly run: (ops: StoreOp[]) => void;
   private queue: Waiter[] = [];
+  /** A flush is set for the next turn (setImmediate): someone waits on the group. */
   private flushScheduled = false;
+  /** Only lazy writes are queued: they commit when this fires, unless a group took them first. */
+  private lazyTimer: NodeJS.Timeout | undefined;
   /** Transactions committed so far (tests and the bench check group commit with it). */
   commits = 0;
 
@@ -176,14 +190,17 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  write(ops: StoreOp[]): Promise<void> {
+  write(ops: StoreOp[], options: { lazy?: boolean } = {}): Promise<void> {
     if (!this.db.open) return Promise.reject(new Error('The hub store is closed.'));
     if (ops.length === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.queue.push({ ops, resolve, reject });
-      if (!this.flushScheduled) {
+      if (this.flushScheduled) return;
+      if (!options.lazy) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
+      } else if (!this.lazyTimer) {
+        this.lazyTimer = setTimeout(() => this.flush(), LAZY_COMMIT_MS);
       }
     });
   }
@@ -191,6 +208,8 @@ export class SqliteStore implements Store {
   /** Commits everything queued as one transaction and settles every waiter. */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     const group = this.queue;
     this.queue = [];
     if (group.length === 0) return;

@@ -167,7 +167,7 @@ export class EngineState {
   /** Commits ops nobody awaits; a failure is reported as a process warning (no secrets in it). */
   commitLater(ops: StoreOp[]): void {
     if (ops.length === 0) return;
-    const p = this.store.write(ops).catch((e: unknown) => {
+    const p = this.store.write(ops, { lazy: true }).catch((e: unknown) => {
       process.emitWarning(`c2d hub: a background store write failed: ${(e as Error).message}`);
     });
     this.background.add(p);
