@@ -113,7 +113,17 @@ async function main(): Promise<void> {
       }
     }
   }
-  if (want('latency')) await step('latency', () => fixedRateLatency({ devices: 100, ratePerSec: 1000, seconds: quick ? 3 : 10, bodyBytes: BODY }));
+  if (want('latency')) {
+    // A p99 over 10 s is a few hundred samples of this machine's worst moments: three runs, the median one shown.
+    await step('latency', async () => {
+      const runs: Row[] = [];
+      for (let k = 0; k < (quick ? 1 : 3); k++) runs.push(await fixedRateLatency({ devices: 100, ratePerSec: 1000, seconds: quick ? 3 : 10, bodyBytes: BODY }));
+      const p99 = (r: Row): number => r.latency?.p99 ?? Infinity;
+      const mid = [...runs].sort((a, b) => p99(a) - p99(b))[Math.floor(runs.length / 2)]!;
+      if (runs.length === 1) return mid;
+      return { ...mid, note: `median of ${runs.length} runs by p99 (p99 ${runs.map((r) => fmt(p99(r), 2)).join(' / ')} ms); ${mid.note ?? ''}` };
+    });
+  }
   if (want('idle')) await step('idle', () => idleDevices({ devices: quick ? 1000 : 10_000, idleSeconds: quick ? 3 : 10 }));
   if (want('restart')) await step('restart', () => restart({ devices: quick ? 2000 : 20_000, perDevice: 50 }));
   if (want('node-red')) await step('node-red', () => nodeRedPath({ messages: quick ? 2000 : 10_000, window: 10, bodyBytes: BODY }));

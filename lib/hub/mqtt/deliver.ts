@@ -8,7 +8,7 @@
  * - QoS 1: PUBACK completes the message; QoS 0: the message is completed as
  *   it is handed to the socket (what Microsoft's protocol gateway does);
  * - at most `window` messages are locked to the connection at once: credit
- *   comes back when a PUBACK has been settled or a lock expired;
+ *   comes back when a PUBACK has been applied (not committed) or a lock expired;
  * - closing returns the locks still held to Enqueued (receiver.close()).
  */
 import type { DeviceReceiver, HubApi } from '../api';
@@ -115,12 +115,12 @@ export class C2DDelivery {
   }
 
   private settle(lockToken: string): void {
-    this.hub
-      .complete(this.deviceId, lockToken)
-      .catch((err: unknown) => this.events.onSettleError(err))
-      .finally(() => {
-        if (!this.stopped) this.receiver?.addCredit(1);
-      });
+    // complete() takes the message out of the queue as it is called; its commit is lazy (it
+    // rides the next send's group), so the slot comes back now, not after the commit.
+    this.hub.complete(this.deviceId, lockToken).catch((err: unknown) => this.events.onSettleError(err));
+    queueMicrotask(() => {
+      if (!this.stopped) this.receiver?.addCredit(1);
+    });
   }
 
   private allocatePacketId(): number {
