@@ -175,6 +175,10 @@ export interface SendResult {
   enqueuedTimeUtc: number;
 }
 
+export interface SettleOptions {
+  lazy?: boolean;
+}
+
 export interface HubStats {
   devices: number;
   queued: number;
@@ -202,10 +206,15 @@ export interface HubApi {
 
   /** Locks and returns the next Enqueued message (HTTP polling), or null when none. */
   receive(deviceId: string): Promise<ReceivedMessage | null>;
-  /** Settles a locked message. 412002 when the token does not match a live lock of that device. */
-  complete(deviceId: string, lockToken: string): Promise<void>;
-  reject(deviceId: string, lockToken: string): Promise<void>;
-  abandon(deviceId: string, lockToken: string): Promise<void>;
+  /**
+   * Settles a locked message: applied at once, resolves once committed. 412002 when the token
+   * does not match a live lock of that device. `lazy`: nobody waits on the answer (an MQTT
+   * PUBACK, a presettled AMQP outcome), so the commit rides the next send's group (within 5 ms);
+   * a crash before it delivers the message again.
+   */
+  complete(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void>;
+  reject(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void>;
+  abandon(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void>;
   /** Removes every pending message of the device; returns how many. 404001 for an unknown device. */
   purge(deviceId: string): Promise<number>;
 

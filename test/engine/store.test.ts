@@ -42,7 +42,7 @@ describe('SQLite store: group commit', () => {
     assert.equal(store.commits, 3);
   });
 
-  it('a completion and the next send share one commit, and the completion is durable when complete() resolves', async () => {
+  it('a lazy completion (an MQTT PUBACK) shares the next send\'s commit; any completion is durable when complete() resolves', async () => {
     const dir = tempDir();
     const hub = await Hub.open({ dataDir: dir, clock: new ManualClock() });
     const reader = new Database(path.join(dir, 'hub.db'), { readonly: true });
@@ -52,7 +52,10 @@ describe('SQLite store: group commit', () => {
       const m = await hub.receive('dev1');
       assert.ok(m);
       const before = hub.stats().commits;
-      await Promise.all([hub.complete('dev1', m.lockToken), hub.send('dev1', { body: body('b') })]);
+      const completing = hub.complete('dev1', m.lockToken, { lazy: true });
+      await new Promise((r) => setImmediate(r));
+      assert.equal(hub.stats().commits, before, 'a lazy settlement does not commit on its own at the next turn');
+      await Promise.all([completing, hub.send('dev1', { body: body('b') })]);
       assert.equal(hub.stats().commits - before, 1);
       const rows = reader.prepare('SELECT seq FROM messages').all() as { seq: number }[];
       assert.deepEqual(rows.map((r) => r.seq), [2]);

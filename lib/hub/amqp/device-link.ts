@@ -8,15 +8,15 @@
 import type { EventContext, Sender } from 'rhea';
 import { encodeDeviceDelivery, tagToLockToken } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
-import type { DeviceReceiver, HubApi } from '../api';
+import type { DeviceReceiver, HubApi, SettleOptions } from '../api';
 import { CreditFollower, pushDelivery } from './credit';
 import { confirmOutcome } from './outcome';
 import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
 
-const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string) => Promise<void>> = {
-  accepted: (hub, d, t) => hub.complete(d, t),
-  rejected: (hub, d, t) => hub.reject(d, t),
-  released: (hub, d, t) => hub.abandon(d, t),
+const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string, o: SettleOptions) => Promise<void>> = {
+  accepted: (hub, d, t, o) => hub.complete(d, t, o),
+  rejected: (hub, d, t, o) => hub.reject(d, t, o),
+  released: (hub, d, t, o) => hub.abandon(d, t, o),
 };
 
 /**
@@ -57,7 +57,8 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
       credit.settled();
       if (!closed) credit.sync(receiver);
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
-      SETTLE[outcome](peer.hub, deviceId, lockToken).then(
+      // A peer that settled already (rcv-settle-mode first, the Node SDKs) waits for no answer: lazy commit.
+      SETTLE[outcome](peer.hub, deviceId, lockToken, { lazy: delivery.remote_settled === true }).then(
         () => confirmOutcome(delivery, undefined, outcome),
         (e: unknown) => {
           // Node settles with settled=true, so it never hears of this; C# (rcv-settle-mode second) gets the error.

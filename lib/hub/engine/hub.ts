@@ -13,7 +13,7 @@ import { C2DError, errors } from '../../common/errors';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
 import type { OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
-import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, HubApi, HubEvents, HubStats, SendResult } from '../api';
+import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, HubApi, HubEvents, HubStats, SendResult, SettleOptions } from '../api';
 import { HubAuthenticator } from './auth';
 import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
@@ -174,25 +174,24 @@ export class Hub implements HubApi {
     return this.lockNext(deviceId) ?? null;
   }
 
-  private async settle(deviceId: string, lockToken: string, rule: (q: Q.DeviceQueue, now: number) => Q.Transition): Promise<void> {
+  private async settle(deviceId: string, lockToken: string, options: SettleOptions | undefined, rule: (q: Q.DeviceQueue, now: number) => Q.Transition): Promise<void> {
     this.assertOpen();
     if (typeof lockToken !== 'string' || !this.state.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
     const { ops } = this.state.applyQueue(deviceId, rule);
     this.dispatcher.settled(deviceId, lockToken);
-    // Lazy: the settlement rides the next send's commit (a crash before it redelivers, at least once).
-    await this.store.write(ops, { lazy: true });
+    await this.store.write(ops, { lazy: options?.lazy === true });
   }
 
-  complete(deviceId: string, lockToken: string): Promise<void> {
-    return this.settle(deviceId, lockToken, (q, now) => Q.complete(q, lockToken, now));
+  complete(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void> {
+    return this.settle(deviceId, lockToken, options, (q, now) => Q.complete(q, lockToken, now));
   }
 
-  reject(deviceId: string, lockToken: string): Promise<void> {
-    return this.settle(deviceId, lockToken, (q, now) => Q.reject(q, lockToken, now));
+  reject(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void> {
+    return this.settle(deviceId, lockToken, options, (q, now) => Q.reject(q, lockToken, now));
   }
 
-  abandon(deviceId: string, lockToken: string): Promise<void> {
-    return this.settle(deviceId, lockToken, (q, now) => Q.abandon(q, lockToken, now, this.limits));
+  abandon(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void> {
+    return this.settle(deviceId, lockToken, options, (q, now) => Q.abandon(q, lockToken, now, this.limits));
   }
 
   async purge(deviceId: string): Promise<number> {

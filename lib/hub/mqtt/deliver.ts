@@ -115,9 +115,10 @@ export class C2DDelivery {
   }
 
   private settle(lockToken: string): void {
-    // complete() takes the message out of the queue as it is called; its commit is lazy (it
-    // rides the next send's group), so the slot comes back now, not after the commit.
-    this.hub.complete(this.deviceId, lockToken).catch((err: unknown) => this.events.onSettleError(err));
+    // complete() takes the message out of the queue as it is called; the slot comes back now,
+    // not after the commit.
+    // Lazy: a PUBACK has no answer, so nobody waits on this commit.
+    this.hub.complete(this.deviceId, lockToken, { lazy: true }).catch((err: unknown) => this.events.onSettleError(err));
     queueMicrotask(() => {
       if (!this.stopped) this.receiver?.addCredit(1);
     });
