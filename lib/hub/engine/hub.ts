@@ -241,7 +241,7 @@ export class Hub implements HubApi {
     if (typeof lockToken !== 'string') throw errors.lockLost(String(lockToken));
     const ops = this.state.applyFeedback((st, now) => F.settle(st, lockToken, how, now, this.limits));
     this.dispatcher.feedbackSettled(lockToken);
-    await this.store.write(ops, { lazy: true });
+    await this.store.write(ops);
   }
 
   completeFeedback(lockToken: string): Promise<void> {
