@@ -170,6 +170,49 @@ describe('DeviceClient (network, every transport)', function () {
         });
       }
 
+      if (transport.startsWith('amqp')) {
+        it('receives and completes more messages on one connection than an AMQP session holds (2048), never reconnecting', async () => {
+          // rcv-settle-mode second: the hub settles after the device's outcome and the device
+          // answers nothing more; the hub must still let go of the delivery.
+          const id = `many-${transport}`;
+          const c = await device(id, transport);
+          const total = 2200;
+          let drops = 0;
+          let completed = 0;
+          const settleErrors: unknown[] = [];
+          let finish: () => void = () => undefined;
+          const done = new Promise<void>((resolve) => (finish = resolve));
+          c.on('disconnected', () => {
+            drops++;
+            finish();
+          });
+          c.on('message', (m: ReceivedMessage) => {
+            c.complete(m).then(
+              () => {
+                if (++completed === total) finish();
+              },
+              (e: unknown) => {
+                settleErrors.push(e);
+                finish();
+              },
+            );
+          });
+          await c.open();
+          const depth = rig.hub.limits.maxQueueDepth;
+          let stop = false;
+          void done.then(() => (stop = true));
+          for (let sent = 0; sent < total && !stop; ) {
+            while (sent < total && pending(id) < depth) {
+              await rig.hub.send(id, { body: Buffer.from(String(sent)) });
+              sent++;
+            }
+            await Promise.race([once(rig.hub.events, 'completed'), done]);
+          }
+          await done;
+          assert.deepEqual({ completed, drops, settleErrors: settleErrors.map(String) }, { completed: total, drops: 0, settleErrors: [] });
+        });
+      }
+
       it('a wrong key: disconnected with reason bad-credential, no retry', async () => {
         const id = `bad-${transport}`;
         await rig.addDevice(id);

@@ -29,4 +29,9 @@ export function confirmOutcome(delivery: Delivery, error: unknown, outcome: Outc
   } catch {
     // see above
   }
+  // With mode second the peer settles on seeing our settlement and sends nothing more
+  // (AMQP 1.0 §2.6.12), but rhea drops a delivery from the session only once both sides
+  // settled, so without this every delivery stays in the session's fixed 2048-slot ring
+  // and the 2049th on one connection overflows it (the connection then ends).
+  (delivery as { remote_settled: boolean }).remote_settled = true;
 }
