@@ -7,10 +7,26 @@ import { SqliteStore } from '../../lib/hub/engine/sqlite-store';
 import { Scheduler } from '../../lib/hub/engine/scheduler';
 import { body, codeOf, removeDir, tempDir } from './helpers';
 
+/** A hub on a data folder with device dev1, and a second, read-only connection to its file. */
+async function withHubAndReader(fn: (hub: Hub, reader: Database.Database) => Promise<void>): Promise<void> {
+  const dir = tempDir();
+  const hub = await Hub.open({ dataDir: dir, clock: new ManualClock() });
+  const reader = new Database(path.join(dir, 'hub.db'), { readonly: true });
+  try {
+    await hub.registry.createDevice({ deviceId: 'dev1' });
+    await fn(hub, reader);
+  } finally {
+    reader.close();
+    await hub.close();
+    removeDir(dir);
+  }
+}
+
+const policy = (n: number) => ({ t: 'putPolicy' as const, policy: { keyName: `p${n}`, primaryKey: 'a'.repeat(44), secondaryKey: 'b'.repeat(44), rights: [] } });
+
 describe('SQLite store: group commit', () => {
   it('writes arriving in the same tick share one transaction, and each caller resolves after it', async () => {
     const store = new SqliteStore();
-    const policy = (n: number) => ({ t: 'putPolicy' as const, policy: { keyName: `p${n}`, primaryKey: 'a'.repeat(44), secondaryKey: 'b'.repeat(44), rights: [] } });
     await Promise.all([1, 2, 3].map((n) => store.write([policy(n)])));
     assert.equal(store.commits, 1);
     await store.write([policy(4)]);
@@ -21,7 +37,6 @@ describe('SQLite store: group commit', () => {
 
   it('a lazy write rides the next group someone waits on, and commits on its own when none comes', async () => {
     const store = new SqliteStore();
-    const policy = (n: number) => ({ t: 'putPolicy' as const, policy: { keyName: `p${n}`, primaryKey: 'a'.repeat(44), secondaryKey: 'b'.repeat(44), rights: [] } });
     let lazyDone = false;
     const lazy = store.write([policy(1)], { lazy: true }).then(() => (lazyDone = true));
     // A write someone waits on, a tick later: both go in its one transaction, in order.
@@ -42,12 +57,8 @@ describe('SQLite store: group commit', () => {
     assert.equal(store.commits, 3);
   });
 
-  it('a lazy completion (an MQTT PUBACK) shares the next send\'s commit; any completion is durable when complete() resolves', async () => {
-    const dir = tempDir();
-    const hub = await Hub.open({ dataDir: dir, clock: new ManualClock() });
-    const reader = new Database(path.join(dir, 'hub.db'), { readonly: true });
-    try {
-      await hub.registry.createDevice({ deviceId: 'dev1' });
+  it('a lazy completion (an MQTT PUBACK) shares the next send\'s commit; any completion is durable when complete() resolves', () =>
+    withHubAndReader(async (hub, reader) => {
       await hub.send('dev1', { body: body('a') });
       const m = await hub.receive('dev1');
       assert.ok(m);
@@ -64,30 +75,16 @@ describe('SQLite store: group commit', () => {
       assert.ok(m2);
       await hub.complete('dev1', m2.lockToken);
       assert.equal((reader.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 0);
-    } finally {
-      reader.close();
-      await hub.close();
-      removeDir(dir);
-    }
-  });
+    }));
 
-  it('a send resolves only once its row is committed (visible to another connection)', async () => {
-    const dir = tempDir();
-    const hub = await Hub.open({ dataDir: dir, clock: new ManualClock() });
-    const reader = new Database(path.join(dir, 'hub.db'), { readonly: true });
-    try {
-      await hub.registry.createDevice({ deviceId: 'dev1' });
+  it('a send resolves only once its row is committed (visible to another connection)', () =>
+    withHubAndReader(async (hub, reader) => {
       const count = reader.prepare('SELECT count(*) AS n FROM messages');
       const sends = Array.from({ length: 10 }, (_, i) => hub.send('dev1', { body: body(String(i)) }));
       assert.equal((count.get() as { n: number }).n, 0, 'nothing is committed in the tick of the call');
       await Promise.all(sends);
       assert.equal((count.get() as { n: number }).n, 10);
-    } finally {
-      reader.close();
-      await hub.close();
-      removeDir(dir);
-    }
-  });
+    }));
 });
 
 describe('hub options', () => {
