@@ -18,8 +18,8 @@
  * every caller. better-sqlite3 is synchronous, so nothing can arrive while a
  * COMMIT runs; whatever arrives during the tick after it joins the next group.
  *
- * Lazy writes (settlements, expired locks: nobody outside the hub waits on
- * them) do not start a group of their own at once: they join the next group
+ * Lazy writes (MQTT PUBACKs, presettled AMQP outcomes, expired locks: nobody
+ * outside the hub waits on them) do not start a group of their own at once: they join the next group
  * a send or an API call starts, or commit after LAZY_COMMIT_MS. A completed
  * message is a delete in the next commit; a crash before it means the message
  * is delivered again (at least once), never lost. At a steady trickle of sends

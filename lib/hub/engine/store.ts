@@ -52,7 +52,7 @@ export interface Store {
   /**
    * Makes `ops` durable, in order. Writes that arrive in the same tick share one
    * transaction (group commit); every caller resolves after that COMMIT.
-   * `lazy`: nobody outside the hub waits on this write (a settlement, a lock
+   * `lazy`: nobody outside the hub waits on this write (an MQTT PUBACK, a lock
    * that expired): it rides the next group that someone does wait on, or
    * commits on its own within LAZY_COMMIT_MS. See sqlite-store.ts.
    */
