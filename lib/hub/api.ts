@@ -209,7 +209,7 @@ export interface HubApi {
   /**
    * Settles a locked message: applied at once, resolves once committed. 412002 when the token
    * does not match a live lock of that device. `lazy`: nobody waits on the answer (an MQTT
-   * PUBACK, a presettled AMQP outcome), so the commit rides the next send's group (within 5 ms);
+   * PUBACK, a presettled AMQP outcome), so the commit rides the next send's group (or comes within LAZY_COMMIT_MS, sqlite-store.ts);
    * a crash before it delivers the message again.
    */
   complete(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void>;

@@ -204,14 +204,17 @@ export interface ParsedTopic {
  * Matches `devices/{id}/messages/{kind}[/{bag}]`. The device id is raw (the SDKs
  * do not encode it in topics); a bag holding a raw `/` is taken whole.
  */
-function parseMessagesTopic(topic: string, kind: string): ParsedTopic | undefined {
+const TOPIC_HEAD = `${DEVICES}/`;
+const DEVICE_BOUND_MIDDLE = `/${MESSAGES}/${DEVICE_BOUND}`;
+const EVENTS_MIDDLE = `/${MESSAGES}/${EVENTS}`;
+
+function parseMessagesTopic(topic: string, middle: string): ParsedTopic | undefined {
   // `devices/` {id} `/messages/` {kind} [`/` {bag}], matched by position rather than by split():
   // this runs on every message a device receives.
-  const head = `${DEVICES}/`;
+  const head = TOPIC_HEAD;
   if (!topic.startsWith(head)) return undefined;
   const idEnd = topic.indexOf('/', head.length);
   if (idEnd <= head.length) return undefined;
-  const middle = `/${MESSAGES}/${kind}`;
   if (!topic.startsWith(middle, idEnd)) return undefined;
   const after = idEnd + middle.length;
   if (after < topic.length && topic[after] !== '/') return undefined;
@@ -220,13 +223,13 @@ function parseMessagesTopic(topic: string, kind: string): ParsedTopic | undefine
 
 /** Parses a device-bound topic; undefined when the topic is not one. */
 export function parseDeviceBoundTopic(topic: string): (ParsedTopic & { message: MqttMessageProperties & { properties: Properties } }) | undefined {
-  const t = parseMessagesTopic(topic, DEVICE_BOUND);
+  const t = parseMessagesTopic(topic, DEVICE_BOUND_MIDDLE);
   return t && { ...t, message: messageFromBag(t.entries) };
 }
 
 /** Parses a D2C topic (`devices/{id}/messages/events[/{bag}]`); undefined when the topic is not one. */
 export function parseDeviceToCloudTopic(topic: string): ParsedTopic | undefined {
-  return parseMessagesTopic(topic, EVENTS);
+  return parseMessagesTopic(topic, EVENTS_MIDDLE);
 }
 
 export * from './mqtt-username';

@@ -19,6 +19,9 @@ const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string,
   released: (hub, d, t, o) => hub.abandon(d, t, o),
 };
 
+const LAZY: SettleOptions = Object.freeze({ lazy: true });
+const AT_ONCE: SettleOptions = Object.freeze({});
+
 /**
  * The newest link wins (IoT Hub "steals" the older one, amqp:link:stolen):
  * a device that reconnects before the hub noticed its old connection died
@@ -58,7 +61,7 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
       if (!closed) credit.sync(receiver);
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
       // A peer that settled already (rcv-settle-mode first, the Node SDKs) waits for no answer: lazy commit.
-      SETTLE[outcome](peer.hub, deviceId, lockToken, { lazy: delivery.remote_settled === true }).then(
+      SETTLE[outcome](peer.hub, deviceId, lockToken, delivery.remote_settled ? LAZY : AT_ONCE).then(
         () => confirmOutcome(delivery, undefined, outcome),
         (e: unknown) => {
           // Node settles with settled=true, so it never hears of this; C# (rcv-settle-mode second) gets the error.
