@@ -45,16 +45,24 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * Sends and waits for the commit; a full queue (403004: the device is behind)
- * is backpressure, so wait a moment and send again. Returns the retries.
+ * is backpressure: wait for room, then send again. `room` resolves when the
+ * device has (probably) taken a message off its queue; without one, 2 ms.
+ * Returns the retries.
  */
-export async function sendWithBackpressure(service: ServiceClient, deviceId: string, body: Buffer, options: { ack?: AckMode } = {}): Promise<number> {
+export async function sendWithBackpressure(
+  service: ServiceClient,
+  deviceId: string,
+  body: Buffer,
+  options: { ack?: AckMode } = {},
+  room: () => Promise<void> = () => sleep(2),
+): Promise<number> {
   for (let retries = 0; ; retries++) {
     try {
       await service.send(deviceId, body, options);
       return retries;
     } catch (e) {
       if ((e as Error).name !== 'DeviceMaximumQueueDepthExceeded') throw e;
-      await sleep(2);
+      await room();
     }
   }
 }
@@ -82,6 +90,8 @@ export interface FleetOptions {
 export class Fleet {
   readonly clients: DeviceClient[] = [];
   completes = 0;
+  /** Senders waiting for room in a device's queue, by device index (see room()). */
+  private readonly roomWaiters = new Map<number, (() => void)[]>();
 
   constructor(private readonly info: HubInfo, private readonly o: FleetOptions) {}
 
@@ -98,9 +108,35 @@ export class Fleet {
       c.on('message', (m: ReceivedMessage) => {
         this.o.onMessage?.(m, i);
         if (this.o.settle === false) return;
-        c.complete(m).then(() => this.completes++, () => undefined);
+        c.complete(m).then(() => {
+          this.completes++;
+          this.roomWaiters.get(i)?.shift()?.();
+        }, () => undefined);
       });
       this.clients[i] = c;
+    });
+  }
+
+  /**
+   * Resolves at device `i`'s next completion, one waiting sender per completion, so
+   * that a full queue (403004) is retried as the device drains it, not in a storm of
+   * refused sends (with 20 sends in flight to one device, a 2 ms retry sent ~5 of them
+   * per message the device took). `maxMs` bounds the wait: over MQTT complete() resolves
+   * as the PUBACK leaves, so the hub may not have applied it when a retry arrives.
+   */
+  room(i: number, maxMs = 50): Promise<void> {
+    return new Promise((resolve) => {
+      let list = this.roomWaiters.get(i);
+      if (!list) this.roomWaiters.set(i, (list = []));
+      const queue = list;
+      const wake = (): void => {
+        clearTimeout(timer);
+        const k = queue.indexOf(wake);
+        if (k >= 0) queue.splice(k, 1);
+        resolve();
+      };
+      const timer = setTimeout(wake, maxMs);
+      queue.push(wake);
     });
   }
 

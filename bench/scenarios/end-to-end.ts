@@ -52,19 +52,21 @@ export async function endToEnd(o: EndToEndOptions): Promise<EndToEndResult> {
     const feedback: { records: number; wake?: () => void } = { records: 0 };
     if (o.ack !== 'none') void drainFeedback(svc, feedback);
     const lat = new LatencyRecorder();
-    fleet = new Fleet(info, {
+    const devices = (fleet = new Fleet(info, {
       transport: o.transport,
       devices: o.devices,
       onMessage: (m) => lat.recordMs(performance.now() - stampOf(m.body)),
-    });
-    await fleet.open();
+    }));
+    await devices.open();
     let sent = 0;
     let retries = 0;
     const run = async (count: number): Promise<number> => {
       const t0 = performance.now();
       await pool(count, o.window, async () => {
-        const i = sent++;
-        retries += await sendWithBackpressure(svc, `dev-${i % o.devices}`, stampedBody(bodyBytes), { ack: o.ack });
+        const d = sent++ % o.devices;
+        // Not `retries += await ...`: that reads `retries` before the await and loses the other senders' counts.
+        const r = await sendWithBackpressure(svc, `dev-${d}`, stampedBody(bodyBytes), { ack: o.ack }, () => devices.room(d));
+        retries += r;
       });
       await child.call('waitCompleted', { count: sent });
       if (o.ack === 'full' || o.ack === 'positive') {
@@ -74,6 +76,7 @@ export async function endToEnd(o: EndToEndOptions): Promise<EndToEndResult> {
     };
     await run(Math.max(o.devices, Math.min(2000, o.messages))); // warm-up: every device once
     lat.reset(); // the warm-up does not count
+    retries = 0;
     const before = await child.call<{ cpuS: number; hub: { commits: number } }>('stats');
     const load0 = process.cpuUsage();
     const ms = await run(o.messages);
