@@ -120,6 +120,16 @@ describe('MQTT codec: the device-bound topic (c2d-semantics §3.1)', () => {
     assert.equal(parseDeviceBoundTopic('devices/d/messages/devicebound/%24.exp=soon')?.message.expiryTimeUtc, undefined);
   });
 
+  it('writes $.exp exactly as toISOString does, across seconds and at the edges of its range', () => {
+    // formatExpiry keeps the last second's text: a message in the same second, the next
+    // second, and any instant after another must each come out as a fresh toISOString.
+    const edges = [0, 1, 999, 1000, 1001, expiry - 1, expiry, expiry + 7, expiry + 999, expiry + 1000, 253402300799999, 253402300800000, -1, -1001, 1.5];
+    for (const ms of edges) assert.equal(formatExpiry(ms), new Date(ms).toISOString(), String(ms));
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 253402300799999 }), { minLength: 1, maxLength: 20 }), (times) => {
+      for (const ms of times) for (const t of [ms, ms + 1, ms - (ms % 1000)]) assert.equal(formatExpiry(t), new Date(t).toISOString());
+    }));
+  });
+
   it('does not take other topics for device-bound ones', () => {
     for (const t of ['devices/d/messages/events/a=1', 'devices//messages/devicebound/', '$iothub/twin/res/200/?$rid=1', 'devices/d/messages', 'devices/d/messages/deviceboundx/a=1', 'device/d/messages/devicebound/', 'devices/d/message/devicebound/', 'devices/d']) {
       assert.equal(parseDeviceBoundTopic(t), undefined, t);
