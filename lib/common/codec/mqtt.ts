@@ -82,7 +82,8 @@ function memoized(memo: Map<string, string>, s: string, convert: (s: string) => 
   return converted;
 }
 
-const encodeKey = (key: string): string => memoized(encodedKeys, key, (k) => encodePart(k, 'property name'));
+const encodeKeyText = (key: string): string => encodePart(key, 'property name');
+const encodeKey = (key: string): string => memoized(encodedKeys, key, encodeKeyText);
 const decodeKey = (s: string): string => memoized(decodedKeys, s, decodePart);
 
 /** `k1=v1&k2&k3=` from entries; throws 400004 for an empty key or text that is not valid Unicode. */
