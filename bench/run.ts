@@ -47,6 +47,23 @@ function baselineRow(name: string, setup: string, r: Rate): Row {
   };
 }
 
+/**
+ * What scenario 1 would cost if the hub added nothing to its libraries: half the rhea relay
+ * (the hub only receives over AMQP), half the aedes broker (it only delivers over MQTT) and
+ * the engine and store alone, all from this run. Noted on the target row when all were run.
+ */
+function notePathFloor(all: Row[]): void {
+  const target = all.find((r) => r.scenario === '1 end to end' && r.target);
+  const cpu = (scenario: string): number | undefined => all.find((r) => r.scenario === scenario && r.hubCpuUsPerMsg !== undefined)?.hubCpuUsPerMsg;
+  const aedes = cpu('baseline: aedes QoS 1 pub -> sub');
+  const rhea = cpu('baseline: rhea sender -> relay -> receiver');
+  const engine = cpu('breakdown: engine and store, no network');
+  if (!target?.hubCpuUsPerMsg || aedes === undefined || rhea === undefined || engine === undefined) return;
+  const floor = rhea / 2 + aedes / 2 + engine;
+  const text = `the libraries alone (half the rhea relay, half the aedes broker, the engine and store): ${fmt(floor)} µs of CPU per message against the hub's ${fmt(target.hubCpuUsPerMsg)}`;
+  target.note = target.note ? `${target.note}; ${text}` : text;
+}
+
 async function step(name: string, fn: () => Promise<Row | Row[] | void>): Promise<void> {
   const t0 = Date.now();
   try {
@@ -128,6 +145,8 @@ async function main(): Promise<void> {
   if (want('restart')) await step('restart', () => restart({ devices: quick ? 2000 : 20_000, perDevice: 50 }));
   if (want('node-red')) await step('node-red', () => nodeRedPath({ messages: quick ? 2000 : 10_000, window: 10, bodyBytes: BODY }));
   if (want('client')) await step('client', () => clientCpu({ messages: quick ? 3000 : 10_000, bodyBytes: BODY }));
+
+  notePathFloor(rows);
 
   console.log(`\n${machineLine()}\n`);
   console.log(table(rows));
