@@ -40,6 +40,33 @@ async function tlsFloor(connections: number): Promise<{ perConnKB: number; heapP
   }
 }
 
+/**
+ * For comparison, no target: the hub's RSS per idle AMQP device (its connection, session,
+ * C2D link and the CBS link pair a device keeps for token renewal), with fewer devices, as
+ * the load process holds a client of the same weight for each.
+ */
+async function idleAmqpDevices(devices: number): Promise<Row> {
+  const dataDir = tmpDir();
+  const { child, info } = await startHub({ dataDir, devices });
+  let fleet: Fleet | undefined;
+  try {
+    const base = await child.call<Mem>('stats');
+    fleet = new Fleet(info, { transport: 'amqp', devices });
+    await fleet.open(100);
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await child.call<Mem>('stats');
+    return {
+      scenario: '4 idle AMQP devices (for comparison)',
+      setup: `${devices} devices connected (C2D link and CBS links attached), idle 2 s`,
+      note: `${(((after.rssMB - base.rssMB) * 1024) / devices).toFixed(1)} KB RSS per device, JS heap ${(((after.heapMB - base.heapMB) * 1024) / devices).toFixed(1)} KB of it (rhea's connection, session and three links per device)`,
+    };
+  } finally {
+    await fleet?.close();
+    await child.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 export async function idleDevices(o: { devices: number; idleSeconds: number }): Promise<Row[]> {
   const floor = await tlsFloor(o.devices);
   const dataDir = tmpDir();
@@ -71,6 +98,7 @@ export async function idleDevices(o: { devices: number; idleSeconds: number }): 
         note: `RSS ${after.rssMB.toFixed(0)} MB now (${base.rssMB.toFixed(0)} MB before connects, ${perDeviceKB.toFixed(1)} KB per device, JS heap ${(((after.heapMB - base.heapMB) * 1024) / o.devices).toFixed(1)} KB of it); the bare TLS floor under it: ${base.rssMB.toFixed(0)} MB + ${o.devices} x ${floor.perConnKB.toFixed(1)} KB = ${floorMB.toFixed(0)} MB; hub overhead above that floor ${(perDeviceKB - floor.perConnKB).toFixed(1)} KB per device; idle CPU ${((cpu / o.idleSeconds) * 100).toFixed(1)}% of a core; connecting all took ${connectS.toFixed(1)} s`,
         target: { text: `RSS <= 300 MB for 10,000 devices`, met: after.rssMB <= 300 * Math.max(1, o.devices / 10_000) && o.devices >= 10_000 },
       },
+      await idleAmqpDevices(Math.max(100, Math.round(o.devices / 5))),
     ];
   } finally {
     await fleet?.close();
