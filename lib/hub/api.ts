@@ -179,6 +179,9 @@ export interface SettleOptions {
   lazy?: boolean;
 }
 
+/** The options of a settlement nobody waits on (an MQTT PUBACK, a presettled AMQP outcome): one frozen object, as it is passed per message. */
+export const LAZY_SETTLE: SettleOptions = Object.freeze({ lazy: true });
+
 export interface HubStats {
   devices: number;
   queued: number;

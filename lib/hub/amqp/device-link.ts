@@ -8,19 +8,16 @@
 import type { EventContext, Sender } from 'rhea';
 import { encodeDeviceDelivery, tagToLockToken } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
-import type { DeviceReceiver, HubApi, SettleOptions } from '../api';
+import { LAZY_SETTLE, type DeviceReceiver, type HubApi, type SettleOptions } from '../api';
 import { CreditFollower, pushDelivery } from './credit';
 import { confirmOutcome } from './outcome';
 import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
 
-const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string, o: SettleOptions) => Promise<void>> = {
+const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string, o: SettleOptions | undefined) => Promise<void>> = {
   accepted: (hub, d, t, o) => hub.complete(d, t, o),
   rejected: (hub, d, t, o) => hub.reject(d, t, o),
   released: (hub, d, t, o) => hub.abandon(d, t, o),
 };
-
-const LAZY: SettleOptions = Object.freeze({ lazy: true });
-const AT_ONCE: SettleOptions = Object.freeze({});
 
 /**
  * The newest link wins (IoT Hub "steals" the older one, amqp:link:stolen):
@@ -61,7 +58,7 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
       if (!closed) credit.sync(receiver);
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
       // A peer that settled already (rcv-settle-mode first, the Node SDKs) waits for no answer: lazy commit.
-      SETTLE[outcome](peer.hub, deviceId, lockToken, delivery.remote_settled ? LAZY : AT_ONCE).then(
+      SETTLE[outcome](peer.hub, deviceId, lockToken, delivery.remote_settled ? LAZY_SETTLE : undefined).then(
         () => confirmOutcome(delivery, undefined, outcome),
         (e: unknown) => {
           // Node settles with settled=true, so it never hears of this; C# (rcv-settle-mode second) gets the error.

@@ -179,7 +179,7 @@ export class Hub implements HubApi {
     if (typeof lockToken !== 'string' || !this.state.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
     const { ops } = this.state.applyQueue(deviceId, rule);
     this.dispatcher.settled(deviceId, lockToken);
-    await this.store.write(ops, { lazy: options?.lazy === true });
+    await this.store.write(ops, options);
   }
 
   complete(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void> {

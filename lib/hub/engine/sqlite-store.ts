@@ -32,7 +32,7 @@ import Database from 'better-sqlite3';
 import type { SharedAccessPolicy } from '../api';
 import type { C2DMessage } from '../../common/message';
 import type { FeedbackBatchState, PendingRecord } from './feedback';
-import type { DeviceRecord, Store, StoreOp, StoredState } from './store';
+import type { DeviceRecord, Store, StoreOp, StoredState, WriteOptions } from './store';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -190,13 +190,13 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  write(ops: StoreOp[], options: { lazy?: boolean } = {}): Promise<void> {
+  write(ops: StoreOp[], options?: WriteOptions): Promise<void> {
     if (!this.db.open) return Promise.reject(new Error('The hub store is closed.'));
     if (ops.length === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.queue.push({ ops, resolve, reject });
       if (this.flushScheduled) return;
-      if (!options.lazy) {
+      if (!options?.lazy) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       } else if (!this.lazyTimer) {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../common/clock';
 import type { HubLimits } from '../../common/limits';
-import type { HubEvents } from '../api';
+import { LAZY_SETTLE, type HubEvents } from '../api';
 import type { C2DMessage } from '../../common/message';
 import * as F from './feedback';
 import * as Q from './queue';
@@ -167,7 +167,7 @@ export class EngineState {
   /** Commits ops nobody awaits; a failure is reported as a process warning (no secrets in it). */
   commitLater(ops: StoreOp[]): void {
     if (ops.length === 0) return;
-    const p = this.store.write(ops, { lazy: true }).catch((e: unknown) => {
+    const p = this.store.write(ops, LAZY_SETTLE).catch((e: unknown) => {
       process.emitWarning(`c2d hub: a background store write failed: ${(e as Error).message}`);
     });
     this.background.add(p);

@@ -44,6 +44,11 @@ export interface StoredState {
   feedbackBatches: FeedbackBatchState[];
 }
 
+export interface WriteOptions {
+  /** Nobody outside the hub waits on this write (see Store.write). */
+  lazy?: boolean;
+}
+
 export interface Store {
   /** `deferMessages`: leave the messages on disk (a store with loadQueue only). */
   load(options?: { deferMessages?: boolean }): StoredState;
@@ -56,7 +61,7 @@ export interface Store {
    * that expired): it rides the next group that someone does wait on, or
    * commits on its own within LAZY_COMMIT_MS. See sqlite-store.ts.
    */
-  write(ops: StoreOp[], options?: { lazy?: boolean }): Promise<void>;
+  write(ops: StoreOp[], options?: WriteOptions): Promise<void>;
   /** Transactions committed so far. */
   readonly commits: number;
   /** Commits what is queued, then closes. */

@@ -11,13 +11,10 @@
  *   comes back when a PUBACK has been applied (not committed) or a lock expired;
  * - closing returns the locks still held to Enqueued (receiver.close()).
  */
-import type { DeviceReceiver, HubApi, SettleOptions } from '../api';
+import { LAZY_SETTLE, type DeviceReceiver, type HubApi } from '../api';
 import type { ReceivedMessage } from '../../common/message';
 import { deviceBoundTopic } from '../../common/codec/mqtt';
 import { sendPublish, type Client } from './aedes-client';
-
-/** One object for every PUBACK's settlement (this runs per message). */
-const LAZY: SettleOptions = Object.freeze({ lazy: true });
 
 interface InFlight {
   lockToken: string;
@@ -120,7 +117,7 @@ export class C2DDelivery {
   private settle(lockToken: string): void {
     // A PUBACK has no answer, so nobody waits on its commit (lazy); complete() takes the message
     // out of the queue as it is called, so the slot comes back now, not after the commit.
-    this.hub.complete(this.deviceId, lockToken, LAZY).catch((err: unknown) => this.events.onSettleError(err));
+    this.hub.complete(this.deviceId, lockToken, LAZY_SETTLE).catch((err: unknown) => this.events.onSettleError(err));
     queueMicrotask(() => {
       if (!this.stopped) this.receiver?.addCredit(1);
     });
