@@ -35,6 +35,8 @@ export interface HubOptions {
   clock?: Clock;
   /** SQLite synchronous pragma, default FULL. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** How long a settlement nobody waits on may wait for the next commit (default LAZY_COMMIT_MS, 5 ms). */
+  lazyCommitMs?: number;
   /** When true, a send to an unknown device creates it (sas, generated keys). Default false. */
   registerUnknownDevices?: boolean;
 }
@@ -96,7 +98,7 @@ export class Hub implements HubApi {
     const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     const problems = validateLimits(limits);
     if (problems.length > 0) throw new C2DError('ArgumentInvalid', `Invalid hub limits: ${problems.join('; ')}.`);
-    const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous });
+    const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs });
     const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false);
     try {
       await hub.recover();

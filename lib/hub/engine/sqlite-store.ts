@@ -64,6 +64,8 @@ export interface SqliteStoreOptions {
   /** Folder for hub.db (created if missing); undefined = in memory. */
   dataDir?: string;
   synchronous?: 'FULL' | 'NORMAL';
+  /** How long a lazy write waits for a group (default LAZY_COMMIT_MS); tests set a long one to see the joining alone. */
+  lazyCommitMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -74,10 +76,12 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   /** Only lazy writes are queued: they commit when this fires, unless a group took them first. */
   private lazyTimer: NodeJS.Timeout | undefined;
+  private readonly lazyCommitMs: number;
   /** Transactions committed so far (tests and the bench check group commit with it). */
   commits = 0;
 
   constructor(options: SqliteStoreOptions = {}) {
+    this.lazyCommitMs = options.lazyCommitMs ?? LAZY_COMMIT_MS;
     let file = ':memory:';
     if (options.dataDir !== undefined) {
       fs.mkdirSync(options.dataDir, { recursive: true });
@@ -200,7 +204,7 @@ export class SqliteStore implements Store {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       } else if (!this.lazyTimer) {
-        this.lazyTimer = setTimeout(() => this.flush(), LAZY_COMMIT_MS);
+        this.lazyTimer = setTimeout(() => this.flush(), this.lazyCommitMs);
       }
     });
   }
