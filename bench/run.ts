@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { aedesBaseline, engineOnly, rheaBaseline, sqliteBaseline, type Rate } from './baselines';
 import { LOAD_CPU } from './lib/fleet';
 import { pinnable } from './lib/ipc';
-import { fmt } from './lib/measure';
+import { fmt, medianBy } from './lib/measure';
 import { machineLine, notes, table, writeBenchmarks } from './lib/report';
 import type { Row } from './lib/result';
 import { endToEnd } from './scenarios/end-to-end';
@@ -88,10 +88,9 @@ async function main(): Promise<void> {
         ours.push(await endToEnd({ transport: 'mqtt', devices: 100, ack: 'none', messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY }));
       }
       const ratios = ours.map((r, k) => (r.rate ?? 0) / base[k]!.perSec);
-      const mid = <T>(xs: T[], key: (x: T) => number): T => [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!;
-      const b = mid(base, (x) => x.perSec);
-      const r = mid(ours, (x) => x.rate ?? 0);
-      const ratio = mid(ratios, (x) => x);
+      const b = medianBy(base, (x) => x.perSec);
+      const r = medianBy(ours, (x) => x.rate ?? 0);
+      const ratio = medianBy(ratios, (x) => x);
       const spread = (xs: number[]): string => xs.map((x) => fmt(x)).join(' / ');
       return [
         { ...baselineRow('aedes QoS 1 pub -> sub', `mqtt.js, 100 subscribers, ${windowFor(100)} publishes in flight, no durability (median of ${PAIRS})`, b), note: `runs: ${spread(base.map((x) => x.perSec))} msgs/s` },
@@ -136,7 +135,7 @@ async function main(): Promise<void> {
       const runs: Row[] = [];
       for (let k = 0; k < (quick ? 1 : 3); k++) runs.push(await fixedRateLatency({ devices: 100, ratePerSec: 1000, seconds: quick ? 3 : 10, bodyBytes: BODY }));
       const p99 = (r: Row): number => r.latency?.p99 ?? Infinity;
-      const mid = [...runs].sort((a, b) => p99(a) - p99(b))[Math.floor(runs.length / 2)]!;
+      const mid = medianBy(runs, p99);
       if (runs.length === 1) return mid;
       return { ...mid, note: `median of ${runs.length} runs by p99 (p99 ${runs.map((r) => fmt(p99(r), 2)).join(' / ')} ms); ${mid.note ?? ''}` };
     });

@@ -46,6 +46,11 @@ export function tmpDir(prefix = 'c2d-bench-'): string {
   return fs.mkdtempSync(`${os.tmpdir()}/${prefix}`);
 }
 
+/** The middle element by `key` (the upper middle for an even count): noisy runs are summarised by their median. */
+export function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[Math.floor(xs.length / 2)]!;
+}
+
 export function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }

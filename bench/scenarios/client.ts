@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { deviceConnectionString, LOAD_CPU, startHub } from '../lib/fleet';
 import { Child } from '../lib/ipc';
-import { tmpDir } from '../lib/measure';
+import { medianBy, tmpDir } from '../lib/measure';
 import type { Row } from '../lib/result';
 import type { ClientKind } from '../lib/client-child';
 
@@ -44,7 +44,7 @@ async function measure(kind: ClientKind, deviceId: string, messages: number, bod
 
 type Measured = Awaited<ReturnType<typeof measure>>;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]): number => medianBy(xs, (x) => x);
 
 /** `rounds` interleaved rounds (official, ours, floor): this machine is noisy, so medians, and ratios within a round. */
 export async function clientCpu(o: { messages: number; bodyBytes: number; rounds?: number }): Promise<Row[]> {
