@@ -4,6 +4,7 @@
  * key so the driver can build every connection string from one secret.
  */
 import { once } from 'node:events';
+import { writeHeapSnapshot } from 'node:v8';
 import { formatConnectionString } from '../../lib/common/connection-string';
 import { generateKey } from '../../lib/common/sas';
 import type { HubLimits } from '../../lib/common/limits';
@@ -79,6 +80,8 @@ serve({
   },
   stats: () => ({ ...processStats(), completed, sent, hub: hub?.hub.stats() }),
   marks: () => marks,
+  /** Writes a heap snapshot of the hub to `file` (memory work: the per-device breakdowns in BENCHMARKS.md). */
+  snapshot: (a: { file: string }) => writeHeapSnapshot(a.file),
   /** Resolves once `count` messages were completed since start. */
   async waitCompleted(a: { count: number }): Promise<number> {
     const h = current();

@@ -184,6 +184,57 @@ describe('MQTT C2D delivery against the real hub (c2d-semantics §1.3, §3.1, §
     assert.equal(parseDeviceBoundTopic((await got).topic)?.message.messageId, 'm-clean');
   });
 
+  describe('clean=false session: what a reconnect without SUBSCRIBE restores', () => {
+    /** Whether anything arrives before a full round trip on `c` (a D2C publish and its PUBACK). */
+    async function deliversNothing(c: MqttClient): Promise<boolean> {
+      let early = false;
+      c.once('message', () => (early = true));
+      await c.publishAsync('devices/dev1/messages/events/', 'ping', { qos: 1 });
+      return !early && h.hub.stats().locked === 0;
+    }
+
+    it('a second SUBSCRIBE at QoS 0 replaces the first: the session restores one subscription, at QoS 0', async () => {
+      const d = await h.addDevice('dev1');
+      const c1 = await h.connect(d);
+      await c1.subscribeAsync(filterOf(d.id), { qos: 1 });
+      await c1.subscribeAsync(filterOf(d.id), { qos: 0 });
+      await c1.endAsync();
+      const c2 = await h.connect(d);
+      const qos = new Promise<number>((resolve) => c2.once('message', (_t, _p, packet) => resolve(packet.qos)));
+      const completed = once(h.hub.events, 'completed');
+      await h.hub.send(d.id, { body: Buffer.from('x'), messageId: 'm-q0-restored' });
+      assert.equal(await qos, 0);
+      await completed;
+      assert.equal(h.hub.stats().locked, 0);
+    });
+
+    it('after UNSUBSCRIBE, a reconnect restores nothing until the device subscribes again', async () => {
+      const d = await h.addDevice('dev1');
+      const c1 = await h.connect(d);
+      await c1.subscribeAsync(filterOf(d.id), { qos: 1 });
+      await c1.unsubscribeAsync(filterOf(d.id));
+      await c1.endAsync();
+      await h.hub.send(d.id, { body: Buffer.from('x'), messageId: 'm-unsub' });
+      const c2 = await h.connect(d);
+      assert.equal(await deliversNothing(c2), true);
+      const got = nextMessage(c2);
+      await c2.subscribeAsync(filterOf(d.id), { qos: 1 });
+      assert.equal(parseDeviceBoundTopic((await got).topic)?.message.messageId, 'm-unsub');
+    });
+
+    it('a clean=true CONNECT in between ends the session: the next clean=false CONNECT restores nothing', async () => {
+      const d = await h.addDevice('dev1');
+      const c1 = await h.connect(d);
+      await c1.subscribeAsync(filterOf(d.id), { qos: 1 });
+      await c1.endAsync();
+      const c2 = await h.connect(d, { clean: true });
+      await c2.endAsync();
+      await h.hub.send(d.id, { body: Buffer.from('x'), messageId: 'm-ended' });
+      const c3 = await h.connect(d);
+      assert.equal(await deliversNothing(c3), true);
+    });
+  });
+
   it('QoS 0 subscription: delivered at QoS 0 and completed as it is sent', async () => {
     const d = await h.addDevice('dev1');
     const c = await h.connect(d);

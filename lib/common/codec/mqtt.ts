@@ -197,10 +197,19 @@ const DEVICES = 'devices';
 const MESSAGES = 'messages';
 const DEVICE_BOUND = 'devicebound';
 const EVENTS = 'events';
+const TOPIC_HEAD = `${DEVICES}/`;
 
 /** The one filter a device may subscribe to for C2D. */
 export function deviceBoundFilter(deviceId: string): string {
   return `${DEVICES}/${deviceId}/${MESSAGES}/${DEVICE_BOUND}/#`;
+}
+
+const DEVICE_BOUND_FILTER_TAIL = `/${MESSAGES}/${DEVICE_BOUND}/#`;
+
+/** Whether `filter` is some device's C2D filter (`devices/{id}/messages/devicebound/#`, `{id}` without `/`). */
+export function isDeviceBoundFilter(filter: string): boolean {
+  const idEnd = filter.length - DEVICE_BOUND_FILTER_TAIL.length;
+  return idEnd > TOPIC_HEAD.length && filter.startsWith(TOPIC_HEAD) && filter.endsWith(DEVICE_BOUND_FILTER_TAIL) && filter.indexOf('/', TOPIC_HEAD.length) === idEnd;
 }
 
 /** `devices/{id}/messages/devicebound/{bag}`; the trailing `/` is always there. */
@@ -223,7 +232,6 @@ export interface ParsedTopic {
  * Matches `devices/{id}/messages/{kind}[/{bag}]`. The device id is raw (the SDKs
  * do not encode it in topics); a bag holding a raw `/` is taken whole.
  */
-const TOPIC_HEAD = `${DEVICES}/`;
 const DEVICE_BOUND_MIDDLE = `/${MESSAGES}/${DEVICE_BOUND}`;
 const EVENTS_MIDDLE = `/${MESSAGES}/${EVENTS}`;
 

@@ -13,7 +13,7 @@ import { SAS_CLOCK_SKEW_MS } from '../../common/sas';
 import { deviceBoundFilter } from '../../common/codec/mqtt';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { clientCertificateOf } from '../client-cert';
-import { takeOverOutgoing, subscriptionsOf, type Client } from './aedes-client';
+import { emitterWithoutDeviceBound, takeOverOutgoing, takeOverSubscriptions, subscriptionsOf, type Client } from './aedes-client';
 import { makeAuthenticate } from './authenticate';
 import { makeAuthorizePublish, makeAuthorizeSubscribe } from './authorize';
 import type { MqttConnection, MqttProtocol } from './connection';
@@ -75,6 +75,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
     authenticate: makeAuthenticate(hub, connectionOf, onAuthenticated, onRefused),
     authorizeSubscribe: makeAuthorizeSubscribe(connectionOf),
     authorizePublish: makeAuthorizePublish(hub, connectionOf),
+    mq: emitterWithoutDeviceBound(),
   });
   (broker as EventEmitter).on('error', (err: Error) => diagnostic({ message: `broker error: ${err.message}` }));
   broker.on('clientError', (client: Client, err: Error) => diagnostic({ deviceId: client.id, message: err.message }));
@@ -118,6 +119,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
     }
   });
   takeOverOutgoing(broker, (client, packetId) => connectionOf(client)?.delivery?.puback(packetId));
+  takeOverSubscriptions(broker);
 
   const onLockExpired = (e: { deviceId: string; messageId: string }): void => current.get(e.deviceId)?.delivery?.lockExpired(e.messageId);
   hub.events.on('lockExpired', onLockExpired);
