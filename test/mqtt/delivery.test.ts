@@ -29,6 +29,14 @@ describe('MQTT C2D delivery against the real hub (c2d-semantics §1.3, §3.1, §
     await h.close();
   });
 
+  /** Whether nothing reaches `c` (and nothing is locked) within a full round trip on it: a D2C publish and its PUBACK. */
+  async function deliversNothing(c: MqttClient): Promise<boolean> {
+    let early = false;
+    c.once('message', () => (early = true));
+    await c.publishAsync('devices/dev1/messages/events/', 'ping', { qos: 1 });
+    return !early && h.hub.stats().locked === 0;
+  }
+
   it('delivers a message with every property on the device-bound topic, QoS 1', async () => {
     const d = await h.addDevice('dev1');
     const c = await h.connect(d);
@@ -174,25 +182,13 @@ describe('MQTT C2D delivery against the real hub (c2d-semantics §1.3, §3.1, §
     await c1.endAsync();
     await h.hub.send(d.id, { body: Buffer.from('x'), messageId: 'm-clean' });
     const c2 = await h.connect(d, { clean: true });
-    let early = false;
-    c2.once('message', () => (early = true));
-    await c2.publishAsync('devices/dev1/messages/events/', 'ping', { qos: 1 }); // a full round trip on this connection
-    assert.equal(early, false);
-    assert.equal(h.hub.stats().locked, 0);
+    assert.equal(await deliversNothing(c2), true);
     const got = nextMessage(c2);
     await c2.subscribeAsync(filterOf(d.id), { qos: 1 });
     assert.equal(parseDeviceBoundTopic((await got).topic)?.message.messageId, 'm-clean');
   });
 
   describe('clean=false session: what a reconnect without SUBSCRIBE restores', () => {
-    /** Whether anything arrives before a full round trip on `c` (a D2C publish and its PUBACK). */
-    async function deliversNothing(c: MqttClient): Promise<boolean> {
-      let early = false;
-      c.once('message', () => (early = true));
-      await c.publishAsync('devices/dev1/messages/events/', 'ping', { qos: 1 });
-      return !early && h.hub.stats().locked === 0;
-    }
-
     it('a second SUBSCRIBE at QoS 0 replaces the first: the session restores one subscription, at QoS 0', async () => {
       const d = await h.addDevice('dev1');
       const c1 = await h.connect(d);
