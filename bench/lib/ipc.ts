@@ -85,8 +85,13 @@ export class Child {
   }
 }
 
-/** Child side: answers requests with `handlers`; `close` replies, then disconnects. */
+/**
+ * Child side: answers requests with `handlers`; `close` replies, then disconnects. A child
+ * exits once its channel to the driver is gone, so a driver that dies (Ctrl-C, a crash, a
+ * timeout) leaves no hub or broker behind on the core the next run measures.
+ */
 export function serve(handlers: Record<string, Handler>): void {
+  process.once('disconnect', () => process.exit(0));
   process.on('message', (m: Request) => {
     void (async () => {
       const h = handlers[m.cmd];
