@@ -204,12 +204,10 @@ export function deviceBoundFilter(deviceId: string): string {
   return `${DEVICES}/${deviceId}/${MESSAGES}/${DEVICE_BOUND}/#`;
 }
 
-const DEVICE_BOUND_FILTER_TAIL = `/${MESSAGES}/${DEVICE_BOUND}/#`;
-
-/** Whether `filter` is some device's C2D filter (`devices/{id}/messages/devicebound/#`, `{id}` without `/`). */
+/** Whether `filter` is deviceBoundFilter(id) for some id (without `/`). Runs per SUBSCRIBE, not per message. */
 export function isDeviceBoundFilter(filter: string): boolean {
-  const idEnd = filter.length - DEVICE_BOUND_FILTER_TAIL.length;
-  return idEnd > TOPIC_HEAD.length && filter.startsWith(TOPIC_HEAD) && filter.endsWith(DEVICE_BOUND_FILTER_TAIL) && filter.indexOf('/', TOPIC_HEAD.length) === idEnd;
+  const idEnd = filter.indexOf('/', TOPIC_HEAD.length);
+  return filter.startsWith(TOPIC_HEAD) && idEnd > TOPIC_HEAD.length && filter === deviceBoundFilter(filter.slice(TOPIC_HEAD.length, idEnd));
 }
 
 /** `devices/{id}/messages/devicebound/{bag}`; the trailing `/` is always there. */
