@@ -157,7 +157,6 @@ interface SubscriptionStore {
   removeSubscriptions(client: { id: string }, topics: string[]): Promise<void>;
   subscriptionsByClient(client: { id: string }): Promise<StoredSubscription[]>;
   cleanSubscriptions(client: { id: string }): Promise<void>;
-  subscriptionsByTopic(topic: string): Promise<unknown[]>;
   countOffline(): Promise<{ subsCount: number; clientsCount: number }>;
   getClientList(topic: string): Readable;
 }
@@ -167,7 +166,8 @@ interface SubscriptionStore {
  * `subscriptionsOf` reads) as one small array per client id. aedes' memory store keeps a
  * Map per client and also indexes every QoS 1 subscription in a topic trie, for
  * `subscriptionsByTopic` alone, whose answer aedes hands to `outgoingEnqueueCombi`: a no-op
- * once `takeOverOutgoing` ran. So it answers nothing here. Call after `takeOverOutgoing`.
+ * once `takeOverOutgoing` ran. That trie now stays empty, so `subscriptionsByTopic` (left to
+ * aedes) answers nothing.
  */
 export function takeOverSubscriptions(broker: Aedes): void {
   const store = (broker as unknown as { persistence: SubscriptionStore }).persistence;
@@ -191,7 +191,6 @@ export function takeOverSubscriptions(broker: Aedes): void {
   store.cleanSubscriptions = async (client) => {
     byClient.delete(client.id);
   };
-  store.subscriptionsByTopic = async () => [];
   store.countOffline = async () => {
     let subsCount = 0;
     for (const kept of byClient.values()) subsCount += kept.filter((k) => k.qos > 0).length;
