@@ -6,10 +6,9 @@
  * Scenario names: baselines, e2e-mqtt, e2e-amqp, e2e-http, latency, idle,
  * restart, node-red, client. Default: all. --quick shrinks every scenario (~1-2 min).
  */
-import { spawnSync } from 'node:child_process';
 import { aedesBaseline, engineOnly, rheaBaseline, sqliteBaseline, type Rate } from './baselines';
 import { LOAD_CPU } from './lib/fleet';
-import { pinnable } from './lib/ipc';
+import { pinSelf } from './lib/ipc';
 import { fmt, medianBy } from './lib/measure';
 import { machineLine, notes, table, writeBenchmarks } from './lib/report';
 import type { Row } from './lib/result';
@@ -76,7 +75,7 @@ async function step(name: string, fn: () => Promise<Row | Row[] | void>): Promis
 }
 
 async function main(): Promise<void> {
-  if (pinnable()) spawnSync('taskset', ['-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
+  pinSelf(LOAD_CPU);
   console.log(machineLine());
   if (want('e2e-mqtt')) {
     // The target pair, interleaved three times on this noisy machine: the median of each and of the ratios.
@@ -131,13 +130,23 @@ async function main(): Promise<void> {
   }
   if (want('latency')) {
     // A p99 over 10 s is a few hundred samples of this machine's worst moments: three runs, the median one shown.
-    await step('latency', async () => {
-      const runs: Row[] = [];
-      for (let k = 0; k < (quick ? 1 : 3); k++) runs.push(await fixedRateLatency({ devices: 100, ratePerSec: 1000, seconds: quick ? 3 : 10, bodyBytes: BODY }));
-      const p99 = (r: Row): number => r.latency?.p99 ?? Infinity;
+    // Each durable (FULL) run is followed by one with the store at synchronous NORMAL, so the
+    // two settings meet the same hour of the machine: what the fsync costs in the tail.
+    const p99 = (r: Row): number => r.latency?.p99 ?? Infinity;
+    const medianRow = (runs: Row[]): Row => {
       const mid = medianBy(runs, p99);
       if (runs.length === 1) return mid;
       return { ...mid, note: `median of ${runs.length} runs by p99 (p99 ${runs.map((r) => fmt(p99(r), 2)).join(' / ')} ms); ${mid.note ?? ''}` };
+    };
+    await step('latency', async () => {
+      const full: Row[] = [];
+      const normal: Row[] = [];
+      for (let k = 0; k < (quick ? 1 : 3); k++) {
+        for (const [synchronous, runs] of [['FULL', full], ['NORMAL', normal]] as const) {
+          runs.push(await fixedRateLatency({ devices: 100, ratePerSec: 1000, seconds: quick ? 3 : 10, bodyBytes: BODY, synchronous }));
+        }
+      }
+      return [medianRow(full), medianRow(normal)];
     });
   }
   if (want('idle')) await step('idle', () => idleDevices({ devices: quick ? 1000 : 10_000, idleSeconds: quick ? 3 : 10 }));

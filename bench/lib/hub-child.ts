@@ -18,6 +18,8 @@ export interface HubStartArgs {
   /** Devices `${prefix}${i}` for i < devices, created unless they exist (restart). */
   devices?: number;
   prefix?: string;
+  /** The store's SQLite synchronous setting (default FULL, as the hub's). */
+  synchronous?: 'FULL' | 'NORMAL';
 }
 
 export interface HubInfo {
@@ -56,7 +58,7 @@ async function ensureDevices(h: EmbeddedHub, prefix: string, count: number): Pro
 
 serve({
   async start(a: HubStartArgs): Promise<HubInfo> {
-    hub = await EmbeddedHub.start({ dataDir: a.dataDir, limits: a.limits, host: '127.0.0.1', ports: { amqps: 0, mqtts: 0, https: 0 } });
+    hub = await EmbeddedHub.start({ dataDir: a.dataDir, limits: a.limits, synchronous: a.synchronous, host: '127.0.0.1', ports: { amqps: 0, mqtts: 0, https: 0 } });
     const startedAtMs = performance.timeOrigin + performance.now();
     hub.hub.events.on('completed', () => completed++);
     const t = (name: string): void => void (marks[name] ??= performance.timeOrigin + performance.now());

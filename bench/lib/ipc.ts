@@ -4,7 +4,7 @@
  * runs on its own core when `taskset` exists, so the hub never shares a core
  * with its load generator.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -15,9 +15,20 @@ interface Reply { id: number; ok: boolean; value?: unknown; error?: string }
 
 const TASKSET = '/usr/bin/taskset';
 
-/** Pins a pid to one cpu (no-op without taskset or with fewer cpus). */
+/** Whether processes can be pinned to a cpu (taskset exists). */
 export function pinnable(): boolean {
   return existsSync(TASKSET);
+}
+
+/**
+ * Pins this running process, every thread of it, to `cpu`. `-a` matters: V8's
+ * worker threads (parallel scavenges, concurrent marking) exist before this
+ * call, and `taskset -p` alone moves only the main thread, which left them free
+ * to run on the hub's core. Children started by Child.start are pinned before
+ * exec instead, so all their threads inherit it.
+ */
+export function pinSelf(cpu: number): void {
+  if (pinnable()) spawnSync(TASKSET, ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
 
 export class Child {

@@ -11,9 +11,10 @@ import { LatencyRecorder, stampOf, stampedBody, tmpDir } from '../lib/measure';
 import type { Row } from '../lib/result';
 import { sqliteCommitLatency } from '../lib/sqlite-baseline';
 
-export async function fixedRateLatency(o: { devices: number; ratePerSec: number; seconds: number; bodyBytes?: number }): Promise<Row> {
+export async function fixedRateLatency(o: { devices: number; ratePerSec: number; seconds: number; bodyBytes?: number; synchronous?: 'FULL' | 'NORMAL' }): Promise<Row> {
   const dataDir = tmpDir();
-  const { child, info } = await startHub({ dataDir, devices: o.devices });
+  const synchronous = o.synchronous ?? 'FULL';
+  const { child, info } = await startHub({ dataDir, devices: o.devices, synchronous });
   let service: ServiceClient | undefined;
   let fleet: Fleet | undefined;
   try {
@@ -53,14 +54,15 @@ export async function fixedRateLatency(o: { devices: number; ratePerSec: number;
     const f = floor.summary();
     return {
       scenario: '3 latency at fixed rate',
-      setup: `mqtt, ${o.devices} devices, ${o.ratePerSec} msg/s for ${o.seconds} s`,
+      setup: `mqtt, ${o.devices} devices, ${o.ratePerSec} msg/s for ${o.seconds} s${synchronous === 'NORMAL' ? ', store synchronous NORMAL (no fsync per commit: survives a hub crash, not a power loss; no target)' : ''}`,
       rate: o.ratePerSec,
       latency,
       hubCpuS: after.cpuS - before.cpuS,
       hubCpuUsPerMsg: ((after.cpuS - before.cpuS) * 1e6) / count,
       hubMaxRssMB: after.maxRssMB,
       note: `${((after.hub.commits - before.hub.commits) / count).toFixed(2)} store commits per message; raw SQLite commit (1 row, synchronous FULL) right after, same disk: p50 ${f.p50.toFixed(2)} / p99 ${f.p99.toFixed(2)} / p99.9 ${f.p999.toFixed(2)} / max ${f.max.toFixed(2)} ms${failures.length ? `; ${failures.length} sends failed` : ''}`,
-      target: { text: 'p99 <= 5 ms', met: latency.p99 <= 5 && failures.length === 0 },
+      // The target is for the default, durable setting; NORMAL is shown beside it for the trade-off.
+      target: synchronous === 'FULL' ? { text: 'p99 <= 5 ms', met: latency.p99 <= 5 && failures.length === 0 } : undefined,
     };
   } finally {
     await fleet?.close();
