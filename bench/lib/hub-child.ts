@@ -9,6 +9,7 @@ import { formatConnectionString } from '../../lib/common/connection-string';
 import { generateKey } from '../../lib/common/sas';
 import type { HubLimits } from '../../lib/common/limits';
 import { EmbeddedHub } from '../../lib/hub/embedded';
+import type { HubOptions } from '../../lib/hub/engine/hub';
 import { processStats, serve } from './ipc';
 import { autoCompleteReceivers, pumpSends } from './in-process';
 
@@ -19,7 +20,7 @@ export interface HubStartArgs {
   devices?: number;
   prefix?: string;
   /** The store's SQLite synchronous setting (default FULL, as the hub's). */
-  synchronous?: 'FULL' | 'NORMAL';
+  synchronous?: HubOptions['synchronous'];
 }
 
 export interface HubInfo {

@@ -7,11 +7,12 @@
 import fs from 'node:fs';
 import type { ServiceClient } from '../../lib/client/service-client';
 import { Fleet, openService, startHub } from '../lib/fleet';
+import type { HubStartArgs } from '../lib/hub-child';
 import { LatencyRecorder, stampOf, stampedBody, tmpDir } from '../lib/measure';
 import type { Row } from '../lib/result';
 import { sqliteCommitLatency } from '../lib/sqlite-baseline';
 
-export async function fixedRateLatency(o: { devices: number; ratePerSec: number; seconds: number; bodyBytes?: number; synchronous?: 'FULL' | 'NORMAL' }): Promise<Row> {
+export async function fixedRateLatency(o: { devices: number; ratePerSec: number; seconds: number; bodyBytes?: number; synchronous?: HubStartArgs['synchronous'] }): Promise<Row> {
   const dataDir = tmpDir();
   const synchronous = o.synchronous ?? 'FULL';
   const { child, info } = await startHub({ dataDir, devices: o.devices, synchronous });

@@ -19,7 +19,7 @@ import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
 import * as Q from './queue';
 import { DeviceRegistry } from './registry';
-import { SqliteStore } from './sqlite-store';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite-store';
 import { EngineState } from './state';
 import type { Store, StoreOp } from './store';
 import { SendThrottle } from './throttle';
@@ -33,8 +33,8 @@ export interface HubOptions {
   limits?: Partial<HubLimits>;
   /** Default systemClock; tests pass a ManualClock. */
   clock?: Clock;
-  /** SQLite synchronous pragma, default FULL. */
-  synchronous?: 'FULL' | 'NORMAL';
+  /** SQLite synchronous pragma, default FULL (SqliteStoreOptions). */
+  synchronous?: SqliteStoreOptions['synchronous'];
   /** How long a settlement nobody waits on may wait for the next commit (default LAZY_COMMIT_MS, 5 ms). */
   lazyCommitMs?: number;
   /** When true, a send to an unknown device creates it (sas, generated keys). Default false. */

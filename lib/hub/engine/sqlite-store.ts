@@ -63,6 +63,7 @@ interface Waiter {
 export interface SqliteStoreOptions {
   /** Folder for hub.db (created if missing); undefined = in memory. */
   dataDir?: string;
+  /** SQLite's synchronous pragma: FULL (default) syncs the WAL on every commit; NORMAL does not (a commit then survives a crash of the process, not of the machine). */
   synchronous?: 'FULL' | 'NORMAL';
   /** How long a lazy write waits for a group (default LAZY_COMMIT_MS); tests set a long one to see the joining alone. */
   lazyCommitMs?: number;
