@@ -4,16 +4,16 @@
  *   SENT <id>        after send() resolved (the message is durable)
  *   COMPLETING <id>  before complete() is called (it may or may not land)
  *   COMPLETED <id>   after complete() resolved (it must never come back)
- * Usage: node crash-child.js <dataDir> <round>
+ * Usage: node crash-child.js <dataDir> <round> <FULL|NORMAL>
  */
 import { Hub } from '../../lib/hub';
 
 const DEVICES = Array.from({ length: 8 }, (_, i) => `crash${i}`);
 
 async function main(): Promise<void> {
-  const [dataDir, round] = process.argv.slice(2);
-  if (!dataDir || !round) throw new Error('usage: crash-child <dataDir> <round>');
-  const hub = await Hub.open({ dataDir });
+  const [dataDir, round, synchronous] = process.argv.slice(2);
+  if (!dataDir || !round || (synchronous !== 'FULL' && synchronous !== 'NORMAL')) throw new Error('usage: crash-child <dataDir> <round> <FULL|NORMAL>');
+  const hub = await Hub.open({ dataDir, synchronous });
   for (const d of DEVICES) if (!hub.registry.getDevice(d)) await hub.registry.createDevice({ deviceId: d });
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);
