@@ -182,6 +182,14 @@ export interface SettleOptions {
 /** The options of a settlement nobody waits on (an MQTT PUBACK, a presettled AMQP outcome): one frozen object, as it is passed per message. */
 export const LAZY_SETTLE: SettleOptions = Object.freeze({ lazy: true });
 
+/**
+ * The store's SQLite `synchronous` setting. FULL (the default) syncs the WAL
+ * to disk on every commit, so an acknowledged send survives a crash of the
+ * machine; NORMAL does not sync per commit: an acknowledged send survives a
+ * crash of the hub's process, not of the machine (power loss, kernel panic).
+ */
+export type StoreSynchronous = 'FULL' | 'NORMAL';
+
 export interface HubStats {
   devices: number;
   queued: number;
@@ -190,6 +198,8 @@ export interface HubStats {
   feedbackBatches: number;
   /** Store transactions committed since the hub opened (each holds every change of its group). */
   commits: number;
+  /** The store's synchronous setting, as the database reports it. */
+  synchronous: StoreSynchronous;
 }
 
 export interface HubApi {

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, DEFAULT_PORTS, type HubLimits } from '../common/limits';
+import type { StoreSynchronous } from './api';
 import { EmbeddedHub, type EmbeddedHubOptions } from './embedded';
 
 const USAGE = `Usage: c2d-hub [options]
@@ -24,6 +25,9 @@ Options:
   --cert <file>        TLS certificate (PEM); with --key       [self-signed, generated once]
   --key <file>         TLS private key (PEM)
   --register-unknown-devices   create a device on its first send
+  --synchronous <full|normal>  store commits synced to disk (full) or not:
+                       normal survives a crash of this process, not
+                       of the machine                         [full]
   --limit <name=value> a hub limit; repeatable, e.g. --limit maxConnections=1000
                        (maxQueueDepth, maxMessageBytes, maxConnections,
                        maxSendsPerSecond, defaultTtlMs, maxDeliveryCount,
@@ -44,6 +48,13 @@ function limits(pairs: string[] | undefined): Partial<HubLimits> {
     out[name] = typeof DEFAULT_LIMITS[name as keyof HubLimits] === 'boolean' ? raw === 'true' : Number(raw);
   }
   return out as Partial<HubLimits>;
+}
+
+function synchronous(value: string | undefined): StoreSynchronous {
+  if (value === undefined) return 'FULL';
+  const v = value.toUpperCase();
+  if (v !== 'FULL' && v !== 'NORMAL') throw new Error(`--synchronous must be 'full' or 'normal' (got '${value}').`);
+  return v;
 }
 
 function port(value: string | undefined, fallback: number, name: string): number | false {
@@ -68,6 +79,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
       cert: { type: 'string' },
       key: { type: 'string' },
       'register-unknown-devices': { type: 'boolean' },
+      synchronous: { type: 'string' },
       limit: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
@@ -87,6 +99,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     ...(values.host ? { host: values.host } : {}),
     ...(values.cert || values.key ? { tls: { cert: values.cert, key: values.key } } : {}),
     registerUnknownDevices: values['register-unknown-devices'] ?? false,
+    synchronous: synchronous(values.synchronous),
     limits: limits(values.limit),
   };
   const hub = await EmbeddedHub.start(options);
@@ -110,7 +123,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   const lines = [
-    `c2d-hub '${hub.hub.hubName}' is running (data in ${options.dataDir})`,
+    `c2d-hub '${hub.hub.hubName}' is running (data in ${options.dataDir}, store synchronous ${hub.hub.stats().synchronous})`,
     ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
     '',
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,

@@ -4,6 +4,7 @@
  * Defaults need no privileges: nothing below 1024 unless the user sets it.
  */
 import type { HubLimits } from '../../lib/common/limits';
+import type { StoreSynchronous } from '../../lib/hub/api';
 import type { Protocol, StartOptions } from './start-hub';
 
 export interface HubDef {
@@ -15,6 +16,8 @@ export interface HubDef {
   dataDir?: string;
   devices?: string;
   registerUnknown?: boolean;
+  /** The store's synchronous setting; absent (flows made before it existed) = FULL. */
+  storeSync?: string;
   queueDepth?: string | number;
   ttl?: string | number;
   maxDeliveryCount?: string | number;
@@ -30,6 +33,12 @@ function port(v: string | number | undefined): number | false {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`Port '${String(v)}' is not a number from 0 to 65535.`);
   return n;
+}
+
+function storeSync(v: string | undefined): StoreSynchronous {
+  if (v === undefined || v === '' || v === 'FULL') return 'FULL';
+  if (v === 'NORMAL') return 'NORMAL';
+  throw new Error(`Store sync '${v}' is not FULL or NORMAL.`);
 }
 
 function num(v: string | number | undefined, scale = 1): number | undefined {
@@ -57,6 +66,7 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
     ports: { amqps: port(def.amqpsPort), mqtts: port(def.mqttsPort), https: port(def.httpsPort) },
     limits,
     registerUnknownDevices: def.registerUnknown === true,
+    synchronous: storeSync(def.storeSync),
     devices: (def.devices ?? '').split(/[\s,]+/).filter((d) => d !== ''),
     deviceKey: creds.deviceKey || undefined,
     serviceKey: creds.serviceKey || undefined,

@@ -6,7 +6,7 @@
  * connection strings a user writes into a network example stay valid.
  */
 import type { HubLimits } from '../../lib/common/limits';
-import type { HubApi } from '../../lib/hub/api';
+import type { HubApi, StoreSynchronous } from '../../lib/hub/api';
 import { Hub } from '../../lib/hub/engine/hub';
 
 export type Protocol = 'amqps' | 'mqtts' | 'https';
@@ -18,6 +18,7 @@ export interface StartOptions {
   ports: Record<Protocol, number | false>;
   limits: Partial<HubLimits>;
   registerUnknownDevices: boolean;
+  synchronous: StoreSynchronous;
   devices: string[];
   deviceKey?: string;
   serviceKey?: string;
@@ -46,7 +47,7 @@ function embeddedModule(): EmbeddedModule | undefined {
 }
 
 export async function startHub(o: StartOptions): Promise<StartedHub> {
-  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices };
+  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous };
   const mod = embeddedModule();
   let started: StartedHub;
   if (mod) {

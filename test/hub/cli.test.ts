@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,24 +7,38 @@ import { parseDeviceConnectionString, parseServiceConnectionString } from '../..
 
 const BIN = path.resolve(__dirname, '../../../bin/c2d-hub.js');
 
+/** Commands started by a test; afterEach kills what a failed assertion left running. */
+const started = new Set<ChildProcess>();
+
+/** Starts the command and resolves with what it printed once its banner is complete. */
+async function startCli(args: string[]): Promise<{ child: ChildProcess; out: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Ctrl+C')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+  return { child, out };
+}
+
 describe('the c2d-hub command', function () {
   this.timeout(30_000);
   let dataDir: string;
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-cli-'));
   });
-  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  afterEach(() => {
+    for (const child of started) child.kill('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('starts the hub alone, prints the service and demo device connection strings and the CA file, and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [BIN, '--data', dataDir, '--amqps', '0', '--mqtts', '0', '--https', 'off', '--device', 'dev-cli'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('Ctrl+C')) resolve();
-      });
-      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-    });
+    const { child, out } = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', '0', '--https', 'off', '--device', 'dev-cli']);
     const lines = out.split('\n').map((l) => l.trim());
     const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
     const device = lines[lines.indexOf('Device connection string (dev-cli):') + 1] as string;
@@ -33,10 +47,25 @@ describe('the c2d-hub command', function () {
     assert.equal(parseDeviceConnectionString(device).DeviceId, 'dev-cli');
     assert.ok(out.includes(`NODE_EXTRA_CA_CERTS=${path.join(dataDir, 'tls', 'cert.pem')}`));
     assert.ok(!/https\s+port/.test(out), 'https is off');
+    assert.match(out, /store synchronous FULL\)/, 'the default, as SQLite reports it');
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.ok(fs.existsSync(path.join(dataDir, 'hub.db')), 'the store is in the data folder');
+  });
+
+  it('--synchronous normal reaches the store (the banner reports what SQLite runs with); a bad value exits 1', async () => {
+    const { child, out } = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--synchronous', 'normal']);
+    assert.match(out, /store synchronous NORMAL\)/);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+
+    const bad = spawn(process.execPath, [BIN, '--data', dataDir, '--synchronous', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    bad.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    assert.equal(await new Promise<number | null>((resolve) => bad.on('exit', resolve)), 1);
+    assert.match(err, /--synchronous must be 'full' or 'normal' \(got 'off'\)/);
   });
 
   it('refuses a bad port with a clear message and exit code 1', async () => {

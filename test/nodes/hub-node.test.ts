@@ -48,6 +48,7 @@ describe('nodes: c2d-hub', function () {
     const stats = (await act({ action: 'stats' })).payload as M;
     assert.equal(stats.devices, 2);
     assert.deepEqual(stats.ports, {});
+    assert.equal(stats.synchronous, 'FULL', 'the store syncs every commit unless told otherwise');
     assert.deepEqual((await act({ action: 'purge', deviceId: 'dev2' })).payload, { deviceId: 'dev2', purged: 1 });
     assert.deepEqual((await act({ action: 'deleteDevice', deviceId: 'dev2' })).payload, { deviceId: 'dev2', deleted: true });
     for (const [msg, code] of [[{ action: 'explode' }, 400004], [{ action: 'getDevice', deviceId: 'dev2' }, 404001], [{ action: 'purge' }, 400004]] as const) {
@@ -55,6 +56,20 @@ describe('nodes: c2d-hub', function () {
       hub.receive(msg);
       assert.equal(((await c).error as M).code, code, JSON.stringify(msg));
     }
+  });
+
+  it('store sync NORMAL reaches the store (stats reports what SQLite runs with); a value other than FULL or NORMAL stops the start with a clear status', async () => {
+    await helper.load(ALL_NODES, [...baseFlow(tmp.dir, { storeSync: 'NORMAL', wires: [['out']] }), { id: 'out', z: 'f1', type: 'helper' }]);
+    const hub = helper.getNode('hub');
+    await hub.ready;
+    const reply = new Promise<M>((resolve) => helper.getNode('out').on('input', (m: M) => m.action === 'stats' && resolve(m)));
+    hub.receive({ action: 'stats' });
+    assert.equal(((await reply).payload as M).synchronous, 'NORMAL');
+    await helper.unload();
+
+    await helper.load(ALL_NODES, baseFlow(tmp.dir, { storeSync: 'OFF' }));
+    await helper.getNode('hub').ready;
+    assert.match(String(lastStatus(helper.getNode('hub'))?.text), /Store sync 'OFF' is not FULL or NORMAL/);
   });
 
   it('emits hub events as { topic, payload } when its output is wired', async () => {

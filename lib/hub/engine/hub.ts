@@ -13,13 +13,13 @@ import { C2DError, errors } from '../../common/errors';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
 import type { OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
-import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, HubApi, HubEvents, HubStats, SendResult, SettleOptions } from '../api';
+import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, HubApi, HubEvents, HubStats, SendResult, SettleOptions, StoreSynchronous } from '../api';
 import { HubAuthenticator } from './auth';
 import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
 import * as Q from './queue';
 import { DeviceRegistry } from './registry';
-import { SqliteStore, type SqliteStoreOptions } from './sqlite-store';
+import { SqliteStore } from './sqlite-store';
 import { EngineState } from './state';
 import type { Store, StoreOp } from './store';
 import { SendThrottle } from './throttle';
@@ -33,8 +33,8 @@ export interface HubOptions {
   limits?: Partial<HubLimits>;
   /** Default systemClock; tests pass a ManualClock. */
   clock?: Clock;
-  /** SQLite synchronous pragma, default FULL (SqliteStoreOptions). */
-  synchronous?: SqliteStoreOptions['synchronous'];
+  /** The store's SQLite synchronous setting, default FULL (see StoreSynchronous). */
+  synchronous?: StoreSynchronous;
   /** How long a settlement nobody waits on may wait for the next commit (default LAZY_COMMIT_MS, 5 ms). */
   lazyCommitMs?: number;
   /** When true, a send to an unknown device creates it (sas, generated keys). Default false. */
@@ -287,7 +287,7 @@ export class Hub implements HubApi {
         if (e.state === 'Enqueued') queued++;
         else locked++;
       }
-    return { devices: this.state.queues.size, queued, locked, feedbackPending: this.state.feedback.pending.length, feedbackBatches: this.state.feedback.batches.length, commits: this.store.commits };
+    return { devices: this.state.queues.size, queued, locked, feedbackPending: this.state.feedback.pending.length, feedbackBatches: this.state.feedback.batches.length, commits: this.store.commits, synchronous: this.store.synchronous };
   }
 
   /** The queue of a device as the rules see it (tests, diagnostics). */

@@ -29,7 +29,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { SharedAccessPolicy } from '../api';
+import type { SharedAccessPolicy, StoreSynchronous } from '../api';
 import type { C2DMessage } from '../../common/message';
 import type { FeedbackBatchState, PendingRecord } from './feedback';
 import type { DeviceRecord, Store, StoreOp, StoredState, WriteOptions } from './store';
@@ -51,6 +51,9 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
 
 const SELECT_MESSAGES = 'SELECT device_id, seq, delivery_count, body, meta FROM messages';
 
+/** SQLite's `PRAGMA synchronous` levels (1 NORMAL, 2 FULL) by the names the hub uses. */
+const SYNCHRONOUS_LEVELS: Record<number, StoreSynchronous> = { 1: 'NORMAL', 2: 'FULL' };
+
 /** How long a lazy write waits for a group to join before it commits on its own. */
 export const LAZY_COMMIT_MS = 5;
 
@@ -63,8 +66,8 @@ interface Waiter {
 export interface SqliteStoreOptions {
   /** Folder for hub.db (created if missing); undefined = in memory. */
   dataDir?: string;
-  /** SQLite's synchronous pragma: FULL (default) syncs the WAL on every commit; NORMAL does not (a commit then survives a crash of the process, not of the machine). */
-  synchronous?: 'FULL' | 'NORMAL';
+  /** Default FULL; see StoreSynchronous for what each value survives. */
+  synchronous?: StoreSynchronous;
   /** How long a lazy write waits for a group (default LAZY_COMMIT_MS); tests set a long one to see the joining alone. */
   lazyCommitMs?: number;
 }
@@ -80,6 +83,7 @@ export class SqliteStore implements Store {
   private readonly lazyCommitMs: number;
   /** Transactions committed so far (tests and the bench check group commit with it). */
   commits = 0;
+  readonly synchronous: StoreSynchronous;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.lazyCommitMs = options.lazyCommitMs ?? LAZY_COMMIT_MS;
@@ -92,6 +96,8 @@ export class SqliteStore implements Store {
     try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+      // Read back, not echoed: what SQLite runs with is what stats() and the banners report.
+      this.synchronous = SYNCHRONOUS_LEVELS[this.db.pragma('synchronous', { simple: true }) as number] ?? 'FULL';
       this.db.exec(SCHEMA);
       this.run = this.prepareWriter();
     } catch (e) {

@@ -5,7 +5,7 @@
  * are durable. Lock state (who holds a lock until when) is NOT persisted: after
  * a restart every locked message is Enqueued again, as if its lock had expired.
  */
-import type { SharedAccessPolicy, Device } from '../api';
+import type { SharedAccessPolicy, Device, StoreSynchronous } from '../api';
 import type { C2DMessage } from '../../common/message';
 import type { FeedbackBatchState, PendingRecord } from './feedback';
 
@@ -64,6 +64,8 @@ export interface Store {
   write(ops: StoreOp[], options?: WriteOptions): Promise<void>;
   /** Transactions committed so far. */
   readonly commits: number;
+  /** Whether each commit is synced to disk (FULL) or not (NORMAL), as the database itself reports it. */
+  readonly synchronous: StoreSynchronous;
   /** Commits what is queued, then closes. */
   close(): void;
 }
