@@ -187,8 +187,10 @@ export const LAZY_SETTLE: SettleOptions = Object.freeze({ lazy: true });
  * to disk on every commit, so an acknowledged send survives a crash of the
  * machine; NORMAL does not sync per commit: an acknowledged send survives a
  * crash of the hub's process, not of the machine (power loss, kernel panic).
+ * Hub.open refuses any other value (400004), for every caller: API, node, command.
  */
-export type StoreSynchronous = 'FULL' | 'NORMAL';
+export const STORE_SYNCHRONOUS = ['FULL', 'NORMAL'] as const;
+export type StoreSynchronous = (typeof STORE_SYNCHRONOUS)[number];
 
 export interface HubStats {
   devices: number;

@@ -50,13 +50,6 @@ function limits(pairs: string[] | undefined): Partial<HubLimits> {
   return out as Partial<HubLimits>;
 }
 
-function synchronous(value: string | undefined): StoreSynchronous {
-  if (value === undefined) return 'FULL';
-  const v = value.toUpperCase();
-  if (v !== 'FULL' && v !== 'NORMAL') throw new Error(`--synchronous must be 'full' or 'normal' (got '${value}').`);
-  return v;
-}
-
 function port(value: string | undefined, fallback: number, name: string): number | false {
   if (value === undefined) return fallback;
   if (value === 'off') return false;
@@ -99,7 +92,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     ...(values.host ? { host: values.host } : {}),
     ...(values.cert || values.key ? { tls: { cert: values.cert, key: values.key } } : {}),
     registerUnknownDevices: values['register-unknown-devices'] ?? false,
-    synchronous: synchronous(values.synchronous),
+    // Hub.open checks the value (400004 for anything but FULL or NORMAL).
+    ...(values.synchronous ? { synchronous: values.synchronous.toUpperCase() as StoreSynchronous } : {}),
     limits: limits(values.limit),
   };
   const hub = await EmbeddedHub.start(options);

@@ -35,12 +35,6 @@ function port(v: string | number | undefined): number | false {
   return n;
 }
 
-function storeSync(v: string | undefined): StoreSynchronous {
-  if (v === undefined || v === '' || v === 'FULL') return 'FULL';
-  if (v === 'NORMAL') return 'NORMAL';
-  throw new Error(`Store sync '${v}' is not FULL or NORMAL.`);
-}
-
 function num(v: string | number | undefined, scale = 1): number | undefined {
   if (v === undefined || v === null || String(v).trim() === '') return undefined;
   const n = Number(v);
@@ -66,7 +60,8 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
     ports: { amqps: port(def.amqpsPort), mqtts: port(def.mqttsPort), https: port(def.httpsPort) },
     limits,
     registerUnknownDevices: def.registerUnknown === true,
-    synchronous: storeSync(def.storeSync),
+    // Hub.open checks the value (400004 for anything but FULL or NORMAL).
+    synchronous: (def.storeSync || 'FULL') as StoreSynchronous,
     devices: (def.devices ?? '').split(/[\s,]+/).filter((d) => d !== ''),
     deviceKey: creds.deviceKey || undefined,
     serviceKey: creds.serviceKey || undefined,

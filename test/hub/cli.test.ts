@@ -10,11 +10,17 @@ const BIN = path.resolve(__dirname, '../../../bin/c2d-hub.js');
 /** Commands started by a test; afterEach kills what a failed assertion left running. */
 const started = new Set<ChildProcess>();
 
-/** Starts the command and resolves with what it printed once its banner is complete. */
-async function startCli(args: string[]): Promise<{ child: ChildProcess; out: string }> {
+/** Runs the command; afterEach kills it if a test ends while it still runs. */
+function spawnCli(args: string[]): ChildProcess {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(child);
   child.once('exit', () => started.delete(child));
+  return child;
+}
+
+/** Starts the command and resolves with what it printed once its banner is complete. */
+async function startCli(args: string[]): Promise<{ child: ChildProcess; out: string }> {
+  const child = spawnCli(args);
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
@@ -61,17 +67,17 @@ describe('the c2d-hub command', function () {
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
 
-    const bad = spawn(process.execPath, [BIN, '--data', dataDir, '--synchronous', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const bad = spawnCli(['--data', dataDir, '--synchronous', 'off']);
     let err = '';
-    bad.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    bad.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     assert.equal(await new Promise<number | null>((resolve) => bad.on('exit', resolve)), 1);
-    assert.match(err, /--synchronous must be 'full' or 'normal' \(got 'off'\)/);
+    assert.match(err, /Invalid store synchronous setting 'OFF': FULL or NORMAL/);
   });
 
   it('refuses a bad port with a clear message and exit code 1', async () => {
-    const child = spawn(process.execPath, [BIN, '--data', dataDir, '--amqps', 'nope'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCli(['--data', dataDir, '--amqps', 'nope']);
     let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 1);
     assert.match(err, /--amqps must be a port number or 'off'/);

@@ -58,7 +58,7 @@ describe('nodes: c2d-hub', function () {
     }
   });
 
-  it('store sync NORMAL reaches the store (stats reports what SQLite runs with); a value other than FULL or NORMAL stops the start with a clear status', async () => {
+  it('store sync NORMAL reaches the store (stats reports what SQLite runs with); a value other than FULL or NORMAL stops the start with 400004', async () => {
     await helper.load(ALL_NODES, [...baseFlow(tmp.dir, { storeSync: 'NORMAL', wires: [['out']] }), { id: 'out', z: 'f1', type: 'helper' }]);
     const hub = helper.getNode('hub');
     await hub.ready;
@@ -69,7 +69,7 @@ describe('nodes: c2d-hub', function () {
 
     await helper.load(ALL_NODES, baseFlow(tmp.dir, { storeSync: 'OFF' }));
     await helper.getNode('hub').ready;
-    assert.match(String(lastStatus(helper.getNode('hub'))?.text), /Store sync 'OFF' is not FULL or NORMAL/);
+    assert.equal(lastStatus(helper.getNode('hub'))?.text, '400004 ArgumentInvalid');
   });
 
   it('emits hub events as { topic, payload } when its output is wired', async () => {

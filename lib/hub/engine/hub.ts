@@ -13,7 +13,7 @@ import { C2DError, errors } from '../../common/errors';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
 import type { OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
-import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, HubApi, HubEvents, HubStats, SendResult, SettleOptions, StoreSynchronous } from '../api';
+import { STORE_SYNCHRONOUS, type DeliverySink, type DeviceReceiver, type FeedbackReceiver, type FeedbackSink, type HubApi, type HubEvents, type HubStats, type SendResult, type SettleOptions, type StoreSynchronous } from '../api';
 import { HubAuthenticator } from './auth';
 import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
@@ -98,6 +98,9 @@ export class Hub implements HubApi {
     const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     const problems = validateLimits(limits);
     if (problems.length > 0) throw new C2DError('ArgumentInvalid', `Invalid hub limits: ${problems.join('; ')}.`);
+    if (options.synchronous !== undefined && !(STORE_SYNCHRONOUS as readonly string[]).includes(options.synchronous)) {
+      throw new C2DError('ArgumentInvalid', `Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
+    }
     const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs });
     const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false);
     try {
