@@ -7,13 +7,14 @@
  * Usage: node crash-child.js <dataDir> <round> <FULL|NORMAL>
  */
 import { Hub } from '../../lib/hub';
+import type { StoreSynchronous } from '../../lib/hub/api';
 
 const DEVICES = Array.from({ length: 8 }, (_, i) => `crash${i}`);
 
 async function main(): Promise<void> {
   const [dataDir, round, synchronous] = process.argv.slice(2);
-  if (!dataDir || !round || (synchronous !== 'FULL' && synchronous !== 'NORMAL')) throw new Error('usage: crash-child <dataDir> <round> <FULL|NORMAL>');
-  const hub = await Hub.open({ dataDir, synchronous });
+  if (!dataDir || !round || !synchronous) throw new Error('usage: crash-child <dataDir> <round> <FULL|NORMAL>');
+  const hub = await Hub.open({ dataDir, synchronous: synchronous as StoreSynchronous }); // Hub.open checks the value
   for (const d of DEVICES) if (!hub.registry.getDevice(d)) await hub.registry.createDevice({ deviceId: d });
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);

@@ -13,15 +13,15 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Hub } from '../../lib/hub';
-import type { HubOptions } from '../../lib/hub';
+import { STORE_SYNCHRONOUS, type StoreSynchronous } from '../../lib/hub/api';
 import { removeDir, tempDir } from './helpers';
 
 const ROUNDS = process.env.C2D_LONG === '1' ? 30 : 5;
 
 /** Runs the child until it has printed `lines` acknowledgements, then SIGKILLs it. */
-function runAndKill(dataDir: string, round: number, lines: number, synchronous: HubOptions['synchronous']): Promise<string[]> {
+function runAndKill(dataDir: string, round: number, lines: number, synchronous: StoreSynchronous): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'crash-child.js'), dataDir, String(round), String(synchronous)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(__dirname, 'crash-child.js'), dataDir, String(round), synchronous], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: string[] = [];
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b.toString()));
@@ -37,7 +37,7 @@ function runAndKill(dataDir: string, round: number, lines: number, synchronous: 
   });
 }
 
-for (const synchronous of ['FULL', 'NORMAL'] as const) {
+for (const synchronous of STORE_SYNCHRONOUS) {
   describe(`crash safety (synchronous ${synchronous}): SIGKILL at random points loses no acknowledged send and resurrects no completed message`, function () {
     this.timeout(ROUNDS * 20_000);
     let dir: string;
