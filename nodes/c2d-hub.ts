@@ -20,7 +20,8 @@ import { hubOptionsOf, type HubDef } from './support/hub-settings';
 /** Hub events put on the output, as `{ topic: <event>, payload }`. */
 const EVENTS: HubEventName[] = [
   'enqueued', 'delivered', 'completed', 'rejected', 'abandoned', 'lockExpired', 'expired', 'deadLettered',
-  'purged', 'feedback', 'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted',
+  'purged', 'cancelled', 'requeued', 'deadLettersDropped', 'feedback',
+  'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted', 'deviceToCloud',
 ];
 
 interface Creds {

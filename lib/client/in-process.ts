@@ -74,7 +74,7 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
         },
       },
       // Polling only (no listener): one message at a time, as AMQP's credit 1.
-      { credit: this.listenerCount('message') > 0 ? (this.options.prefetch ?? 50) : 1, replace: true },
+      { credit: this.listenerCount('message') > 0 ? (this.options.prefetch ?? 50) : 1, replace: true, transport: PROTOCOL },
     );
   }
 
@@ -89,7 +89,7 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
   }
 
   async receive(options: { timeoutMs?: number } = {}): Promise<ReceivedMessage | null> {
-    const ready = this.buffer.shift() ?? (this.receiver ? undefined : ((await this.hub.receive(this.deviceId)) ?? undefined));
+    const ready = this.buffer.shift() ?? (this.receiver ? undefined : ((await this.hub.receive(this.deviceId, { transport: PROTOCOL })) ?? undefined));
     if (ready) return ready;
     // Wait for the next message through a receiver (as AMQP's credit 1 would).
     this.attach();

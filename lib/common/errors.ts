@@ -25,6 +25,11 @@ export const ERRORS = {
   InvalidMessageExpiryTime: { code: 403009, httpStatus: 403, amqpCondition: 'com.microsoft:argument-out-of-range', retry: 'fatal' },
   DeviceDisabled: { code: 403012, httpStatus: 403, amqpCondition: 'amqp:unauthorized-access', retry: 'unauthorized' },
   DeviceNotFound: { code: 404001, httpStatus: 404, amqpCondition: 'amqp:not-found', retry: 'notFound' },
+  /**
+   * This hub's own code: no pending message or dead letter with that id. IoT Hub has no
+   * per-message operations (peek, cancel, requeue), so it has no code for this.
+   */
+  MessageNotFound: { code: 404000, httpStatus: 404, amqpCondition: 'amqp:not-found', retry: 'notFound' },
   DeviceConnectionClosedRemotely: { code: 404104, httpStatus: 404, amqpCondition: 'amqp:connection:forced', retry: 'transient' },
   DeviceAlreadyExists: { code: 409001, httpStatus: 409, amqpCondition: 'amqp:not-allowed', retry: 'fatal' },
   LinkCreationConflict: { code: 409002, httpStatus: 409, amqpCondition: 'amqp:link:stolen', retry: 'transient' },
@@ -103,6 +108,7 @@ export const errors = {
     new C2DError('MessageTooLarge', `The message is ${bytes} bytes (body and properties); the most allowed is ${max}.`),
   lockLost: (lockToken: string) =>
     new C2DError('DeviceMessageLockLost', `Lock token '${lockToken}' does not match a locked message: the lock expired, the message was settled, or the token is unknown.`),
+  messageNotFound: (deviceId: string, what: string) => new C2DError('MessageNotFound', `Device '${deviceId}' has no ${what}.`),
   unauthorized: (why: string) => new C2DError('IotHubUnauthorized', why),
   invalid: (why: string) => new C2DError('ArgumentInvalid', why),
   throttled: (limit: number) => new C2DError('ThrottlingException', `More than ${limit} sends per second; slow down and retry.`),

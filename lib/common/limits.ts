@@ -60,6 +60,17 @@ export interface HubLimits {
   maxSendsPerSecond: number;
   /** Concurrent connections per hub (0 = unlimited). */
   maxConnections: number;
+  /**
+   * How long a dead-lettered message (rejected, expired, too many deliveries) is kept for
+   * inspection and requeue (24 h). 0 = IoT Hub's behaviour: dropped at once.
+   */
+  deadLetterTtlMs: number;
+  /** Dead letters kept per device, the oldest dropped first (100). 0 = dropped at once. */
+  deadLetterMaxPerDevice: number;
+  /** Lifecycle events the hub remembers for `trace(messageId)`, hub-wide, the oldest dropped first (10,000). 0 = no trace. */
+  traceMaxEvents: number;
+  /** How long a lifecycle event stays readable through `trace` (24 h). */
+  traceTtlMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<HubLimits> = Object.freeze({
@@ -77,6 +88,10 @@ export const DEFAULT_LIMITS: Readonly<HubLimits> = Object.freeze({
   feedbackBatchWindowMs: 15 * SECOND,
   maxSendsPerSecond: 0,
   maxConnections: 0,
+  deadLetterTtlMs: DAY,
+  deadLetterMaxPerDevice: 100,
+  traceMaxEvents: 10_000,
+  traceTtlMs: DAY,
 });
 
 /** Wire-level size bounds, checked before anything is parsed. */
@@ -130,6 +145,10 @@ export function validateLimits(l: HubLimits): string[] {
   intIn('feedbackBatchWindowMs', 0, 15 * SECOND);
   intIn('maxSendsPerSecond', 0, 1_000_000);
   intIn('maxConnections', 0, 10_000_000);
+  intIn('deadLetterTtlMs', 0, 30 * DAY);
+  intIn('deadLetterMaxPerDevice', 0, 10_000);
+  intIn('traceMaxEvents', 0, 1_000_000);
+  intIn('traceTtlMs', 0, 30 * DAY);
   if (typeof l.lockExpiryCountsAsDelivery !== 'boolean') problems.push('lockExpiryCountsAsDelivery must be a boolean');
   if (l.defaultTtlMs > l.maxTtlMs) problems.push('defaultTtlMs must not exceed maxTtlMs');
   return problems;

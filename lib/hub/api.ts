@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events';
 import type { Right } from '../common/sas';
 import type { HubLimits } from '../common/limits';
 import type {
+  AckMode,
   OutgoingMessage,
   ReceivedMessage,
   ReceivedFeedbackBatch,
@@ -107,12 +108,47 @@ export interface Authenticator {
 
 // ---------------------------------------------------------------- delivery
 
-/** Where the engine pushes messages for one connected device receiver (AMQP link, MQTT subscription). */
+/**
+ * Where the engine pushes messages for one connected device receiver (AMQP
+ * link, MQTT subscription), and what it tells that receiver directly. The
+ * engine calls these after the change that caused them, never from inside
+ * one, so a sink may call back into the hub (add credit, settle) at once.
+ */
 export interface DeliverySink {
   /** A message, now Invisible and locked to this receiver. */
   deliver(message: ReceivedMessage): void;
+  /**
+   * A lock this receiver held ended without a settlement through the hub: it
+   * expired, or its message left the queue (TTL, purge, cancel). The message
+   * is not this receiver's any more; a late settlement of it fails 412002.
+   */
+  lockLost?(lockToken: string): void;
   /** The engine closed the receiver (device deleted or disabled, replaced by a newer one, hub closing). */
   closed?(reason: Error): void;
+}
+
+/** A transport's name as the events and the inspection API show it. */
+export type TransportName = 'amqp' | 'amqp-ws' | 'mqtt' | 'mqtt-ws' | 'http' | 'in-process' | (string & {});
+
+export interface ReceiverOptions {
+  credit?: number;
+  /** Close the device's existing receiver first (MQTT's newest connection wins); without it a second receiver fails 409002. */
+  replace?: boolean;
+  /** Which transport the receiver serves (shown in `delivered` events and traces). */
+  transport?: TransportName;
+}
+
+/** What a protocol server is told about one device connection it registered (openSession). */
+export interface SessionSink {
+  /** The engine ended the session: the device was deleted or disabled, or the hub is closing. Close the connection. */
+  ended(reason: Error): void;
+}
+
+export interface DeviceSession {
+  readonly deviceId: string;
+  readonly transport: TransportName;
+  /** The connection is gone (`reason`: why, for the disconnected event). Idempotent. */
+  close(reason?: string): void;
 }
 
 export interface DeviceReceiver {
@@ -142,14 +178,21 @@ export interface FeedbackReceiver {
 
 export interface HubEventMap {
   enqueued: { deviceId: string; messageId: string; sequenceNumber: number };
-  delivered: { deviceId: string; messageId: string; lockToken: string; deliveryCount: number };
+  delivered: { deviceId: string; messageId: string; lockToken: string; deliveryCount: number; transport?: TransportName };
   completed: { deviceId: string; messageId: string };
   rejected: { deviceId: string; messageId: string };
   abandoned: { deviceId: string; messageId: string; deliveryCount: number };
   lockExpired: { deviceId: string; messageId: string };
   expired: { deviceId: string; messageId: string };
-  deadLettered: { deviceId: string; messageId: string; reason: 'Rejected' | 'Expired' | 'DeliveryCountExceeded' };
-  purged: { deviceId: string; count: number };
+  /** `kept`: the hub keeps it as a dead letter (HubLimits.deadLetterTtlMs / deadLetterMaxPerDevice). */
+  deadLettered: { deviceId: string; messageId: string; reason: 'Rejected' | 'Expired' | 'DeliveryCountExceeded'; kept: boolean };
+  purged: { deviceId: string; count: number; messageIds: string[] };
+  /** One pending message taken out by cancel(). */
+  cancelled: { deviceId: string; messageId: string };
+  /** A kept dead letter was sent again as a new message (`sequenceNumber` is the new one's). */
+  requeued: { deviceId: string; messageId: string; sequenceNumber: number };
+  /** Kept dead letters went: aged out, over the count limit, deleted, or requeued. */
+  deadLettersDropped: { deviceId: string; sequenceNumbers: number[]; why: 'age' | 'count' | 'deleted' | 'requeued' };
   feedback: { records: FeedbackRecord[] };
   deviceConnected: { deviceId: string; protocol: string };
   deviceDisconnected: { deviceId: string; protocol: string; reason?: string };
@@ -196,12 +239,81 @@ export interface HubStats {
   devices: number;
   queued: number;
   locked: number;
+  /** Kept dead letters, every device. */
+  deadLetters: number;
+  /** Devices with at least one open connection. */
+  connectedDevices: number;
   feedbackPending: number;
   feedbackBatches: number;
   /** Store transactions committed since the hub opened (each holds every change of its group). */
   commits: number;
   /** The store's synchronous setting, as the database reports it. */
   synchronous: StoreSynchronous;
+}
+
+// ---------------------------------------------------------------- inspection
+
+/** A message as the inspection API shows it (peek, dead letters): its facts, the body only when asked for. */
+export interface MessageView {
+  deviceId: string;
+  messageId: string;
+  sequenceNumber: number;
+  correlationId?: string;
+  userId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  ack: AckMode;
+  properties: Properties;
+  /** Epoch ms. */
+  enqueuedTimeUtc: number;
+  expiryTimeUtc: number;
+  deliveryCount: number;
+  /** Body and property bytes, as IoT Hub counts a message's size. */
+  size: number;
+  body?: Buffer;
+}
+
+export interface PendingMessageView extends MessageView {
+  state: 'Enqueued' | 'Invisible';
+  /** While Invisible: when the lock ends (epoch ms). Lock tokens are never shown. */
+  lockedUntilUtc?: number;
+}
+
+export interface DeadLetterView extends MessageView {
+  reason: 'Rejected' | 'Expired' | 'DeliveryCountExceeded';
+  deadLetteredTimeUtc: number;
+}
+
+/** Names one dead letter: by its sequence number, or by messageId (the most recent with it). */
+export type DeadLetterRef = { sequenceNumber: number; messageId?: undefined } | { messageId: string; sequenceNumber?: undefined };
+
+export interface DeadLetterQuery {
+  /** One device's; absent = every device's, device by device. */
+  deviceId?: string;
+  /** Skip this many (paging); default 0. */
+  offset?: number;
+  /** At most this many (default and cap 1000). */
+  limit?: number;
+  includeBody?: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** How many there are in all. */
+  total: number;
+}
+
+/** One step in a message's recent life, as trace() returns it. */
+export interface TraceEntry {
+  /** Epoch ms. */
+  time: number;
+  event: 'enqueued' | 'delivered' | 'completed' | 'abandoned' | 'lockExpired' | 'rejected' | 'expired' | 'deadLettered' | 'purged' | 'cancelled' | 'requeued' | 'feedback';
+  deviceId: string;
+  sequenceNumber?: number;
+  deliveryCount?: number;
+  transport?: TransportName;
+  /** deadLettered: why; feedback: the record's status code. */
+  reason?: string;
 }
 
 export interface HubApi {
@@ -220,7 +332,7 @@ export interface HubApi {
   send(deviceId: string, message: OutgoingMessage): Promise<SendResult>;
 
   /** Locks and returns the next Enqueued message (HTTP polling), or null when none. */
-  receive(deviceId: string): Promise<ReceivedMessage | null>;
+  receive(deviceId: string, options?: { transport?: TransportName }): Promise<ReceivedMessage | null>;
   /**
    * Settles a locked message: applied at once, resolves once committed. 412002 when the token
    * does not match a live lock of that device. `lazy`: nobody waits on the answer (an MQTT
@@ -238,7 +350,7 @@ export interface HubApi {
    * With `replace` an existing receiver of the device is closed first
    * (MQTT's newest-connection-wins); without it a second receiver fails 409002.
    */
-  openReceiver(deviceId: string, sink: DeliverySink, options?: { credit?: number; replace?: boolean }): DeviceReceiver;
+  openReceiver(deviceId: string, sink: DeliverySink, options?: ReceiverOptions): DeviceReceiver;
 
   /** Feedback queue (hub-wide). */
   receiveFeedback(): Promise<ReceivedFeedbackBatch | null>;
@@ -249,7 +361,33 @@ export interface HubApi {
   /** Flushes the pending feedback records into a batch now (tests, shutdown). */
   flushFeedback(): Promise<void>;
 
-  /** Servers report device connections and device-to-cloud messages here. */
+  /**
+   * Inspection and repair (beyond IoT Hub, which has none of these). peek: the device's pending
+   * messages in delivery order, nothing locked or changed. 404001 for an unknown device.
+   */
+  peek(deviceId: string, options?: { includeBody?: boolean }): PendingMessageView[];
+  /** Kept dead letters, oldest first per device, paged. */
+  deadLetters(query?: DeadLetterQuery): Page<DeadLetterView>;
+  /**
+   * Sends a dead letter again as a new message (new sequence number, delivery count 0, same
+   * messageId, its TTL counted from now) and drops the dead letter once that is committed.
+   * 403004 when the queue is full, 404000 when there is no such dead letter.
+   */
+  requeueDeadLetter(deviceId: string, ref: DeadLetterRef): Promise<SendResult>;
+  /** 404000 when there is no such dead letter. */
+  deleteDeadLetter(deviceId: string, ref: DeadLetterRef): Promise<void>;
+  /** Removes the pending messages with this messageId (Purged feedback where asked); returns how many. 404000 when none. */
+  cancel(deviceId: string, messageId: string): Promise<number>;
+  /** The recent life of a message id, oldest first (bounded by HubLimits.traceMaxEvents / traceTtlMs). */
+  trace(messageId: string): TraceEntry[];
+
+  /**
+   * A protocol server registers each authenticated device connection; the hub
+   * reports it (deviceConnected / deviceDisconnected) and ends it through `sink`
+   * when the device is deleted or disabled.
+   */
+  openSession(deviceId: string, transport: TransportName, sink: SessionSink): DeviceSession;
+  /** Servers that do not hold a session report device connections here. */
   noteConnection(deviceId: string, protocol: string, connected: boolean, reason?: string): void;
   noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties): void;
 

@@ -52,7 +52,7 @@ describe('lazy recovery: queues read back on first touch or in the background', 
     hub = await open(clock);
     // One device touched at once, the others left to the background pass or to stats().
     assert.deepEqual((await mustReceive(hub, 'd7')).messageId, '7-0');
-    assert.deepEqual({ ...hub.stats(), feedbackBatches: undefined, commits: undefined }, { devices: 120, queued: 359, locked: 1, feedbackPending: 0, feedbackBatches: undefined, commits: undefined, synchronous: 'FULL' });
+    assert.deepEqual({ ...hub.stats(), feedbackBatches: undefined, commits: undefined }, { devices: 120, connectedDevices: 0, queued: 359, locked: 1, deadLetters: 0, feedbackPending: 0, feedbackBatches: undefined, commits: undefined, synchronous: 'FULL' });
     for (const d of [0, 60, 119]) {
       const got: string[] = [];
       for (let k = 0; k < 3; k++) {

@@ -4,7 +4,8 @@
  * reference model (model.ts). After every command the engine and the model
  * must agree on each queue (per message: id, state, deliveryCount) and on
  * the feedback queue (pending records, and each batch's records, delivery
- * count and lock). Feedback receive/settle/flush are commands too. C2D_LONG=1 runs many more cases.
+ * count and lock), on what peek shows, and on the kept dead letters. Feedback
+ * receive/settle/flush and dead-letter requeue/delete are commands too. C2D_LONG=1 runs many more cases.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -26,6 +27,8 @@ type Command =
   | { k: 'fbReceive' }
   | { k: 'fbSettle'; how: 'complete' | 'reject' | 'abandon'; pick: number }
   | { k: 'fbFlush' }
+  | { k: 'requeue'; dev: number; pick: number }
+  | { k: 'dlDelete'; dev: number; pick: number }
   | { k: 'restart' };
 
 const dev = fc.integer({ min: 0, max: DEVICES.length - 1 });
@@ -39,6 +42,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ k: 'fbReceive' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('fbSettle' as const), how: fc.constantFrom('complete' as const, 'reject' as const, 'abandon' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.constant({ k: 'fbFlush' as const }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('requeue' as const), dev, pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('dlDelete' as const), dev, pick: fc.nat() }) },
 );
 
 const recordKey = (r: { id: string; deviceId: string; status: string; at: number }): string => `${r.deviceId}|${r.id}|${r.status}|${r.at}`;
@@ -116,16 +121,37 @@ async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
       } else if (c.k === 'fbFlush') {
         await hub.flushFeedback();
         model.flushFeedback();
+      } else if (c.k === 'requeue' || c.k === 'dlDelete') {
+        const d = DEVICES[c.dev]!;
+        const kept = model.keptDeadLetters(d);
+        const target = kept.length > 0 ? kept[c.pick % kept.length]! : undefined;
+        const ref = { sequenceNumber: target?.seq ?? 10_000 };
+        let code: number | undefined;
+        let seq = 0;
+        try {
+          if (c.k === 'requeue') seq = (await hub.requeueDeadLetter(d, ref)).sequenceNumber;
+          else await hub.deleteDeadLetter(d, ref);
+        } catch (e) {
+          code = (e as { code?: number }).code;
+        }
+        const want = !target ? 404000 : c.k === 'requeue' ? model.requeue(d, target, seq) : model.deleteDeadLetter(d, target);
+        assert.equal(code, want, `${c.k} on ${d}`);
       } else {
         await hub.close();
         hub = await open();
         model.restart();
       }
-      // Queues agree, message by message.
+      // Queues agree, message by message, as the rules see them and as peek shows them; so do the kept dead letters.
       for (const d of DEVICES) {
         const engine = hub.queueOf(d)!.messages.map((e) => [e.message.messageId, e.state, e.message.deliveryCount]);
         const expected = [...model.queues.get(d)!].sort((a, b) => a.seq - b.seq).map((m) => [m.id, m.state, m.deliveryCount]);
         assert.deepEqual(engine, expected, `queue of ${d} after ${JSON.stringify(c)}`);
+        assert.deepEqual(hub.peek(d).map((v) => [v.messageId, v.state, v.deliveryCount]), expected, `peek of ${d} after ${JSON.stringify(c)}`);
+        assert.deepEqual(
+          hub.deadLetters({ deviceId: d }).items.map((v) => [v.messageId, v.sequenceNumber, v.reason]),
+          model.keptDeadLetters(d).map((m) => [m.id, m.seq, m.reason]),
+          `dead letters of ${d} after ${JSON.stringify(c)}`,
+        );
       }
       // Feedback agrees: the records waiting to be batched, and each batch (records, delivery count, locked or not).
       const fb = hub.feedbackState();
@@ -154,6 +180,8 @@ describe('model-based: the engine agrees with a reference model of the rules', f
           lockExpiryCountsAsDelivery: fc.boolean(),
           feedbackMaxDeliveryCount: fc.integer({ min: 1, max: 3 }),
           feedbackBatchWindowMs: fc.constantFrom(0, 15_000),
+          deadLetterTtlMs: fc.constantFrom(0, 2 * 60_000, 10 * 60_000),
+          deadLetterMaxPerDevice: fc.integer({ min: 1, max: 2 }),
         }),
         fc.array(command, { minLength: 1, maxLength: LONG ? 80 : 30 }),
         async (l, commands) => {

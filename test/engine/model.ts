@@ -18,6 +18,19 @@ export interface ModelLimits {
   defaultTtlMs: number;
   maxTtlMs: number;
   lockExpiryCountsAsDelivery: boolean;
+  deadLetterTtlMs: number;
+  deadLetterMaxPerDevice: number;
+}
+
+export interface ModelDeadLetter {
+  id: string;
+  seq: number;
+  ack: AckMode;
+  reason: 'Rejected' | 'Expired' | 'DeliveryCountExceeded';
+  at: number;
+  /** The TTL it was sent with, which a requeue gives its copy. */
+  ttl: number;
+  sentAt: number;
 }
 
 export interface ModelMessage {
@@ -25,6 +38,7 @@ export interface ModelMessage {
   seq: number;
   ack: AckMode;
   expiry: number;
+  sentAt: number;
   state: 'Enqueued' | 'Invisible';
   deliveryCount: number;
   lockToken?: string;
@@ -48,6 +62,8 @@ export interface ModelBatch {
 
 export class Model {
   readonly queues = new Map<string, ModelMessage[]>();
+  /** Kept dead letters per device, oldest first. */
+  readonly deadLetters = new Map<string, ModelDeadLetter[]>();
   /** Feedback records waiting to be batched, oldest first. */
   pending: ModelRecord[] = [];
   /** Feedback batches, oldest first. */
@@ -59,7 +75,10 @@ export class Model {
     devices: string[],
     start: number,
   ) {
-    for (const d of devices) this.queues.set(d, []);
+    for (const d of devices) {
+      this.queues.set(d, []);
+      this.deadLetters.set(d, []);
+    }
     this.now = start;
   }
 
@@ -71,10 +90,47 @@ export class Model {
   private outcome(dev: string, m: ModelMessage, status: FeedbackStatusCode, at: number, batch?: ModelRecord[]): void {
     const q = this.q(dev);
     q.splice(q.indexOf(m), 1);
+    if (status === 'Rejected' || status === 'Expired' || status === 'DeliveryCountExceeded') this.keepDeadLetter(dev, m, status, at);
     if (!ackWants(m.ack, status)) return;
     const r = { id: m.id, deviceId: dev, status, at };
     if (batch) batch.push(r);
     else this.addRecords([r], at);
+  }
+
+  // ------------------------------------------------------------ dead letters
+
+  private keepDeadLetter(dev: string, m: ModelMessage, reason: ModelDeadLetter['reason'], at: number): void {
+    if (this.limits.deadLetterTtlMs === 0 || this.limits.deadLetterMaxPerDevice === 0) return;
+    const list = this.deadLetters.get(dev)!;
+    this.ageDeadLetters(dev, at);
+    list.push({ id: m.id, seq: m.seq, ack: m.ack, reason, at, ttl: m.expiry - m.sentAt, sentAt: m.sentAt });
+    while (list.length > this.limits.deadLetterMaxPerDevice) list.shift();
+  }
+
+  private ageDeadLetters(dev: string, at: number): void {
+    const list = this.deadLetters.get(dev)!;
+    while (list.length > 0 && list[0]!.at + this.limits.deadLetterTtlMs <= at) list.shift();
+  }
+
+  /** The dead letters still kept at the model's time. */
+  keptDeadLetters(dev: string): ModelDeadLetter[] {
+    this.ageDeadLetters(dev, this.now);
+    return this.deadLetters.get(dev)!;
+  }
+
+  /** Requeue the dead letter `d`: 403004 when the queue is full (the dead letter stays). */
+  requeue(dev: string, d: ModelDeadLetter, seq: number): number | undefined {
+    if (this.q(dev).length >= this.limits.maxQueueDepth) return 403004;
+    const list = this.deadLetters.get(dev)!;
+    list.splice(list.indexOf(d), 1);
+    const ttl = Math.min(Math.max(d.ttl, 1), this.limits.maxTtlMs);
+    this.q(dev).push({ id: d.id, seq, ack: d.ack, expiry: this.now + ttl, sentAt: this.now, state: 'Enqueued', deliveryCount: 0 });
+    return undefined;
+  }
+
+  deleteDeadLetter(dev: string, d: ModelDeadLetter): void {
+    const list = this.deadLetters.get(dev)!;
+    list.splice(list.indexOf(d), 1);
   }
 
   // ------------------------------------------------------------ feedback
@@ -137,7 +193,7 @@ export class Model {
     const exp = expiry ?? this.now + this.limits.defaultTtlMs;
     if (exp <= this.now || exp > this.now + this.limits.maxTtlMs) return 403009;
     if (this.q(dev).length >= this.limits.maxQueueDepth) return 403004;
-    this.q(dev).push({ id, seq, ack, expiry: exp, state: 'Enqueued', deliveryCount: 0 });
+    this.q(dev).push({ id, seq, ack, expiry: exp, sentAt: this.now, state: 'Enqueued', deliveryCount: 0 });
     return undefined;
   }
 

@@ -91,7 +91,7 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.match(a.lockToken, /^[A-Za-z0-9-]+$/);
       assert.equal(a.lockedUntilUtc, t.clock.now() + 60_000);
       assert.equal(await t.hub.receive('dev1'), null);
-      assert.deepEqual({ ...t.hub.stats(), commits: undefined }, { devices: 1, queued: 0, locked: 2, feedbackPending: 0, feedbackBatches: 0, commits: undefined, synchronous: 'FULL' });
+      assert.deepEqual({ ...t.hub.stats(), commits: undefined }, { devices: 1, connectedDevices: 0, queued: 0, locked: 2, deadLetters: 0, feedbackPending: 0, feedbackBatches: 0, commits: undefined, synchronous: 'FULL' });
     });
   });
 
@@ -197,6 +197,7 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       }
       const m = await mustReceive(t.hub);
       assert.equal(m.deliveryCount, 0);
+      await t.hub.idle();
       assert.equal(expired.length, 12);
     });
 

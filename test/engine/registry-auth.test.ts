@@ -55,6 +55,7 @@ describe('registry (c2d-semantics.md §7.3)', () => {
     assert.equal(t.hub.registry.getDevice('dev1')!.connectionState, 'Connected');
     t.hub.noteConnection('dev1', 'mqtt', false, 'bye');
     assert.equal(t.hub.registry.getDevice('dev1')!.connectionState, 'Disconnected');
+    await t.hub.idle();
     assert.deepEqual(seen, ['+mqtt', '-mqtt']);
   });
 });

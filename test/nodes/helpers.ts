@@ -44,6 +44,27 @@ export const ALL_NODES = [
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 
+/**
+ * helper.setFlows, without the test helper's fixed 300 ms wait for the
+ * runtime's 'flows:started' (a loaded machine takes longer, and the helper
+ * then rejects although the deploy goes on): on that timeout, wait instead
+ * until every node of the new flow exists.
+ */
+export async function deploy(flow: object[], type: 'full' | 'flows' | 'nodes' = 'full', credentials?: Record<string, Record<string, string>>): Promise<void> {
+  try {
+    await helper.setFlows(flow, type, credentials);
+    return;
+  } catch (e) {
+    if ((e as Error).message !== 'timeout waiting event') throw e;
+  }
+  const ids = (flow as { id: string; type: string }[]).filter((n) => n.type !== 'tab').map((n) => n.id);
+  const deadline = Date.now() + 60_000;
+  while (!ids.every((id) => helper.getNode(id))) {
+    if (Date.now() > deadline) throw new Error(`the deployed flow did not start: ${ids.filter((id) => !helper.getNode(id)).join(', ')} missing`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 export function tempDir(): { dir: string; remove(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-nodes-'));
   return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };

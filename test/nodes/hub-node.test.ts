@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ALL_NODES, baseFlow, helper, isConnected, lastStatus, nextMsg, statusReaches, tempDir } from './helpers';
+import { ALL_NODES, baseFlow, helper, isConnected, lastStatus, nextMsg, statusReaches, tempDir, deploy } from './helpers';
 
 type M = Record<string, unknown>;
 const KEY = Buffer.alloc(32, 7).toString('base64');
@@ -103,7 +103,7 @@ describe('nodes: c2d-hub', function () {
     await sent;
     // Change only the hub (a partial deploy restarts just it) and add a receiver.
     const changed = flow.map((n) => ((n as M).id === 'hub' ? { ...n, ttl: '7200' } : n));
-    await helper.setFlows([...changed, { id: 'recv', z: 'f1', type: 'c2d-receive', hub: 'dev', wires: [['got']] }, { id: 'got', z: 'f1', type: 'helper' }], 'nodes');
+    await deploy([...changed, { id: 'recv', z: 'f1', type: 'c2d-receive', hub: 'dev', wires: [['got']] }, { id: 'got', z: 'f1', type: 'helper' }], 'nodes');
     const got = await nextMsg(helper.getNode('got'));
     assert.equal(got.messageId, 'k1');
     assert.equal(got.payload, 'kept');

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ALL_NODES, baseFlow, helper, isConnected, statusReaches, tempDir } from './helpers';
+import { ALL_NODES, baseFlow, helper, isConnected, statusReaches, tempDir, deploy } from './helpers';
 
 type M = Record<string, unknown>;
 const SECRETS = {
@@ -87,7 +87,7 @@ describe('nodes: lifecycle and secrets', function () {
     global.gc?.();
     const heap0 = process.memoryUsage().heapUsed;
     for (let i = 1; i <= 100; i++) {
-      await helper.setFlows(flow(i), 'full');
+      await deploy(flow(i), 'full');
       if (i % 25 === 0) {
         await settle();
         // One message per checkpoint, sent and left locked (manual): each redeploy releases the locks, so
@@ -99,7 +99,7 @@ describe('nodes: lifecycle and secrets', function () {
     }
     await settle();
     // After one more redeploy every message sent is delivered again: none was lost, none completed.
-    await helper.setFlows(flow(101), 'full');
+    await deploy(flow(101), 'full');
     const seen = new Set<string>();
     await new Promise<void>((resolve) => {
       helper.getNode('got').on('input', (m: M) => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ALL_NODES, baseFlow, helper, isConnected, nextMsg, statusReaches, tempDir } from './helpers';
+import { ALL_NODES, baseFlow, helper, isConnected, nextMsg, statusReaches, tempDir, deploy } from './helpers';
 
 type M = Record<string, unknown>;
 const KEY = Buffer.alloc(32, 3).toString('base64');
@@ -55,7 +55,7 @@ try {
     ];
     const host = (p: number): string => `localhost:${p}`;
     // 'nodes' deploy: only the new nodes start; the hub keeps its ports.
-    await helper.setFlows(flow, 'nodes', {
+    await deploy(flow, 'nodes', {
       hub: { deviceKey: KEY, serviceKey: SKEY },
       nsvc: { connectionString: `HostName=${host(ports.amqps!)};SharedAccessKeyName=iothubowner;SharedAccessKey=${SKEY}`, ca },
       nmq: { connectionString: `HostName=${host(ports.mqtts!)};DeviceId=mq1;SharedAccessKey=${KEY}`, ca },
@@ -102,7 +102,7 @@ try {
       const h1 = helper.getNode('hub') as unknown as { ready: Promise<void>; ports: Record<string, number> };
       await h1.ready;
       // hub2 asks for the port hub 1 holds now.
-      await helper.setFlows([
+      await deploy([
         ...baseFlow(tmp.dir, { host: 'localhost', amqpsPort: '0', mqttsPort: '0', httpsPort: '0' }),
         { id: 'hub2', z: 'f1', type: 'c2d-hub', dataDir: other.dir, host: 'localhost', amqpsPort: String(h1.ports.amqps), mqttsPort: '', httpsPort: '', wires: [[]] },
       ], 'nodes');

@@ -6,7 +6,7 @@
  * receiver in the end, and no handle, timer or socket may be left behind.
  */
 import { strict as assert } from 'node:assert';
-import { ALL_NODES, baseFlow, helper, isConnected, statusReaches, tempDir } from './helpers';
+import { ALL_NODES, baseFlow, helper, isConnected, statusReaches, tempDir, deploy } from './helpers';
 
 type M = Record<string, unknown>;
 type Listener = { on(e: 'input', f: (m: M) => void): void };
@@ -58,7 +58,7 @@ describe('nodes: 100 redeploys under traffic', function () {
       // the rest are not awaited: the redeploy stops c2d-send while they may be in flight.
       helper.getNode('send').receive({ payload: `t${i}`, messageId: `t${i}` });
       while (i % 2 === 0 && !confirmed.has(`t${i}`)) await new Promise<void>((resolve) => (wake = resolve));
-      await helper.setFlows(flow(i), "full");
+      await deploy(flow(i), "full");
       listen();
     }
     // One more send on the settled flow, so the run ends with traffic that surely flows.

@@ -40,7 +40,7 @@ export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string
       closed = true;
       peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
     },
-  }, { credit: 0, replace: true });
+  }, { credit: 0, replace: true, transport: peer.protocol });
   echoTermini(link);
   peer.auth.noteDevice(deviceId);
   credit.sync(receiver);

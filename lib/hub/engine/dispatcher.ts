@@ -4,15 +4,22 @@
  * message may have become deliverable (send committed, abandon, lock expiry,
  * credit added, receiver opened) the hub calls kick(); the dispatcher locks
  * and delivers while the receiver has credit. A receiver remembers the locks
- * it holds so that closing it returns them to the queue (as a lock expiry).
+ * it holds so that closing it returns them to the queue (as a lock expiry),
+ * and is told when one of them ends without a settlement (locksLost).
+ *
+ * The dispatcher and the engine's Transitions need each other (it locks
+ * through them; they tell it what to wake), so the hub makes the dispatcher
+ * first, gives it to Transitions as their ReceiverNotices, then calls serve().
  */
 import { C2DError } from '../../common/errors';
 import type { ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
-import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink } from '../api';
+import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, ReceiverOptions, TransportName } from '../api';
+import type { ReceiverNotices } from './transitions';
 
-export interface DispatchHooks {
+/** Where the dispatcher takes messages from: the engine. */
+export interface DeliverySource {
   /** Locks the device's next Enqueued message, if any. */
-  lockNext(deviceId: string): ReceivedMessage | undefined;
+  lockNext(deviceId: string, transport?: TransportName): ReceivedMessage | undefined;
   /** Gives up a lock early (receiver closed). */
   release(deviceId: string, lockToken: string): void;
   /** Whether the token still holds a lock (used to prune what a receiver remembers). */
@@ -60,16 +67,31 @@ class DeviceReceiverHandle implements DeviceReceiver {
   }
 }
 
-export class Dispatcher {
-  private readonly devices = new Map<string, { r: PushReceiver; sink: DeliverySink }>();
+interface DeviceEntry {
+  r: PushReceiver;
+  sink: DeliverySink;
+  transport?: TransportName;
+}
+
+export class Dispatcher implements ReceiverNotices {
+  private readonly devices = new Map<string, DeviceEntry>();
   private readonly feedback = new Set<{ r: PushReceiver; sink: FeedbackSink }>();
   /** Guards against re-entry when a sink settles synchronously inside deliver(). */
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
 
-  constructor(private readonly hooks: DispatchHooks) {}
+  private source: DeliverySource | undefined;
 
-  openReceiver(deviceId: string, sink: DeliverySink, options: { credit?: number; replace?: boolean } = {}): DeviceReceiver {
+  serve(source: DeliverySource): void {
+    this.source = source;
+  }
+
+  private get hooks(): DeliverySource {
+    if (!this.source) throw new Error('The dispatcher has no source yet (Dispatcher.serve).');
+    return this.source;
+  }
+
+  openReceiver(deviceId: string, sink: DeliverySink, options: ReceiverOptions = {}): DeviceReceiver {
     const existing = this.devices.get(deviceId);
     if (existing) {
       if (!options.replace) throw new C2DError('LinkCreationConflict', `Device '${deviceId}' already has a receiver.`);
@@ -81,7 +103,7 @@ export class Dispatcher {
       self.held.clear();
     });
     r.addCredit(options.credit ?? 0);
-    this.devices.set(deviceId, { r, sink });
+    this.devices.set(deviceId, { r, sink, ...(options.transport !== undefined ? { transport: options.transport } : {}) });
     this.kick(deviceId);
     return new DeviceReceiverHandle(deviceId, r, this);
   }
@@ -113,7 +135,7 @@ export class Dispatcher {
     this.run(`d:${deviceId}`, () => {
       const e = this.devices.get(deviceId);
       while (e && !e.r.closed && e.r.credit > 0 && this.devices.get(deviceId) === e) {
-        const m = this.hooks.lockNext(deviceId);
+        const m = this.hooks.lockNext(deviceId, e.transport);
         if (!m) return;
         e.r.credit--;
         // Locks that expired or were purged are never settled through us: forget them now and then.
@@ -141,6 +163,26 @@ export class Dispatcher {
         if (!delivered) return;
       }
     });
+  }
+
+  wakeDevice(deviceId: string): void {
+    this.kick(deviceId);
+  }
+
+  wakeFeedback(): void {
+    this.kickFeedback();
+  }
+
+  /** Locks that ended without a settlement: the receiver that held them is told, once each. */
+  locksLost(deviceId: string, lockTokens: readonly string[]): void {
+    const e = this.devices.get(deviceId);
+    if (!e) return;
+    for (const t of lockTokens) if (e.r.held.delete(t)) e.sink.lockLost?.(t);
+  }
+
+  /** The transport of the device's push receiver, if it has one. */
+  transportOf(deviceId: string): TransportName | undefined {
+    return this.devices.get(deviceId)?.transport;
   }
 
   /** A lock was settled through the API: the receiver no longer holds it. */

@@ -1,28 +1,64 @@
 /**
  * The embedded hub: HubApi (lib/hub/api.ts) over the pure rules (queue.ts,
- * feedback.ts), the store, one scheduler and the dispatcher. Working state
- * lives in memory; every change is sent to the store and a caller's promise
- * resolves only after that change is committed (group commit in the store).
- * Every operation first applies the deadlines already due for what it
- * touches, so a late timer never lets an expired lock or message through.
+ * feedback.ts, dead-letters.ts), the store, one scheduler and the dispatcher.
+ * Working state lives in memory; every change is sent to the store and a
+ * caller's promise resolves only after that change is committed (group commit
+ * in the store). Every operation first applies the deadlines already due for
+ * what it touches (transitions.ts), so a late timer never lets an expired
+ * lock or message through. Hub events report committed changes (outbox.ts).
+ *
+ * The parts, and who each one talks to (all given in its constructor):
+ *   Transitions  state + rules + scheduler; tells the Dispatcher what to wake
+ *   Dispatcher   push receivers by credit; locks through Transitions
+ *   Sessions     device connections; the registry shows their state
+ *   DeviceRegistry -> EngineDeviceLifecycle -> Transitions, Dispatcher, Sessions
+ *   Trace        observes hub.events
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../../common/clock';
 import { C2DError, errors } from '../../common/errors';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
-import type { OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
+import type { C2DMessage, OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
-import { STORE_SYNCHRONOUS, type DeliverySink, type DeviceReceiver, type FeedbackReceiver, type FeedbackSink, type HubApi, type HubEvents, type HubStats, type SendResult, type SettleOptions, type StoreSynchronous } from '../api';
+import {
+  STORE_SYNCHRONOUS,
+  type DeadLetterQuery,
+  type DeadLetterRef,
+  type DeadLetterView,
+  type DeliverySink,
+  type DeviceReceiver,
+  type DeviceSession,
+  type FeedbackReceiver,
+  type FeedbackSink,
+  type HubApi,
+  type HubEvents,
+  type HubStats,
+  type Page,
+  type PendingMessageView,
+  type ReceiverOptions,
+  type SendResult,
+  type SessionSink,
+  type SettleOptions,
+  type StoreSynchronous,
+  type TraceEntry,
+  type TransportName,
+} from '../api';
 import { HubAuthenticator } from './auth';
+import * as DL from './dead-letters';
 import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
+import { EngineDeviceLifecycle } from './lifecycle';
+import { EventOutbox } from './outbox';
 import * as Q from './queue';
 import { DeviceRegistry } from './registry';
+import { Sessions } from './sessions';
 import { SqliteStore } from './sqlite-store';
-import { EngineState } from './state';
-import type { Store, StoreOp } from './store';
+import type { Store } from './store';
 import { SendThrottle } from './throttle';
+import { Trace } from './trace';
+import { Transitions, type Change } from './transitions';
+import { deadLetterView, pendingView } from './views';
 
 export interface HubOptions {
   /** Host name used in tokens and connection strings (default 'localhost'). */
@@ -48,14 +84,16 @@ export class Hub implements HubApi {
   readonly auth: HubAuthenticator;
   readonly events: HubEvents = new EventEmitter() as HubEvents;
 
-  private readonly state: EngineState;
+  private readonly transitions: Transitions;
   private readonly dispatcher: Dispatcher;
+  private readonly sessions: Sessions;
+  private readonly trace_: Trace;
   private readonly throttle: SendThrottle;
   private closed = false;
 
   private constructor(
     private readonly store: Store,
-    private readonly clock: Clock,
+    clock: Clock,
     limits: HubLimits,
     hubName: string,
     private readonly registerUnknown: boolean,
@@ -65,32 +103,14 @@ export class Hub implements HubApi {
     // Servers and nodes each listen (one per connection or flow node): no listener cap.
     this.events.setMaxListeners(0);
     this.throttle = new SendThrottle(limits.maxSendsPerSecond, clock);
-    this.state = new EngineState(store, clock, this.limits, this.events, {
-      device: (id) => this.dispatcher.kick(id),
-      feedback: () => this.dispatcher.kickFeedback(),
-    });
-    this.registry = new DeviceRegistry({
-      now: () => this.clock.now(),
-      persist: (ops) => this.store.write(ops),
-      pendingCount: (id) => this.state.queues.get(id)?.messages.length ?? 0,
-      created: (d) => {
-        this.state.queues.set(d.deviceId, Q.emptyQueue(d.deviceId, d.generationId));
-        this.events.emit('deviceCreated', { deviceId: d.deviceId });
-        return [{ t: 'deleteQueue', deviceId: d.deviceId }];
-      },
-      deleted: (id) => this.dropDevice(id),
-      disabled: (id) => this.dispatcher.closeDevice(id, new C2DError('DeviceNotFound', `Device '${id}' was disabled.`)),
-    });
+    const outbox = new EventOutbox(this.events);
+    this.dispatcher = new Dispatcher();
+    this.transitions = new Transitions({ store, clock, limits: this.limits, outbox, receivers: this.dispatcher, hubName });
+    this.dispatcher.serve(this.transitions);
+    this.sessions = new Sessions(clock, outbox);
+    this.registry = new DeviceRegistry(clock, this.transitions, new EngineDeviceLifecycle(this.transitions, this.dispatcher, this.sessions));
     this.auth = new HubAuthenticator(this.registry, clock);
-    this.dispatcher = new Dispatcher({
-      lockNext: (id) => this.lockNext(id),
-      release: (id, token) => {
-        if (this.state.queues.has(id)) this.state.commitLater(this.state.applyQueue(id, (q, now) => Q.release(q, token, now, this.limits)).ops);
-      },
-      isLocked: (id, token) => this.state.queues.get(id)?.messages.some((e) => e.lockToken === token) ?? false,
-      lockNextFeedback: () => this.lockNextFeedback(),
-      releaseFeedback: (token) => this.state.commitLater(this.state.applyFeedback((s, now) => F.release(s, token, now, this.limits, randomUUID))),
-    });
+    this.trace_ = new Trace(this.events, clock, this.limits);
   }
 
   /** Opens (or creates) the hub's store, recovers its state and starts the deadline scheduler. */
@@ -116,7 +136,7 @@ export class Hub implements HubApi {
     // Queues are read in lazily when the store can do it (see device-queues.ts).
     const stored = this.store.load({ deferMessages: this.store.loadQueue !== undefined });
     await this.registry.load(stored.devices, stored.policies);
-    await this.store.write(this.state.recover(stored));
+    await this.transitions.commit(this.transitions.recover(stored));
   }
 
   private assertOpen(): void {
@@ -126,17 +146,14 @@ export class Hub implements HubApi {
   /** The device's queue if the device exists and is enabled; 404001 otherwise (IoT Hub treats disabled as not found for C2D). */
   private enabledQueue(deviceId: string): Q.DeviceQueue {
     const d = this.registry.record(deviceId);
-    if (!d || d.status !== 'enabled' || !this.state.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
-    return this.state.queues.get(deviceId)!;
+    if (!d || d.status !== 'enabled' || !this.transitions.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
+    return this.transitions.queues.get(deviceId)!;
   }
 
-  private dropDevice(deviceId: string): StoreOp[] {
-    this.dispatcher.closeDevice(deviceId, new C2DError('DeviceNotFound', `Device '${deviceId}' was deleted.`));
-    this.state.queues.delete(deviceId);
-    const ops: StoreOp[] = [{ t: 'deleteQueue', deviceId }];
-    ops.push(...this.state.applyFeedback((s) => F.dropDevice(s, deviceId)));
-    this.events.emit('deviceDeleted', { deviceId });
-    return ops;
+  /** The device's queue if the device exists, enabled or not (inspection); 404001 otherwise. */
+  private knownQueue(deviceId: string): Q.DeviceQueue {
+    if (typeof deviceId !== 'string' || !this.registry.record(deviceId) || !this.transitions.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
+    return this.transitions.queues.get(deviceId)!;
   }
 
   // ------------------------------------------------------------ C2D
@@ -149,14 +166,19 @@ export class Hub implements HubApi {
     if (this.registerUnknown && !this.registry.record(deviceId)) await this.registry.createDevice({ deviceId });
     this.enabledQueue(deviceId);
     this.throttle.take();
-    const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.send(q, message, randomUUID(), now, this.limits));
-    const m = (result.effects[0] as { message: { messageId: string; sequenceNumber: number; enqueuedTimeUtc: number } }).message;
+    return this.enqueue(deviceId, (q, now) => Q.send(q, message, randomUUID(), now, this.limits));
+  }
+
+  /** Applies a send rule, commits it, and pushes the message once it is durable; takes it back if the commit fails. */
+  private async enqueue(deviceId: string, rule: (q: Q.DeviceQueue, now: number) => Q.Transition, alsoCommit?: (m: C2DMessage) => Change): Promise<SendResult> {
+    const { result, change } = this.transitions.applyQueue(deviceId, rule);
+    const m = (result.effects.find((e) => e.type === 'enqueued') as { message: C2DMessage }).message;
+    const extra = alsoCommit?.(m);
     try {
-      await this.store.write(ops);
+      await this.transitions.commit(extra ? { ops: [...change.ops, ...extra.ops], events: [...change.events, ...extra.events] } : change);
     } catch (e) {
-      // Not durable, so not accepted: take it back out of memory too (unless a poll already locked it).
-      const q = this.state.queues.get(deviceId);
-      if (q) this.state.queues.set(deviceId, { ...q, messages: q.messages.filter((x) => x.message.sequenceNumber !== m.sequenceNumber || x.state !== 'Enqueued') });
+      // Not durable, so not accepted: take it back out of memory too (its events are dropped with the commit).
+      if (this.transitions.queues.has(deviceId)) this.transitions.commitLater(this.transitions.applyQueue(deviceId, (q) => Q.unsend(q, m.sequenceNumber)).change);
       // Name the store's reason (SQLITE_FULL: disk full, SQLITE_READONLY...) so the sender sees why; it carries no secret.
       const why = [(e as { code?: unknown }).code, (e as Error).message].filter((x) => typeof x === 'string' && x).join(': ');
       throw new C2DError('ServerError', `The message could not be stored${why ? ` (${why})` : ''}.`, { cause: e });
@@ -166,25 +188,18 @@ export class Hub implements HubApi {
     return { messageId: m.messageId, sequenceNumber: m.sequenceNumber, enqueuedTimeUtc: m.enqueuedTimeUtc };
   }
 
-  private lockNext(deviceId: string): ReceivedMessage | undefined {
-    if (this.closed || !this.state.queues.has(deviceId)) return undefined;
-    const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.receive(q, randomUUID(), now, this.limits));
-    this.state.commitLater(ops);
-    return result.received;
-  }
-
-  async receive(deviceId: string): Promise<ReceivedMessage | null> {
+  async receive(deviceId: string, options?: { transport?: TransportName }): Promise<ReceivedMessage | null> {
     this.assertOpen();
     this.enabledQueue(deviceId);
-    return this.lockNext(deviceId) ?? null;
+    return this.transitions.lockNext(deviceId, options?.transport ?? 'http') ?? null;
   }
 
   private async settle(deviceId: string, lockToken: string, options: SettleOptions | undefined, rule: (q: Q.DeviceQueue, now: number) => Q.Transition): Promise<void> {
     this.assertOpen();
-    if (typeof lockToken !== 'string' || !this.state.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
-    const { ops } = this.state.applyQueue(deviceId, rule);
+    if (typeof lockToken !== 'string' || !this.transitions.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
+    const { change } = this.transitions.applyQueue(deviceId, rule);
     this.dispatcher.settled(deviceId, lockToken);
-    await this.store.write(ops, options);
+    await this.transitions.commit(change, options);
   }
 
   complete(deviceId: string, lockToken: string, options?: SettleOptions): Promise<void> {
@@ -201,52 +216,104 @@ export class Hub implements HubApi {
 
   async purge(deviceId: string): Promise<number> {
     this.assertOpen();
-    if (!this.registry.record(deviceId) || !this.state.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
-    const { result, ops } = this.state.applyQueue(deviceId, (q, now) => Q.purge(q, now));
-    const count = result.effects.reduce((n, e) => n + (e.type === 'purged' ? e.messages.length : 0), 0);
-    this.events.emit('purged', { deviceId, count });
-    await this.store.write(ops);
-    return count;
+    this.knownQueue(deviceId);
+    const { result, change } = this.transitions.applyQueue(deviceId, (q, now) => Q.purge(q, now));
+    const purged = result.effects.flatMap((e) => (e.type === 'purged' ? e.messages : []));
+    change.events.push(['purged', { deviceId, count: purged.length, messageIds: purged.map((m) => m.messageId) }]);
+    await this.transitions.commit(change);
+    return purged.length;
   }
 
-  openReceiver(deviceId: string, sink: DeliverySink, options?: { credit?: number; replace?: boolean }): DeviceReceiver {
+  async cancel(deviceId: string, messageId: string): Promise<number> {
+    this.assertOpen();
+    this.knownQueue(deviceId);
+    if (typeof messageId !== 'string' || messageId === '') throw errors.invalid('A message id is required.');
+    const { result, change } = this.transitions.applyQueue(deviceId, (q, now) => Q.cancel(q, messageId, now));
+    await this.transitions.commit(change);
+    return result.effects.length;
+  }
+
+  openReceiver(deviceId: string, sink: DeliverySink, options?: ReceiverOptions): DeviceReceiver {
     this.assertOpen();
     this.enabledQueue(deviceId);
     return this.dispatcher.openReceiver(deviceId, sink, options);
   }
 
-  // ------------------------------------------------------------ feedback
+  // ------------------------------------------------------------ inspection
 
-  private lockNextFeedback(): ReceivedFeedbackBatch | undefined {
-    if (this.closed) return undefined;
-    let batch: F.FeedbackBatchState | undefined;
-    this.state.commitLater(this.state.applyFeedback((s, now) => {
-      const t = F.receive(s, randomUUID(), now, this.limits);
-      batch = t.batch;
-      return t;
-    }));
-    if (!batch) return undefined;
-    return {
-      records: batch.records.map((r) => ({ ...r })),
-      enqueuedTimeUtc: batch.enqueuedTimeUtc,
-      userId: this.hubName,
-      lockToken: batch.lockToken!,
-      lockedUntilUtc: batch.lockedUntilUtc!,
-      deliveryCount: batch.deliveryCount,
-    };
+  peek(deviceId: string, options?: { includeBody?: boolean }): PendingMessageView[] {
+    this.assertOpen();
+    this.knownQueue(deviceId);
+    // Due deadlines first, so nothing expired is shown as pending (committed in the background).
+    const { result, change } = this.transitions.applyQueue(deviceId, (q) => ({ queue: q, effects: [] as Q.QueueEffect[], peeked: Q.peek(q) }));
+    this.transitions.commitLater(change);
+    return result.peeked.map((p) => pendingView(p, options?.includeBody === true));
   }
+
+  deadLetters(query: DeadLetterQuery = {}): Page<DeadLetterView> {
+    this.assertOpen();
+    const offset = query.offset ?? 0;
+    const limit = query.limit ?? MAX_PAGE;
+    if (!Number.isInteger(offset) || offset < 0) throw errors.invalid('offset must be a whole number, 0 or more.');
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw errors.invalid(`limit must be a whole number from 1 to ${MAX_PAGE}.`);
+    const ids = query.deviceId !== undefined ? [this.knownDevice(query.deviceId)] : [...this.transitions.deadLetters.keys()].sort();
+    for (const id of ids) this.transitions.commitLater(this.transitions.applyDeadLetters(id, (b) => ({ box: b, effects: [] })));
+    const all = ids.flatMap((id) => this.transitions.deadLetters.get(id) ?? []);
+    return { total: all.length, items: all.slice(offset, offset + limit).map((d) => deadLetterView(d, query.includeBody === true)) };
+  }
+
+  private knownDevice(deviceId: string): string {
+    this.knownQueue(deviceId);
+    return deviceId;
+  }
+
+  private findDeadLetter(deviceId: string, ref: DeadLetterRef): DL.DeadLetter {
+    this.knownQueue(deviceId);
+    if (!ref || (typeof ref.sequenceNumber !== 'number' && typeof ref.messageId !== 'string')) throw errors.invalid('Name the dead letter by sequenceNumber or messageId.');
+    this.transitions.commitLater(this.transitions.applyDeadLetters(deviceId, (b) => ({ box: b, effects: [] })));
+    return DL.find(this.transitions.deadLetters, deviceId, ref);
+  }
+
+  async requeueDeadLetter(deviceId: string, ref: DeadLetterRef): Promise<SendResult> {
+    this.assertOpen();
+    const d = this.findDeadLetter(deviceId, ref);
+    this.enabledQueue(deviceId);
+    const result = await this.enqueue(
+      deviceId,
+      (q, now) => Q.send(q, DL.requeueMessage(d, now, this.limits), randomUUID(), now, this.limits),
+      // The dead letter goes in the same commit as its copy: a crash keeps exactly one of the two.
+      (m) => {
+        const removed = this.transitions.applyDeadLetters(deviceId, (b) => DL.remove(b, d, 'requeued'));
+        return { ops: removed.ops, events: [['requeued', { deviceId, messageId: m.messageId, sequenceNumber: m.sequenceNumber }], ...removed.events] };
+      },
+    );
+    return result;
+  }
+
+  async deleteDeadLetter(deviceId: string, ref: DeadLetterRef): Promise<void> {
+    this.assertOpen();
+    const d = this.findDeadLetter(deviceId, ref);
+    await this.transitions.commit(this.transitions.applyDeadLetters(deviceId, (b) => DL.remove(b, d, 'deleted')));
+  }
+
+  trace(messageId: string): TraceEntry[] {
+    if (typeof messageId !== 'string') throw errors.invalid('A message id is required.');
+    return this.trace_.read(messageId);
+  }
+
+  // ------------------------------------------------------------ feedback
 
   async receiveFeedback(): Promise<ReceivedFeedbackBatch | null> {
     this.assertOpen();
-    return this.lockNextFeedback() ?? null;
+    return this.transitions.lockNextFeedback() ?? null;
   }
 
   private async settleFeedback(lockToken: string, how: 'complete' | 'reject' | 'abandon'): Promise<void> {
     this.assertOpen();
     if (typeof lockToken !== 'string') throw errors.lockLost(String(lockToken));
-    const ops = this.state.applyFeedback((st, now) => F.settle(st, lockToken, how, now, this.limits));
+    const change = this.transitions.applyFeedback((st, now) => F.settle(st, lockToken, how, now, this.limits));
     this.dispatcher.feedbackSettled(lockToken);
-    await this.store.write(ops);
+    await this.transitions.commit(change);
   }
 
   completeFeedback(lockToken: string): Promise<void> {
@@ -268,15 +335,23 @@ export class Hub implements HubApi {
 
   async flushFeedback(): Promise<void> {
     this.assertOpen();
-    await this.store.write(this.state.applyFeedback((s, now) => F.flush(s, now, this.limits, randomUUID)));
+    await this.transitions.commit(this.transitions.applyFeedback((s, now) => F.flush(s, now, this.limits, randomUUID)));
   }
 
-  // ------------------------------------------------------------ misc
+  // ------------------------------------------------------------ connections
+
+  openSession(deviceId: string, transport: TransportName, sink: SessionSink): DeviceSession {
+    this.assertOpen();
+    return this.sessions.open(deviceId, transport, sink);
+  }
 
   noteConnection(deviceId: string, protocol: string, connected: boolean, reason?: string): void {
-    this.registry.noteConnection(deviceId, connected);
-    if (connected) this.events.emit('deviceConnected', { deviceId, protocol });
-    else this.events.emit('deviceDisconnected', { deviceId, protocol, ...(reason !== undefined ? { reason } : {}) });
+    this.sessions.note(deviceId, protocol, connected, reason);
+  }
+
+  /** The transports a device is connected over now (inspection). */
+  connectionsOf(deviceId: string): TransportName[] {
+    return this.sessions.transportsOf(deviceId);
   }
 
   noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties): void {
@@ -286,21 +361,44 @@ export class Hub implements HubApi {
   stats(): HubStats {
     let queued = 0;
     let locked = 0;
-    for (const q of this.state.queues.values()) for (const e of q.messages) {
+    for (const q of this.transitions.queues.values()) for (const e of q.messages) {
         if (e.state === 'Enqueued') queued++;
         else locked++;
       }
-    return { devices: this.state.queues.size, queued, locked, feedbackPending: this.state.feedback.pending.length, feedbackBatches: this.state.feedback.batches.length, commits: this.store.commits, synchronous: this.store.synchronous };
+    let deadLetters = 0;
+    for (const list of this.transitions.deadLetters.values()) deadLetters += list.length;
+    return {
+      devices: this.transitions.queues.size,
+      connectedDevices: this.sessions.connectedDevices,
+      queued,
+      locked,
+      deadLetters,
+      feedbackPending: this.transitions.feedback.pending.length,
+      feedbackBatches: this.transitions.feedback.batches.length,
+      commits: this.store.commits,
+      synchronous: this.store.synchronous,
+    };
+  }
+
+  /**
+   * Resolves once every change made so far is committed and its events emitted
+   * (background commits included: lock expiries, PUBACK completions). For tests
+   * and tools that read events after an operation.
+   */
+  async idle(): Promise<void> {
+    await this.transitions.idle();
+    // Events of changes that persist nothing go out on a microtask; let those run too.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** The queue of a device as the rules see it (tests, diagnostics). */
   queueOf(deviceId: string): Q.DeviceQueue | undefined {
-    return this.state.queues.get(deviceId);
+    return this.transitions.queues.get(deviceId);
   }
 
   /** The feedback queue as the rules see it (tests, diagnostics). */
   feedbackState(): F.FeedbackState {
-    return this.state.feedback;
+    return this.transitions.feedback;
   }
 
   async close(): Promise<void> {
@@ -308,7 +406,11 @@ export class Hub implements HubApi {
     // Receivers' locks go back to the queue (locks are not persisted anyway).
     this.dispatcher.closeAll(new C2DError('ServiceUnavailable', 'The hub is closing.'));
     this.closed = true;
-    await this.state.stop();
+    await this.transitions.stop();
+    this.trace_.close();
     this.store.close();
   }
 }
+
+/** The largest page of the inspection API. */
+const MAX_PAGE = 1000;

@@ -13,6 +13,8 @@
  *   deliveryCount reaching maxDeliveryCount -> dead lettered; feedback DeliveryCountExceeded
  *   TTL expiry (Enqueued or Invisible) -> dead lettered; feedback Expired
  *   purge     every pending message -> removed; feedback Purged
+ *   cancel    the pending messages with one messageId -> removed; feedback Purged
+ *   unsend    a send whose commit failed -> removed again (it was never accepted)
  * Feedback records are only produced when the message's ack asks for them (ackWants).
  */
 import { C2DError, errors } from '../../common/errors';
@@ -50,15 +52,21 @@ export interface DeviceQueue {
 
 export type DeadLetterReason = 'Rejected' | 'Expired' | 'DeliveryCountExceeded';
 
-/** What happened, for the store (persist), the events and the feedback queue. */
+/**
+ * What happened, for the store (persist), the observers (events) and the
+ * feedback queue. `lockToken` on a removal names the lock that ended with it
+ * (the message was Invisible), so the receiver holding it can be told.
+ */
 export type QueueEffect =
   | { type: 'enqueued'; message: C2DMessage }
   | { type: 'delivered'; message: ReceivedMessage }
   | { type: 'completed'; message: C2DMessage; feedback?: FeedbackRecord }
   | { type: 'abandoned'; message: C2DMessage }
   | { type: 'lockExpired'; message: C2DMessage; lockToken: string }
-  | { type: 'deadLettered'; message: C2DMessage; reason: DeadLetterReason; feedback?: FeedbackRecord }
-  | { type: 'purged'; messages: C2DMessage[]; feedback: FeedbackRecord[] };
+  | { type: 'deadLettered'; message: C2DMessage; reason: DeadLetterReason; feedback?: FeedbackRecord; lockToken?: string }
+  | { type: 'purged'; messages: C2DMessage[]; feedback: FeedbackRecord[]; lockTokens: string[] }
+  | { type: 'cancelled'; message: C2DMessage; feedback?: FeedbackRecord; lockToken?: string }
+  | { type: 'unsent'; message: C2DMessage; lockToken?: string };
 
 export interface Transition {
   queue: DeviceQueue;
@@ -81,9 +89,9 @@ function feedbackFor(q: DeviceQueue, m: C2DMessage, status: FeedbackStatusCode, 
   };
 }
 
-function deadLetter(q: DeviceQueue, m: C2DMessage, reason: DeadLetterReason, now: number): QueueEffect {
+function deadLetter(q: DeviceQueue, m: C2DMessage, reason: DeadLetterReason, now: number, lockToken?: string): QueueEffect {
   const feedback = feedbackFor(q, m, reason, now);
-  return { type: 'deadLettered', message: m, reason, ...(feedback ? { feedback } : {}) };
+  return { type: 'deadLettered', message: m, reason, ...(feedback ? { feedback } : {}), ...(lockToken !== undefined ? { lockToken } : {}) };
 }
 
 /**
@@ -110,7 +118,7 @@ export function applyDeadlines(q: DeviceQueue, now: number, limits: HubLimits): 
   const messages: QueuedMessage[] = [];
   for (const e of q.messages) {
     if (now >= e.message.expiryTimeUtc) {
-      effects.push(deadLetter(q, e.message, 'Expired', now));
+      effects.push(deadLetter(q, e.message, 'Expired', now, e.state === 'Invisible' ? e.lockToken : undefined));
       changed = true;
     } else if (e.state === 'Invisible' && now >= (e.lockedUntilUtc ?? 0)) {
       changed = true;
@@ -234,7 +242,56 @@ export function release(q: DeviceQueue, lockToken: string, now: number, limits: 
 export function purge(q: DeviceQueue, now: number): Transition {
   const messages = q.messages.map((e) => e.message);
   const feedback = messages.map((m) => feedbackFor(q, m, 'Purged', now)).filter((f): f is FeedbackRecord => f !== undefined);
-  return { queue: { ...q, messages: [] }, effects: [{ type: 'purged', messages, feedback }] };
+  const lockTokens = q.messages.flatMap((e) => (e.state === 'Invisible' && e.lockToken !== undefined ? [e.lockToken] : []));
+  return { queue: { ...q, messages: [] }, effects: [{ type: 'purged', messages, feedback, lockTokens }] };
+}
+
+/**
+ * Removes the pending messages (Enqueued or Invisible) that carry `messageId`
+ * (usually one: ids are the sender's, so nothing stops a sender from reusing
+ * one), each with Purged feedback where its ack asks for negatives, as a purge
+ * of just those would. 404000 MessageNotFound when none does.
+ */
+export function cancel(q: DeviceQueue, messageId: string, now: number): Transition {
+  const effects: QueueEffect[] = [];
+  const messages: QueuedMessage[] = [];
+  for (const e of q.messages) {
+    if (e.message.messageId !== messageId) {
+      messages.push(e);
+      continue;
+    }
+    const feedback = feedbackFor(q, e.message, 'Purged', now);
+    effects.push({ type: 'cancelled', message: e.message, ...(feedback ? { feedback } : {}), ...(e.state === 'Invisible' && e.lockToken !== undefined ? { lockToken: e.lockToken } : {}) });
+  }
+  if (effects.length === 0) throw errors.messageNotFound(q.deviceId, `pending message with id '${messageId}'`);
+  return { queue: { ...q, messages }, effects };
+}
+
+/**
+ * Takes back a send whose store commit failed: the message was never accepted,
+ * so it leaves the queue whatever happened to it meanwhile (an HTTP poll may
+ * already hold its lock, which ends with it). Nothing to persist, no feedback.
+ */
+export function unsend(q: DeviceQueue, sequenceNumber: number): Transition {
+  const i = q.messages.findIndex((e) => e.message.sequenceNumber === sequenceNumber);
+  if (i < 0) return { queue: q, effects: [] };
+  const e = q.messages[i]!;
+  return {
+    queue: { ...q, messages: without(q, i) },
+    effects: [{ type: 'unsent', message: e.message, ...(e.state === 'Invisible' && e.lockToken !== undefined ? { lockToken: e.lockToken } : {}) }],
+  };
+}
+
+/** A pending message as peek() shows it: nothing is locked or changed by looking. */
+export interface PeekedMessage {
+  message: C2DMessage;
+  state: MessageState;
+  lockedUntilUtc?: number;
+}
+
+/** The pending messages in delivery order (sequence number). */
+export function peek(q: DeviceQueue): PeekedMessage[] {
+  return q.messages.map((e) => ({ message: e.message, state: e.state, ...(e.state === 'Invisible' && e.lockedUntilUtc !== undefined ? { lockedUntilUtc: e.lockedUntilUtc } : {}) }));
 }
 
 /** The earliest TTL or lock deadline, for the scheduler; undefined when the queue is empty. */

@@ -1,28 +1,37 @@
 /**
  * The identity registry: devices and shared access policies, kept in memory
  * and persisted through the store before any change resolves. Shapes are IoT
- * Hub's registry JSON (c2d-semantics.md §7.3). The hub hooks in to give the
- * live queue depth and to drop a device's queue, receiver and pending feedback.
+ * Hub's registry JSON (c2d-semantics.md §7.3). What a device's life means
+ * for the rest of the engine (its queue, receiver, connections, live counts)
+ * is the DeviceLifecycle's business (lifecycle.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { C2DError } from '../../common/errors';
 import { generateKey, RIGHTS, type Right } from '../../common/sas';
 import { assertDeviceId } from '../../common/validate';
 import { BOUNDS } from '../../common/limits';
+import type { Clock } from '../../common/clock';
 import type { Device, DeviceSpec, Registry, SharedAccessPolicy } from '../api';
 import type { DeviceRecord, StoreOp } from './store';
+import type { Change } from './transitions';
 
-export interface RegistryHooks {
-  now(): number;
-  persist(ops: StoreOp[]): Promise<void>;
+/** What the rest of the engine does when a device comes, goes or is disabled. */
+export interface DeviceLifecycle {
   /** Pending (Enqueued + Invisible) messages of the device. */
   pendingCount(deviceId: string): number;
-  /** A device was created (or re-created: new generationId). Returns store ops for its queue. */
-  created(device: DeviceRecord): StoreOp[];
-  /** A device is being deleted: drop queue, receiver and pending feedback. Returns store ops. */
-  deleted(deviceId: string): StoreOp[];
-  /** A device was disabled: close its receiver. */
+  /** The live connection state, when the device connected or disconnected since the hub started. */
+  connection(deviceId: string): { connected: boolean; changedAtUtc: number } | undefined;
+  /** A device was created (or re-created: new generationId): its empty queue. */
+  created(device: DeviceRecord): Change;
+  /** A device is being deleted: its queue, receiver, connections, pending feedback and dead letters go. */
+  deleted(deviceId: string): Change;
+  /** A device was disabled: its receiver and connections end. */
   disabled(deviceId: string): void;
+}
+
+/** Makes a change durable (Transitions.commit). */
+export interface Committer {
+  commit(change: Change): Promise<void>;
 }
 
 /** Default policies of a new hub, as IoT Hub creates them (c2d-semantics.md §6.3). */
@@ -51,7 +60,15 @@ export class DeviceRegistry implements Registry {
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly policies = new Map<string, SharedAccessPolicy>();
 
-  constructor(private readonly hooks: RegistryHooks) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly committer: Committer,
+    private readonly lifecycle: DeviceLifecycle,
+  ) {}
+
+  private persist(ops: StoreOp[], events: Change['events'] = []): Promise<void> {
+    return this.committer.commit({ ops, events });
+  }
 
   /** Loads stored state; writes the default policies when there are none yet. */
   async load(devices: DeviceRecord[], policies: SharedAccessPolicy[]): Promise<void> {
@@ -69,12 +86,20 @@ export class DeviceRegistry implements Registry {
 
   private view(r: DeviceRecord): Device {
     const { version: _version, ...rest } = r;
-    return structuredClone({ ...rest, cloudToDeviceMessageCount: this.hooks.pendingCount(r.deviceId) });
+    const live = this.lifecycle.connection(r.deviceId);
+    const view = structuredClone({ ...rest, cloudToDeviceMessageCount: this.lifecycle.pendingCount(r.deviceId) });
+    if (live) {
+      const at = new Date(live.changedAtUtc).toISOString();
+      view.connectionState = live.connected ? 'Connected' : 'Disconnected';
+      view.connectionStateUpdatedTime = at;
+      view.lastActivityTime = at;
+    }
+    return view;
   }
 
   private build(spec: DeviceSpec, old: DeviceRecord | undefined): DeviceRecord {
     assertDeviceId(spec.deviceId);
-    const now = new Date(this.hooks.now()).toISOString();
+    const now = new Date(this.clock.now()).toISOString();
     const type = spec.authentication?.type ?? old?.authentication.type ?? 'sas';
     if (!['sas', 'selfSigned', 'certificateAuthority', 'none'].includes(type)) throw new C2DError('ArgumentInvalid', `Unknown authentication type '${String(type)}'.`);
     const status = spec.status ?? old?.status ?? 'enabled';
@@ -126,11 +151,11 @@ export class DeviceRegistry implements Registry {
 
   private async put(r: DeviceRecord, old: DeviceRecord | undefined): Promise<Device> {
     this.devices.set(r.deviceId, r);
-    const ops: StoreOp[] = [{ t: 'putDevice', device: r }];
-    if (!old) ops.push(...this.hooks.created(r));
-    if (old?.status === 'enabled' && r.status === 'disabled') this.hooks.disabled(r.deviceId);
+    const put: Change = { ops: [{ t: 'putDevice', device: r }], events: [] };
+    const created = old ? undefined : this.lifecycle.created(r);
+    if (old?.status === 'enabled' && r.status === 'disabled') this.lifecycle.disabled(r.deviceId);
     const view = this.view(r);
-    await this.hooks.persist(ops);
+    await this.persist([...put.ops, ...(created?.ops ?? [])], created?.events);
     return view;
   }
 
@@ -164,23 +189,13 @@ export class DeviceRegistry implements Registry {
     if (!r) throw new C2DError('DeviceNotFound', `Device '${deviceId}' does not exist.`);
     this.checkEtag(r, ifMatch);
     this.devices.delete(deviceId);
-    const ops = this.hooks.deleted(deviceId);
-    await this.hooks.persist([{ t: 'deleteDevice', deviceId }, ...ops]);
+    const gone = this.lifecycle.deleted(deviceId);
+    await this.persist([{ t: 'deleteDevice', deviceId }, ...gone.ops], gone.events);
   }
 
   listDevices(max: number = BOUNDS.maxListDevices): Device[] {
     const n = Math.max(0, Math.min(max, BOUNDS.maxListDevices));
     return [...this.devices.values()].slice(0, n).map((r) => this.view(r));
-  }
-
-  /** Records a connection change (no etag change: connection state is not part of the identity). */
-  noteConnection(deviceId: string, connected: boolean): void {
-    const r = this.devices.get(deviceId);
-    if (!r) return;
-    const now = new Date(this.hooks.now()).toISOString();
-    r.connectionState = connected ? 'Connected' : 'Disconnected';
-    r.connectionStateUpdatedTime = now;
-    r.lastActivityTime = now;
   }
 
   getPolicy(keyName: string): SharedAccessPolicy | undefined {
@@ -203,11 +218,11 @@ export class DeviceRegistry implements Registry {
     };
     for (const k of [p.primaryKey, p.secondaryKey]) if (!isBase64Key(k)) throw new C2DError('ArgumentInvalid', 'Policy keys must be base64 of 16 to 64 bytes.');
     this.policies.set(p.keyName, p);
-    await this.hooks.persist([{ t: 'putPolicy', policy: p }]);
+    await this.persist([{ t: 'putPolicy', policy: p }]);
   }
 
   async deletePolicy(keyName: string): Promise<void> {
     if (!this.policies.delete(keyName)) throw new C2DError('ArgumentInvalid', `No policy named '${keyName}'.`);
-    await this.hooks.persist([{ t: 'deletePolicy', keyName }]);
+    await this.persist([{ t: 'deletePolicy', keyName }]);
   }
 }

@@ -9,6 +9,8 @@
  *   messages(device_id, seq, delivery_count,    one row per pending C2D message;
  *            body BLOB, meta JSON)  PK(device_id, seq)   meta = the other C2DMessage fields
  *   sequences(device_id PK, last_seq)           last sequence number handed out per device
+ *   dead_letters(device_id, seq, reason, at,    kept dead letters (rowid = the order they were
+ *            delivery_count, body, meta)         dead-lettered); meta as in messages
  *   feedback_pending(id PK, added_at, json)     records not yet batched, rowid = arrival order
  *   feedback_batches(id PK, enqueued, expires,  feedback messages, rowid = creation order
  *            delivery_count, json)
@@ -31,6 +33,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { SharedAccessPolicy, StoreSynchronous } from '../api';
 import type { C2DMessage } from '../../common/message';
+import type { DeadLetter } from './dead-letters';
 import type { FeedbackBatchState, PendingRecord } from './feedback';
 import type { DeviceRecord, Store, StoreOp, StoredState, WriteOptions } from './store';
 
@@ -42,6 +45,10 @@ CREATE TABLE IF NOT EXISTS messages (
   device_id TEXT NOT NULL, seq INTEGER NOT NULL, delivery_count INTEGER NOT NULL,
   body BLOB NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sequences (device_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  device_id TEXT NOT NULL, seq INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL,
+  delivery_count INTEGER NOT NULL, body BLOB NOT NULL, meta TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (device_id, seq);
 CREATE TABLE IF NOT EXISTS feedback_pending (id TEXT PRIMARY KEY, added_at INTEGER NOT NULL, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feedback_batches (
   id TEXT PRIMARY KEY, enqueued INTEGER NOT NULL, expires INTEGER NOT NULL,
@@ -116,6 +123,9 @@ export class SqliteStore implements Store {
       setSequence: db.prepare('INSERT INTO sequences (device_id, last_seq) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq'),
       deleteMessages: db.prepare('DELETE FROM messages WHERE device_id = ?'),
       deleteSequence: db.prepare('DELETE FROM sequences WHERE device_id = ?'),
+      insertDeadLetter: db.prepare('INSERT OR REPLACE INTO dead_letters (device_id, seq, reason, at, delivery_count, body, meta) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      deleteDeadLetter: db.prepare('DELETE FROM dead_letters WHERE device_id = ? AND seq = ?'),
+      deleteDeadLetters: db.prepare('DELETE FROM dead_letters WHERE device_id = ?'),
       putDevice: db.prepare('INSERT OR REPLACE INTO devices (device_id, json) VALUES (?, ?)'),
       deleteDevice: db.prepare('DELETE FROM devices WHERE device_id = ?'),
       putPolicy: db.prepare('INSERT OR REPLACE INTO policies (key_name, json) VALUES (?, ?)'),
@@ -136,7 +146,13 @@ export class SqliteStore implements Store {
         case 'setDeliveryCount': s.setDeliveryCount.run(op.deliveryCount, op.deviceId, op.sequenceNumber); return;
         case 'deleteMessage': s.deleteMessage.run(op.deviceId, op.sequenceNumber); return;
         case 'setSequence': s.setSequence.run(op.deviceId, op.sequenceNumber); return;
-        case 'deleteQueue': s.deleteMessages.run(op.deviceId); s.deleteSequence.run(op.deviceId); return;
+        case 'deleteQueue': s.deleteMessages.run(op.deviceId); s.deleteSequence.run(op.deviceId); s.deleteDeadLetters.run(op.deviceId); return;
+        case 'insertDeadLetter': {
+          const { body, deviceId, sequenceNumber, deliveryCount, ...meta } = op.deadLetter.message;
+          s.insertDeadLetter.run(deviceId, sequenceNumber, op.deadLetter.reason, op.deadLetter.deadLetteredTimeUtc, deliveryCount, body, JSON.stringify(meta));
+          return;
+        }
+        case 'deleteDeadLetters': for (const seq of op.sequenceNumbers) s.deleteDeadLetter.run(op.deviceId, seq); return;
         case 'putDevice': s.putDevice.run(op.device.deviceId, JSON.stringify(op.device)); return;
         case 'deleteDevice': s.deleteDevice.run(op.deviceId); return;
         case 'putPolicy': s.putPolicy.run(op.policy.keyName, JSON.stringify(op.policy)); return;
@@ -169,13 +185,23 @@ export class SqliteStore implements Store {
     for (const r of db.prepare('SELECT device_id, last_seq FROM sequences').all() as { device_id: string; last_seq: number }[]) {
       sequences.set(r.device_id, r.last_seq);
     }
+    const deadLetters = (db.prepare('SELECT device_id, seq, reason, at, delivery_count, body, meta FROM dead_letters ORDER BY rowid').raw(true).all() as [string, number, string, number, number, Buffer, string][]).map(
+      (r): DeadLetter => {
+        const message = JSON.parse(r[6]) as C2DMessage;
+        message.body = r[5];
+        message.deviceId = r[0];
+        message.sequenceNumber = r[1];
+        message.deliveryCount = r[4];
+        return { message, reason: r[2] as DeadLetter['reason'], deadLetteredTimeUtc: r[3] };
+      },
+    );
     const pendingFeedback = (db.prepare('SELECT id, added_at, json FROM feedback_pending ORDER BY rowid').all() as { id: string; added_at: number; json: string }[]).map(
       (r): PendingRecord => ({ id: r.id, addedAtUtc: r.added_at, record: JSON.parse(r.json) }),
     );
     const feedbackBatches = (db.prepare('SELECT id, enqueued, expires, delivery_count, json FROM feedback_batches ORDER BY rowid').all() as {
       id: string; enqueued: number; expires: number; delivery_count: number; json: string;
     }[]).map((r): FeedbackBatchState => ({ id: r.id, enqueuedTimeUtc: r.enqueued, expiresAtUtc: r.expires, deliveryCount: r.delivery_count, records: JSON.parse(r.json) }));
-    return { devices, policies, messages, sequences, pendingFeedback, feedbackBatches, ...(options.deferMessages ? { messagesDeferred: true } : {}) };
+    return { devices, policies, messages, sequences, deadLetters, pendingFeedback, feedbackBatches, ...(options.deferMessages ? { messagesDeferred: true } : {}) };
   }
 
   /** One device's stored messages in sequence order (recovery that loads queues as they are needed). */

@@ -7,6 +7,7 @@
  */
 import type { SharedAccessPolicy, Device, StoreSynchronous } from '../api';
 import type { C2DMessage } from '../../common/message';
+import type { DeadLetter } from './dead-letters';
 import type { FeedbackBatchState, PendingRecord } from './feedback';
 
 /** A device as stored: the registry JSON minus the live count, plus the etag version. */
@@ -17,8 +18,10 @@ export type StoreOp =
   | { t: 'setDeliveryCount'; deviceId: string; sequenceNumber: number; deliveryCount: number }
   | { t: 'deleteMessage'; deviceId: string; sequenceNumber: number }
   | { t: 'setSequence'; deviceId: string; sequenceNumber: number }
-  /** Drops a device's messages and its sequence counter. */
+  /** Drops a device's messages, its dead letters and its sequence counter. */
   | { t: 'deleteQueue'; deviceId: string }
+  | { t: 'insertDeadLetter'; deadLetter: DeadLetter }
+  | { t: 'deleteDeadLetters'; deviceId: string; sequenceNumbers: number[] }
   | { t: 'putDevice'; device: DeviceRecord }
   | { t: 'deleteDevice'; deviceId: string }
   | { t: 'putPolicy'; policy: SharedAccessPolicy }
@@ -38,6 +41,8 @@ export interface StoredState {
   messagesDeferred?: boolean;
   /** Last sequence number handed out per device. */
   sequences: Map<string, number>;
+  /** Kept dead letters, in the order they were dead-lettered. */
+  deadLetters: DeadLetter[];
   /** In the order they were added. */
   pendingFeedback: PendingRecord[];
   /** In the order they were created; none locked. */

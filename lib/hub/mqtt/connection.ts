@@ -1,7 +1,7 @@
 /** What the MQTT server knows about one accepted stream, from accept to close. */
 import type { Duplex } from 'node:stream';
 import type { Cancel } from '../../common/clock';
-import type { ClientCertificateInfo, Principal } from '../api';
+import type { ClientCertificateInfo, DeviceSession, Principal } from '../api';
 import type { C2DDelivery } from './deliver';
 import type { Client } from './aedes-client';
 
@@ -17,6 +17,8 @@ export interface MqttConnection {
   principal?: Principal;
   /** Disconnects the client when its SAS token expires. */
   cancelExpiry?: Cancel;
+  /** The hub's record of this connection, from CONNECT accepted (clientReady) to close. */
+  session?: DeviceSession;
   /** Present while the device's C2D subscription is being served. */
   delivery?: C2DDelivery;
   closed: boolean;

@@ -8,13 +8,15 @@
  * - QoS 1: PUBACK completes the message; QoS 0: the message is completed as
  *   it is handed to the socket (what Microsoft's protocol gateway does);
  * - at most `window` messages are locked to the connection at once: credit
- *   comes back when a PUBACK has been applied (not committed) or a lock expired;
+ *   comes back when a PUBACK has been applied (not committed) or the engine
+ *   says a lock ended without one (DeliverySink.lockLost: expiry, purge, cancel);
  * - closing returns the locks still held to Enqueued (receiver.close()).
  */
 import { LAZY_SETTLE, type DeviceReceiver, type HubApi } from '../api';
 import type { ReceivedMessage } from '../../common/message';
 import { deviceBoundTopic } from '../../common/codec/mqtt';
 import { sendPublish, type Client } from './aedes-client';
+import type { MqttProtocol } from './connection';
 
 interface InFlight {
   lockToken: string;
@@ -40,6 +42,7 @@ export class C2DDelivery {
     readonly deviceId: string,
     private qos: 0 | 1,
     private readonly window: number,
+    private readonly transport: MqttProtocol,
     private readonly events: DeliveryEvents,
   ) {}
 
@@ -48,13 +51,14 @@ export class C2DDelivery {
       this.deviceId,
       {
         deliver: (m) => this.deliver(m),
+        lockLost: (lockToken) => this.lockLost(lockToken),
         closed: (reason) => {
           this.receiver = undefined;
           this.stop();
           this.events.onReceiverClosed(reason);
         },
       },
-      { credit: this.window, replace: true },
+      { credit: this.window, replace: true, transport: this.transport },
     );
   }
 
@@ -101,13 +105,14 @@ export class C2DDelivery {
   }
 
   /**
-   * The engine expired a lock held by this connection: the message is Enqueued
-   * again and will be handed out anew (new lock, new packet id), so the slot
-   * and its credit are freed; a late PUBACK for the old packet id is ignored.
+   * A lock held by this connection ended without its PUBACK (expired, or the
+   * message left the queue): if the message comes back it is handed out anew
+   * (new lock, new packet id), so the slot and its credit are freed; a late
+   * PUBACK for the old packet id is ignored.
    */
-  lockExpired(messageId: string): void {
+  private lockLost(lockToken: string): void {
     for (const [packetId, f] of this.inFlight) {
-      if (f.messageId !== messageId) continue;
+      if (f.lockToken !== lockToken) continue;
       this.inFlight.delete(packetId);
       this.receiver?.addCredit(1);
       return;

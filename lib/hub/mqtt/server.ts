@@ -58,6 +58,9 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
 
   const onAuthenticated = (client: Client, conn: MqttConnection): void => {
     conn.client = client;
+    // From CONNECT accepted (not clientReady, which comes after the CONNACK is out): a device
+    // deleted or disabled from then on loses its connection, subscribed or not.
+    if (conn.deviceId !== undefined && !conn.closed) conn.session = hub.openSession(conn.deviceId, conn.protocol, { ended: () => client.close() });
     const expiresAtMs = conn.principal?.expiresAtMs;
     if (expiresAtMs === undefined) return;
     // MQTT cannot renew a token in-band: IoT Hub disconnects at expiry (401003) and the SDK reconnects with a new one.
@@ -85,7 +88,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
   const serve = (client: Client, conn: MqttConnection, qos: number): void => {
     if (conn.closed || conn.deviceId === undefined || (qos !== 0 && qos !== 1)) return;
     if (conn.delivery) return conn.delivery.setQos(qos);
-    const delivery = new C2DDelivery(hub, client, conn.deviceId, qos, window, {
+    const delivery = new C2DDelivery(hub, client, conn.deviceId, qos, window, conn.protocol, {
       onReceiverClosed: (reason) => {
         if (conn.delivery === delivery) conn.delivery = undefined;
         diagnostic({ deviceId: conn.deviceId, message: `C2D receiver closed: ${reason.message}` });
@@ -101,7 +104,6 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
     const conn = connectionOf(client);
     if (!conn || conn.deviceId === undefined || conn.closed) return;
     current.set(conn.deviceId, conn);
-    hub.noteConnection(conn.deviceId, conn.protocol, true);
     // clean=false: aedes restored the subscription; delivery resumes without a new SUBSCRIBE (SAS renewal, sdk-wire §3).
     const qos = subscriptionsOf(client).get(deviceBoundFilter(conn.deviceId));
     if (qos !== undefined) serve(client, conn, qos);
@@ -121,14 +123,6 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
   takeOverOutgoing(broker, (client, packetId) => connectionOf(client)?.delivery?.puback(packetId));
   takeOverSubscriptions(broker);
 
-  const onLockExpired = (e: { deviceId: string; messageId: string }): void => current.get(e.deviceId)?.delivery?.lockExpired(e.messageId);
-  hub.events.on('lockExpired', onLockExpired);
-  // A deleted device loses its connection, subscribed or not (a disabled one loses it through its receiver).
-  const onDeviceDeleted = (e: { deviceId: string }): void => {
-    for (const conn of live) if (conn.deviceId === e.deviceId) conn.client?.close();
-  };
-  hub.events.on('deviceDeleted', onDeviceDeleted);
-
   const cleanup = (conn: MqttConnection): void => {
     if (conn.closed) return;
     conn.closed = true;
@@ -136,10 +130,9 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
     conn.cancelExpiry?.();
     conn.delivery?.stop(); // locks still held return to Enqueued
     conn.delivery = undefined;
-    if (conn.deviceId !== undefined && current.get(conn.deviceId) === conn) {
-      current.delete(conn.deviceId);
-      hub.noteConnection(conn.deviceId, conn.protocol, false);
-    }
+    if (conn.deviceId !== undefined && current.get(conn.deviceId) === conn) current.delete(conn.deviceId);
+    conn.session?.close();
+    conn.session = undefined;
   };
 
   const handle: MqttServer['handle'] = (stream, info) => {
@@ -164,8 +157,6 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
       return live.size;
     },
     async close() {
-      hub.events.off('lockExpired', onLockExpired);
-      hub.events.off('deviceDeleted', onDeviceDeleted);
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const conn of [...live]) {
         conn.stream.destroy();
