@@ -15,7 +15,11 @@ async function main() {
   const tlsDir = path.join(root, '.tmp', 'test-tls');
   const material = await ensureTlsMaterial(tlsDir);
   const mocha = require.resolve('mocha/bin/mocha.js');
-  const child = spawn(process.execPath, [mocha, ...process.argv.slice(2)], {
+  const args = process.argv.slice(2);
+  // Test files named on the command line: run just those. (Mocha adds them to
+  // .mocharc's spec otherwise, and runs the whole suite.)
+  if (args.some((a) => a.endsWith('.js')) && !args.includes('--no-config')) args.unshift('--no-config', '--timeout', '20000');
+  const child = spawn(process.execPath, [mocha, ...args], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, NODE_EXTRA_CA_CERTS: material.caPath, C2D_TEST_TLS_DIR: tlsDir },
