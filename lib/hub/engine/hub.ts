@@ -19,7 +19,7 @@ import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
 import * as Q from './queue';
 import { DeviceRegistry } from './registry';
-import { SqliteStore } from './sqlite-store';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite-store';
 import { EngineState } from './state';
 import type { Store, StoreOp } from './store';
 import { SendThrottle } from './throttle';
@@ -39,6 +39,8 @@ export interface HubOptions {
   lazyCommitMs?: number;
   /** When true, a send to an unknown device creates it (sas, generated keys). Default false. */
   registerUnknownDevices?: boolean;
+  /** Observes each store commit (its time and group size: metrics); see SqliteStoreOptions. */
+  onCommit?: SqliteStoreOptions['onCommit'];
 }
 
 export class Hub implements HubApi {
@@ -101,7 +103,7 @@ export class Hub implements HubApi {
     if (options.synchronous !== undefined && !(STORE_SYNCHRONOUS as readonly string[]).includes(options.synchronous)) {
       throw new C2DError('ArgumentInvalid', `Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
     }
-    const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs });
+    const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs, onCommit: options.onCommit });
     const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false);
     try {
       await hub.recover();
@@ -291,6 +293,15 @@ export class Hub implements HubApi {
         else locked++;
       }
     return { devices: this.state.queues.size, queued, locked, feedbackPending: this.state.feedback.pending.length, feedbackBatches: this.state.feedback.batches.length, commits: this.store.commits, synchronous: this.store.synchronous };
+  }
+
+  /** Enqueued and locked messages per device, for devices that have any (metrics sample it at scrape time). */
+  *queueDepths(): IterableIterator<{ deviceId: string; enqueued: number; locked: number }> {
+    for (const [deviceId, q] of this.state.queues) {
+      let locked = 0;
+      for (const e of q.messages) if (e.state !== 'Enqueued') locked++;
+      if (q.messages.length > 0) yield { deviceId, enqueued: q.messages.length - locked, locked };
+    }
   }
 
   /** The queue of a device as the rules see it (tests, diagnostics). */
