@@ -53,13 +53,14 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     await storeCommand(inv);
     return undefined;
   }
-  const running = await serve(inv.config);
+  // Handlers first: whoever reads the banner may signal at once.
+  const started: { hub?: Promise<RunningHub> } = {};
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     console.error(`${signal}: stopping...`);
-    running.stop().then(
+    (started.hub ?? Promise.reject(new Error('not started'))).then((r) => r.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);
@@ -69,6 +70,8 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  started.hub = serve(inv.config);
+  const running = await started.hub;
   return running;
 }
 

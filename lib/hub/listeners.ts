@@ -97,7 +97,7 @@ function cap(server: Server, protocol: ListenerProtocol, limit: ConnectionCap): 
   });
   server.on('connection', (s: Duplex) => {
     if (limit.max > 0 && limit.open >= limit.max) {
-      limit.onRefused?.(protocol, 'max_connections', `${limit.open} connections open, limit ${limit.max}`, remoteOf(s));
+      limit.onRefused?.(protocol, 'max_connections', `${limit.open} open, limit ${limit.max}`, remoteOf(s));
       s.on('error', () => undefined);
       s.destroy();
       return;

@@ -49,15 +49,21 @@ function readFile(file: string, apply: (spec: OptionSpec, value: unknown, where:
   const walk = (value: unknown, prefix: string): void => {
     // The keys allowed at this level: option keys under `prefix`, up to the next dot.
     const here = new Set(keyed.filter((o) => o.key!.startsWith(prefix)).map((o) => o.key!.slice(prefix.length).split('.')[0]!));
-    const where = prefix ? `${prefix.slice(0, -1)} in ${file}` : `The config file ${file}`;
+    const where = prefix ? prefix.slice(0, -1) : 'the file';
     const obj = onlyKeys(value, [...here], where);
     for (const [k, v] of Object.entries(obj)) {
       const spec = keyed.find((o) => o.key === prefix + k);
-      if (spec) apply(spec, v, `${prefix}${k} in ${file}`);
+      if (spec) apply(spec, v, `${prefix}${k}`);
       else walk(v, `${prefix}${k}.`);
     }
   };
-  walk(json, '');
+  try {
+    walk(json, '');
+  } catch (e) {
+    // Every message names the key; this names the file.
+    if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.message}`);
+    throw e;
+  }
 }
 
 export function resolve(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Invocation {
