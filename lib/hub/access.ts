@@ -75,7 +75,7 @@ const REASONS: ReadonlyArray<[RegExp, AuthFailureReason]> = [
   [/missing|neither|no authorization header|no client certificate/i, 'missing_credential'],
   [/within \d+ ms/i, 'timeout'],
   [/module identit|does not accept bearer|unsupported/i, 'unsupported'],
-  [/malformed|invalid|must be|client id|username/i, 'malformed'],
+  [/malformed|invalid|must be|must start|needs sr|appears twice|bad url encoding|client id|username/i, 'malformed'],
 ];
 
 export function authFailureReason(message: string): AuthFailureReason {
