@@ -26,6 +26,8 @@ export interface DeviceSessionOptions {
   /** Port when HostName has none (default: the IoT Hub port of the transport). */
   port?: number;
   ca?: string | Buffer;
+  /** For the WebSocket transports (see CommonClientOptions.proxy). */
+  proxy?: string | false;
   connectTimeoutMs: number;
   /** HTTP polling interval while a message listener is attached. */
   httpPollIntervalMs: number;

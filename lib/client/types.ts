@@ -112,5 +112,11 @@ export interface ServiceConnection extends ClientEvents {
 export interface CommonClientOptions {
   /** Extra CA certificate(s) to trust (PEM), e.g. the embedded hub's self-signed one. */
   ca?: string | Buffer;
+  /**
+   * HTTP(S) proxy for the WebSocket transports (amqp-ws, mqtt-ws): a URL
+   * such as `http://user:password@proxy:3128`, or false for none. Absent:
+   * HTTPS_PROXY / https_proxy / ALL_PROXY, except for hosts in NO_PROXY.
+   */
+  proxy?: string | false;
   retryPolicy?: RetryPolicy;
 }

@@ -22,6 +22,7 @@ export interface ServiceSessionOptions {
   webSocket: boolean;
   port?: number;
   ca?: string | Buffer;
+  proxy?: string | false;
   connectTimeoutMs: number;
   userAgent: string;
   onTokenRenewed?: (expiresAtMs: number) => void;
@@ -36,6 +37,7 @@ export async function openAmqpServiceSession(o: ServiceSessionOptions): Promise<
     ...(o.port ?? c.port ? { port: o.port ?? c.port } : {}),
     webSocket: o.webSocket,
     ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.proxy !== undefined ? { proxy: o.proxy } : {}),
     connectTimeoutMs: o.connectTimeoutMs,
     userAgent: o.userAgent,
   });
