@@ -34,6 +34,12 @@ async function startProxy(auth?: { user: string; password: string }): Promise<Te
     connects.push({ target: req.url ?? '', allowed });
     return allowed;
   };
+  // CONNECT tunnels leave the server's own connection tracking: close() destroys them itself.
+  const tunnels = new Set<import('node:stream').Duplex>();
+  server.on('connect', (_req: http.IncomingMessage, socket: import('node:stream').Duplex) => {
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -42,6 +48,7 @@ async function startProxy(auth?: { user: string; password: string }): Promise<Te
     connects,
     close: () =>
       new Promise((resolve) => {
+        for (const t of tunnels) t.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -12,7 +12,7 @@ import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
 import { tlsServerName } from '../tls-name';
-import { webSocketAgent } from '../proxy';
+import { webSocketAgent, type ProxySetting } from '../proxy';
 
 export interface AmqpConnectOptions {
   host: string;
@@ -21,7 +21,7 @@ export interface AmqpConnectOptions {
   webSocket: boolean;
   ca?: string | Buffer;
   /** WebSocket only: see CommonClientOptions.proxy. */
-  proxy?: string | false;
+  proxy?: ProxySetting;
   clientCert?: { cert: string | Buffer; key: string | Buffer; passphrase?: string };
   connectTimeoutMs: number;
   /** Goes in the `com.microsoft:client-version` property of the open and attaches (sdk-wire.md §2.3). */

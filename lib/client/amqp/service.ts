@@ -16,13 +16,14 @@ import { CbsClient } from './cbs';
 import { amqpFailure, attachReceiver, attachSender, closeAmqpConnection, onConnectionLost, openAmqpConnection, outcomeError } from './connection';
 import { Settler } from './settler';
 import { SessionLife, authenticated } from '../session-life';
+import type { ProxySetting } from '../proxy';
 
 export interface ServiceSessionOptions {
   credentials: ServiceCredentials;
   webSocket: boolean;
   port?: number;
   ca?: string | Buffer;
-  proxy?: string | false;
+  proxy?: ProxySetting;
   connectTimeoutMs: number;
   userAgent: string;
   onTokenRenewed?: (expiresAtMs: number) => void;

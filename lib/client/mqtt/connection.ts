@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnackPacket, type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { WS_SUBPROTOCOL_MQTT } from '../../common/limits';
-import { webSocketAgent } from '../proxy';
+import { webSocketAgent, type ProxySetting } from '../proxy';
 
 export interface MqttConnectOptions {
   webSocket: boolean;
@@ -37,7 +37,7 @@ export interface MqttConnectOptions {
   key?: string | Buffer;
   passphrase?: string;
   /** WebSocket only: see CommonClientOptions.proxy. */
-  proxy?: string | false;
+  proxy?: ProxySetting;
   clientId: string;
   username: string;
   password?: string;
