@@ -6,6 +6,8 @@
 import type { NodeDef, RED } from './support/red';
 import { closeWith } from './support/red';
 import { clientFactory, type ConfigSettings, type HubConfigNode } from './support/connect';
+import { expandCredentials, proxyConfigOf, tlsConfigOf } from './support/red-conventions';
+import type { ClientFactory } from './support/shared-connection';
 import { runningHubs } from './support/hub-registry';
 import { SharedConnection } from './support/shared-connection';
 
@@ -25,14 +27,25 @@ export = function register(RED: RED): void {
       hostName: (def.hostName ?? '').trim(),
       tenantId: (def.tenantId ?? '').trim(),
       clientId: (def.clientId ?? '').trim(),
+      tls: def.tls ?? '',
+      proxy: def.proxy ?? '',
     };
     this.settings = settings;
     this.connectOptions = {};
     // Errors here never carry a secret: our clients name codes and hosts only.
-    this.shared = new SharedConnection(
-      clientFactory(settings, this.credentials ?? {}, () => this.connectOptions),
-      (e) => this.warn(e.message),
-    );
+    let factory: ClientFactory;
+    try {
+      const creds = expandCredentials(RED, this, this.credentials ?? {});
+      // A tls-config node, when chosen, replaces the CA, certificate, key and passphrase fields.
+      const tls = settings.target === 'network' ? tlsConfigOf(RED, settings.tls, 'this c2d-hub-config') : undefined;
+      const merged = tls ? { ...creds, ca: tls.ca, cert: tls.cert, key: tls.key, passphrase: tls.passphrase } : creds;
+      const proxy = settings.target === 'network' ? proxyConfigOf(RED, settings.proxy, 'this c2d-hub-config') : undefined;
+      factory = clientFactory(settings, merged, () => this.connectOptions, proxy);
+    } catch (e) {
+      // Shown on every node that uses this config (status and log), as a connection failure is.
+      factory = () => Promise.reject(e);
+    }
+    this.shared = new SharedConnection(factory, (e) => this.warn(e.message));
     const onDown = (id: string): void => {
       if (id === settings.hub) void this.shared.reset('node-red:common.status.disconnected');
     };

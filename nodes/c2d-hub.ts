@@ -16,6 +16,8 @@ import { runHubAction } from './support/hub-actions';
 import { describe } from './support/shared-connection';
 import { startHub, type Protocol, type StartedHub } from './support/start-hub';
 import { hubOptionsOf, type HubDef } from './support/hub-settings';
+import { tlsConfigOf } from './support/red-conventions';
+import { HubMetrics } from '../lib/hub/admin/metrics';
 
 /** Hub events put on the output, as `{ topic: <event>, payload }`. */
 const EVENTS: HubEventName[] = [
@@ -41,7 +43,20 @@ export = function register(RED: RED): void {
     const starting = (async () => {
       node.status({ fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' });
       const opts = hubOptionsOf(def, node.credentials ?? {}, path.join(userDir, 'c2d-hub', node.id.replace(/[^A-Za-z0-9._-]/g, '_')));
+      const tls = tlsConfigOf(RED, def.tls, 'this c2d-hub');
+      if (tls) opts.tls = { ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}), ...(tls.ca ? { ca: tls.ca } : {}) };
+      // Node-RED's metrics logging: each hub counter, every time it moves, through node.metric().
+      const metrics = node.metric() ? new HubMetrics({ processMetrics: false }) : undefined;
+      if (metrics) {
+        metrics.on('count', (c) => node.metric([c.name, ...Object.values(c.labels)].join('.'), {}, c.total));
+        opts.onCommit = metrics.onCommit;
+        opts.onAccess = metrics.onAccess;
+      }
       running = await startHub(opts);
+      if (metrics) {
+        const hub = running.hub;
+        unhook.push(metrics.attach(hub));
+      }
       if ((node.wires?.[0]?.length ?? 0) > 0) {
         for (const name of EVENTS) {
           const listener = (payload: unknown): void => emit(node, { topic: name, payload });

@@ -73,6 +73,7 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
       transport,
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
       connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
       httpPollIntervalMs: options.httpPollIntervalMs ?? 1000,
       mqttKeepAliveS: options.mqttKeepAliveS ?? 180,

@@ -9,6 +9,7 @@ import type { ReceivedMessage, Properties, Settlement } from '../common/message'
 import type { DeviceCredentials } from './credentials';
 import type { LiveSession } from './connection-keeper';
 import type { DeviceTransport } from './types';
+import type { ProxySetting } from './proxy';
 
 export interface DeviceSession extends LiveSession {
   /** Starts pushing messages to `onMessage` (AMQP link with credit, MQTT subscription, HTTP polling). */
@@ -26,6 +27,8 @@ export interface DeviceSessionOptions {
   /** Port when HostName has none (default: the IoT Hub port of the transport). */
   port?: number;
   ca?: string | Buffer;
+  /** For the WebSocket transports (see CommonClientOptions.proxy). */
+  proxy?: ProxySetting;
   connectTimeoutMs: number;
   /** HTTP polling interval while a message listener is attached. */
   httpPollIntervalMs: number;

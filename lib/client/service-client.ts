@@ -57,6 +57,7 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
           webSocket: transport === 'amqp-ws',
           ...((transport === 'amqp' ? amqpPort : wsPort) !== undefined ? { port: (transport === 'amqp' ? amqpPort : wsPort) as number } : {}),
           ...(options.ca ? { ca: options.ca } : {}),
+          ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
           connectTimeoutMs,
           userAgent: CLIENT_USER_AGENT,
           onTokenRenewed: (expiresAtMs) => this.emit('token_renewed', { expiresAtMs }),

@@ -8,6 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { AckMode, OutgoingMessage, Properties, ReceivedMessage, FeedbackRecord } from '../common/message';
 import type { RetryPolicy } from '../common/retry';
 import type { Device, DeviceSpec } from '../hub/api';
+import type { ProxySetting } from './proxy';
 
 export type DeviceTransport = 'amqp' | 'amqp-ws' | 'mqtt' | 'mqtt-ws' | 'http';
 export const DEVICE_TRANSPORTS: readonly DeviceTransport[] = ['amqp', 'amqp-ws', 'mqtt', 'mqtt-ws', 'http'];
@@ -112,5 +113,12 @@ export interface ServiceConnection extends ClientEvents {
 export interface CommonClientOptions {
   /** Extra CA certificate(s) to trust (PEM), e.g. the embedded hub's self-signed one. */
   ca?: string | Buffer;
+  /**
+   * HTTP(S) proxy for the WebSocket transports (amqp-ws, mqtt-ws): a URL
+   * such as `http://user:password@proxy:3128`, `{ url, noProxy }`, or false
+   * for none. Absent: HTTPS_PROXY / https_proxy / ALL_PROXY, except for
+   * hosts in NO_PROXY.
+   */
+  proxy?: ProxySetting;
   retryPolicy?: RetryPolicy;
 }

@@ -1,112 +1,66 @@
 /**
  * `c2d-hub`: the embedded hub as a standalone process, so any IoT Hub app can
- * use it as a local C2D hub. On start it prints the connection strings of a
- * demo device and of the iothubowner policy, and the CA file to trust.
+ * use it as a local C2D hub, and the store commands (export, import, reset)
+ * for a stopped hub. Options come from one table (cli/options.ts): flags,
+ * a JSON config file and `C2D_*` variables; `c2d-hub --help` lists them.
  */
-import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { DEFAULT_LIMITS, DEFAULT_PORTS, type HubLimits } from '../common/limits';
-import type { StoreSynchronous } from './api';
-import { EmbeddedHub, type EmbeddedHubOptions } from './embedded';
+import * as fs from 'node:fs';
+import { usage } from './cli/help';
+import { resolve, type Invocation } from './cli/resolve';
+import { serve, type RunningHub } from './cli/serve';
+import { checkSnapshot, exportStore, importStore, resetStore } from './snapshot';
 
-const USAGE = `Usage: c2d-hub [options]
-
-Runs an IoT-Hub-style cloud-to-device hub: AMQP (amqps), MQTT (mqtts) and HTTPS,
-with AMQP and MQTT over WebSocket on the HTTPS port, and a durable SQLite store.
-
-Options:
-  --data <dir>         data folder (store, TLS certificate)   [./c2d-hub-data]
-  --hub-name <name>    host name in tokens and strings         [localhost]
-  --host <addr>        address to bind; repeatable             [127.0.0.1 and ::1]
-  --amqps <port|off>   AMQP over TLS port                      [${DEFAULT_PORTS.amqps}]
-  --mqtts <port|off>   MQTT over TLS port                      [${DEFAULT_PORTS.mqtts}]
-  --https <port|off>   HTTPS + WebSocket port                  [${DEFAULT_PORTS.https}]
-  --device <id>        demo device to create if missing        [demo-device]
-  --cert <file>        TLS certificate (PEM); with --key       [self-signed, generated once]
-  --key <file>         TLS private key (PEM)
-  --register-unknown-devices   create a device on its first send
-  --synchronous <full|normal>  store commits synced to disk (full) or not:
-                       normal survives a crash of this process, not
-                       of the machine                         [full]
-  --limit <name=value> a hub limit; repeatable, e.g. --limit maxConnections=1000
-                       (maxQueueDepth, maxMessageBytes, maxConnections,
-                       maxSendsPerSecond, defaultTtlMs, maxDeliveryCount,
-                       lockTimeoutMs, ...: see HubLimits)   [IoT Hub's values]
-  -h, --help           this text
-
-Port 443 needs root (or CAP_NET_BIND_SERVICE); use e.g. --https 8443 otherwise.
-The official Azure IoT SDKs reach HTTPS and WebSocket only on 443.`;
-
-/** `name=value` pairs of --limit into a partial HubLimits; Hub.open validates the values (400004). */
-function limits(pairs: string[] | undefined): Partial<HubLimits> {
-  const out: Record<string, number | boolean> = {};
-  for (const pair of pairs ?? []) {
-    const eq = pair.indexOf('=');
-    const name = pair.slice(0, eq);
-    if (eq <= 0 || !Object.hasOwn(DEFAULT_LIMITS, name)) throw new Error(`--limit takes name=value with a HubLimits name (got '${pair}').`);
-    const raw = pair.slice(eq + 1);
-    out[name] = typeof DEFAULT_LIMITS[name as keyof HubLimits] === 'boolean' ? raw === 'true' : Number(raw);
+async function storeCommand(inv: Invocation): Promise<void> {
+  const { config } = inv;
+  switch (inv.command) {
+    case 'export': {
+      const { snapshot, counts } = exportStore(config.dataDir);
+      // The export holds every key of the store: readable by its owner only.
+      fs.writeFileSync(inv.file!, `${JSON.stringify(snapshot, null, 2)}\n`, { mode: 0o600 });
+      console.log(`Exported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.feedbackRecords + counts.feedbackBatches} feedback items from ${config.dataDir} to ${inv.file}.`);
+      return;
+    }
+    case 'import': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(fs.readFileSync(inv.file!, 'utf8'));
+      } catch (e) {
+        throw new Error(`Cannot read the export ${inv.file}: ${(e as Error).message}`, { cause: e });
+      }
+      const counts = await importStore(config.dataDir, checkSnapshot(parsed), { force: config.force });
+      console.log(`Imported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages into ${config.dataDir}.`);
+      return;
+    }
+    case 'reset': {
+      if (!config.yes) throw new Error(`c2d-hub reset empties the store in ${config.dataDir}${config.keepRegistry ? ' (devices and policies are kept)' : ', devices and policies included'}; add --yes to do it.`);
+      const counts = await resetStore(config.dataDir, { keepRegistry: config.keepRegistry });
+      console.log(`Reset ${config.dataDir}: ${counts.messages} messages and ${counts.feedbackRecords + counts.feedbackBatches} feedback items removed${config.keepRegistry ? `; ${counts.devices} devices and ${counts.policies} policies kept` : `, with ${counts.devices} devices and ${counts.policies} policies`}.`);
+      return;
+    }
+    default:
+      return;
   }
-  return out as Partial<HubLimits>;
 }
 
-function port(value: string | undefined, fallback: number, name: string): number | false {
-  if (value === undefined) return fallback;
-  if (value === 'off') return false;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number or 'off' (got '${value}').`);
-  return n;
-}
-
-export async function main(argv: string[] = process.argv.slice(2)): Promise<EmbeddedHub | undefined> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' },
-      'hub-name': { type: 'string' },
-      host: { type: 'string', multiple: true },
-      amqps: { type: 'string' },
-      mqtts: { type: 'string' },
-      https: { type: 'string' },
-      device: { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
-      'register-unknown-devices': { type: 'boolean' },
-      synchronous: { type: 'string' },
-      limit: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
+/** Runs the command line; resolves with the running hub for `serve`, undefined otherwise. */
+export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Promise<RunningHub | undefined> {
+  const inv = resolve(argv, env);
+  if (inv.help) {
+    console.log(usage());
     return undefined;
   }
-  const options: EmbeddedHubOptions = {
-    dataDir: path.resolve(values.data ?? 'c2d-hub-data'),
-    hubName: values['hub-name'] ?? 'localhost',
-    ports: {
-      amqps: port(values.amqps, DEFAULT_PORTS.amqps, 'amqps'),
-      mqtts: port(values.mqtts, DEFAULT_PORTS.mqtts, 'mqtts'),
-      https: port(values.https, DEFAULT_PORTS.https, 'https'),
-    },
-    ...(values.host ? { host: values.host } : {}),
-    ...(values.cert || values.key ? { tls: { cert: values.cert, key: values.key } } : {}),
-    registerUnknownDevices: values['register-unknown-devices'] ?? false,
-    // Hub.open checks the value (400004 for anything but FULL or NORMAL).
-    ...(values.synchronous ? { synchronous: values.synchronous.toUpperCase() as StoreSynchronous } : {}),
-    limits: limits(values.limit),
-  };
-  const hub = await EmbeddedHub.start(options);
-  const deviceId = values.device ?? 'demo-device';
-  if (!hub.hub.registry.getDevice(deviceId)) await hub.hub.registry.createDevice({ deviceId });
-
+  if (inv.command !== 'serve') {
+    await storeCommand(inv);
+    return undefined;
+  }
   // Handlers first: whoever reads the banner may signal at once.
+  const started: { hub?: Promise<RunningHub> } = {};
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping...`);
-    hub.close().then(
+    console.error(`${signal}: stopping...`);
+    (started.hub ?? Promise.reject(new Error('not started'))).then((r) => r.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         console.error(err);
@@ -116,25 +70,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  const lines = [
-    `c2d-hub '${hub.hub.hubName}' is running (data in ${options.dataDir}, store synchronous ${hub.hub.stats().synchronous})`,
-    ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
-    '',
-    `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
-    '',
-    'Service connection string (iothubowner):',
-    `  ${hub.serviceConnectionString('iothubowner', 'amqps')}`,
-    `Device connection string (${deviceId}):`,
-    `  ${hub.deviceConnectionString(deviceId, 'amqps')}`,
-    '',
-    'Press Ctrl+C to stop.',
-  ];
-  console.log(lines.join('\n'));
-
-  return hub;
+  started.hub = serve(inv.config);
+  const running = await started.hub;
+  return running;
 }
 
-/** Entry point of the `c2d-hub` command: exits 1 with a clear message when the hub cannot start. */
+/** Entry point of the `c2d-hub` command: exits 1 with a clear message when it cannot do what it was asked. */
 export function run(): void {
   main().catch((err: unknown) => {
     const e = err as NodeJS.ErrnoException & { port?: number };

@@ -11,6 +11,7 @@ import { Hub, type HubOptions } from './engine/hub';
 import { startListeners, type Listeners, type ListenerProtocol } from './listeners';
 import { ensureTlsMaterial, type TlsInput, type TlsMaterial } from './tls';
 import { clientCertificateOf } from './client-cert';
+import { transportOf, type AccessObserver } from './access';
 
 export interface EmbeddedHubOptions extends HubOptions {
   /** Port per protocol: a number (0 = any free port) or false (off). Absent: IoT Hub's (5671, 8883, 443). */
@@ -23,6 +24,18 @@ export interface EmbeddedHubOptions extends HubOptions {
   verifyBearerToken?: AmqpServerOptions['verifyBearerToken'];
   /** Diagnostics (never carries a secret). */
   onDiagnostic?: (message: string) => void;
+  /**
+   * Every access decision of every server, in one stream: connections the
+   * listeners refuse, credentials accepted and refused (./access.ts). Never
+   * carries a key, a token or a signature.
+   */
+  onAccess?: AccessObserver;
+  /**
+   * PEM texts of the CA certificates that sign CA-signed devices' client
+   * certificates (X.509 CA authentication). Passed through for the hub's
+   * X.509 CA support; a hub without it does not use them yet.
+   */
+  trustedCaCertificates?: string[];
   /**
    * Time a new connection has to finish TLS and authenticate (AMQP CBS/SASL,
    * MQTT CONNECT) before it is dropped. Default WIRE_LIMITS.authTimeoutMs (30 s).
@@ -55,11 +68,13 @@ export class EmbeddedHub {
         ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
         ...(options.amqpIdleTimeoutMs !== undefined ? { idleTimeoutMs: options.amqpIdleTimeoutMs } : {}),
         log: diag ? (event, detail) => diag(`amqp ${event} ${JSON.stringify(detail)}`) : undefined,
+        ...(options.onAccess ? { onAccess: options.onAccess } : {}),
       });
       mqtt = await createMqttServer(hub, {
         clock: options.clock,
         ...(options.authTimeoutMs !== undefined ? { connectTimeoutMs: options.authTimeoutMs } : {}),
         onDiagnostic: diag ? (e) => diag(`mqtt ${e.deviceId ?? ''} ${e.message}`) : undefined,
+        ...(options.onAccess ? { onAccess: options.onAccess } : {}),
       });
       const a = amqp;
       const m = mqtt;
@@ -70,11 +85,14 @@ export class EmbeddedHub {
         // HubLimits.maxConnections is enforced here, at the sockets, across every port.
         maxConnections: hub.limits.maxConnections,
         handshakeTimeoutMs: options.authTimeoutMs,
-        onRefused: diag ? (protocol, open) => diag(`${protocol} connection refused: ${open} open, limit ${hub.limits.maxConnections}`) : undefined,
+        onRefused: (protocol, reason, detail, remote) => {
+          diag?.(`${protocol} connection refused: ${detail}`);
+          options.onAccess?.({ type: 'connection-refused', transport: transportOf(protocol), reason, detail, ...(remote ? { remote } : {}) });
+        },
         handlers: {
           amqp: (socket) => a.handle(socket),
           mqtt: (socket) => m.handle(socket),
-          http: createHttpHandler(hub, { onError: diag ? (e) => diag(`https ${String(e)}`) : undefined }),
+          http: createHttpHandler(hub, { onError: diag ? (e) => diag(`https ${String(e)}`) : undefined, ...(options.onAccess ? { onAccess: options.onAccess } : {}) }),
           webSocket: {
             AMQPWSB10: (ws) => a.handleWebSocket(ws),
             mqtt: (ws, req) => m.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),

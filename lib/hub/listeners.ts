@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo, Server } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WIRE_LIMITS } from '../common/limits';
+import { remoteOf, type RefusalReason } from './access';
 
 export type ListenerProtocol = 'amqps' | 'mqtts' | 'https';
 export type WebSocketHandler = (ws: WebSocket, req: IncomingMessage) => void;
@@ -45,8 +46,12 @@ export interface ListenerOptions {
   maxConnections?: number;
   /** Time a client has to finish the TLS handshake (default WIRE_LIMITS.authTimeoutMs; Node's own is 120 s). */
   handshakeTimeoutMs?: number;
-  /** Called once per connection refused by the cap (diagnostics; carries no secret). */
-  onRefused?: (protocol: ListenerProtocol, open: number) => void;
+  /**
+   * Called once per connection the listener refuses: over the cap, or a TLS
+   * handshake the hub failed (bad hello, timeout; not a client that hung up).
+   * Carries no secret.
+   */
+  onRefused?: (protocol: ListenerProtocol, reason: RefusalReason, detail: string, remote?: string) => void;
 }
 
 export interface BoundAddress {
@@ -73,7 +78,7 @@ const NO_ADDRESS = new Set(['EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EINVAL']);
 interface ConnectionCap {
   open: number;
   max: number;
-  onRefused?: (protocol: ListenerProtocol, open: number) => void;
+  onRefused?: ListenerOptions['onRefused'];
 }
 
 /**
@@ -85,10 +90,14 @@ interface ConnectionCap {
  */
 function cap(server: Server, protocol: ListenerProtocol, limit: ConnectionCap): void {
   // With a listener here Node no longer destroys the socket itself: do it (handshake timeout, refused cap, bad hello).
-  server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // ECONNRESET: the peer went (or the cap below cut it), nothing the handshake refused.
+    if (err.code !== 'ECONNRESET') limit.onRefused?.(protocol, 'tls_handshake', `TLS handshake failed: ${err.code ?? err.message}`, remoteOf(socket));
+    socket.destroy();
+  });
   server.on('connection', (s: Duplex) => {
     if (limit.max > 0 && limit.open >= limit.max) {
-      limit.onRefused?.(protocol, limit.open);
+      limit.onRefused?.(protocol, 'max_connections', `${limit.open} open, limit ${limit.max}`, remoteOf(s));
       s.on('error', () => undefined);
       s.destroy();
       return;

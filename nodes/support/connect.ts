@@ -10,6 +10,7 @@ import { InProcessDeviceClient, InProcessServiceClient } from '../../lib/client/
 import { networkClient } from './network';
 import type { ClientFactory, SharedConnection } from './shared-connection';
 import type { Node } from './red';
+import type { ProxyConfig } from '../../lib/client/proxy';
 
 export type Target = 'embedded' | 'network';
 export type Role = 'service' | 'device';
@@ -28,6 +29,10 @@ export interface ConfigSettings {
   hostName: string;
   tenantId: string;
   clientId: string;
+  /** Node id of a Node-RED `tls-config` node (network target), or ''. */
+  tls: string;
+  /** Node id of a Node-RED `http proxy` node (network target, WebSocket transports), or ''. */
+  proxy: string;
 }
 
 /** Everything secret, from Node-RED credentials only. */
@@ -46,7 +51,8 @@ export interface ConnectOptions {
   httpPollIntervalMs?: number;
 }
 
-export function clientFactory(s: ConfigSettings, creds: ConfigCredentials, opts: () => ConnectOptions): ClientFactory {
+/** `proxy`: from the config's `http proxy` node; absent: the environment's (HTTPS_PROXY, NO_PROXY). */
+export function clientFactory(s: ConfigSettings, creds: ConfigCredentials, opts: () => ConnectOptions, proxy?: ProxyConfig): ClientFactory {
   if (s.target === 'embedded') {
     if (!s.hub) return () => Promise.reject(new C2DError('ArgumentInvalid', 'No c2d-hub node selected.'));
     if (s.role === 'device' && !s.deviceId) return () => Promise.reject(new C2DError('ArgumentInvalid', 'No device id set.'));
@@ -55,7 +61,7 @@ export function clientFactory(s: ConfigSettings, creds: ConfigCredentials, opts:
       return s.role === 'device' ? new InProcessDeviceClient(hub, s.deviceId) : new InProcessServiceClient(hub);
     };
   }
-  return async () => networkClient(s, creds, opts());
+  return async () => networkClient(s, creds, opts(), proxy);
 }
 
 /** What a running c2d-hub-config node offers its users. */

@@ -24,6 +24,8 @@ export interface HubDef {
   lockTimeout?: string | number;
   feedbackTtl?: string | number;
   feedbackWindow?: string | number;
+  /** Node id of a Node-RED tls-config node with the hub's certificate and key; absent or '': self-signed. */
+  tls?: string;
 }
 
 export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: 5671, mqtts: 8883, https: 8443 };

@@ -9,6 +9,7 @@ import { ServiceClient } from '../../lib/client/service-client';
 import { ServiceCredentials, type TokenCredential } from '../../lib/client/credentials';
 import type { ServiceTransport } from '../../lib/client/types';
 import type { AnyConnection } from './shared-connection';
+import type { ProxyConfig } from '../../lib/client/proxy';
 import type { ConfigCredentials, ConfigSettings, ConnectOptions } from './connect';
 
 function need(v: string | undefined, what: string): string {
@@ -24,11 +25,12 @@ function entraCredential(s: ConfigSettings, c: ConfigCredentials): TokenCredenti
   return new identity.ClientSecretCredential(need(s.tenantId, 'Tenant ID'), need(s.clientId, 'Client ID'), need(c.clientSecret, 'Client secret'));
 }
 
-export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: ConnectOptions): AnyConnection {
+export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: ConnectOptions, proxy?: ProxyConfig): AnyConnection {
   const ca = c.ca?.trim() ? c.ca : undefined;
+  const via = proxy ? { proxy } : {};
   if (s.role === 'service') {
     if (s.transport !== 'amqp' && s.transport !== 'amqp-ws') throw new C2DError('ArgumentInvalid', `A service connects over amqp or amqp-ws, not ${s.transport}.`);
-    const opts = { transport: s.transport as ServiceTransport, ...(ca ? { ca } : {}) };
+    const opts = { transport: s.transport as ServiceTransport, ...(ca ? { ca } : {}), ...via };
     switch (s.auth) {
       case 'connection-string':
         return ServiceClient.fromConnectionString(need(c.connectionString, 'Connection string'), opts);
@@ -45,6 +47,7 @@ export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: Connec
   const opts = {
     transport: s.transport,
     ...(ca ? { ca } : {}),
+    ...via,
     ...(o.httpPollIntervalMs ? { httpPollIntervalMs: o.httpPollIntervalMs } : {}),
     ...(x509 ? { x509 } : {}),
   };

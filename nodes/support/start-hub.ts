@@ -8,6 +8,8 @@
 import type { HubLimits } from '../../lib/common/limits';
 import type { HubApi, StoreSynchronous } from '../../lib/hub/api';
 import { Hub } from '../../lib/hub/engine/hub';
+import type { CommitInfo } from '../../lib/hub/engine/sqlite-store';
+import type { AccessEvent } from '../../lib/hub/access';
 
 export type Protocol = 'amqps' | 'mqtts' | 'https';
 
@@ -22,6 +24,11 @@ export interface StartOptions {
   devices: string[];
   deviceKey?: string;
   serviceKey?: string;
+  /** The server certificate and key (PEM), e.g. from a tls-config node; absent: self-signed. */
+  tls?: { cert?: string; key?: string; ca?: string };
+  /** Observers for metrics: store commits and access decisions (see lib/hub/admin/metrics). */
+  onCommit?: (info: CommitInfo) => void;
+  onAccess?: (event: AccessEvent) => void;
 }
 
 export interface StartedHub {
@@ -47,11 +54,11 @@ function embeddedModule(): EmbeddedModule | undefined {
 }
 
 export async function startHub(o: StartOptions): Promise<StartedHub> {
-  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous };
+  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
   const mod = embeddedModule();
   let started: StartedHub;
   if (mod) {
-    const e = await mod.EmbeddedHub.start({ ...common, ports: o.ports, host: o.host });
+    const e = await mod.EmbeddedHub.start({ ...common, ports: o.ports, host: o.host, ...(o.tls ? { tls: o.tls } : {}), ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
     started = { hub: e.hub, get ports() { return e.ports; }, close: () => e.close() };
   } else {
     const hub = await Hub.open(common);

@@ -1,36 +1,19 @@
+/**
+ * The c2d-hub command, started for real: banner, signals, the config file
+ * (devices, policies and the credentials they make the only valid ones),
+ * bad fields named, and the order flags < environment over the file.
+ */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseDeviceConnectionString, parseServiceConnectionString } from '../../lib/common/connection-string';
-
-const BIN = path.resolve(__dirname, '../../../bin/c2d-hub.js');
-
-/** Commands started by a test; afterEach kills what a failed assertion left running. */
-const started = new Set<ChildProcess>();
-
-/** Runs the command; afterEach kills it if a test ends while it still runs. */
-function spawnCli(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  started.add(child);
-  child.once('exit', () => started.delete(child));
-  return child;
-}
-
-/** Starts the command and resolves with what it printed once its banner is complete. */
-async function startCli(args: string[]): Promise<{ child: ChildProcess; out: string }> {
-  const child = spawnCli(args);
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Ctrl+C')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-  });
-  return { child, out };
-}
+import { parseDeviceConnectionString, parseServiceConnectionString, formatConnectionString } from '../../lib/common/connection-string';
+import { NoRetry } from '../../lib/common/retry';
+import { generateKey } from '../../lib/common/sas';
+import { DeviceClient } from '../../lib/client/device-client';
+import { ServiceClient } from '../../lib/client/service-client';
+import { OPTIONS } from '../../lib/hub/cli/options';
+import { killAll, runCli, spawnCli, startCli } from './cli-process';
 
 describe('the c2d-hub command', function () {
   this.timeout(30_000);
@@ -39,47 +22,167 @@ describe('the c2d-hub command', function () {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-cli-'));
   });
   afterEach(() => {
-    for (const child of started) child.kill('SIGKILL');
+    killAll();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('starts the hub alone, prints the service and demo device connection strings and the CA file, and stops on SIGTERM', async () => {
-    const { child, out } = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', '0', '--https', 'off', '--device', 'dev-cli']);
-    const lines = out.split('\n').map((l) => l.trim());
+    const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', '0', '--https', 'off', '--device', 'dev-cli']);
+    const lines = cli.out().split('\n').map((l) => l.trim());
     const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
     const device = lines[lines.indexOf('Device connection string (dev-cli):') + 1] as string;
     assert.equal(parseServiceConnectionString(service).SharedAccessKeyName, 'iothubowner');
     assert.match(parseServiceConnectionString(service).HostName, /^localhost:\d+$/, 'an ephemeral AMQP port is named in HostName');
     assert.equal(parseDeviceConnectionString(device).DeviceId, 'dev-cli');
-    assert.ok(out.includes(`NODE_EXTRA_CA_CERTS=${path.join(dataDir, 'tls', 'cert.pem')}`));
-    assert.ok(!/https\s+port/.test(out), 'https is off');
-    assert.match(out, /store synchronous FULL\)/, 'the default, as SQLite reports it');
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.ok(cli.out().includes(`NODE_EXTRA_CA_CERTS=${path.join(dataDir, 'tls', 'cert.pem')}`));
+    assert.ok(!/https\s+port/.test(cli.out()), 'https is off');
+    assert.match(cli.out(), /store synchronous FULL\)/, 'the default, as SQLite reports it');
+    assert.equal(await cli.stop(), 0);
     assert.ok(fs.existsSync(path.join(dataDir, 'hub.db')), 'the store is in the data folder');
   });
 
-  it('--synchronous normal reaches the store (the banner reports what SQLite runs with); a bad value exits 1', async () => {
-    const { child, out } = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--synchronous', 'normal']);
-    assert.match(out, /store synchronous NORMAL\)/);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+  it('--synchronous normal reaches the store (the banner reports what SQLite runs with); a bad value exits 1 naming the flag', async () => {
+    const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--synchronous', 'normal']);
+    assert.match(cli.out(), /store synchronous NORMAL\)/);
+    assert.equal(await cli.stop(), 0);
 
-    const bad = spawnCli(['--data', dataDir, '--synchronous', 'off']);
-    let err = '';
-    bad.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    assert.equal(await new Promise<number | null>((resolve) => bad.on('exit', resolve)), 1);
-    assert.match(err, /Invalid store synchronous setting 'OFF': FULL or NORMAL/);
+    const bad = await runCli(['--data', dataDir, '--synchronous', 'off']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /--synchronous must be full or normal \(got "off"\)/);
   });
 
   it('refuses a bad port with a clear message and exit code 1', async () => {
-    const child = spawnCli(['--data', dataDir, '--amqps', 'nope']);
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.equal(code, 1);
-    assert.match(err, /--amqps must be a port number or 'off'/);
+    const r = await runCli(['--data', dataDir, '--amqps', 'nope']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /--amqps must be a port number or 'off'/);
+  });
+
+  it('--help lists every option with its config key and variable', async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.code, 0);
+    for (const o of OPTIONS) {
+      assert.ok(r.out.includes(`--${o.flag}`), `--${o.flag} in --help`);
+      if (o.env) assert.ok(r.out.includes(o.env), `${o.env} in --help`);
+      if (o.key) assert.ok(r.out.includes(`file: ${o.key}`), `${o.key} in --help`);
+    }
+  });
+
+  describe('a config file', () => {
+    const keys = { a: generateKey(), b: generateKey(), backend: generateKey() };
+    const writeConfig = (config: unknown): string => {
+      const file = path.join(dataDir, 'hub.json');
+      fs.writeFileSync(file, JSON.stringify(config));
+      return file;
+    };
+
+    it('with two devices and a policy starts a hub that accepts exactly those credentials', async () => {
+      const file = writeConfig({
+        dataDir: 'store',
+        hubName: 'localhost',
+        ports: { amqps: 0, mqtts: 0, https: 'off' },
+        devices: [{ deviceId: 'a', primaryKey: keys.a }, { deviceId: 'b', primaryKey: keys.b, auth: 'sas' }],
+        policies: [{ keyName: 'backend', rights: ['ServiceConnect'], primaryKey: keys.backend }],
+      });
+      const cli = await startCli(['--config', file]);
+      assert.ok(cli.out().includes(`data in ${path.join(dataDir, 'store')}`), 'dataDir is relative to the config file');
+      assert.match(cli.out(), /Service connection string \(backend\):/, 'the banner names the one policy there is');
+      const ca = fs.readFileSync(path.join(dataDir, 'store', 'tls', 'cert.pem'), 'utf8');
+      const host = `localhost:${cli.ports.mqtts}`;
+      const device = (id: string, key: string): DeviceClient =>
+        DeviceClient.fromConnectionString(formatConnectionString({ HostName: host, DeviceId: id, SharedAccessKey: key }), { transport: 'mqtt', ca, retryPolicy: new NoRetry() });
+      const service = (keyName: string, key: string): ServiceClient =>
+        ServiceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${cli.ports.amqps}`, SharedAccessKeyName: keyName, SharedAccessKey: key }), { ca, retryPolicy: new NoRetry() });
+
+      const a = device('a', keys.a);
+      await a.open();
+      const received = new Promise<string>((resolve) => a.on('message', (m: { body: Buffer }) => resolve(m.body.toString())));
+      const b = device('b', keys.b);
+      await b.open();
+      const backend = service('backend', keys.backend);
+      await backend.open();
+      await backend.send('a', Buffer.from('from the config file'));
+      assert.equal(await received, 'from the config file');
+
+      // Anything else is refused: a wrong key, an unknown device, a policy the file did not list.
+      await assert.rejects(device('a', keys.b).open(), (e: { code?: number }) => e.code === 401003);
+      await assert.rejects(device('c', keys.a).open(), (e: { code?: number }) => e.code === 401003);
+      const owner = service('iothubowner', keys.backend);
+      await assert.rejects(owner.open(), (e: { code?: number }) => e.code === 401003);
+      await Promise.all([a.close(), b.close(), backend.close(), owner.close()]);
+      assert.equal(await cli.stop(), 0);
+    });
+
+    const badFields: Array<[string, unknown, RegExp]> = [
+      ['an unknown key', { hubname: 'x' }, /hub\.json: the file has an unknown key 'hubname' \(known: .*hubName/],
+      ['an unknown nested key', { ports: { amqp: 1 } }, /hub\.json: ports has an unknown key 'amqp'/],
+      ['a bad port', { ports: { mqtts: 70000 } }, /hub\.json: ports\.mqtts must be a port number or 'off' \(got 70000\)/],
+      ['a bad limit', { limits: { maxQueueDepth: 0 } }, /hub\.json: limits: maxQueueDepth must be an integer from 1/],
+      ['an unknown limit', { limits: { queueDepth: 5 } }, /hub\.json: limits has an unknown key 'queueDepth'/],
+      ['a bad device id', { devices: [{ deviceId: 'no spaces' }] }, /hub\.json: devices\[0\]\.deviceId must be a device id/],
+      ['a device key of the wrong kind', { devices: [{ deviceId: 'x', auth: 'x509', primaryKey: generateKey() }] }, /hub\.json: devices\[0\]: keys are for auth 'sas' only/],
+      ['an x509 device without thumbprint', { devices: [{ deviceId: 'x', auth: 'x509' }] }, /needs primaryThumbprint/],
+      ['a device key that is not base64 of 16..64 bytes', { ports: { amqps: 0, mqtts: 'off', https: 'off' }, devices: [{ deviceId: 'x', primaryKey: 'short' }] }, /devices\[0\] \('x'\): Symmetric keys must be base64/],
+      ['a bad right', { policies: [{ keyName: 'p', rights: ['Everything'] }] }, /hub\.json: policies\[0\]\.rights must be a non-empty array of RegistryRead/],
+      ['a missing CA file', { trustedCaCertificates: ['nope.pem'] }, /hub\.json: trustedCaCertificates: cannot read '.*nope\.pem' \(ENOENT\)/],
+      ['a CA file that is not a certificate', { trustedCaCertificates: ['hub.json'] }, /is not a PEM certificate file/],
+      ['a bad synchronous', { synchronous: 'sometimes' }, /hub\.json: synchronous must be full or normal/],
+      ['a bad log format', { log: 'xml' }, /hub\.json: log must be text or json/],
+      ['a cert without key', { tls: { cert: 'hub.json' } }, /Give both a TLS certificate and key/],
+      ['not JSON', '{ nope', /is not valid JSON/],
+    ];
+    for (const [what, config, message] of badFields) {
+      it(`with ${what} is refused with an error naming the field`, async () => {
+        const file = path.join(dataDir, 'hub.json');
+        fs.writeFileSync(file, typeof config === 'string' ? config : JSON.stringify({ dataDir: 'store', ...(config as object) }));
+        const r = await runCli(['--config', file]);
+        assert.equal(r.code, 1, r.out + r.err);
+        assert.match(r.err, message);
+      });
+    }
+
+    it('is overridden by flags, and flags by C2D_* variables (a container needs no file)', async () => {
+      const file = writeConfig({ dataDir: 'store', hubName: 'file-hub', ports: { amqps: 0, mqtts: 0, https: 'off' }, devices: ['file-device'] });
+      let cli = await startCli(['--config', file]);
+      assert.match(cli.out(), /c2d-hub 'file-hub' is running/);
+      assert.ok(cli.ports.mqtts, 'mqtts from the file');
+      await cli.stop();
+
+      cli = await startCli(['--config', file, '--hub-name', 'flag-hub', '--mqtts', 'off']);
+      assert.match(cli.out(), /c2d-hub 'flag-hub' is running/);
+      assert.equal(cli.ports.mqtts, undefined, 'the flag turned mqtts off');
+      assert.match(cli.out(), /Device connection string \(file-device\)/);
+      await cli.stop();
+
+      cli = await startCli(['--config', file, '--hub-name', 'flag-hub'], { C2D_HUB_NAME: 'env-hub', C2D_DEVICES: 'env-device', C2D_MQTTS_PORT: 'off' });
+      assert.match(cli.out(), /c2d-hub 'env-hub' is running/);
+      assert.match(cli.out(), /Device connection string \(env-device\)/);
+      assert.equal(cli.ports.mqtts, undefined);
+      await cli.stop();
+
+      // No file, no flags: the environment alone.
+      cli = await startCli([], { C2D_DATA_DIR: path.join(dataDir, 'env-store'), C2D_AMQPS_PORT: '0', C2D_MQTTS_PORT: 'off', C2D_HTTPS_PORT: 'off', C2D_LOG: 'json', C2D_CONFIG: file, C2D_HUB_NAME: 'only-env' });
+      assert.match(cli.out(), /"event":"hub-started","message":"c2d-hub 'only-env' is running \(data in [^"]*env-store/);
+      await cli.stop();
+
+      const bad = await runCli(['--config', file], { C2D_AMQPS_PORT: 'eleven' });
+      assert.equal(bad.code, 1);
+      assert.match(bad.err, /C2D_AMQPS_PORT must be a port number or 'off' \(got "eleven"\)/);
+    });
+
+    it('an unknown flag, or one that does not apply to the command, is refused', async () => {
+      let r = await runCli(['--data', dataDir, '--admin-prot', '9']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /Unknown option '--admin-prot'/);
+      r = await runCli(['reset', '--data', dataDir, '--amqps', '0']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /--amqps does not apply to c2d-hub reset/);
+    });
+  });
+
+  it('starts when the environment holds unrelated C2D_* variables', async () => {
+    const run = spawnCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off'], { C2D_SOMETHING_ELSE: '1' });
+    await new Promise<void>((resolve) => run.child.stdout!.on('data', () => run.out().includes('Ctrl+C') && resolve()));
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0);
   });
 });

@@ -12,6 +12,7 @@ import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
 import { tlsServerName } from '../tls-name';
+import { webSocketAgent, type ProxySetting } from '../proxy';
 
 export interface AmqpConnectOptions {
   host: string;
@@ -19,6 +20,8 @@ export interface AmqpConnectOptions {
   port?: number;
   webSocket: boolean;
   ca?: string | Buffer;
+  /** WebSocket only: see CommonClientOptions.proxy. */
+  proxy?: ProxySetting;
   clientCert?: { cert: string | Buffer; key: string | Buffer; passphrase?: string };
   connectTimeoutMs: number;
   /** Goes in the `com.microsoft:client-version` property of the open and attaches (sdk-wire.md §2.3). */
@@ -54,9 +57,12 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   const common = { reconnect: false, hostname: o.host, properties: { 'com.microsoft:client-version': o.userAgent }, idle_time_out: 120_000 };
   let options: ConnectionOptions;
   if (o.webSocket) {
-    const url = `wss://${o.host}:${o.port ?? DEFAULT_PORTS.https}${WEBSOCKET_PATH}`;
+    const port = o.port ?? DEFAULT_PORTS.https;
+    const url = `wss://${o.host}:${port}${WEBSOCKET_PATH}`;
     const factory = container.websocket_connect(WebSocket as never) as unknown as (u: string, p: string[], opts: object) => ConnectionOptions['connection_details'];
-    options = { ...common, connection_details: factory(url, [WS_SUBPROTOCOL_AMQP], tlsOptions) } as unknown as ConnectionOptions;
+    // rhea hands these options to the ws constructor as they are, agent included.
+    const agent = webSocketAgent(o.host, port, o.proxy);
+    options = { ...common, connection_details: factory(url, [WS_SUBPROTOCOL_AMQP], { ...tlsOptions, ...(agent ? { agent } : {}) }) } as unknown as ConnectionOptions;
   } else {
     options = { ...common, host: o.host, port: o.port ?? DEFAULT_PORTS.amqps, transport: 'tls', ...tlsOptions } as ConnectionOptions;
   }

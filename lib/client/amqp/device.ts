@@ -33,6 +33,7 @@ export async function openAmqpDeviceSession(o: DeviceSessionOptions): Promise<De
     ...(c.port ?? o.port ? { port: c.port ?? o.port } : {}),
     webSocket: o.transport === 'amqp-ws',
     ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.proxy !== undefined ? { proxy: o.proxy } : {}),
     ...(c.auth.kind === 'x509' ? { clientCert: c.auth } : {}),
     connectTimeoutMs: o.connectTimeoutMs,
     userAgent: o.userAgent,

@@ -16,12 +16,14 @@ import { CbsClient } from './cbs';
 import { amqpFailure, attachReceiver, attachSender, closeAmqpConnection, onConnectionLost, openAmqpConnection, outcomeError } from './connection';
 import { Settler } from './settler';
 import { SessionLife, authenticated } from '../session-life';
+import type { ProxySetting } from '../proxy';
 
 export interface ServiceSessionOptions {
   credentials: ServiceCredentials;
   webSocket: boolean;
   port?: number;
   ca?: string | Buffer;
+  proxy?: ProxySetting;
   connectTimeoutMs: number;
   userAgent: string;
   onTokenRenewed?: (expiresAtMs: number) => void;
@@ -36,6 +38,7 @@ export async function openAmqpServiceSession(o: ServiceSessionOptions): Promise<
     ...(o.port ?? c.port ? { port: o.port ?? c.port } : {}),
     webSocket: o.webSocket,
     ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.proxy !== undefined ? { proxy: o.proxy } : {}),
     connectTimeoutMs: o.connectTimeoutMs,
     userAgent: o.userAgent,
   });

@@ -23,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnackPacket, type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { WS_SUBPROTOCOL_MQTT } from '../../common/limits';
+import { webSocketAgent, type ProxySetting } from '../proxy';
 
 export interface MqttConnectOptions {
   webSocket: boolean;
@@ -35,6 +36,8 @@ export interface MqttConnectOptions {
   cert?: string | Buffer;
   key?: string | Buffer;
   passphrase?: string;
+  /** WebSocket only: see CommonClientOptions.proxy. */
+  proxy?: ProxySetting;
   clientId: string;
   username: string;
   password?: string;
@@ -77,7 +80,8 @@ function openStream(o: MqttConnectOptions): { stream: Duplex; onClose: (cb: () =
     rejectUnauthorized: true,
   };
   if (o.webSocket) {
-    const ws = new WebSocket(`wss://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.path ?? '/'}`, [WS_SUBPROTOCOL_MQTT], tlsOptions);
+    const agent = webSocketAgent(o.host, o.port, o.proxy);
+    const ws = new WebSocket(`wss://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.path ?? '/'}`, [WS_SUBPROTOCOL_MQTT], { ...tlsOptions, ...(agent ? { agent } : {}) });
     const stream = createWebSocketStream(ws);
     return { stream, onClose: (cb) => ws.once('close', cb) };
   }

@@ -79,6 +79,7 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
       username: buildMqttUsername({ host: c.hubHostName, deviceId: c.deviceId, params: { DeviceClientType: this.o.userAgent } }),
       ...(password !== undefined ? { password } : {}),
       ...(this.o.ca ? { ca: this.o.ca } : {}),
+      ...(this.o.proxy !== undefined ? { proxy: this.o.proxy } : {}),
       ...(c.auth.kind === 'x509' ? { cert: c.auth.cert, key: c.auth.key, ...(c.auth.passphrase ? { passphrase: c.auth.passphrase } : {}) } : {}),
     };
   }

@@ -4,11 +4,14 @@
  * from SASL PLAIN, one per X.509 device. Links ask it for the principal they
  * need; when a token expires without renewal, `onExpired` lets the server
  * recheck its links (CBS tokens are renewed in-band: sdk-wire.md §2.2).
+ * It is also where the connection's access decisions are reported: every
+ * principal accepted comes through add(), every refusal through refused().
  */
 import type { Cancel, Clock } from '../../common/clock';
 import { C2DError } from '../../common/errors';
 import { SAS_CLOCK_SKEW_MS, type Right } from '../../common/sas';
 import type { ClientCertificateInfo, HubApi, Principal } from '../api';
+import { refusal, type AccessObserver, type AccessTransport, type AuthMethod } from '../access';
 
 /** When a principal stops counting: its token's expiry plus the clock skew the hub's token check allows. */
 function expiryOf(p: Principal): number {
@@ -18,6 +21,8 @@ function expiryOf(p: Principal): number {
 export class ConnectionAuth {
   private readonly principals = new Map<string, Principal>();
   private cancelExpiry: Cancel | undefined;
+  /** Refusals already reported (an X.509 refusal is thrown on to the link that asked). */
+  private readonly reported = new WeakSet<object>();
   /** Devices this connection has acted for (reported connected to the hub). */
   readonly devices = new Set<string>();
   everAuthenticated = false;
@@ -28,10 +33,19 @@ export class ConnectionAuth {
     private readonly clientCert: ClientCertificateInfo | undefined,
     private readonly onExpired: () => void,
     private readonly onDevice: (deviceId: string) => void,
+    private readonly access: { observe: AccessObserver; transport: AccessTransport; remote?: string } | undefined = undefined,
   ) {}
 
-  /** Adds or renews the principal for `key` (a CBS audience, 'sasl', ...). */
-  add(key: string, p: Principal): void {
+  /** Adds or renews the principal for `key` (a CBS audience, 'sasl', ...), proven by `method`. */
+  add(key: string, p: Principal, method: AuthMethod): void {
+    this.access?.observe({
+      type: 'auth-accepted',
+      transport: this.access.transport,
+      method,
+      identity: p.kind === 'device' ? p.deviceId : p.keyName,
+      kind: p.kind,
+      ...(this.access.remote ? { remote: this.access.remote } : {}),
+    });
     this.principals.set(key, p);
     this.everAuthenticated = true;
     if (p.kind === 'device') this.noteDevice(p.deviceId);
@@ -50,8 +64,14 @@ export class ConnectionAuth {
       }
     }
     if (this.clientCert) {
-      const p = this.hub.auth.authenticateX509(deviceId, this.clientCert);
-      this.add(`x509:${deviceId}`, p);
+      let p: Principal;
+      try {
+        p = this.hub.auth.authenticateX509(deviceId, this.clientCert);
+      } catch (e) {
+        this.refused(e, deviceId);
+        throw e;
+      }
+      this.add(`x509:${deviceId}`, p, 'x509');
       return p;
     }
     throw last instanceof C2DError ? last : new C2DError('IotHubUnauthorized', `This connection has no token for device '${deviceId}'; send a put-token on $cbs first.`);
@@ -68,6 +88,13 @@ export class ConnectionAuth {
       }
     }
     throw new C2DError('IotHubUnauthorized', `This connection has no token for a policy with ${right}; send a put-token on $cbs first.`);
+  }
+
+  /** Reports a refused credential or a missing right (401003 and its reason; never the credential). */
+  refused(err: unknown, identity?: string): void {
+    if (!this.access || (typeof err === 'object' && err !== null && this.reported.has(err))) return;
+    if (typeof err === 'object' && err !== null) this.reported.add(err);
+    this.access.observe(refusal(this.access.transport, err, { ...(identity !== undefined ? { identity } : {}), ...(this.access.remote ? { remote: this.access.remote } : {}) }));
   }
 
   noteDevice(deviceId: string): void {

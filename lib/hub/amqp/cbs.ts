@@ -70,18 +70,20 @@ async function handlePutToken(peer: Peer, request: AmqpMessage & { reply_to?: un
     const token = typeof request.body === 'string' ? request.body : bodyToBuffer(request.body).toString('utf8');
     const audience = normalizeAudience(name);
     let principal: Principal;
-    if (token.startsWith('Bearer ')) {
+    const bearer = token.startsWith('Bearer ');
+    if (bearer) {
       if (!peer.verifyBearer) throw new C2DError('IotHubUnauthorized', 'This hub does not accept bearer tokens.');
       principal = await peer.verifyBearer(token.slice('Bearer '.length), audience);
     } else {
       principal = peer.hub.auth.authenticateSas(token, audience);
     }
-    peer.auth.add(`cbs:${audience}`, principal);
+    peer.auth.add(`cbs:${audience}`, principal, bearer ? 'bearer' : 'sas');
     peer.log('cbs-put-token', { audience, principal: principal.kind === 'device' ? principal.deviceId : principal.keyName });
   } catch (e) {
     const err = e instanceof C2DError ? e : new C2DError('IotHubUnauthorized', 'The token could not be verified.');
     status = err.httpStatus === 400 ? 400 : 401;
     description = err.toString();
+    peer.auth.refused(err);
     peer.log('cbs-put-token-refused', { audience: name, code: err.code });
   }
   const replies = peer.cbsReplies;

@@ -8,6 +8,7 @@ import type { Cancel, Clock } from '../../common/clock';
 import { toAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import type { ClientCertificateInfo, HubApi } from '../api';
+import { transportOf, type AccessObserver } from '../access';
 import { ConnectionAuth } from './auth';
 import { guardStream, incompleteTransferBytes, type RheaSocket } from './frame-guard';
 import type { AmqpLog, BearerVerifier, LinkHandler, Outcome, Peer } from './peer';
@@ -24,6 +25,10 @@ export interface ConnectionSettings {
   idleTimeoutMs: number;
   verifyBearer: BearerVerifier | undefined;
   log: AmqpLog;
+  /** Receives the connection's access decisions (see ConnectionAuth). */
+  access?: AccessObserver;
+  /** The peer's address, for access events. */
+  remote?: string;
   /** Whether the server is shutting down (new sends are refused 503001). */
   isClosing(): boolean;
   track(p: Promise<unknown>): void;
@@ -66,14 +71,18 @@ export class AmqpConnection implements Peer {
     this.verifyBearer = settings.verifyBearer;
     this.log = settings.log;
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
-    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => settings.deviceUp(deviceId, this.protocol));
+    const access = settings.access ? { observe: settings.access, transport: transportOf(settings.protocol), ...(settings.remote ? { remote: settings.remote } : {}) } : undefined;
+    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => settings.deviceUp(deviceId, this.protocol), access);
     // A container per connection, so the SASL mechanisms can know this connection.
     const container = create_container({ id: this.hub.hubName });
     container.sasl_server_mechanisms = serverMechanisms(
       this.hub,
       clientCert !== undefined,
-      (p) => this.auth.add('sasl', p),
-      (err) => this.log('sasl-refused', { code: err.code }),
+      (p) => this.auth.add('sasl', p, 'sas'),
+      (err) => {
+        this.auth.refused(err);
+        this.log('sasl-refused', { code: err.code });
+      },
     );
     container.on('error', (e: unknown) => this.log('amqp-error', { error: String(e) }));
     this.connection = container.create_connection({
@@ -104,7 +113,10 @@ export class AmqpConnection implements Peer {
     );
     this.cancelAuthTimeout = this.clock.at(this.clock.now() + settings.authTimeoutMs, () => {
       this.cancelAuthTimeout = undefined;
-      if (!this.auth.everAuthenticated) this.closeConnection(new C2DError('IotHubUnauthorized', `Nothing was authorized within ${settings.authTimeoutMs} ms of connecting.`));
+      if (this.auth.everAuthenticated) return;
+      const late = new C2DError('IotHubUnauthorized', `Nothing was authorized within ${settings.authTimeoutMs} ms of connecting.`);
+      this.auth.refused(late);
+      this.closeConnection(late);
     });
     (this.connection as unknown as { accept(s: RheaSocket): void }).accept(guarded);
   }
@@ -160,6 +172,8 @@ export class AmqpConnection implements Peer {
       this.links.set(link, openLink(this, link));
     } catch (e) {
       const error = e instanceof UnknownAddressError ? { condition: e.condition, description: e.message } : toAmqpError(e);
+      // A link refused for want of a right is an access decision (reported once: see ConnectionAuth.refused).
+      if (e instanceof C2DError && e.name === 'IotHubUnauthorized') this.auth.refused(e);
       this.log('link-refused', { name: link.name, condition: error.condition, description: error.description });
       link.close(error);
     }

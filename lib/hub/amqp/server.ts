@@ -13,6 +13,7 @@ import { clientCertificateOf } from '../client-cert';
 import { AmqpConnection, type ConnectionSettings } from './connection';
 import { webSocketStream, type RheaSocket } from './frame-guard';
 import type { AmqpLog, BearerVerifier } from './peer';
+import { remoteOf, type AccessObserver } from '../access';
 
 export interface AmqpServerOptions {
   /** Time for the auth timeout and token expiry (tests pass a ManualClock). Default: the system clock. */
@@ -21,6 +22,8 @@ export interface AmqpServerOptions {
   verifyBearerToken?: BearerVerifier;
   /** Receives what happens (never a token or key). */
   log?: AmqpLog;
+  /** Receives every access decision: principals accepted, credentials and rights refused (see ../access.ts). */
+  onAccess?: AccessObserver;
   maxFrameBytes?: number;
   authTimeoutMs?: number;
   /**
@@ -76,6 +79,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
     idleTimeoutMs: options.idleTimeoutMs ?? AMQP_IDLE_TIMEOUT_MS,
     verifyBearer: options.verifyBearerToken,
     log: options.log ?? (() => undefined),
+    ...(options.onAccess ? { access: options.onAccess } : {}),
     isClosing: () => closing,
     track(p) {
       pending.add(p);
@@ -97,8 +101,8 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
     },
   };
 
-  const serve = (protocol: string, stream: RheaSocket, gone: Promise<void>, cert: ReturnType<typeof clientCertificateOf>): void => {
-    const c = new AmqpConnection({ ...base, protocol }, stream, cert, gone);
+  const serve = (protocol: string, stream: RheaSocket, gone: Promise<void>, cert: ReturnType<typeof clientCertificateOf>, remote: string | undefined): void => {
+    const c = new AmqpConnection({ ...base, protocol, ...(remote ? { remote } : {}) }, stream, cert, gone);
     connections.add(c);
     void c.closed.then(() => connections.delete(c));
   };
@@ -110,7 +114,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
         return;
       }
       const gone = closeOf(socket);
-      serve('amqp', socket as unknown as RheaSocket, gone, clientCertificateOf(socket));
+      serve('amqp', socket as unknown as RheaSocket, gone, clientCertificateOf(socket), remoteOf(socket));
     },
     handleWebSocket(ws) {
       if (closing) {
@@ -119,7 +123,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
       }
       const gone = closeOf(ws);
       const raw = (ws as unknown as { _socket?: unknown })._socket;
-      serve('amqpws', webSocketStream(ws), gone, clientCertificateOf(raw));
+      serve('amqpws', webSocketStream(ws), gone, clientCertificateOf(raw), remoteOf(raw));
     },
     get connectionCount() {
       return connections.size;

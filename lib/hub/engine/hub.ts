@@ -53,7 +53,7 @@ import { EventOutbox } from './outbox';
 import * as Q from './queue';
 import { DeviceRegistry } from './registry';
 import { Sessions } from './sessions';
-import { SqliteStore } from './sqlite-store';
+import { SqliteStore, type SqliteStoreOptions } from './sqlite-store';
 import type { Store } from './store';
 import { SendThrottle } from './throttle';
 import { Trace } from './trace';
@@ -75,6 +75,8 @@ export interface HubOptions {
   lazyCommitMs?: number;
   /** When true, a send to an unknown device creates it (sas, generated keys). Default false. */
   registerUnknownDevices?: boolean;
+  /** Observes each store commit (its time and group size: metrics); see SqliteStoreOptions. */
+  onCommit?: SqliteStoreOptions['onCommit'];
 }
 
 export class Hub implements HubApi {
@@ -121,7 +123,7 @@ export class Hub implements HubApi {
     if (options.synchronous !== undefined && !(STORE_SYNCHRONOUS as readonly string[]).includes(options.synchronous)) {
       throw new C2DError('ArgumentInvalid', `Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
     }
-    const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs });
+    const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs, onCommit: options.onCommit });
     const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false);
     try {
       await hub.recover();
@@ -389,6 +391,15 @@ export class Hub implements HubApi {
     await this.transitions.idle();
     // Events of changes that persist nothing go out on a microtask; let those run too.
     await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Enqueued and locked messages per device, for devices that have any (metrics sample it at scrape time). */
+  *queueDepths(): IterableIterator<{ deviceId: string; enqueued: number; locked: number }> {
+    for (const [deviceId, q] of this.transitions.queues) {
+      let locked = 0;
+      for (const e of q.messages) if (e.state !== 'Enqueued') locked++;
+      if (q.messages.length > 0) yield { deviceId, enqueued: q.messages.length - locked, locked };
+    }
   }
 
   /** The queue of a device as the rules see it (tests, diagnostics). */

@@ -70,6 +70,17 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+/** One commit as an observer (metrics) sees it; `error` when the transaction failed and its writers were rejected. */
+export interface CommitInfo {
+  /** Time in the transaction, COMMIT (and its sync) included. */
+  durationMs: number;
+  /** Writes (callers) that shared the commit. */
+  writes: number;
+  /** Store operations it held. */
+  ops: number;
+  error?: unknown;
+}
+
 export interface SqliteStoreOptions {
   /** Folder for hub.db (created if missing); undefined = in memory. */
   dataDir?: string;
@@ -77,6 +88,8 @@ export interface SqliteStoreOptions {
   synchronous?: StoreSynchronous;
   /** How long a lazy write waits for a group (default LAZY_COMMIT_MS); tests set a long one to see the joining alone. */
   lazyCommitMs?: number;
+  /** Told after each commit (observation only: it cannot delay or fail the commit). */
+  onCommit?: (info: CommitInfo) => void;
 }
 
 export class SqliteStore implements Store {
@@ -88,12 +101,14 @@ export class SqliteStore implements Store {
   /** Only lazy writes are queued: they commit when this fires, unless a group took them first. */
   private lazyTimer: NodeJS.Timeout | undefined;
   private readonly lazyCommitMs: number;
+  private readonly onCommit: ((info: CommitInfo) => void) | undefined;
   /** Transactions committed so far (tests and the bench check group commit with it). */
   commits = 0;
   readonly synchronous: StoreSynchronous;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.lazyCommitMs = options.lazyCommitMs ?? LAZY_COMMIT_MS;
+    this.onCommit = options.onCommit;
     let file = ':memory:';
     if (options.dataDir !== undefined) {
       fs.mkdirSync(options.dataDir, { recursive: true });
@@ -250,14 +265,27 @@ export class SqliteStore implements Store {
     const group = this.queue;
     this.queue = [];
     if (group.length === 0) return;
+    const ops = group.flatMap((w) => w.ops);
+    const started = this.onCommit ? performance.now() : 0;
     try {
-      this.run(group.flatMap((w) => w.ops));
+      this.run(ops);
       this.commits++;
     } catch (e) {
+      this.observe(started, group.length, ops.length, e);
       for (const w of group) w.reject(e);
       return;
     }
+    this.observe(started, group.length, ops.length);
     for (const w of group) w.resolve();
+  }
+
+  private observe(started: number, writes: number, ops: number, error?: unknown): void {
+    if (!this.onCommit) return;
+    try {
+      this.onCommit({ durationMs: performance.now() - started, writes, ops, ...(error !== undefined ? { error } : {}) });
+    } catch {
+      // An observer's failure is its own: the commit stands.
+    }
   }
 
   close(): void {

@@ -8,10 +8,23 @@ import type { Right } from '../../common/sas';
 import { errors } from '../../common/errors';
 import { clientCertificateOf } from '../client-cert';
 import { header, type RequestContext } from './context';
+import { refusal, type AuthMethod } from '../access';
 
 function token(ctx: RequestContext): string | undefined {
   const t = header(ctx, 'authorization');
   return t === undefined || t.trim() === '' ? undefined : t;
+}
+
+/** Runs one access decision and reports it (when the router observes) as accepted or refused. */
+function decide(ctx: RequestContext, claimed: string | undefined, check: () => { p: Principal; method: AuthMethod }): Principal {
+  try {
+    const { p, method } = check();
+    ctx.access?.({ type: 'auth-accepted', transport: 'http', method, identity: p.kind === 'device' ? p.deviceId : p.keyName, kind: p.kind });
+    return p;
+  } catch (e) {
+    ctx.access?.(refusal('http', e, claimed !== undefined ? { identity: claimed } : {}));
+    throw e;
+  }
 }
 
 /**
@@ -19,25 +32,31 @@ function token(ctx: RequestContext): string | undefined {
  * certificate) or a policy with DeviceConnect.
  */
 export function authenticateDevice(ctx: RequestContext, deviceId: string): Principal {
-  const { auth, hubName } = ctx.hub;
-  const sas = token(ctx);
-  let p: Principal;
-  if (sas !== undefined) {
-    p = auth.authenticateSas(sas, `${hubName}/devices/${deviceId}`);
-  } else {
-    const cert = clientCertificateOf(ctx.req.socket);
-    if (!cert) throw errors.unauthorized('The request has no Authorization header and no client certificate.');
-    p = auth.authenticateX509(deviceId, cert);
-  }
-  auth.assertDevice(p, deviceId);
-  return p;
+  return decide(ctx, deviceId, () => {
+    const { auth, hubName } = ctx.hub;
+    const sas = token(ctx);
+    let p: Principal;
+    let method: AuthMethod = 'sas';
+    if (sas !== undefined) {
+      p = auth.authenticateSas(sas, `${hubName}/devices/${deviceId}`);
+    } else {
+      const cert = clientCertificateOf(ctx.req.socket);
+      if (!cert) throw errors.unauthorized('The request has no Authorization header and no client certificate.');
+      p = auth.authenticateX509(deviceId, cert);
+      method = 'x509';
+    }
+    auth.assertDevice(p, deviceId);
+    return { p, method };
+  });
 }
 
 /** The caller must hold a policy token with `right` whose `sr` covers `resource` (a path under the hub). */
 export function authenticateService(ctx: RequestContext, right: Right, resource: string): Principal {
-  const sas = token(ctx);
-  if (sas === undefined) throw errors.unauthorized('The request has no Authorization header.');
-  const p = ctx.hub.auth.authenticateSas(sas, `${ctx.hub.hubName}${resource}`);
-  ctx.hub.auth.assertRight(p, right);
-  return p;
+  return decide(ctx, undefined, () => {
+    const sas = token(ctx);
+    if (sas === undefined) throw errors.unauthorized('The request has no Authorization header.');
+    const p = ctx.hub.auth.authenticateSas(sas, `${ctx.hub.hubName}${resource}`);
+    ctx.hub.auth.assertRight(p, right);
+    return { p, method: 'sas' };
+  });
 }

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { HubApi } from '../api';
 import type { HubRoute } from '../../common/codec/http-paths';
 import { JSON_CONTENT_TYPE } from '../../common/codec/http';
+import type { AccessEvent } from '../access';
 
 export interface RequestContext<R extends HubRoute = HubRoute> {
   hub: HubApi;
@@ -14,6 +15,8 @@ export interface RequestContext<R extends HubRoute = HubRoute> {
   query: URLSearchParams;
   /** The request body, already read and bounded by the router. */
   body: Buffer;
+  /** Where auth.ts reports the request's access decision (the router sets it when someone observes). */
+  access?: (event: AccessEvent) => void;
 }
 
 export interface Reply {

@@ -18,12 +18,19 @@ import { deviceEventRoutes } from './device-events';
 import { registryRoutes } from './registry';
 import { purgeRoutes } from './purge';
 import { feedbackRoutes } from './feedback';
+import { remoteOf, type AccessEvent, type AccessObserver } from '../access';
 
 export interface HttpHandlerOptions {
   /** Largest request body in bytes (default WIRE_LIMITS.httpMaxBodyBytes). */
   maxBodyBytes?: number;
   /** Called with unexpected (non-IoT-Hub) errors, which the client sees only as a 500. Never given secrets. */
   onError?: (err: unknown) => void;
+  /**
+   * Receives each request's access decision: every refusal, and an acceptance
+   * once per keep-alive connection and identity (a polling device would
+   * otherwise report one per poll).
+   */
+  onAccess?: AccessObserver;
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -90,11 +97,27 @@ function route(req: IncomingMessage): { route: HubRoute; query: URLSearchParams;
 /** The request handler for the hub's HTTPS server. */
 export function createHttpHandler(hub: HubApi, options: HttpHandlerOptions = {}): HttpHandler {
   const maxBody = options.maxBodyBytes ?? WIRE_LIMITS.httpMaxBodyBytes;
+  const observe = options.onAccess;
+  const seen = new WeakMap<object, Set<string>>();
+  const accessOf = (req: IncomingMessage): ((e: AccessEvent) => void) | undefined => {
+    if (!observe) return undefined;
+    const remote = remoteOf(req.socket);
+    return (e) => {
+      if (e.type === 'auth-accepted') {
+        const ids = seen.get(req.socket) ?? new Set<string>();
+        seen.set(req.socket, ids);
+        if (ids.has(e.identity)) return;
+        ids.add(e.identity);
+      }
+      observe(remote ? { ...e, remote } : e);
+    };
+  };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const { route: r, query, handler } = route(req);
       const body = await readBody(req, maxBody);
-      const ctx: RequestContext = { hub, req, route: r, query, body };
+      const access = accessOf(req);
+      const ctx: RequestContext = { hub, req, route: r, query, body, ...(access ? { access } : {}) };
       send(res, await handler(ctx));
     } catch (err) {
       if (!(err instanceof C2DError) && !(err instanceof HttpWireError)) options.onError?.(err);

@@ -19,6 +19,8 @@ import { makeAuthorizePublish, makeAuthorizeSubscribe } from './authorize';
 import type { MqttConnection, MqttProtocol } from './connection';
 import { C2DDelivery } from './deliver';
 import { guardPacketSize } from './packet-size-guard';
+import { refusal, remoteOf, transportOf, type AccessObserver } from '../access';
+import { C2DError } from '../../common/errors';
 
 export interface MqttServerOptions {
   /** Time for SAS token expiry (the hub's clock; tests pass a ManualClock). */
@@ -31,6 +33,8 @@ export interface MqttServerOptions {
   maxPacketBytes?: number;
   /** Diagnostics: why a connection was refused or dropped. Never carries secrets. */
   onDiagnostic?: (event: { deviceId?: string; message: string }) => void;
+  /** Receives every CONNECT accepted or refused, and disconnects at token expiry (see ../access.ts). */
+  onAccess?: AccessObserver;
 }
 
 export interface MqttServer {
@@ -56,21 +60,36 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
   const current = new Map<string, MqttConnection>();
   const connectionOf = (client: Client): MqttConnection | undefined => byStream.get(client.conn as Duplex);
 
+  const access = options.onAccess;
+  const remote = (conn: MqttConnection): { remote?: string } => {
+    const r = remoteOf(conn.stream);
+    return r ? { remote: r } : {};
+  };
   const onAuthenticated = (client: Client, conn: MqttConnection): void => {
     conn.client = client;
     // From CONNECT accepted (not clientReady, which comes after the CONNACK is out): a device
     // deleted or disabled from then on loses its connection, subscribed or not.
     if (conn.deviceId !== undefined && !conn.closed) conn.session = hub.openSession(conn.deviceId, conn.protocol, { ended: () => client.close() });
+    const p = conn.principal;
+    if (access && p) {
+      access({ type: 'auth-accepted', transport: transportOf(conn.protocol), method: p.kind === 'device' && p.via === 'x509' ? 'x509' : 'sas', identity: p.kind === 'device' ? p.deviceId : p.keyName, kind: p.kind, ...remote(conn) });
+    }
     const expiresAtMs = conn.principal?.expiresAtMs;
     if (expiresAtMs === undefined) return;
     // MQTT cannot renew a token in-band: IoT Hub disconnects at expiry (401003) and the SDK reconnects with a new one.
     // The hub accepts a token until se + clock skew, so that is when it stops being valid here too.
     conn.cancelExpiry = clock.at(expiresAtMs + SAS_CLOCK_SKEW_MS, () => {
-      diagnostic({ deviceId: conn.deviceId, message: '401003 IotHubUnauthorized: the SAS token expired; disconnecting.' });
+      const expired = new C2DError('IotHubUnauthorized', 'The SAS token expired; disconnecting.');
+      diagnostic({ deviceId: conn.deviceId, message: expired.toString() });
+      access?.(refusal(transportOf(conn.protocol), expired, { ...(conn.deviceId !== undefined ? { identity: conn.deviceId } : {}), ...remote(conn) }));
       client.close();
     });
   };
-  const onRefused = (client: Client, why: string): void => diagnostic({ deviceId: client.id, message: `CONNECT refused: ${why}` });
+  const onRefused = (client: Client, why: string): void => {
+    diagnostic({ deviceId: client.id, message: `CONNECT refused: ${why}` });
+    const conn = connectionOf(client);
+    access?.(refusal(transportOf(conn?.protocol ?? 'mqtt'), new C2DError('IotHubUnauthorized', why), { ...(client.id ? { identity: client.id } : {}), ...(conn ? remote(conn) : {}) }));
+  };
 
   const { Aedes } = await import('aedes');
   const broker = await Aedes.createBroker({
