@@ -191,7 +191,11 @@ export class HubMetrics extends EventEmitter<{ count: [CountEvent] }> {
     const ev = source.events;
     const on: Array<[string, (e: never) => void]> = [
       ['enqueued', () => this.inc(this.c.sends)],
-      ['delivered', (e: { deviceId: string }) => this.inc(this.c.deliveries, { transport: this.transportOfDevice(e.deviceId) })],
+      ['delivered', (e: { deviceId: string; transport?: string }) => {
+        // The delivery names its transport; the settlements that follow are the device's on that one.
+        if (e.transport !== undefined) this.transports.set(e.deviceId, transportOf(e.transport));
+        this.inc(this.c.deliveries, { transport: this.transportOfDevice(e.deviceId) });
+      }],
       ['completed', (e: { deviceId: string }) => this.inc(this.c.settlements, { transport: this.transportOfDevice(e.deviceId), outcome: 'completed' })],
       ['rejected', (e: { deviceId: string }) => this.inc(this.c.settlements, { transport: this.transportOfDevice(e.deviceId), outcome: 'rejected' })],
       ['abandoned', (e: { deviceId: string }) => this.inc(this.c.settlements, { transport: this.transportOfDevice(e.deviceId), outcome: 'abandoned' })],
