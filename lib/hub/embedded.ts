@@ -76,7 +76,7 @@ export class EmbeddedHub {
           mqtt: (socket) => m.handle(socket),
           http: createHttpHandler(hub, { onError: diag ? (e) => diag(`https ${String(e)}`) : undefined }),
           webSocket: {
-            AMQPWSB10: (ws) => a.handleWebSocket(ws),
+            AMQPWSB10: (ws, req) => a.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),
             mqtt: (ws, req) => m.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),
           },
         },

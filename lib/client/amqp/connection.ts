@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
+import { endSocket, webSocketConnector } from '../../common/rhea-internals';
 import { tlsServerName } from '../tls-name';
 
 export interface AmqpConnectOptions {
@@ -55,8 +56,9 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   let options: ConnectionOptions;
   if (o.webSocket) {
     const url = `wss://${o.host}:${o.port ?? DEFAULT_PORTS.https}${WEBSOCKET_PATH}`;
-    const factory = container.websocket_connect(WebSocket as never) as unknown as (u: string, p: string[], opts: object) => ConnectionOptions['connection_details'];
-    options = { ...common, connection_details: factory(url, [WS_SUBPROTOCOL_AMQP], tlsOptions) } as unknown as ConnectionOptions;
+    const connect = webSocketConnector(container, WebSocket);
+    // rhea's typings ask for a transport even beside connection_details, which replaces it.
+    options = { ...common, connection_details: connect(url, [WS_SUBPROTOCOL_AMQP], tlsOptions) } as unknown as ConnectionOptions;
   } else {
     options = { ...common, host: o.host, port: o.port ?? DEFAULT_PORTS.amqps, transport: 'tls', ...tlsOptions } as ConnectionOptions;
   }
@@ -152,7 +154,7 @@ export function closeAmqpConnection(connection: Connection, graceMs = 2000): Pro
     };
     const timer = setTimeout(() => {
       // The peer did not answer: cut the socket.
-      (connection as unknown as { socket?: { destroy?: () => void; end?: () => void } }).socket?.end?.();
+      endSocket(connection);
       done();
     }, graceMs);
     timer.unref();
