@@ -3,6 +3,7 @@
  * use it as a local C2D hub. On start it prints the connection strings of a
  * demo device and of the iothubowner policy, and the CA file to trust.
  */
+import { X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, DEFAULT_PORTS, type HubLimits } from '../common/limits';
@@ -56,6 +57,31 @@ function port(value: string | undefined, fallback: number, name: string): number
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number or 'off' (got '${value}').`);
   return n;
+}
+
+/** The address the C SDK can be given when the hub name has no dot: loopback IPv4, which the self-signed certificate names. */
+const LOOPBACK_V4 = '127.0.0.1';
+
+/**
+ * The HostName the banner prints: one every SDK stack accepts. The Azure IoT
+ * C SDK takes the hub name from the part of HostName before its first dot
+ * and refuses a HostName without one, so a dotless hub name (the default,
+ * localhost) is printed as 127.0.0.1 when the hub listens there and its
+ * certificate covers that address (the Node, Python, .NET and Java SDKs
+ * check the certificate against what they dial). The token check does not
+ * compare hosts, so the strings work whatever name reached the hub.
+ */
+export function bannerHost(hubName: string, cert: string, hosts: readonly string[] | undefined): { host: string; note?: string } {
+  if (hubName.includes('.')) return { host: hubName };
+  const listensOnLoopbackV4 = hosts === undefined || hosts.some((h) => h === 'localhost' || h === LOOPBACK_V4 || h === '0.0.0.0');
+  let covered = false;
+  try {
+    covered = new X509Certificate(cert).checkIP(LOOPBACK_V4) !== undefined;
+  } catch {
+    covered = false;
+  }
+  if (listensOnLoopbackV4 && covered) return { host: LOOPBACK_V4 };
+  return { host: hubName, note: `The Azure IoT C SDK needs a HostName with a dot: give --hub-name a dotted name your certificate covers.` };
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<EmbeddedHub | undefined> {
@@ -116,6 +142,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  const banner = bannerHost(hub.hub.hubName, hub.tls.cert, values.host);
   const lines = [
     `c2d-hub '${hub.hub.hubName}' is running (data in ${options.dataDir}, store synchronous ${hub.hub.stats().synchronous})`,
     ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
@@ -123,9 +150,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
     '',
     'Service connection string (iothubowner):',
-    `  ${hub.serviceConnectionString('iothubowner', 'amqps')}`,
+    `  ${hub.serviceConnectionString('iothubowner', 'amqps', banner.host)}`,
     `Device connection string (${deviceId}):`,
-    `  ${hub.deviceConnectionString(deviceId, 'amqps')}`,
+    `  ${hub.deviceConnectionString(deviceId, 'amqps', banner.host)}`,
+    ...(banner.note ? [banner.note] : banner.host !== hub.hub.hubName ? [`(HostName=${banner.host} works for every SDK stack, the C SDK's included; the others also take HostName=${hub.hub.hubName}.)`] : []),
     '',
     'Press Ctrl+C to stop.',
   ];

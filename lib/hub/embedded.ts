@@ -100,26 +100,29 @@ export class EmbeddedHub {
     return this.listeners.ports;
   }
 
-  /** `HostName=...` as clients should use it: the hub name, with a port when `protocol`'s port is not IoT Hub's. */
-  hostName(protocol?: ListenerProtocol): string {
+  /**
+   * `HostName=...` as clients should use it: `host` (default: the hub name),
+   * with a port when `protocol`'s port is not IoT Hub's.
+   */
+  hostName(protocol?: ListenerProtocol, host: string = this.hub.hubName): string {
     const standard = { amqps: 5671, mqtts: 8883, https: 443 } as const;
     const port = protocol ? this.ports[protocol] : undefined;
-    return port !== undefined && protocol && port !== standard[protocol] ? `${this.hub.hubName}:${port}` : this.hub.hubName;
+    return port !== undefined && protocol && port !== standard[protocol] ? `${host}:${port}` : host;
   }
 
-  /** A service connection string for a shared access policy (default iothubowner). */
-  serviceConnectionString(keyName = 'iothubowner', protocol: ListenerProtocol = 'amqps'): string {
+  /** A service connection string for a shared access policy (default iothubowner); `host` as in hostName. */
+  serviceConnectionString(keyName = 'iothubowner', protocol: ListenerProtocol = 'amqps', host?: string): string {
     const policy = this.hub.registry.getPolicy(keyName);
     if (!policy) throw new Error(`No shared access policy named '${keyName}'.`);
-    return formatConnectionString({ HostName: this.hostName(protocol), SharedAccessKeyName: keyName, SharedAccessKey: policy.primaryKey });
+    return formatConnectionString({ HostName: this.hostName(protocol, host), SharedAccessKeyName: keyName, SharedAccessKey: policy.primaryKey });
   }
 
-  /** A device connection string with the device's primary key. */
-  deviceConnectionString(deviceId: string, protocol?: ListenerProtocol): string {
+  /** A device connection string with the device's primary key; `host` as in hostName. */
+  deviceConnectionString(deviceId: string, protocol?: ListenerProtocol, host?: string): string {
     const d = this.hub.registry.getDevice(deviceId);
     const key = d?.authentication.symmetricKey.primaryKey;
     if (!d || !key) throw new Error(`No device '${deviceId}' with a shared access key.`);
-    return formatConnectionString({ HostName: this.hostName(protocol), DeviceId: deviceId, SharedAccessKey: key });
+    return formatConnectionString({ HostName: this.hostName(protocol, host), DeviceId: deviceId, SharedAccessKey: key });
   }
 
   /**

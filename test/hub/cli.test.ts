@@ -3,7 +3,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Client as SdkDeviceClient, Message as SdkMessage } from 'azure-iot-device';
+import { Amqp as SdkAmqp } from 'azure-iot-device-amqp';
+import { NoRetry } from 'azure-iot-common';
+import { Client as SdkServiceClient } from 'azure-iothub';
+import { generate } from 'selfsigned';
 import { parseDeviceConnectionString, parseServiceConnectionString } from '../../lib/common/connection-string';
+import { bannerHost } from '../../lib/hub/cli';
 
 const BIN = path.resolve(__dirname, '../../../bin/c2d-hub.js');
 
@@ -49,7 +55,7 @@ describe('the c2d-hub command', function () {
     const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
     const device = lines[lines.indexOf('Device connection string (dev-cli):') + 1] as string;
     assert.equal(parseServiceConnectionString(service).SharedAccessKeyName, 'iothubowner');
-    assert.match(parseServiceConnectionString(service).HostName, /^localhost:\d+$/, 'an ephemeral AMQP port is named in HostName');
+    assert.match(parseServiceConnectionString(service).HostName, /^127\.0\.0\.1:\d+$/, 'a dotted HostName the certificate covers, with the ephemeral AMQP port');
     assert.equal(parseDeviceConnectionString(device).DeviceId, 'dev-cli');
     assert.ok(out.includes(`NODE_EXTRA_CA_CERTS=${path.join(dataDir, 'tls', 'cert.pem')}`));
     assert.ok(!/https\s+port/.test(out), 'https is off');
@@ -72,6 +78,56 @@ describe('the c2d-hub command', function () {
     bad.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     assert.equal(await new Promise<number | null>((resolve) => bad.on('exit', resolve)), 1);
     assert.match(err, /Invalid store synchronous setting 'OFF': FULL or NORMAL/);
+  });
+
+  it('prints HostName=127.0.0.1 (the C SDK needs a dot), which the official Node SDK takes too: a device and a backend reach each other with the printed strings', async function () {
+    const tlsDir = process.env.C2D_TEST_TLS_DIR;
+    if (!tlsDir || !process.env.NODE_EXTRA_CA_CERTS) {
+      console.log('      skipped: NODE_EXTRA_CA_CERTS is not set (run through scripts/test.js), and the official service SDK trusts a certificate only through it');
+      return this.skip();
+    }
+    const { child, out } = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--device', 'dev-c', '--cert', path.join(tlsDir, 'tls', 'cert.pem'), '--key', path.join(tlsDir, 'tls', 'key.pem')]);
+    const lines = out.split('\n').map((l) => l.trim());
+    const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
+    const device = lines[lines.indexOf('Device connection string (dev-c):') + 1] as string;
+    const hostName = parseDeviceConnectionString(device).HostName;
+    assert.match(hostName, /^127\.0\.0\.1:\d+$/);
+    assert.ok(hostName.split(':')[0]!.includes('.'), 'the part before the first dot is the C SDK\'s hub name');
+    assert.match(out, /works for every SDK stack/);
+    const sdkDevice = SdkDeviceClient.fromConnectionString(device, SdkAmqp);
+    sdkDevice.setRetryPolicy(new NoRetry());
+    sdkDevice.on('error', () => undefined);
+    const sdkService = SdkServiceClient.fromConnectionString(service);
+    sdkService.setRetryPolicy(new NoRetry());
+    try {
+      const got = new Promise<string>((resolve) =>
+        sdkDevice.on('message', (m) => {
+          resolve(m.getData().toString());
+          void sdkDevice.complete(m);
+        }),
+      );
+      await sdkDevice.open();
+      await sdkService.open();
+      await sdkService.send('dev-c', new SdkMessage('through the banner'));
+      assert.equal(await got, 'through the banner');
+    } finally {
+      await sdkDevice.close();
+      await sdkService.close();
+    }
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  it('prints a dotted --hub-name as given; a dotless name the certificate does not cover as given, with a note', async () => {
+    const { child, out } = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--hub-name', 'myhub.local']);
+    assert.match(out, /HostName=myhub\.local:\d+;SharedAccessKeyName=iothubowner/);
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.on('exit', resolve));
+    const other = await generate([{ name: 'commonName', value: 'somebox' }], { keySize: 2048, algorithm: 'sha256' });
+    assert.deepEqual(bannerHost('somebox', other.cert, undefined).host, 'somebox');
+    assert.match(String(bannerHost('somebox', other.cert, undefined).note), /C SDK needs a HostName with a dot/);
+    assert.equal(bannerHost('localhost', fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8'), ['::1']).host, 'localhost', 'not listening on 127.0.0.1');
   });
 
   it('refuses a bad port with a clear message and exit code 1', async () => {
