@@ -24,6 +24,8 @@ export const BOUNDS = {
   maxIdLength: 128,
   /** Registry list returns at most 1000 devices per call. */
   maxListDevices: 1000,
+  /** Devices one bulk registry request (`POST /devices`) may create, update or delete. */
+  maxBulkDevices: 100,
 } as const;
 
 /** Per-hub settings with IoT Hub's defaults. All durations are milliseconds. */

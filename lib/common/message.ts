@@ -38,7 +38,13 @@ export interface C2DMessage {
   to: string;
   /** Epoch milliseconds. */
   expiryTimeUtc: number;
+  /** The feedback the hub gives: what the sender asked for, `none` when it asked for nothing. */
   ack: AckMode;
+  /**
+   * The sender set `ack` itself. IoT Hub writes `iothub-ack` on a delivery
+   * only then (deliveredAck); absent on messages stored before the flag existed.
+   */
+  ackSetBySender?: true;
   contentType?: string;
   contentEncoding?: string;
   properties: Properties;
@@ -50,6 +56,15 @@ export interface C2DMessage {
   enqueuedTimeUtc: number;
   /** Times the message was handed out before this delivery (0 on first delivery). */
   deliveryCount: number;
+}
+
+/**
+ * The `iothub-ack` a delivery carries on every transport: the sender's, or
+ * none at all when the sender set none. A mode other than `none` can only
+ * have come from the sender, which also covers messages stored without the flag.
+ */
+export function deliveredAck(m: Pick<C2DMessage, 'ack' | 'ackSetBySender'>): AckMode | undefined {
+  return m.ackSetBySender || m.ack !== 'none' ? m.ack : undefined;
 }
 
 /** A message handed to a device, locked until `lockedUntilUtc`. */

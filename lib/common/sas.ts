@@ -63,8 +63,9 @@ export function parseSas(token: string): ParsedSas {
   try {
     resource = decodeURIComponent(rawResource);
     signature = decodeURIComponent(sig);
+    // `skn=` with nothing after it is no policy name: the Azure IoT C SDK ends every device token it makes for HTTPS so.
     const skn = fields.get('skn');
-    keyName = skn === undefined ? undefined : decodeURIComponent(skn);
+    keyName = skn === undefined || skn === '' ? undefined : decodeURIComponent(skn);
   } catch {
     throw new C2DError('IotHubUnauthorized', 'SAS token has a bad URL encoding.');
   }

@@ -11,7 +11,7 @@ import { Hub, type HubOptions } from './engine/hub';
 import { startListeners, type Listeners, type ListenerProtocol } from './listeners';
 import { ensureTlsMaterial, type TlsInput, type TlsMaterial } from './tls';
 import { clientCertificateOf } from './client-cert';
-import { transportOf, type AccessObserver } from './access';
+import { remoteOf, transportOf, type AccessObserver } from './access';
 
 export interface EmbeddedHubOptions extends HubOptions {
   /** Port per protocol: a number (0 = any free port) or false (off). Absent: IoT Hub's (5671, 8883, 443). */
@@ -94,7 +94,7 @@ export class EmbeddedHub {
           mqtt: (socket) => m.handle(socket),
           http: createHttpHandler(hub, { onError: diag ? (e) => diag(`https ${String(e)}`) : undefined, ...(options.onAccess ? { onAccess: options.onAccess } : {}) }),
           webSocket: {
-            AMQPWSB10: (ws) => a.handleWebSocket(ws),
+            AMQPWSB10: (ws, req) => a.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket), remote: remoteOf(req.socket) }),
             mqtt: (ws, req) => m.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),
           },
         },
@@ -118,26 +118,29 @@ export class EmbeddedHub {
     return this.listeners.ports;
   }
 
-  /** `HostName=...` as clients should use it: the hub name, with a port when `protocol`'s port is not IoT Hub's. */
-  hostName(protocol?: ListenerProtocol): string {
+  /**
+   * `HostName=...` as clients should use it: `host` (default: the hub name),
+   * with a port when `protocol`'s port is not IoT Hub's.
+   */
+  hostName(protocol?: ListenerProtocol, host: string = this.hub.hubName): string {
     const standard = { amqps: 5671, mqtts: 8883, https: 443 } as const;
     const port = protocol ? this.ports[protocol] : undefined;
-    return port !== undefined && protocol && port !== standard[protocol] ? `${this.hub.hubName}:${port}` : this.hub.hubName;
+    return port !== undefined && protocol && port !== standard[protocol] ? `${host}:${port}` : host;
   }
 
-  /** A service connection string for a shared access policy (default iothubowner). */
-  serviceConnectionString(keyName = 'iothubowner', protocol: ListenerProtocol = 'amqps'): string {
+  /** A service connection string for a shared access policy (default iothubowner); `host` as in hostName. */
+  serviceConnectionString(keyName = 'iothubowner', protocol: ListenerProtocol = 'amqps', host?: string): string {
     const policy = this.hub.registry.getPolicy(keyName);
     if (!policy) throw new Error(`No shared access policy named '${keyName}'.`);
-    return formatConnectionString({ HostName: this.hostName(protocol), SharedAccessKeyName: keyName, SharedAccessKey: policy.primaryKey });
+    return formatConnectionString({ HostName: this.hostName(protocol, host), SharedAccessKeyName: keyName, SharedAccessKey: policy.primaryKey });
   }
 
-  /** A device connection string with the device's primary key. */
-  deviceConnectionString(deviceId: string, protocol?: ListenerProtocol): string {
+  /** A device connection string with the device's primary key; `host` as in hostName. */
+  deviceConnectionString(deviceId: string, protocol?: ListenerProtocol, host?: string): string {
     const d = this.hub.registry.getDevice(deviceId);
     const key = d?.authentication.symmetricKey.primaryKey;
     if (!d || !key) throw new Error(`No device '${deviceId}' with a shared access key.`);
-    return formatConnectionString({ HostName: this.hostName(protocol), DeviceId: deviceId, SharedAccessKey: key });
+    return formatConnectionString({ HostName: this.hostName(protocol, host), DeviceId: deviceId, SharedAccessKey: key });
   }
 
   /**

@@ -23,7 +23,7 @@ export interface ListenerHandlers {
   amqp?: (socket: tls.TLSSocket) => void;
   mqtt?: (socket: tls.TLSSocket) => void;
   http?: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Keyed by WebSocket subprotocol, which is echoed back (ws clients abort without it). */
+  /** Keyed by WebSocket subprotocol (matched without regard to case); the client's spelling is echoed back (ws clients abort without it). */
   webSocket?: { AMQPWSB10?: WebSocketHandler; mqtt?: WebSocketHandler };
 }
 
@@ -141,6 +141,21 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
 }
 
+/**
+ * The first offered subprotocol the hub has a handler for, compared without
+ * regard to case: the Azure IoT C SDK asks for `MQTT`, the Node SDK for
+ * `mqtt`, and IoT Hub takes both.
+ */
+export function pickSubprotocol(offered: readonly string[], handlers: NonNullable<ListenerHandlers['webSocket']>): { offered: string; handler: WebSocketHandler } | undefined {
+  const byName = new Map<string, WebSocketHandler>();
+  for (const [name, handler] of Object.entries(handlers)) if (handler) byName.set(name.toLowerCase(), handler);
+  for (const p of offered) {
+    const handler = byName.get(p.toLowerCase());
+    if (handler) return { offered: p, handler };
+  }
+  return undefined;
+}
+
 function makeHttpsServer(opts: ListenerOptions, tlsOptions: tls.TlsOptions): https.Server {
   const h = opts.handlers;
   if (!h.http) throw new TypeError('The https listener needs a handlers.http request handler.');
@@ -178,12 +193,11 @@ function makeHttpsServer(opts: ListenerOptions, tlsOptions: tls.TlsOptions): htt
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if ((req.url ?? '').split('?')[0] !== WEBSOCKET_PATH) return refuseUpgrade(socket, 404, 'Not Found');
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    const handlers = h.webSocket ?? {};
-    const protocol = offered.find((p): p is keyof typeof handlers => Object.hasOwn(handlers, p) && handlers[p as keyof typeof handlers] !== undefined);
-    if (!protocol) return refuseUpgrade(socket, 400, 'Bad Request');
-    chosen.set(req, protocol);
-    const handler = handlers[protocol] as WebSocketHandler;
-    wss.handleUpgrade(req, socket, head, (ws) => handler(ws, req));
+    const match = pickSubprotocol(offered, h.webSocket ?? {});
+    if (!match) return refuseUpgrade(socket, 400, 'Bad Request');
+    // The answer must be one of the values the client offered, spelled as it spelled it (RFC 6455 §4.2.2).
+    chosen.set(req, match.offered);
+    wss.handleUpgrade(req, socket, head, (ws) => match.handler(ws, req));
   });
   return server;
 }

@@ -75,7 +75,7 @@ export class Rig {
           this.mqtt.handle(s);
         },
         http: createHttpHandler(this.hub),
-        webSocket: { AMQPWSB10: (ws) => this.amqp.handleWebSocket(ws), mqtt: (ws, req) => this.mqtt.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }) },
+        webSocket: { AMQPWSB10: (ws, req) => this.amqp.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }), mqtt: (ws, req) => this.mqtt.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }) },
       },
     });
     this.listeners = l;

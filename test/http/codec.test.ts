@@ -32,9 +32,9 @@ const message: ReceivedMessage = {
 };
 
 describe('HTTP codec: C2D message headers (c2d-semantics §3)', () => {
-  it('puts every system property in its iothub-* header and the lock token, quoted, in ETag', () => {
+  it('puts every system property in its iothub-* header and the lock token, quoted, in ETag, each name spelled as IoT Hub spells it', () => {
     const h = encodeC2DHeaders(message);
-    assert.equal(h.etag, `"${message.lockToken}"`);
+    assert.equal(h.ETag, `"${message.lockToken}"`);
     assert.equal(h['iothub-messageid'], 'm-1');
     assert.equal(h['iothub-correlationid'], 'c-1');
     assert.equal(h['iothub-userid'], 'svc');
@@ -44,12 +44,18 @@ describe('HTTP codec: C2D message headers (c2d-semantics §3)', () => {
     assert.equal(h['iothub-ack'], 'full');
     assert.equal(h['iothub-sequencenumber'], '7');
     assert.equal(h['iothub-deliverycount'], '2');
-    assert.equal(h['content-type'], 'text/plain');
+    assert.equal(h['Content-Type'], 'text/plain');
     assert.equal(h['iothub-contenttype'], 'text/plain');
     assert.equal(h['iothub-contentencoding'], 'utf-8');
-    assert.equal(h['content-encoding'], undefined, 'HTTP Content-Encoding means compression; never set from a charset');
+    assert.equal(h['Content-Encoding'], undefined, 'HTTP Content-Encoding means compression; never set from a charset');
     assert.equal(h['iothub-app-color'], 'blue');
     assert.equal(h['iothub-app-x-y'], 'a b');
+  });
+
+  it('writes iothub-ack only when the sender set one (IoT Hub leaves it out otherwise)', () => {
+    assert.equal(encodeC2DHeaders({ ...message, ack: 'none' })['iothub-ack'], undefined);
+    assert.equal(encodeC2DHeaders({ ...message, ack: 'none', ackSetBySender: true })['iothub-ack'], 'none');
+    assert.equal(encodeC2DHeaders({ ...message, ack: 'positive' })['iothub-ack'], 'positive', 'a stored message without the flag: only a sender asks for feedback');
   });
 
   it('decodes what it encodes (our HTTP client side)', () => {
@@ -81,7 +87,7 @@ describe('HTTP codec: IoT Hub error body (c2d-semantics §2.2, sdk-wire §5.2)',
     const e = encodeHttpError(new C2DError('DeviceNotFound', "Device 'd1' is not registered; or disabled."));
     assert.equal(e.status, 404);
     assert.equal(e.headers['iothub-errorcode'], 'DeviceNotFound');
-    assert.match(e.headers['content-type'] ?? '', /application\/json/);
+    assert.match(e.headers['Content-Type'] ?? '', /application\/json/);
     const parsed = ServiceHttp.parseErrorBody(e.body);
     assert.deepEqual(parsed, { code: 'DeviceNotFound', message: "Device 'd1' is not registered, or disabled." });
     const sdkError = RestApiClient.translateError(e.body, { statusCode: 404 });

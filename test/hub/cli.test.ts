@@ -13,6 +13,12 @@ import { generateKey } from '../../lib/common/sas';
 import { DeviceClient } from '../../lib/client/device-client';
 import { ServiceClient } from '../../lib/client/service-client';
 import { OPTIONS } from '../../lib/hub/cli/options';
+import { Client as SdkDeviceClient, Message as SdkMessage } from 'azure-iot-device';
+import { Amqp as SdkAmqp } from 'azure-iot-device-amqp';
+import { NoRetry as SdkNoRetry } from 'azure-iot-common';
+import { Client as SdkServiceClient } from 'azure-iothub';
+import { generate } from 'selfsigned';
+import { bannerHost } from '../../lib/hub/cli/banner-host';
 import { killAll, runCli, spawnCli, startCli } from './cli-process';
 
 describe('the c2d-hub command', function () {
@@ -32,7 +38,7 @@ describe('the c2d-hub command', function () {
     const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
     const device = lines[lines.indexOf('Device connection string (dev-cli):') + 1] as string;
     assert.equal(parseServiceConnectionString(service).SharedAccessKeyName, 'iothubowner');
-    assert.match(parseServiceConnectionString(service).HostName, /^localhost:\d+$/, 'an ephemeral AMQP port is named in HostName');
+    assert.match(parseServiceConnectionString(service).HostName, /^127\.0\.0\.1:\d+$/, 'a dotted HostName the certificate covers, with the ephemeral AMQP port');
     assert.equal(parseDeviceConnectionString(device).DeviceId, 'dev-cli');
     assert.ok(cli.out().includes(`NODE_EXTRA_CA_CERTS=${path.join(dataDir, 'tls', 'cert.pem')}`));
     assert.ok(!/https\s+port/.test(cli.out()), 'https is off');
@@ -49,6 +55,52 @@ describe('the c2d-hub command', function () {
     const bad = await runCli(['--data', dataDir, '--synchronous', 'off']);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /--synchronous must be full or normal \(got "off"\)/);
+  });
+
+  it('prints HostName=127.0.0.1 (the C SDK needs a dot), which the official Node SDK takes too: a device and a backend reach each other with the printed strings', async function () {
+    const tlsDir = process.env.C2D_TEST_TLS_DIR;
+    if (!tlsDir || !process.env.NODE_EXTRA_CA_CERTS) {
+      console.log('      skipped: NODE_EXTRA_CA_CERTS is not set (run through scripts/test.js), and the official service SDK trusts a certificate only through it');
+      return this.skip();
+    }
+    const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--device', 'dev-c', '--cert', path.join(tlsDir, 'tls', 'cert.pem'), '--key', path.join(tlsDir, 'tls', 'key.pem')]);
+    const lines = cli.out().split('\n').map((l) => l.trim());
+    const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
+    const device = lines[lines.indexOf('Device connection string (dev-c):') + 1] as string;
+    const hostName = parseDeviceConnectionString(device).HostName;
+    assert.match(hostName, /^127\.0\.0\.1:\d+$/);
+    assert.match(cli.out(), /works for every SDK stack/);
+    const sdkDevice = SdkDeviceClient.fromConnectionString(device, SdkAmqp);
+    sdkDevice.setRetryPolicy(new SdkNoRetry());
+    sdkDevice.on('error', () => undefined);
+    const sdkService = SdkServiceClient.fromConnectionString(service);
+    sdkService.setRetryPolicy(new SdkNoRetry());
+    try {
+      const got = new Promise<string>((resolve) =>
+        sdkDevice.on('message', (m) => {
+          resolve(m.getData().toString());
+          void sdkDevice.complete(m);
+        }),
+      );
+      await sdkDevice.open();
+      await sdkService.open();
+      await sdkService.send('dev-c', new SdkMessage('through the banner'));
+      assert.equal(await got, 'through the banner');
+    } finally {
+      await sdkDevice.close();
+      await sdkService.close();
+    }
+    assert.equal(await cli.stop(), 0);
+  });
+
+  it('prints a dotted --hub-name as given; a dotless name the certificate does not cover as given, with a note', async () => {
+    const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--hub-name', 'myhub.local']);
+    assert.match(cli.out(), /HostName=myhub\.local:\d+;SharedAccessKeyName=iothubowner/);
+    assert.equal(await cli.stop(), 0);
+    const other = await generate([{ name: 'commonName', value: 'somebox' }], { keySize: 2048, algorithm: 'sha256' });
+    assert.deepEqual(bannerHost('somebox', other.cert, undefined).host, 'somebox');
+    assert.match(String(bannerHost('somebox', other.cert, undefined).note), /C SDK needs a HostName with a dot/);
+    assert.equal(bannerHost('localhost', fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8'), ['::1']).host, 'localhost', 'not listening on 127.0.0.1');
   });
 
   it('refuses a bad port with a clear message and exit code 1', async () => {

@@ -24,6 +24,14 @@ describe('SAS tokens', () => {
     assert.equal(p.keyName, 'iothubowner');
   });
 
+  it('reads an empty skn (every HTTPS token of the Azure IoT C SDK ends in &skn=) as no policy name', () => {
+    const t = createSas('localhost/devices/a', key, 2_000_000_000);
+    const p = parseSas(`${t}&skn=`);
+    assert.equal(p.keyName, undefined);
+    assert.equal(sasSignedWith(p, [key]), true);
+    assert.throws(() => parseSas(`${t}&skn=&skn=`), (e: unknown) => e instanceof C2DError && e.code === 401003, 'twice is still refused');
+  });
+
   it('detects a tampered signature, resource or expiry', () => {
     const t = createSas('localhost/devices/a', key, 2_000_000_000);
     const widened = t.replace('sr=localhost%2Fdevices%2Fa', 'sr=localhost');

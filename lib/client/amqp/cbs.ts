@@ -7,12 +7,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Connection, EventContext, Receiver, Sender } from 'rhea';
-import { CBS_ADDRESS } from '../../common/codec/amqp';
+import {
+  CBS_ADDRESS,
+  CBS_NAME,
+  CBS_OPERATION,
+  CBS_OPERATION_PUT_TOKEN,
+  CBS_REPLY_TO,
+  CBS_STATUS_CODE,
+  CBS_STATUS_DESCRIPTION,
+  CBS_TYPE,
+  CBS_TYPE_JWT,
+  CBS_TYPE_SAS,
+} from '../../common/codec/amqp';
 import { C2DError, errorNameForCode } from '../../common/errors';
 import { attachReceiver, attachSender } from './connection';
 
-/** Put-token fields, as the SDKs send them (azure-iot-amqp-base amqp_cbs.ts; azure-iothub amqp.ts for `jwt`). */
-export const PUT_TOKEN = { operation: 'put-token', sasType: 'servicebus.windows.net:sastoken', jwtType: 'jwt', replyTo: 'cbs' } as const;
 const CBS_TIMEOUT_MS = 30_000;
 
 export class CbsClient {
@@ -46,8 +55,8 @@ export class CbsClient {
       this.sender.send({
         to: CBS_ADDRESS,
         message_id: id,
-        reply_to: PUT_TOKEN.replyTo,
-        application_properties: { operation: PUT_TOKEN.operation, type: type === 'jwt' ? PUT_TOKEN.jwtType : PUT_TOKEN.sasType, name: audience },
+        reply_to: CBS_REPLY_TO,
+        application_properties: { [CBS_OPERATION]: CBS_OPERATION_PUT_TOKEN, [CBS_TYPE]: type === 'jwt' ? CBS_TYPE_JWT : CBS_TYPE_SAS, [CBS_NAME]: audience },
         body: token,
       });
     });
@@ -61,9 +70,9 @@ export class CbsClient {
     this.pending.delete(id);
     clearTimeout(p.timer);
     const ap = (m?.application_properties ?? {}) as Record<string, unknown>;
-    const status = Number(ap['status-code']);
+    const status = Number(ap[CBS_STATUS_CODE]);
     if (status === 200) return p.resolve();
-    const description = typeof ap['status-description'] === 'string' ? ap['status-description'] : `put-token refused (${status})`;
+    const description = typeof ap[CBS_STATUS_DESCRIPTION] === 'string' ? ap[CBS_STATUS_DESCRIPTION] : `put-token refused (${status})`;
     // The hub's description starts with the IoT Hub code ("401003 IotHubUnauthorized: ...").
     const lead = /^(\d{6}) \w+: (.*)$/s.exec(description);
     const name = (lead && errorNameForCode(Number(lead[1]))) || (status === 400 ? 'ArgumentInvalid' : 'IotHubUnauthorized');

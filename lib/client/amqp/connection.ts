@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
+import { endSocket, webSocketConnector } from '../../common/rhea-internals';
 import { tlsServerName } from '../tls-name';
 import { webSocketAgent, type ProxySetting } from '../proxy';
 
@@ -59,10 +60,11 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   if (o.webSocket) {
     const port = o.port ?? DEFAULT_PORTS.https;
     const url = `wss://${o.host}:${port}${WEBSOCKET_PATH}`;
-    const factory = container.websocket_connect(WebSocket as never) as unknown as (u: string, p: string[], opts: object) => ConnectionOptions['connection_details'];
+    const connect = webSocketConnector(container, WebSocket);
     // rhea hands these options to the ws constructor as they are, agent included.
     const agent = webSocketAgent(o.host, port, o.proxy);
-    options = { ...common, connection_details: factory(url, [WS_SUBPROTOCOL_AMQP], { ...tlsOptions, ...(agent ? { agent } : {}) }) } as unknown as ConnectionOptions;
+    // rhea's typings ask for a transport even beside connection_details, which replaces it.
+    options = { ...common, connection_details: connect(url, [WS_SUBPROTOCOL_AMQP], { ...tlsOptions, ...(agent ? { agent } : {}) }) } as unknown as ConnectionOptions;
   } else {
     options = { ...common, host: o.host, port: o.port ?? DEFAULT_PORTS.amqps, transport: 'tls', ...tlsOptions } as ConnectionOptions;
   }
@@ -158,7 +160,7 @@ export function closeAmqpConnection(connection: Connection, graceMs = 2000): Pro
     };
     const timer = setTimeout(() => {
       // The peer did not answer: cut the socket.
-      (connection as unknown as { socket?: { destroy?: () => void; end?: () => void } }).socket?.end?.();
+      endSocket(connection);
       done();
     }, graceMs);
     timer.unref();

@@ -9,6 +9,7 @@
 import type { Connection, Delivery, EventContext, Receiver } from 'rhea';
 import { decodeDeviceDelivery, deviceBoundLinkAddress, type AmqpMessage } from '../../common/codec/amqp';
 import { errors } from '../../common/errors';
+import { linkCredit } from '../../common/rhea-internals';
 import { DEFAULT_LIMITS } from '../../common/limits';
 import type { ReceivedMessage, Settlement } from '../../common/message';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
@@ -21,10 +22,6 @@ import { SessionLife, authenticated } from '../session-life';
 
 const OUTCOME: Record<Settlement, AmqpOutcome> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
 
-/** rhea keeps the link credit on the object; its typings do not show it. */
-function creditOf(link: Receiver): number {
-  return (link as unknown as { credit: number }).credit;
-}
 
 export async function openAmqpDeviceSession(o: DeviceSessionOptions): Promise<DeviceSession> {
   const c = o.credentials;
@@ -121,7 +118,7 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     this.onMessage = onMessage;
     const link = await this.receiverLink();
     for (const m of this.buffer.drain()) onMessage(m);
-    link.add_credit(Math.max(0, this.o.amqpPrefetch - creditOf(link)));
+    link.add_credit(Math.max(0, this.o.amqpPrefetch - linkCredit(link)));
   }
 
   async disableMessages(): Promise<void> {
@@ -134,7 +131,7 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     const ready = this.buffer.shift();
     if (ready) return ready;
     // Credit 1: one message may come; one that arrives after the timeout waits for the next call.
-    if (creditOf(link) === 0) link.add_credit(1);
+    if (linkCredit(link) === 0) link.add_credit(1);
     return this.buffer.next(timeoutMs);
   }
 

@@ -8,6 +8,7 @@
 import type { Connection, Delivery, EventContext, Receiver, Sender } from 'rhea';
 import { FEEDBACK_ADDRESS, SERVICE_DEVICEBOUND_ADDRESS, decodeFeedback, encodeServiceSend, type AmqpMessage } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
+import { linkCredit } from '../../common/rhea-internals';
 import type { OutgoingMessage, ReceivedFeedbackBatch } from '../../common/message';
 import type { LiveSession } from '../connection-keeper';
 import type { ServiceCredentials } from '../credentials';
@@ -121,7 +122,7 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
       link.on('sender_close', detached);
       // As many waiting sends as the new credit allows go on; each checks again before sending.
       link.on('sendable', () => {
-        const wake = this.creditWaiters.splice(0, Math.max(1, (link as unknown as { credit: number }).credit));
+        const wake = this.creditWaiters.splice(0, Math.max(1, linkCredit(link)));
         for (const w of wake) w.resolve();
       });
       return link;

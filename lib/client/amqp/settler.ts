@@ -4,12 +4,10 @@
  * outcome, and a refusal (e.g. 412002 lock lost) comes back as an error.
  */
 import type { Delivery, EventContext, Receiver } from 'rhea';
-import { message as rheaMessage } from 'rhea';
 import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
+import { outcomes } from '../../common/rhea-internals';
 
 export type AmqpOutcome = 'accepted' | 'rejected' | 'released';
-/** rhea builds outcomes at runtime; its typings leave them out. */
-const outcomes = rheaMessage as unknown as Record<AmqpOutcome, () => { described(): unknown }>;
 const SETTLE_TIMEOUT_MS = 30_000;
 
 export class Settler {

@@ -28,6 +28,8 @@ export interface AmqpMessage {
   absolute_expiry_time?: unknown;
   application_properties?: Record<string, unknown>;
   message_annotations?: Record<string, unknown>;
+  /** Header: prior unsuccessful delivery attempts (AMQP 1.0 §3.2.1). */
+  delivery_count?: unknown;
   body?: unknown;
 }
 
@@ -121,9 +123,10 @@ export function splitProperties(ap: Record<string, unknown> | undefined): { ack?
   return { ack, properties };
 }
 
-export function applicationProperties(m: { ack?: string; properties?: Properties }): Record<string, string> | undefined {
-  const ap: Record<string, string> = { ...(m.properties ?? {}) };
-  if (m.ack !== undefined) ap[ACK_PROPERTY] = m.ack;
+/** The application properties of a message: its own, and `iothub-ack` when one is given. */
+export function applicationProperties(properties: Properties | undefined, ack: string | undefined): Record<string, string> | undefined {
+  const ap: Record<string, string> = { ...(properties ?? {}) };
+  if (ack !== undefined) ap[ACK_PROPERTY] = ack;
   return Object.keys(ap).length ? ap : undefined;
 }
 

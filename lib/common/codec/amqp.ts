@@ -7,6 +7,7 @@ import { message as rheaMessage, types as rheaTypes } from 'rhea';
 import { C2DError } from '../errors';
 import {
   FEEDBACK_CONTENT_TYPE,
+  deliveredAck,
   deviceBoundAddress,
   isAckMode,
   type FeedbackRecord,
@@ -36,6 +37,7 @@ import {
 } from './amqp-values';
 
 export * from './amqp-address';
+export * from './amqp-cbs';
 export * from './amqp-error';
 export * from './amqp-values';
 
@@ -43,7 +45,7 @@ export * from './amqp-values';
 // ------------------------------------------------------------ service send
 
 /** The AMQP properties a sender may set, as both the service send and the device delivery carry them. */
-function userSettableFields(m: OutgoingMessage): AmqpMessage {
+function userSettableFields(m: OutgoingMessage, ack: string | undefined): AmqpMessage {
   return {
     message_id: idToWire(m.messageId),
     correlation_id: idToWire(m.correlationId),
@@ -51,7 +53,7 @@ function userSettableFields(m: OutgoingMessage): AmqpMessage {
     content_type: m.contentType,
     content_encoding: m.contentEncoding,
     absolute_expiry_time: m.expiryTimeUtc,
-    application_properties: applicationProperties(m),
+    application_properties: applicationProperties(m.properties, ack),
   };
 }
 
@@ -59,7 +61,7 @@ function userSettableFields(m: OutgoingMessage): AmqpMessage {
 export function encodeServiceSend(deviceId: string, m: OutgoingMessage): AmqpMessage {
   return compact({
     to: deviceBoundAddress(deviceId),
-    ...userSettableFields(m),
+    ...userSettableFields(m, m.ack),
     body: rheaMessage.data_section(m.body),
   });
 }
@@ -88,11 +90,16 @@ export function decodeServiceSend(msg: AmqpMessage): { deviceId: string; message
 
 // ------------------------------------------------------------ device delivery
 
-/** A locked message for the device link, and its delivery tag (the lock token's 16 uuid bytes). */
+/**
+ * A locked message for the device link, and its delivery tag (the lock
+ * token's 16 uuid bytes). The header's delivery-count is the prior
+ * unsuccessful deliveries (AMQP 1.0 §3.2.1), the same count as `iothub-deliverycount`.
+ */
 export function encodeDeviceDelivery(m: ReceivedMessage): { message: AmqpMessage; tag: Buffer } {
   const message = compact({
+    delivery_count: m.deliveryCount,
     to: m.to,
-    ...userSettableFields(m),
+    ...userSettableFields(m, deliveredAck(m)),
     message_annotations: {
       [SEQUENCE_NUMBER_ANNOTATION]: rheaTypes.wrap_ulong(m.sequenceNumber),
       [ENQUEUED_TIME_ANNOTATION]: rheaTypes.wrap_timestamp(m.enqueuedTimeUtc),

@@ -23,6 +23,8 @@ export const HTTP_ONLY_ERRORS = {
   GenericNotFound: { code: 404000, httpStatus: 404 },
   GenericMethodNotAllowed: { code: 405000, httpStatus: 405 },
   GenericRequestEntityTooLarge: { code: 413000, httpStatus: 413 },
+  /** A bulk registry request with more devices than one call may carry (C# maps it to TooManyDevicesException). */
+  TooManyDevices: { code: 413002, httpStatus: 413 },
 } as const;
 export type HttpOnlyErrorName = keyof typeof HTTP_ONLY_ERRORS;
 
@@ -31,7 +33,7 @@ export class HttpWireError extends Error {
   readonly errorName: HttpOnlyErrorName;
   readonly code: number;
   readonly httpStatus: number;
-  /** Extra response headers (e.g. `allow` with a 405). */
+  /** Extra response headers (e.g. `Allow` with a 405). */
   readonly headers: Record<string, string>;
   constructor(name: HttpOnlyErrorName, message: string, headers: Record<string, string> = {}) {
     super(message);
@@ -65,7 +67,7 @@ export function encodeHttpError(err: unknown): HttpErrorResponse {
   const clean = safeHeaderValue(text.replace(/[\r\n]+/g, ' ')).replace(/;/g, ',');
   return {
     status,
-    headers: { ...extra, 'content-type': JSON_CONTENT_TYPE, [HTTP_HEADERS.errorCode]: name },
+    headers: { ...extra, [HTTP_HEADERS.httpContentType]: JSON_CONTENT_TYPE, [HTTP_HEADERS.errorCode]: name },
     body: JSON.stringify({ Message: `ErrorCode:${name};${clean}`, ExceptionMessage: `${code} ${name}: ${clean}` }),
   };
 }

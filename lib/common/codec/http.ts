@@ -17,15 +17,22 @@
  *   is a charset such as `utf-8`.
  * - Application properties are `iothub-app-{name}` headers. HTTP header names
  *   are case-insensitive, so `Foo` and `foo` arrive as one lower-cased name.
+ * - Header names are written as IoT Hub spells them (`ETag`, `Content-Type`,
+ *   `iothub-messageid`...): HTTP says case does not matter, but the Azure IoT
+ *   C SDK looks its headers up by exact name. Reads ignore case.
  * - Errors: lib/common/codec/http-errors.ts.
  */
 import { C2DError } from '../errors';
 import { DEFAULT_LIMITS } from '../limits';
-import { isAckMode, type AckMode, type Properties, type ReceivedMessage } from '../message';
+import { deliveredAck, isAckMode, type AckMode, type Properties, type ReceivedMessage } from '../message';
 
 export const HTTP_HEADERS = {
-  etag: 'etag',
-  ifMatch: 'if-match',
+  etag: 'ETag',
+  ifMatch: 'If-Match',
+  httpContentType: 'Content-Type',
+  contentLength: 'Content-Length',
+  allow: 'Allow',
+  connection: 'Connection',
   messageId: 'iothub-messageid',
   to: 'iothub-to',
   expiry: 'iothub-expiry',
@@ -74,7 +81,8 @@ function safeHeaderName(name: string): string {
 
 /** One header's value, looked up case-insensitively (the first when repeated). */
 export function headerValue(headers: HeaderBag, name: string): string | undefined {
-  const v = headers[name] ?? headers[Object.keys(headers).find((k) => k.toLowerCase() === name) ?? ''];
+  const lower = name.toLowerCase();
+  const v = headers[name] ?? headers[lower] ?? headers[Object.keys(headers).find((k) => k.toLowerCase() === lower) ?? ''];
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v[0] : String(v);
 }
@@ -117,12 +125,13 @@ export function encodeC2DHeaders(m: ReceivedMessage): Record<string, string> {
     [HTTP_HEADERS.messageId]: safeHeaderValue(m.messageId),
     [HTTP_HEADERS.to]: safeHeaderValue(m.to),
     [HTTP_HEADERS.expiry]: formatHttpTime(m.expiryTimeUtc),
-    [HTTP_HEADERS.ack]: m.ack,
     [HTTP_HEADERS.sequenceNumber]: String(m.sequenceNumber),
     [HTTP_HEADERS.enqueuedTime]: formatHttpTime(m.enqueuedTimeUtc),
     [HTTP_HEADERS.deliveryCount]: String(m.deliveryCount),
-    'content-type': safeHeaderValue(m.contentType ?? OCTET_STREAM),
+    [HTTP_HEADERS.httpContentType]: safeHeaderValue(m.contentType ?? OCTET_STREAM),
   };
+  const ack = deliveredAck(m);
+  if (ack !== undefined) h[HTTP_HEADERS.ack] = ack;
   if (m.correlationId !== undefined) h[HTTP_HEADERS.correlationId] = safeHeaderValue(m.correlationId);
   if (m.userId !== undefined) h[HTTP_HEADERS.userId] = safeHeaderValue(m.userId);
   if (m.contentType !== undefined) h[HTTP_HEADERS.contentType] = safeHeaderValue(m.contentType);
@@ -155,7 +164,7 @@ export function decodeC2DResponse(
   const etag = headerValue(headers, HTTP_HEADERS.etag);
   if (!etag) throw new C2DError('ArgumentInvalid', 'The response has no ETag (lock token).');
   const ack = headerValue(headers, HTTP_HEADERS.ack);
-  const ct = headerValue(headers, HTTP_HEADERS.contentType) ?? headerValue(headers, 'content-type');
+  const ct = headerValue(headers, HTTP_HEADERS.contentType) ?? headerValue(headers, HTTP_HEADERS.httpContentType);
   const ce = headerValue(headers, HTTP_HEADERS.contentEncoding) ?? headerValue(headers, 'content-encoding');
   const m: ReceivedMessage = {
     body,

@@ -8,16 +8,11 @@
  * `status-description`.
  */
 import { types as rheaTypes, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
-import { bodyToBuffer, type AmqpMessage } from '../../common/codec/amqp';
+import { CBS_NAME, CBS_OPERATION, CBS_OPERATION_PUT_TOKEN, CBS_STATUS_CODE, CBS_STATUS_DESCRIPTION, bodyToBuffer, type AmqpMessage } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
 import type { Principal } from '../api';
 import { echoTermini, type LinkHandler, type Peer } from './peer';
 
-export const CBS_OPERATION_PUT_TOKEN = 'put-token';
-export const CBS_TYPE_SAS = 'servicebus.windows.net:sastoken';
-export const CBS_TYPE_JWT = 'jwt';
-export const CBS_STATUS_CODE = 'status-code';
-export const CBS_STATUS_DESCRIPTION = 'status-description';
 /** Requests a client may have in flight on one connection (each is cheap, but a flood is not). */
 const CBS_CREDIT = 10;
 
@@ -62,11 +57,11 @@ export function openCbsReplies(peer: Peer, link: Sender): LinkHandler {
 
 async function handlePutToken(peer: Peer, request: AmqpMessage & { reply_to?: unknown; message_id?: unknown }): Promise<void> {
   const ap = request.application_properties ?? {};
-  const name = typeof ap.name === 'string' ? ap.name : '';
+  const name = typeof ap[CBS_NAME] === 'string' ? ap[CBS_NAME] : '';
   let status = 200;
   let description = 'OK';
   try {
-    if (ap.operation !== CBS_OPERATION_PUT_TOKEN) throw new C2DError('ArgumentInvalid', `Unsupported $cbs operation ${JSON.stringify(ap.operation)}.`);
+    if (ap[CBS_OPERATION] !== CBS_OPERATION_PUT_TOKEN) throw new C2DError('ArgumentInvalid', `Unsupported $cbs operation ${JSON.stringify(ap[CBS_OPERATION])}.`);
     const token = typeof request.body === 'string' ? request.body : bodyToBuffer(request.body).toString('utf8');
     const audience = normalizeAudience(name);
     let principal: Principal;

@@ -10,7 +10,8 @@ import { C2DError } from '../../common/errors';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { transportOf, type AccessObserver } from '../access';
 import { ConnectionAuth } from './auth';
-import { guardStream, incompleteTransferBytes, type RheaSocket } from './frame-guard';
+import { acceptSocket, incompleteTransferBytes, keyLinksByNameAndRole, stopHeartbeats } from '../../common/rhea-internals';
+import { guardStream, type RheaSocket } from './frame-guard';
 import type { AmqpLog, BearerVerifier, LinkHandler, Outcome, Peer } from './peer';
 import { openLink, UnknownAddressError } from './routes';
 import { serverMechanisms } from './sasl';
@@ -104,7 +105,7 @@ export class AmqpConnection implements Peer {
       settings.maxFrameBytes,
       (why) => {
         this.log('framing-error', { why });
-        stream.destroy();
+        this.closeConnection({ condition: 'amqp:connection:framing-error', description: why });
       },
       () => {
         const held = incompleteTransferBytes(this.connection);
@@ -118,7 +119,7 @@ export class AmqpConnection implements Peer {
       this.auth.refused(late);
       this.closeConnection(late);
     });
-    (this.connection as unknown as { accept(s: RheaSocket): void }).accept(guarded);
+    acceptSocket(this.connection, guarded);
   }
 
   track(p: Promise<unknown>): void {
@@ -154,16 +155,31 @@ export class AmqpConnection implements Peer {
     for (const outcome of ['accepted', 'rejected', 'released'] as Outcome[]) {
       c.on(outcome, (ctx) => this.links.get(ctx.sender as Link)?.onOutcome?.(ctx, outcome));
     }
+    // modified needs no handler: rhea's senders report it as released too (treat_modified_as_released).
     c.on('sender_flow', (ctx) => this.links.get(ctx.sender as Link)?.onFlow?.());
     const linkGone = (ctx: EventContext): void => this.linkClosed((ctx.sender ?? ctx.receiver) as Link);
     for (const e of ['sender_close', 'receiver_close', 'sender_error', 'receiver_error']) c.on(e, linkGone);
+    // Before the session's first attach: links are told apart by name and role (AMQP 1.0 §2.6.1).
+    c.on('session_open', (ctx) => {
+      if (ctx.session) keyLinksByNameAndRole(ctx.session);
+    });
     c.on('session_close', (ctx) => this.sessionClosed(ctx.session));
     c.on('session_error', () => undefined);
     c.on('connection_error', (ctx) => this.log('peer-closed-with-error', { error: String(ctx.connection.error?.description ?? '') }));
     c.on('connection_close', () => undefined);
-    c.on('protocol_error', (e: unknown) => this.log('protocol-error', { error: String(e) }));
-    c.on('error', (e: unknown) => this.log('amqp-error', { error: String(e) }));
+    // A frame rhea could not take (bad encoding, a frame out of place): rhea ends the socket
+    // right after; the guarded stream holds that end until our close frame is out.
+    c.on('protocol_error', (e: unknown) => this.refuseFrame(e, 'amqp:decode-error'));
+    c.on('error', (e: unknown) => this.refuseFrame(e, 'amqp:internal-error'));
     c.on('disconnected', (ctx) => this.end(ctx.error ? String(ctx.error) : undefined));
+  }
+
+  /** Closes the connection with an error naming what the peer sent (AMQP 1.0 §2.4.3), rather than dropping it. */
+  private refuseFrame(e: unknown, fallback: string): void {
+    const condition = typeof (e as { condition?: unknown })?.condition === 'string' ? (e as { condition: string }).condition : fallback;
+    const description = `The hub could not process a frame from this peer: ${e instanceof Error ? e.message : String(e)}`;
+    this.log('frame-refused', { condition, description });
+    this.closeConnection({ condition, description });
   }
 
   private openLink(link: Link): void {
@@ -210,21 +226,7 @@ export class AmqpConnection implements Peer {
     this.auth.dispose();
     for (const deviceId of this.auth.devices) this.settings.deviceDown(deviceId, this.protocol, reason);
     this.stream.destroy();
-    this.clearRheaTimers();
+    stopHeartbeats(this.connection);
     this.markClosed();
-  }
-
-  /**
-   * rhea clears its heartbeat timers only when it sees the socket end by
-   * itself; after a close we started (or a destroyed stream) it never does,
-   * and its idle check (twice the idle-time-out: 8 min) would keep the
-   * process alive that long after the hub closed.
-   */
-  private clearRheaTimers(): void {
-    const c = this.connection as unknown as Record<'heartbeat_in' | 'heartbeat_out' | 'abort_idle', NodeJS.Timeout | undefined>;
-    for (const k of ['heartbeat_in', 'heartbeat_out', 'abort_idle'] as const) {
-      if (c[k]) clearTimeout(c[k]);
-      c[k] = undefined;
-    }
   }
 }

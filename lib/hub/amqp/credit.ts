@@ -11,6 +11,7 @@
  * and never settling must not reach that.
  */
 import type { Message, Sender } from 'rhea';
+import { senderPermits } from '../../common/rhea-internals';
 import { C2DError } from '../../common/errors';
 import type { Peer } from './peer';
 
@@ -41,8 +42,7 @@ export class CreditFollower {
   /** Call whenever the peer's flow arrives or a delivery settles. */
   sync(receiver: EngineCredit | undefined): void {
     if (!receiver) return;
-    const link = this.link as unknown as { delivery_count: number; credit: number };
-    const permitted = link.delivery_count + link.credit - this.handedOut;
+    const permitted = senderPermits(this.link) - this.handedOut;
     const room = MAX_UNSETTLED_PER_LINK - (this.handedOut - this.settledCount);
     const delta = Math.min(permitted, room) - receiver.credit;
     if (delta > 0) receiver.addCredit(delta);

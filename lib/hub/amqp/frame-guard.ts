@@ -6,17 +6,9 @@
  * connection whose frame is larger than allowed, before the bytes pile up.
  */
 import type { WebSocket } from 'ws';
+import type { RheaSocket } from '../../common/rhea-internals';
 
-/** The socket surface rhea's Connection uses (`accept(socket)`). */
-export interface RheaSocket {
-  on(event: 'data' | 'end' | 'error' | 'close', handler: (arg?: unknown) => void): unknown;
-  write(data: Buffer): unknown;
-  end(): unknown;
-  destroy(): unknown;
-  removeAllListeners?(event?: string): unknown;
-  setNoDelay?(noDelay?: boolean): unknown;
-  get_id_string?(): string;
-}
+export type { RheaSocket };
 
 const HEADER = Buffer.from('AMQP');
 
@@ -116,7 +108,11 @@ export function guardStream(
       });
     },
     write: (d) => source.write(d),
-    end: () => source.end(),
+    // rhea ends the socket right after it reports a frame it could not take; the hub answers
+    // that with a close frame, written on the next tick, so the end waits for it.
+    end: () => {
+      setImmediate(() => source.end());
+    },
     destroy: () => source.destroy(),
     removeAllListeners: (event) => {
       for (const e of event === undefined ? Object.keys(generation) : [event]) generation[e] = (generation[e] ?? 0) + 1;
@@ -125,22 +121,6 @@ export function guardStream(
     get_id_string: () => source.get_id_string?.() ?? 'socket',
   };
   return guarded;
-}
-
-/**
- * Bytes held for transfers still arriving in pieces (`more` = true), per
- * connection. rhea keeps them on `link._incomplete.frames` (rhea 3.0.5,
- * pinned); a message larger than the bound ends the connection.
- */
-export function incompleteTransferBytes(connection: unknown): number {
-  const c = connection as { local_channel_map?: Record<string, { links?: Record<string, { _incomplete?: { frames?: Buffer[] } }> }> };
-  let total = 0;
-  for (const session of Object.values(c.local_channel_map ?? {})) {
-    for (const link of Object.values(session.links ?? {})) {
-      for (const f of link._incomplete?.frames ?? []) total += f ? f.length : 0;
-    }
-  }
-  return total;
 }
 
 /** A `ws` WebSocket as a byte stream (binary messages in, binary frames out). */

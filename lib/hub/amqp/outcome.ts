@@ -4,16 +4,10 @@
  * nothing to say; with mode second (C#) it waits for our settlement carrying
  * the final outcome, or `rejected` with the error when the hub refused it.
  */
-import { message as rheaMessage, type Delivery } from 'rhea';
+import type { Delivery } from 'rhea';
 import { toAmqpError } from '../../common/codec/amqp';
+import { markSettledByPeer, outcomes } from '../../common/rhea-internals';
 import type { Outcome } from './peer';
-
-/** rhea builds outcomes at runtime; its typings leave them out. */
-const outcomes = rheaMessage as unknown as {
-  accepted(): { described(): unknown };
-  rejected(o: { error?: unknown }): { described(): unknown };
-  released(): { described(): unknown };
-};
 
 /** With rcv-settle-mode second the peer waits for our settlement carrying the final outcome. */
 export function confirmOutcome(delivery: Delivery, error: unknown, outcome: Outcome): void {
@@ -29,9 +23,6 @@ export function confirmOutcome(delivery: Delivery, error: unknown, outcome: Outc
   } catch {
     // see above
   }
-  // With mode second the peer settles on seeing our settlement and sends nothing more
-  // (AMQP 1.0 §2.6.12), but rhea drops a delivery from the session only once both sides
-  // settled, so without this every delivery stays in the session's fixed 2048-slot ring
-  // and the 2049th on one connection overflows it (the connection then ends).
-  (delivery as { remote_settled: boolean }).remote_settled = true;
+  // With mode second the peer settles on seeing ours and says nothing more: see markSettledByPeer.
+  markSettledByPeer(delivery);
 }

@@ -6,16 +6,21 @@
  * `{policy}@sas.root.{hub}` or `{deviceId}@sas.{hub}`. EXTERNAL is offered
  * when the TLS peer sent a certificate; the device is then checked by
  * thumbprint when it attaches its link (X.509 needs no token).
+ *
+ * MSSBCBS is what azure-uamqp-c (the Azure IoT C SDK, Python's uamqp) uses:
+ * it insists on finding that name in the server's list, sends sasl-init
+ * with no initial response, takes no challenge, and authenticates only
+ * afterwards with put-token on `$cbs` (saslclientio.c, sasl_mssbcbs.c). So
+ * the outcome is ok and proves nothing: as with no SASL at all, the
+ * connection can do nothing until a put-token authorizes it, and is closed
+ * by the auth timeout if none comes.
  */
-import { sasl as rheaSasl } from 'rhea';
 import { C2DError } from '../../common/errors';
+import { saslServerMechanisms, type SaslServerMechanisms } from '../../common/rhea-internals';
 import type { HubApi, Principal } from '../api';
 
-interface ServerMechanism {
-  outcome: boolean | undefined;
-  username: string | undefined;
-  start(response: Buffer | undefined, hostname?: string): Promise<void> | void;
-}
+/** The mechanism name azure-uamqp-c looks for (compared byte for byte). */
+export const SASL_MSSBCBS = 'MSSBCBS';
 
 /** Splits `user\0authcid\0password`-style PLAIN responses (authzid may be empty). */
 function plainFields(response: Buffer | undefined): [string, string] | undefined {
@@ -45,8 +50,8 @@ export function serverMechanisms(
   hasClientCertificate: boolean,
   onPrincipal: (p: Principal) => void,
   onRefused: (err: C2DError) => void,
-): object {
-  const mechs = rheaSasl.server_mechanisms() as unknown as Record<string, () => ServerMechanism> & { enable_anonymous(): void };
+): SaslServerMechanisms {
+  const mechs = saslServerMechanisms();
   mechs.enable_anonymous();
   mechs.PLAIN = () => ({
     outcome: undefined,
@@ -64,6 +69,13 @@ export function serverMechanisms(
         onRefused(e instanceof C2DError ? e : new C2DError('IotHubUnauthorized', 'SASL PLAIN failed.'));
         this.outcome = false;
       }
+    },
+  });
+  mechs[SASL_MSSBCBS] = () => ({
+    outcome: undefined,
+    username: undefined,
+    start() {
+      this.outcome = true;
     },
   });
   if (hasClientCertificate) {

@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import type { WebSocket } from 'ws';
 import { systemClock, type Clock } from '../../common/clock';
 import { WIRE_LIMITS } from '../../common/limits';
-import type { HubApi } from '../api';
+import type { ClientCertificateInfo, HubApi } from '../api';
 import { clientCertificateOf } from '../client-cert';
 import { AmqpConnection, type ConnectionSettings } from './connection';
 import { webSocketStream, type RheaSocket } from './frame-guard';
@@ -38,8 +38,8 @@ export interface AmqpServerOptions {
 export interface AmqpServer {
   /** Serves an accepted TCP or TLS socket (TLS already terminated by the caller). */
   handle(socket: Socket | TLSSocket): void;
-  /** Serves an accepted WebSocket (subprotocol AMQPWSB10). */
-  handleWebSocket(ws: WebSocket): void;
+  /** Serves an accepted WebSocket (subprotocol AMQPWSB10); `clientCert` is the TLS peer's certificate under it. */
+  handleWebSocket(ws: WebSocket, info?: { clientCert?: ClientCertificateInfo; remote?: string }): void;
   readonly connectionCount: number;
   /**
    * Stops: waits for every in-flight service send to settle (the service SDK
@@ -116,14 +116,12 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
       const gone = closeOf(socket);
       serve('amqp', socket as unknown as RheaSocket, gone, clientCertificateOf(socket), remoteOf(socket));
     },
-    handleWebSocket(ws) {
+    handleWebSocket(ws, info) {
       if (closing) {
         ws.terminate();
         return;
       }
-      const gone = closeOf(ws);
-      const raw = (ws as unknown as { _socket?: unknown })._socket;
-      serve('amqpws', webSocketStream(ws), gone, clientCertificateOf(raw), remoteOf(raw));
+      serve('amqpws', webSocketStream(ws), closeOf(ws), info?.clientCert, info?.remote);
     },
     get connectionCount() {
       return connections.size;

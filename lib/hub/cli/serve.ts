@@ -13,6 +13,7 @@ import { Readiness } from '../admin/readiness';
 import { startAdminServer, type AdminServer } from '../admin/server';
 import { EmbeddedHub } from '../embedded';
 import { AccessLog } from './access-log';
+import { bannerHost } from './banner-host';
 import type { DeviceConfig, PolicyConfig } from './kinds';
 import type { CliConfig } from './options';
 
@@ -130,6 +131,7 @@ function banner(hub: EmbeddedHub, config: CliConfig, devices: DeviceConfig[], ad
     log.line('info', 'hub-started', running, { ports: hub.ports, ...(admin ? { adminPort: admin.port } : {}), caFile: hub.tls.caPath ?? null, synchronous: hub.hub.stats().synchronous });
     return;
   }
+  const shown = bannerHost(hub.hub.hubName, hub.tls.cert, config.host);
   const lines = [
     running,
     ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
@@ -137,8 +139,9 @@ function banner(hub: EmbeddedHub, config: CliConfig, devices: DeviceConfig[], ad
     '',
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
     '',
-    ...(policy ? [`Service connection string (${policy.keyName}):`, `  ${hub.serviceConnectionString(policy.keyName, 'amqps')}`] : ['No shared access policy with ServiceConnect is configured.']),
-    ...(device ? [`Device connection string (${device.deviceId}):`, `  ${hub.deviceConnectionString(device.deviceId, 'amqps')}`] : []),
+    ...(policy ? [`Service connection string (${policy.keyName}):`, `  ${hub.serviceConnectionString(policy.keyName, 'amqps', shown.host)}`] : ['No shared access policy with ServiceConnect is configured.']),
+    ...(device ? [`Device connection string (${device.deviceId}):`, `  ${hub.deviceConnectionString(device.deviceId, 'amqps', shown.host)}`] : []),
+    ...(shown.note ? [shown.note] : shown.host !== hub.hub.hubName ? [`(HostName=${shown.host} works for every SDK stack, the C SDK's included; the others also take HostName=${hub.hub.hubName}.)`] : []),
     '',
     'Press Ctrl+C to stop.',
   ];

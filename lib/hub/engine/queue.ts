@@ -166,6 +166,7 @@ export function send(q: DeviceQueue, m: OutgoingMessage, messageId: string, now:
     to: deviceBoundAddress(q.deviceId),
     expiryTimeUtc,
     ack: m.ack ?? 'none',
+    ...(m.ack !== undefined ? { ackSetBySender: true as const } : {}),
     ...(m.contentType !== undefined ? { contentType: m.contentType } : {}),
     ...(m.contentEncoding !== undefined ? { contentEncoding: m.contentEncoding } : {}),
     properties: { ...(m.properties ?? {}) },

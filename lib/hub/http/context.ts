@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { HubApi } from '../api';
 import type { HubRoute } from '../../common/codec/http-paths';
-import { JSON_CONTENT_TYPE } from '../../common/codec/http';
+import { HTTP_HEADERS, JSON_CONTENT_TYPE } from '../../common/codec/http';
 import type { AccessEvent } from '../access';
 
 export interface RequestContext<R extends HubRoute = HubRoute> {
@@ -36,11 +36,11 @@ export const noContent = (): Reply => ({ status: 204 });
 
 /** A JSON reply; IoT Hub's content type, which the Node SDK requires before it parses a body. */
 export function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
-  return { status, headers: { 'content-type': JSON_CONTENT_TYPE, ...headers }, body: JSON.stringify(value) };
+  return { status, headers: { [HTTP_HEADERS.httpContentType]: JSON_CONTENT_TYPE, ...headers }, body: JSON.stringify(value) };
 }
 
-/** One header value (the first when repeated). */
+/** One request header's value, by any spelling of its name (the first when repeated). */
 export function header(ctx: RequestContext, name: string): string | undefined {
-  const v = ctx.req.headers[name];
+  const v = ctx.req.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }

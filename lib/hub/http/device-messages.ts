@@ -5,7 +5,7 @@
  * or 412 + 412002 when the lock is gone.
  */
 import { C2DError } from '../../common/errors';
-import { encodeC2DHeaders, parseEtag } from '../../common/codec/http';
+import { HTTP_HEADERS, encodeC2DHeaders, parseEtag } from '../../common/codec/http';
 import { hasRejectFlag } from '../../common/codec/http-paths';
 import { authenticateDevice } from './auth';
 import { header, noContent, type RequestContext, type Reply, type RouteTable } from './context';
@@ -23,7 +23,7 @@ async function receive(ctx: RequestContext<{ kind: 'deviceBound'; deviceId: stri
  * A different token there is a contradiction we refuse rather than guess at.
  */
 function checkIfMatch(ctx: RequestContext, lockToken: string): void {
-  const ifMatch = header(ctx, 'if-match');
+  const ifMatch = header(ctx, HTTP_HEADERS.ifMatch);
   if (ifMatch === undefined) return;
   const t = parseEtag(ifMatch);
   if (t !== '*' && t !== lockToken) {

@@ -19,7 +19,7 @@ async function receive(ctx: RequestContext<{ kind: 'feedback' }>): Promise<Reply
   return {
     status: 200,
     headers: {
-      'content-type': `${FEEDBACK_CONTENT_TYPE}; charset=utf-8`,
+      [HTTP_HEADERS.httpContentType]: `${FEEDBACK_CONTENT_TYPE}; charset=utf-8`,
       [HTTP_HEADERS.etag]: formatEtag(batch.lockToken),
       [HTTP_HEADERS.enqueuedTime]: formatHttpTime(batch.enqueuedTimeUtc),
       [HTTP_HEADERS.deliveryCount]: String(batch.deliveryCount),

@@ -2,65 +2,36 @@
  * The identity registry over HTTPS (c2d-semantics.md §7.3, sdk-wire.md §5.2):
  * PUT /devices/{id} creates (no If-Match; 409001 when present) or updates
  * (If-Match etag or `*`; 412001 on a mismatch), GET reads one or lists
- * (`top`), DELETE removes (If-Match). Reads need RegistryRead, writes
+ * (`top`), DELETE removes (If-Match), POST /devices does up to 100 of
+ * these at once (registry-bulk.ts). Reads need RegistryRead, writes
  * RegistryWrite. Replies are JSON with IoT Hub's content type.
  */
 import type { Device, DeviceSpec } from '../api';
 import { BOUNDS } from '../../common/limits';
 import { C2DError, errors } from '../../common/errors';
-import { formatEtag, parseEtag } from '../../common/codec/http';
+import { HTTP_HEADERS, formatEtag, parseEtag } from '../../common/codec/http';
 import { authenticateService } from './auth';
 import { header, json, noContent, type RequestContext, type Reply, type RouteTable } from './context';
+import { bulkRegistryOperation } from './registry-bulk';
+import { deviceSpecFromObject, isObject, parseJsonBody } from './device-json';
 
 type DeviceCtx = RequestContext<{ kind: 'device'; deviceId: string }>;
 
-const deviceReply = (d: Device): Reply => json(200, d, { etag: formatEtag(d.etag) });
+const deviceReply = (d: Device): Reply => json(200, d, { [HTTP_HEADERS.etag]: formatEtag(d.etag) });
 
 function ifMatchOf(ctx: RequestContext): string | undefined {
-  const v = header(ctx, 'if-match');
+  const v = header(ctx, HTTP_HEADERS.ifMatch);
   return v === undefined ? undefined : parseEtag(v);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The body's device JSON as a DeviceSpec; read-only fields (etag, counts, times) are ignored. */
+/** The body of PUT /devices/{id} as a DeviceSpec; a deviceId in it must be the path's. */
 export function deviceSpecFromJson(pathId: string, body: Buffer): DeviceSpec {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw errors.invalid('The request body is not valid JSON.');
-  }
+  const v = parseJsonBody(body);
   if (!isObject(v)) throw errors.invalid('The request body must be a device JSON object.');
   if (v.deviceId !== undefined && v.deviceId !== pathId) {
     throw errors.invalid(`The body's deviceId ${JSON.stringify(v.deviceId)} differs from the path's '${pathId}'.`);
   }
-  const spec: DeviceSpec = { deviceId: pathId };
-  if (v.status !== undefined && v.status !== null) {
-    const s = typeof v.status === 'string' ? v.status.toLowerCase() : '';
-    if (s !== 'enabled' && s !== 'disabled') throw errors.invalid('status must be enabled or disabled.');
-    spec.status = s;
-  }
-  if (v.statusReason !== undefined) {
-    if (v.statusReason !== null && typeof v.statusReason !== 'string') throw errors.invalid('statusReason must be a string.');
-    spec.statusReason = v.statusReason;
-  }
-  if (v.authentication !== undefined && v.authentication !== null) {
-    if (!isObject(v.authentication)) throw errors.invalid('authentication must be an object.');
-    // Shapes inside are checked by the registry (types, key encoding); here only objects vs not.
-    const a = v.authentication;
-    for (const k of ['symmetricKey', 'x509Thumbprint'] as const) {
-      if (a[k] !== undefined && a[k] !== null && !isObject(a[k])) throw errors.invalid(`authentication.${k} must be an object.`);
-    }
-    spec.authentication = a as DeviceSpec['authentication'];
-  }
-  if (v.capabilities !== undefined && v.capabilities !== null) {
-    if (!isObject(v.capabilities)) throw errors.invalid('capabilities must be an object.');
-    spec.capabilities = v.capabilities as DeviceSpec['capabilities'];
-  }
-  return spec;
+  return deviceSpecFromObject(pathId, v);
 }
 
 async function put(ctx: DeviceCtx): Promise<Reply> {
@@ -101,5 +72,5 @@ async function list(ctx: RequestContext<{ kind: 'devices' }>): Promise<Reply> {
 
 export const registryRoutes: RouteTable = {
   device: { PUT: put, GET: get, DELETE: remove },
-  devices: { GET: list },
+  devices: { GET: list, POST: bulkRegistryOperation },
 };

@@ -11,6 +11,7 @@ import type { HubApi } from '../api';
 import { WIRE_LIMITS } from '../../common/limits';
 import { C2DError } from '../../common/errors';
 import { HttpWireError, encodeHttpError } from '../../common/codec/http-errors';
+import { HTTP_HEADERS } from '../../common/codec/http';
 import { parseHubPath, type HubRoute } from '../../common/codec/http-paths';
 import type { Reply, RequestContext, RouteHandler, RouteTable } from './context';
 import { deviceMessageRoutes } from './device-messages';
@@ -72,7 +73,7 @@ function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   const body = reply.body === undefined ? undefined : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body, 'utf8');
   // 204 carries no Content-Length (RFC 9110 §8.6).
-  res.writeHead(reply.status, reply.status === 204 ? reply.headers : { ...reply.headers, 'content-length': String(body?.length ?? 0) });
+  res.writeHead(reply.status, reply.status === 204 ? reply.headers : { ...reply.headers, [HTTP_HEADERS.contentLength]: String(body?.length ?? 0) });
   res.end(body);
 }
 
@@ -89,7 +90,7 @@ function route(req: IncomingMessage): { route: HubRoute; query: URLSearchParams;
   const handler = methods[req.method ?? ''];
   if (!handler) {
     const allow = Object.keys(methods).join(', ');
-    throw new HttpWireError('GenericMethodNotAllowed', `Use ${allow} on this path.`, { allow });
+    throw new HttpWireError('GenericMethodNotAllowed', `Use ${allow} on this path.`, { [HTTP_HEADERS.allow]: allow });
   }
   return { route: r, query, handler };
 }
@@ -125,7 +126,7 @@ export function createHttpHandler(hub: HubApi, options: HttpHandlerOptions = {})
       const headers = { ...e.headers };
       // A refused body may still be arriving: close the connection after this
       // answer rather than read (or misparse) the rest.
-      if (!req.complete && hasBody(req)) headers.connection = 'close';
+      if (!req.complete && hasBody(req)) headers[HTTP_HEADERS.connection] = 'close';
       send(res, { status: e.status, headers, body: e.body });
     }
   };

@@ -13,7 +13,7 @@
  * - closing returns the locks still held to Enqueued (receiver.close()).
  */
 import { LAZY_SETTLE, type DeviceReceiver, type HubApi } from '../api';
-import type { ReceivedMessage } from '../../common/message';
+import { deliveredAck, type ReceivedMessage } from '../../common/message';
 import { deviceBoundTopic } from '../../common/codec/mqtt';
 import { sendPublish, type Client } from './aedes-client';
 import type { MqttProtocol } from './connection';
@@ -81,7 +81,7 @@ export class C2DDelivery {
       userId: m.userId,
       contentType: m.contentType,
       contentEncoding: m.contentEncoding,
-      ack: m.ack,
+      ack: deliveredAck(m),
       properties: m.properties,
     });
     if (this.qos === 0) {
