@@ -31,7 +31,7 @@ describe('AMQP over WebSocket', () => {
       const [reply] = await once(cbsIn, 'message');
       assert.equal(reply.message.correlation_id, 'x1');
       assert.equal(reply.message.application_properties['status-code'], 200);
-      assert.deepEqual((await connected)[0], { deviceId: 'dev1', protocol: 'amqpws' });
+      assert.deepEqual((await connected)[0], { deviceId: 'dev1', protocol: 'amqp-ws' });
       const r = conn.open_receiver({ source: { address: '/devices/dev1/messages/devicebound' }, autoaccept: false });
       await once(r, 'receiver_open');
       const got = once(r, 'message');

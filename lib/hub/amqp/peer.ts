@@ -20,7 +20,7 @@ export interface Peer {
   readonly clock: Clock;
   readonly auth: ConnectionAuth;
   readonly connection: Connection;
-  /** 'amqp' or 'amqpws', as reported to hub.noteConnection. */
+  /** 'amqp' or 'amqp-ws' (a TransportName), as reported to hub.noteConnection and in delivered events. */
   readonly protocol: string;
   readonly verifyBearer: BearerVerifier | undefined;
   readonly log: AmqpLog;

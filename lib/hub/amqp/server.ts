@@ -121,7 +121,7 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
         ws.terminate();
         return;
       }
-      serve('amqpws', webSocketStream(ws), closeOf(ws), info?.clientCert, info?.remote);
+      serve('amqp-ws', webSocketStream(ws), closeOf(ws), info?.clientCert, info?.remote);
     },
     get connectionCount() {
       return connections.size;
