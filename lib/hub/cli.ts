@@ -3,6 +3,7 @@
  * use it as a local C2D hub. On start it prints the connection strings of a
  * demo device and of the iothubowner policy, and the CA file to trust.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, DEFAULT_PORTS, type HubLimits } from '../common/limits';
@@ -24,6 +25,8 @@ Options:
   --device <id>        demo device to create if missing        [demo-device]
   --cert <file>        TLS certificate (PEM); with --key       [self-signed, generated once]
   --key <file>         TLS private key (PEM)
+  --ca-cert <file>     CA certificate (PEM) that certificateAuthority
+                       devices' chains lead to; repeatable     [none]
   --register-unknown-devices   create a device on its first send
   --synchronous <full|normal>  store commits synced to disk (full) or not:
                        normal survives a crash of this process, not
@@ -50,6 +53,17 @@ function limits(pairs: string[] | undefined): Partial<HubLimits> {
   return out as Partial<HubLimits>;
 }
 
+/** The PEM text of each --ca-cert file; Hub.open checks that each is a CA certificate (400004). */
+async function caCertificates(files: string[]): Promise<string[]> {
+  return Promise.all(
+    files.map((f) =>
+      fs.readFile(f, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        throw new Error(`--ca-cert ${f}: cannot read it (${e.code ?? e.message}).`);
+      }),
+    ),
+  );
+}
+
 function port(value: string | undefined, fallback: number, name: string): number | false {
   if (value === undefined) return fallback;
   if (value === 'off') return false;
@@ -71,6 +85,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
       device: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
+      'ca-cert': { type: 'string', multiple: true },
       'register-unknown-devices': { type: 'boolean' },
       synchronous: { type: 'string' },
       limit: { type: 'string', multiple: true },
@@ -91,6 +106,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     },
     ...(values.host ? { host: values.host } : {}),
     ...(values.cert || values.key ? { tls: { cert: values.cert, key: values.key } } : {}),
+    ...(values['ca-cert'] ? { trustedCaCertificates: await caCertificates(values['ca-cert']) } : {}),
     registerUnknownDevices: values['register-unknown-devices'] ?? false,
     // Hub.open checks the value (400004 for anything but FULL or NORMAL).
     ...(values.synchronous ? { synchronous: values.synchronous.toUpperCase() as StoreSynchronous } : {}),
@@ -121,6 +137,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
     '',
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
+    ...hub.hub.auth.trustedCas.list().map((ca) => `Device CA: ${ca.subject} (SHA-256 ${ca.fingerprint256}, valid to ${ca.validTo})`),
     '',
     'Service connection string (iothubowner):',
     `  ${hub.serviceConnectionString('iothubowner', 'amqps')}`,

@@ -24,6 +24,8 @@ export interface HubDef {
   lockTimeout?: string | number;
   feedbackTtl?: string | number;
   feedbackWindow?: string | number;
+  /** PEM text of the CA certificates certificateAuthority devices' chains lead to (public, not secret). */
+  caCerts?: string;
 }
 
 export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: 5671, mqtts: 8883, https: 8443 };
@@ -62,6 +64,8 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
     registerUnknownDevices: def.registerUnknown === true,
     // Hub.open checks the value (400004 for anything but FULL or NORMAL).
     synchronous: (def.storeSync || 'FULL') as StoreSynchronous,
+    // Hub.open checks each is a CA certificate (400004).
+    trustedCaCertificates: def.caCerts?.trim() ? [def.caCerts] : [],
     devices: (def.devices ?? '').split(/[\s,]+/).filter((d) => d !== ''),
     deviceKey: creds.deviceKey || undefined,
     serviceKey: creds.serviceKey || undefined,

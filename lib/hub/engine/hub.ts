@@ -15,6 +15,7 @@ import type { OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessag
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
 import { STORE_SYNCHRONOUS, type DeliverySink, type DeviceReceiver, type FeedbackReceiver, type FeedbackSink, type HubApi, type HubEvents, type HubStats, type SendResult, type SettleOptions, type StoreSynchronous } from '../api';
 import { HubAuthenticator } from './auth';
+import { TrustedCas } from './x509-ca';
 import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
 import * as Q from './queue';
@@ -39,6 +40,12 @@ export interface HubOptions {
   lazyCommitMs?: number;
   /** When true, a send to an unknown device creates it (sas, generated keys). Default false. */
   registerUnknownDevices?: boolean;
+  /**
+   * CA certificates (PEM text, one or more per entry, or DER) that
+   * certificateAuthority devices' chains must lead to, as IoT Hub's verified
+   * "Certificates". 400004 for one that is not a CA certificate.
+   */
+  trustedCaCertificates?: readonly (string | Buffer)[];
 }
 
 export class Hub implements HubApi {
@@ -59,6 +66,7 @@ export class Hub implements HubApi {
     limits: HubLimits,
     hubName: string,
     private readonly registerUnknown: boolean,
+    trustedCas: TrustedCas,
   ) {
     this.hubName = hubName;
     this.limits = Object.freeze({ ...limits });
@@ -81,7 +89,7 @@ export class Hub implements HubApi {
       deleted: (id) => this.dropDevice(id),
       disabled: (id) => this.dispatcher.closeDevice(id, new C2DError('DeviceNotFound', `Device '${id}' was disabled.`)),
     });
-    this.auth = new HubAuthenticator(this.registry, clock);
+    this.auth = new HubAuthenticator(this.registry, clock, trustedCas);
     this.dispatcher = new Dispatcher({
       lockNext: (id) => this.lockNext(id),
       release: (id, token) => {
@@ -101,8 +109,9 @@ export class Hub implements HubApi {
     if (options.synchronous !== undefined && !(STORE_SYNCHRONOUS as readonly string[]).includes(options.synchronous)) {
       throw new C2DError('ArgumentInvalid', `Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
     }
+    const trustedCas = new TrustedCas(options.trustedCaCertificates);
     const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs });
-    const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false);
+    const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false, trustedCas);
     try {
       await hub.recover();
     } catch (e) {
