@@ -86,7 +86,7 @@ describe('X.509 CA: certificateAuthority devices in the engine', function () {
   describe('refusals (401003, saying why)', () => {
     it('a certificate whose CN is another device', async () => {
       const dev = await deviceOf(pki, 'dev2');
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev, pki.intermediate2, pki.intermediate1)), refused(/subject is CN=dev2; a certificateAuthority device must present a certificate with CN=dev1/));
+      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev, pki.intermediate2, pki.intermediate1)), refused(/subject is CN=dev2, but a certificateAuthority device must present a certificate with CN=dev1/));
     });
 
     it('a chain that leads to a CA not registered on the hub (a root the device sends along is no anchor)', async () => {

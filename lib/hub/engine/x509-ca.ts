@@ -98,7 +98,7 @@ export class TrustedCas {
     if (!leaf) throw unauthorized('The device sent no client certificate.');
     const cn = commonNameOf(leaf);
     if (cn !== deviceId) {
-      throw unauthorized(`The device certificate's subject is CN=${cn ?? '(none)'}; a certificateAuthority device must present a certificate with CN=${deviceId}.`);
+      throw unauthorized(`The device certificate's subject is CN=${cn ?? '(none)'}, but a certificateAuthority device must present a certificate with CN=${deviceId}.`);
     }
     if (this.cas.length === 0) throw unauthorized('No CA certificate is registered on this hub, so no certificateAuthority device can authenticate.');
     checkValidity(leaf, 'The device certificate', nowMs);
