@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_NODES, baseFlow, helper, isConnected, lastStatus, nextMsg, statusReaches, tempDir } from '../nodes/helpers';
-import { deviceOf, hasOpenssl, makePki, pfxOf, type Pki } from './pki';
+import { deviceOf, hasOpenssl, makePki, pfxOf, skipWithoutOpenssl, type Pki } from './pki';
 
 type M = Record<string, unknown>;
 
@@ -33,7 +33,8 @@ describe('nodes: X.509 CA devices (c2d-hub Device CAs, c2d-hub-config chain and 
     await hubNode.ready;
     assert.equal(lastStatus(hubNode)?.fill, 'green');
     // Devices are created as IoT Hub's registry describes them, through the node's createDevice action.
-    const withPfx = hasOpenssl();
+    const withPfx = hasOpenssl(); // the PFX half needs the openssl command to make the PFX (CI installs it)
+    if (!withPfx) console.log('      (the PFX config is left out: no openssl command on PATH)');
     const ids = withPfx ? ['ca-chain', 'ca-pfx'] : ['ca-chain'];
     for (const deviceId of ids) {
       // The output also carries hub events (deviceCreated): wait for the action's reply.
@@ -81,7 +82,7 @@ describe('nodes: X.509 CA devices (c2d-hub Device CAs, c2d-hub-config chain and 
   });
 
   it('a device config whose PFX pass phrase is wrong says so in its status, never connecting', async function () {
-    if (!hasOpenssl()) this.skip(); // the PFX is made with the openssl command (CI installs it)
+    skipWithoutOpenssl(this);
     const dev = await deviceOf(pki, 'ca-bad');
     const flow = [
       ...baseFlow(tmp.dir),

@@ -83,13 +83,26 @@ export async function deviceOf(pki: Pki, deviceId: string, o: Omit<IssueOptions,
 }
 
 /** Whether an `openssl` command is on PATH (the PFX and README tests need it; CI installs it). */
+let opensslFound: boolean | undefined;
 export function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+  if (opensslFound === undefined) {
+    try {
+      execFileSync('openssl', ['version'], { stdio: 'ignore' });
+      opensslFound = true;
+    } catch {
+      opensslFound = false;
+    }
   }
+  return opensslFound;
+}
+
+let saidWhy = false;
+/** Skips a test that makes a PFX where there is no openssl command, saying why once. */
+export function skipWithoutOpenssl(ctx: Mocha.Context): void {
+  if (hasOpenssl()) return;
+  if (!saidWhy) console.log('      skipped: PFX tests need the openssl command on PATH to make the PFX (CI installs it)');
+  saidWhy = true;
+  ctx.skip();
 }
 
 /** A PKCS#12 file with the device certificate, its key and its intermediates, protected by `passphrase` (openssl's defaults: AES-256, PBKDF2). */

@@ -13,7 +13,7 @@ import { C2DError } from '../../lib/common/errors';
 import type { ReceivedMessage } from '../../lib/common/message';
 import { NoRetry } from '../../lib/common/retry';
 import { Rig } from '../client/rig';
-import { deviceOf, hasOpenssl, issue, makePki, pfxOf, type Pki } from './pki';
+import { deviceOf, issue, makePki, pfxOf, skipWithoutOpenssl, type Pki } from './pki';
 
 const HOUR = 3600_000;
 
@@ -85,7 +85,7 @@ describe('X.509 CA: certificateAuthority devices on every transport', function (
       });
 
       it('a device with a PFX (certificate, key, intermediates) and its pass phrase receives and completes', async function () {
-        if (!hasOpenssl()) this.skip(); // the PFX is made with the openssl command (CI installs it)
+        skipWithoutOpenssl(this);
         const id = await caDevice();
         const dev = await deviceOf(pki, id);
         const pfx = pfxOf(dev, [pki.intermediate2, pki.intermediate1], 'pfx pass phrase');
