@@ -11,7 +11,7 @@ import { ManualClock } from '../../lib/common/clock';
 import { C2DError } from '../../lib/common/errors';
 import type { ClientCertificateInfo } from '../../lib/hub/api';
 import { Hub } from '../../lib/hub/index';
-import { TrustedCas } from '../../lib/hub/engine/x509-ca';
+import { MAX_CHAIN_DEPTH, TrustedCas } from '../../lib/hub/engine/x509-ca';
 import { bundle, deviceOf, issue, makePki, type Issued, type Pki } from './pki';
 
 /** What the TLS layer hands the engine when a device sends these certificates. */
@@ -164,6 +164,17 @@ describe('X.509 CA: certificateAuthority devices in the engine', function () {
       assert.throws(() => hub.auth.authenticateX509('sasdev', chain), refused(/authenticates with sas, not with an X.509 certificate/));
       await hub.registry.updateDevice({ deviceId: 'dev1', status: 'disabled' });
       assert.throws(() => hub.auth.authenticateX509('dev1', chain), refused(/disabled/));
+    });
+
+    it(`a chain longer than ${MAX_CHAIN_DEPTH} certificates (a bound on what a peer can make the hub check)`, async () => {
+      const intermediates = [pki.intermediate2];
+      for (let i = 3; i <= MAX_CHAIN_DEPTH + 1; i++) intermediates.unshift(await issue(`Contoso Intermediate ${i}`, { ca: true, issuer: intermediates[0] }));
+      // intermediates = [9, 8, ..., 3, 2]. The device, then 8..2 and 1 below the registered root: nine certificates.
+      const long = await issue('dev1', { issuer: intermediates[1] });
+      assert.throws(() => hub.auth.authenticateX509('dev1', presented(long, ...intermediates.slice(1), pki.intermediate1)), refused(/longer than 8 certificates/));
+      // The device, then 7..2 and 1: eight.
+      const fits = await issue('dev1', { issuer: intermediates[2] });
+      hub.auth.authenticateX509('dev1', presented(fits, ...intermediates.slice(2), pki.intermediate1));
     });
 
     it('any chain when no CA is registered on the hub', async () => {
