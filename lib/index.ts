@@ -16,4 +16,4 @@ export * from './client/types';
 export { DeviceClient, type DeviceClientOptions } from './client/device-client';
 export { ServiceClient, type ServiceClientOptions } from './client/service-client';
 export { InProcessDeviceClient, InProcessServiceClient } from './client/in-process';
-export { DeviceCredentials, ServiceCredentials, IOTHUB_TOKEN_SCOPE, type DeviceParts, type TokenCredential } from './client/credentials';
+export { DeviceCredentials, ServiceCredentials, IOTHUB_TOKEN_SCOPE, type DeviceParts, type TokenCredential, type X509Credential } from './client/credentials';

@@ -62,6 +62,7 @@ export = function register(RED: RED): void {
       sasToken: { type: 'password' },
       cert: { type: 'text' },
       key: { type: 'password' },
+      pfx: { type: 'password' },
       passphrase: { type: 'password' },
       clientSecret: { type: 'password' },
       ca: { type: 'text' },

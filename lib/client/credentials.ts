@@ -5,6 +5,7 @@
  * A service has a policy key or an @azure/identity TokenCredential.
  * Secrets stay in this object; nothing here is ever logged.
  */
+import * as tls from 'node:tls';
 import { createSas, parseSas } from '../common/sas';
 import { parseDeviceConnectionString, parseServiceConnectionString, splitHostPort } from '../common/connection-string';
 import { C2DError } from '../common/errors';
@@ -16,10 +17,60 @@ export const DEFAULT_TOKEN_RENEWAL_MARGIN_MS = 15 * 60 * 1000;
 /** Scope asked of a TokenCredential for IoT Hub data-plane access. */
 export const IOTHUB_TOKEN_SCOPE = 'https://iothubs.azure.net/.default';
 
+/**
+ * A device's X.509 credential, as the TLS client certificate: a PEM `cert`
+ * with its `key` (`cert` may be a bundle: the device certificate first, then
+ * its intermediates, as a CA-signed device sends them), or a PKCS#12 `pfx`
+ * file (the device certificate, its key and its intermediates). A `passphrase`
+ * opens an encrypted key or the PFX.
+ */
+export type X509Credential =
+  | { cert: string | Buffer; key: string | Buffer; passphrase?: string; pfx?: undefined }
+  | { pfx: Buffer; passphrase?: string; cert?: undefined; key?: undefined };
+
+/** What tls.connect takes for client authentication. */
+export interface TlsClientAuth {
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  pfx?: Buffer;
+  passphrase?: string;
+}
+
 export type DeviceAuth =
   | { kind: 'sas-key'; key: string; keyName?: string }
   | { kind: 'sas-token'; token: string }
-  | { kind: 'x509'; cert: string | Buffer; key: string | Buffer; passphrase?: string };
+  | ({ kind: 'x509' } & X509Credential);
+
+/** The tls.connect options of an X.509 credential (every transport passes these). */
+export function tlsClientAuth(x: X509Credential | TlsClientAuth): TlsClientAuth {
+  if (x.pfx !== undefined) return { pfx: x.pfx, ...(x.passphrase ? { passphrase: x.passphrase } : {}) };
+  return { cert: x.cert, key: x.key, ...(x.passphrase ? { passphrase: x.passphrase } : {}) };
+}
+
+/**
+ * Loads the credential as TLS will, so a wrong pass phrase, a key that is not
+ * the certificate's, or a damaged PFX fails here with words, not at connect.
+ */
+function checkX509(x: unknown): X509Credential {
+  const v = (x ?? {}) as Partial<TlsClientAuth>;
+  const pem = v.cert !== undefined || v.key !== undefined;
+  if (pem === (v.pfx !== undefined)) throw new C2DError('ArgumentInvalid', 'An X.509 credential is a certificate with its private key (cert, key) or a PFX file (pfx), not both.');
+  if (pem && (v.cert === undefined || v.key === undefined)) throw new C2DError('ArgumentInvalid', 'An X.509 certificate needs its private key (give both cert and key).');
+  if (v.pfx !== undefined && !Buffer.isBuffer(v.pfx)) throw new C2DError('ArgumentInvalid', 'pfx must be a Buffer with the bytes of the PKCS#12 file.');
+  const opts = tlsClientAuth(v);
+  try {
+    tls.createSecureContext(opts);
+  } catch (e) {
+    const reason = (e as Error).message.replace(/^error:[0-9A-F]+:/i, '');
+    const hint = v.pfx !== undefined
+      ? 'the PFX cannot be opened: a wrong or missing pass phrase, or not a PKCS#12 file'
+      : /mismatch/i.test(reason)
+        ? 'the private key does not belong to the certificate (a bundle must start with the device certificate, then its intermediates)'
+        : 'the certificate or key cannot be read: not PEM, or an encrypted key with a wrong or missing pass phrase';
+    throw new C2DError('ArgumentInvalid', `The X.509 credential cannot be used: ${hint} (${reason}).`);
+  }
+  return opts as X509Credential;
+}
 
 export interface DeviceParts {
   /** `host` or `host:port` (a port works on every transport here). */
@@ -30,7 +81,7 @@ export interface DeviceParts {
   sharedAccessKey?: string;
   sharedAccessKeyName?: string;
   sharedAccessSignature?: string;
-  x509?: { cert: string | Buffer; key: string | Buffer; passphrase?: string };
+  x509?: X509Credential;
 }
 
 export interface IssuedToken {
@@ -76,7 +127,7 @@ export class DeviceCredentials {
     if (given !== 1) throw new C2DError('ArgumentInvalid', 'Give exactly one of a SAS key, a SAS token or an X.509 certificate.');
     if (parts.sharedAccessKey !== undefined) this.auth = { kind: 'sas-key', key: parts.sharedAccessKey, ...(parts.sharedAccessKeyName ? { keyName: parts.sharedAccessKeyName } : {}) };
     else if (parts.sharedAccessSignature !== undefined) this.auth = { kind: 'sas-token', token: parts.sharedAccessSignature };
-    else this.auth = { kind: 'x509', ...(parts.x509 as { cert: string; key: string }) };
+    else this.auth = { kind: 'x509', ...checkX509(parts.x509) };
     this.tokenLifetimeMs = timing.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
     this.tokenRenewalMarginMs = timing.tokenRenewalMarginMs ?? DEFAULT_TOKEN_RENEWAL_MARGIN_MS;
     this.now = timing.now ?? Date.now;
@@ -88,7 +139,7 @@ export class DeviceCredentials {
 
   static fromConnectionString(cs: string, timing?: TokenTiming, x509?: DeviceParts['x509']): DeviceCredentials {
     const p = parseDeviceConnectionString(cs);
-    if (p.x509 && !x509) throw new C2DError('ArgumentInvalid', 'x509=true: give the certificate and key in options.x509.');
+    if (p.x509 && !x509) throw new C2DError('ArgumentInvalid', 'x509=true: give the certificate and key (or a PFX) in options.x509.');
     return new DeviceCredentials(
       {
         hostName: p.HostName,

@@ -3,6 +3,7 @@
  * Node-RED nodes and the tests call. The engine (lib/hub/engine) implements
  * it; servers only translate between their wire and these calls.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { Right } from '../common/sas';
 import type { HubLimits } from '../common/limits';
@@ -89,6 +90,11 @@ export interface ClientCertificateInfo {
   sha1Thumbprint: string;
   sha256Thumbprint: string;
   subjectCN?: string;
+  /**
+   * The certificates the device sent in the TLS handshake, its own first
+   * (then its intermediates): what a certificateAuthority device is checked on.
+   */
+  chain?: readonly X509Certificate[];
 }
 
 export interface Authenticator {
@@ -98,7 +104,11 @@ export interface Authenticator {
    * Device tokens name a device in `sr` and have no `skn`; policy tokens have `skn`.
    */
   authenticateSas(token: string, audience?: string): Principal;
-  /** Maps a TLS client certificate to the device whose thumbprint it matches. Throws 401003. */
+  /**
+   * Authenticates `deviceId` by its TLS client certificate: a selfSigned device
+   * by thumbprint, a certificateAuthority device by its chain up to a
+   * registered CA with CN = the device id. Throws 401003 with the reason.
+   */
   authenticateX509(deviceId: string, cert: ClientCertificateInfo): Principal;
   /** Throws 401003 unless the principal is that device (or a policy with DeviceConnect). */
   assertDevice(p: Principal, deviceId: string): void;

@@ -31,12 +31,6 @@ export interface EmbeddedHubOptions extends HubOptions {
    */
   onAccess?: AccessObserver;
   /**
-   * PEM texts of the CA certificates that sign CA-signed devices' client
-   * certificates (X.509 CA authentication). Passed through for the hub's
-   * X.509 CA support; a hub without it does not use them yet.
-   */
-  trustedCaCertificates?: string[];
-  /**
    * Time a new connection has to finish TLS and authenticate (AMQP CBS/SASL,
    * MQTT CONNECT) before it is dropped. Default WIRE_LIMITS.authTimeoutMs (30 s).
    */

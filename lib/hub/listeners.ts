@@ -7,6 +7,7 @@
  * By default it binds 127.0.0.1 and, when the machine has it, ::1 on the same
  * port: `localhost` resolves to either, depending on the system (sdk-wire.md §1.4).
  */
+import { constants } from 'node:crypto';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -217,10 +218,15 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
     cert: opts.tls.cert,
     key: opts.tls.key,
     ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
-    // Device X.509 certificates are self-signed and checked by thumbprint in
-    // the engine, so ask for one but let the handshake pass without it.
+    // Device X.509 certificates are checked by the engine (a selfSigned one by
+    // thumbprint, a certificateAuthority chain up to a registered CA: see
+    // engine/x509-ca.ts), so ask for one but let the handshake pass without it.
     requestCert: true,
     rejectUnauthorized: false,
+    // No session resumption: a resumed session carries the device certificate
+    // but not the intermediates it sent, so a CA-signed device reconnecting on
+    // a ticket could not be checked up to its CA. Every handshake is a full one.
+    secureOptions: constants.SSL_OP_NO_TICKET,
     minVersion: 'TLSv1.2',
     // A peer that connects and never completes the handshake is dropped as
     // soon as one that never authenticates would be, not after Node's 120 s.

@@ -41,6 +41,8 @@ export interface ConfigCredentials {
   sasToken?: string;
   cert?: string;
   key?: string;
+  /** A PKCS#12 (PFX) file, base64: the device certificate, its key and its intermediates. */
+  pfx?: string;
   passphrase?: string;
   clientSecret?: string;
   ca?: string;

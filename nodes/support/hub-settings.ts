@@ -26,6 +26,8 @@ export interface HubDef {
   feedbackWindow?: string | number;
   /** Node id of a Node-RED tls-config node with the hub's certificate and key; absent or '': self-signed. */
   tls?: string;
+  /** PEM text of the CA certificates certificateAuthority devices' chains lead to (public, not secret). */
+  caCerts?: string;
 }
 
 export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: 5671, mqtts: 8883, https: 8443 };
@@ -64,6 +66,8 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
     registerUnknownDevices: def.registerUnknown === true,
     // Hub.open checks the value (400004 for anything but FULL or NORMAL).
     synchronous: (def.storeSync || 'FULL') as StoreSynchronous,
+    // Hub.open checks each is a CA certificate (400004).
+    trustedCaCertificates: def.caCerts?.trim() ? [def.caCerts] : [],
     devices: (def.devices ?? '').split(/[\s,]+/).filter((d) => d !== ''),
     deviceKey: creds.deviceKey || undefined,
     serviceKey: creds.serviceKey || undefined,

@@ -6,7 +6,7 @@
 import { C2DError } from '../../lib/common/errors';
 import { DeviceClient } from '../../lib/client/device-client';
 import { ServiceClient } from '../../lib/client/service-client';
-import { ServiceCredentials, type TokenCredential } from '../../lib/client/credentials';
+import { ServiceCredentials, type TokenCredential, type X509Credential } from '../../lib/client/credentials';
 import type { ServiceTransport } from '../../lib/client/types';
 import type { AnyConnection } from './shared-connection';
 import type { ProxyConfig } from '../../lib/client/proxy';
@@ -23,6 +23,17 @@ function entraCredential(s: ConfigSettings, c: ConfigCredentials): TokenCredenti
   const identity = require('@azure/identity') as typeof import('@azure/identity');
   if (s.auth === 'entra-default') return new identity.DefaultAzureCredential();
   return new identity.ClientSecretCredential(need(s.tenantId, 'Tenant ID'), need(s.clientId, 'Client ID'), need(c.clientSecret, 'Client secret'));
+}
+
+/** The device's X.509 credential: the PEM certificate (a bundle with its intermediates) and key, or the PFX (base64). */
+function x509Of(c: ConfigCredentials): X509Credential | undefined {
+  const passphrase = c.passphrase ? { passphrase: c.passphrase } : {};
+  const pfx = c.pfx?.replace(/\s+/g, '');
+  if (pfx) {
+    if (!/^[A-Za-z0-9+/]+=*$/.test(pfx)) throw new C2DError('ArgumentInvalid', 'The PFX in the c2d-hub-config must be the base64 text of the .pfx file.');
+    return { pfx: Buffer.from(pfx, 'base64'), ...passphrase };
+  }
+  return c.cert?.trim() && c.key?.trim() ? { cert: c.cert, key: c.key, ...passphrase } : undefined;
 }
 
 export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: ConnectOptions, proxy?: ProxyConfig): AnyConnection {
@@ -43,7 +54,7 @@ export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: Connec
         throw new C2DError('ArgumentInvalid', `A service cannot use ${s.auth} authentication.`);
     }
   }
-  const x509 = c.cert && c.key ? { cert: c.cert, key: c.key, ...(c.passphrase ? { passphrase: c.passphrase } : {}) } : undefined;
+  const x509 = x509Of(c);
   const opts = {
     transport: s.transport,
     ...(ca ? { ca } : {}),
@@ -57,7 +68,7 @@ export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: Connec
     case 'sas-token':
       return DeviceClient.fromParts({ hostName: need(s.hostName, 'Host name'), deviceId: need(s.deviceId, 'Device ID'), sharedAccessSignature: need(c.sasToken, 'SAS token') }, opts);
     case 'x509':
-      if (!x509) throw new C2DError('ArgumentInvalid', 'Certificate and private key are not set in the c2d-hub-config.');
+      if (!x509) throw new C2DError('ArgumentInvalid', 'Neither a certificate with its private key nor a PFX file is set in the c2d-hub-config.');
       return DeviceClient.fromParts({ hostName: need(s.hostName, 'Host name'), deviceId: need(s.deviceId, 'Device ID'), x509 }, opts);
     default:
       throw new C2DError('ArgumentInvalid', `A device cannot use ${s.auth} authentication.`);

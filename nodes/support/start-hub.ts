@@ -21,6 +21,8 @@ export interface StartOptions {
   limits: Partial<HubLimits>;
   registerUnknownDevices: boolean;
   synchronous: StoreSynchronous;
+  /** CA certificates (PEM) for certificateAuthority devices. */
+  trustedCaCertificates: string[];
   devices: string[];
   deviceKey?: string;
   serviceKey?: string;
@@ -54,7 +56,7 @@ function embeddedModule(): EmbeddedModule | undefined {
 }
 
 export async function startHub(o: StartOptions): Promise<StartedHub> {
-  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
+  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous, trustedCaCertificates: o.trustedCaCertificates, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
   const mod = embeddedModule();
   let started: StartedHub;
   if (mod) {

@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ManualClock } from '../../lib/common/clock';
-import { EmbeddedHub } from '../../lib/hub/embedded';
+import { EmbeddedHub, type EmbeddedHubOptions } from '../../lib/hub/embedded';
 
 export const STANDARD_PORTS = { amqps: 5671, mqtts: 8883, https: 443 } as const;
 
@@ -47,12 +47,13 @@ export interface CompatHub {
   close(): Promise<void>;
 }
 
-/** An embedded hub on the standard ports, with the launcher's certificate and a manual clock starting now. */
-export async function startCompatHub(): Promise<CompatHub> {
+/** An embedded hub on the standard ports, with the launcher's certificate and a manual clock starting now; `options` adds to that. */
+export async function startCompatHub(options: Pick<EmbeddedHubOptions, 'trustedCaCertificates'> = {}): Promise<CompatHub> {
   const tlsDir = process.env.C2D_TEST_TLS_DIR as string;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-compat-'));
   const clock = new ManualClock(Date.now());
   const hub = await EmbeddedHub.start({
+    ...options,
     dataDir,
     clock,
     ports: STANDARD_PORTS,

@@ -14,6 +14,7 @@ import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common
 import { endSocket, webSocketConnector } from '../../common/rhea-internals';
 import { tlsServerName } from '../tls-name';
 import { webSocketAgent, type ProxySetting } from '../proxy';
+import { tlsClientAuth, type TlsClientAuth } from '../credentials';
 
 export interface AmqpConnectOptions {
   host: string;
@@ -23,7 +24,7 @@ export interface AmqpConnectOptions {
   ca?: string | Buffer;
   /** WebSocket only: see CommonClientOptions.proxy. */
   proxy?: ProxySetting;
-  clientCert?: { cert: string | Buffer; key: string | Buffer; passphrase?: string };
+  clientCert?: TlsClientAuth;
   connectTimeoutMs: number;
   /** Goes in the `com.microsoft:client-version` property of the open and attaches (sdk-wire.md §2.3). */
   userAgent: string;
@@ -52,7 +53,7 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
   const container = create_container({ id: `c2d-${randomUUID()}` });
   const tlsOptions = {
     ...(o.ca ? { ca: o.ca } : {}),
-    ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key, ...(o.clientCert.passphrase ? { passphrase: o.clientCert.passphrase } : {}) } : {}),
+    ...(o.clientCert ? tlsClientAuth(o.clientCert) : {}),
     ...tlsServerName(o.host),
   };
   const common = { reconnect: false, hostname: o.host, properties: { 'com.microsoft:client-version': o.userAgent }, idle_time_out: 120_000 };

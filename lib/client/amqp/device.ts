@@ -90,6 +90,9 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
       rcv_settle_mode: 1,
       properties: { 'com.microsoft:client-version': this.o.userAgent },
     } as never).then((link) => {
+      // The hub's attach and its detach (a refused link: 401003 for a bad certificate) may arrive
+      // in one read, so the close fired before anyone listened: the link is refused, not open.
+      if (!link.is_remote_open()) throw amqpFailure({ receiver: link } as unknown as EventContext, 'C2D link');
       this.link = link;
       link.on('message', (ctx: EventContext) => this.onDelivery(ctx));
       this.settler = new Settler(link);

@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { decodeHttpError } from '../../common/codec/http-errors';
 import { DEFAULT_PORTS } from '../../common/limits';
 import { tlsServerName } from '../tls-name';
+import { tlsClientAuth, type TlsClientAuth } from '../credentials';
 
 export interface HttpTarget {
   host: string;
@@ -23,11 +24,11 @@ export interface HttpResult {
   body: Buffer;
 }
 
-export function makeAgent(o: { ca?: string | Buffer; clientCert?: { cert: string | Buffer; key: string | Buffer; passphrase?: string } }): https.Agent {
+export function makeAgent(o: { ca?: string | Buffer; clientCert?: TlsClientAuth }): https.Agent {
   return new https.Agent({
     keepAlive: true,
     ...(o.ca ? { ca: o.ca } : {}),
-    ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key, ...(o.clientCert.passphrase ? { passphrase: o.clientCert.passphrase } : {}) } : {}),
+    ...(o.clientCert ? tlsClientAuth(o.clientCert) : {}),
   });
 }
 

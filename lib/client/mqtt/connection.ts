@@ -35,6 +35,7 @@ export interface MqttConnectOptions {
   ca?: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
+  pfx?: Buffer;
   passphrase?: string;
   /** WebSocket only: see CommonClientOptions.proxy. */
   proxy?: ProxySetting;
@@ -76,6 +77,7 @@ function openStream(o: MqttConnectOptions): { stream: Duplex; onClose: (cb: () =
     ...(o.ca ? { ca: o.ca } : {}),
     ...(o.cert ? { cert: o.cert } : {}),
     ...(o.key ? { key: o.key } : {}),
+    ...(o.pfx ? { pfx: o.pfx } : {}),
     ...(o.passphrase ? { passphrase: o.passphrase } : {}),
     rejectUnauthorized: true,
   };

@@ -20,6 +20,7 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { buildMqttUsername, deviceBoundFilter, parseDeviceBoundTopic } from '../../common/codec/mqtt';
 import { receivedFromTopic } from './received';
+import { tlsClientAuth } from '../credentials';
 import { C2DError, errors } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH } from '../../common/limits';
 import type { ReceivedMessage, Settlement } from '../../common/message';
@@ -80,7 +81,7 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
       ...(password !== undefined ? { password } : {}),
       ...(this.o.ca ? { ca: this.o.ca } : {}),
       ...(this.o.proxy !== undefined ? { proxy: this.o.proxy } : {}),
-      ...(c.auth.kind === 'x509' ? { cert: c.auth.cert, key: c.auth.key, ...(c.auth.passphrase ? { passphrase: c.auth.passphrase } : {}) } : {}),
+      ...(c.auth.kind === 'x509' ? tlsClientAuth(c.auth) : {}),
     };
   }
 

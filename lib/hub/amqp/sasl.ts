@@ -4,8 +4,9 @@
  * rhea's "selective" server layer accepts that as long as ANONYMOUS is
  * offered. PLAIN carries a SAS token as the password, with the username
  * `{policy}@sas.root.{hub}` or `{deviceId}@sas.{hub}`. EXTERNAL is offered
- * when the TLS peer sent a certificate; the device is then checked by
- * thumbprint when it attaches its link (X.509 needs no token).
+ * when the TLS peer sent a certificate; the device is then checked (by
+ * thumbprint, or its chain up to a registered CA) when it attaches its link
+ * (X.509 needs no token).
  *
  * MSSBCBS is what azure-uamqp-c (the Azure IoT C SDK, Python's uamqp) uses:
  * it insists on finding that name in the server's list, sends sasl-init

@@ -138,6 +138,7 @@ function banner(hub: EmbeddedHub, config: CliConfig, devices: DeviceConfig[], ad
     ...(admin ? [`  admin  port ${admin.port} (http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${admin.port}/health, /ready, /metrics)`] : []),
     '',
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
+    ...hub.hub.auth.trustedCas.list().map((ca) => `Device CA: ${ca.subject} (SHA-256 ${ca.fingerprint256}, valid to ${ca.validTo})`),
     '',
     ...(policy ? [`Service connection string (${policy.keyName}):`, `  ${hub.serviceConnectionString(policy.keyName, 'amqps', shown.host)}`] : ['No shared access policy with ServiceConnect is configured.']),
     ...(device ? [`Device connection string (${device.deviceId}):`, `  ${hub.deviceConnectionString(device.deviceId, 'amqps', shown.host)}`] : []),

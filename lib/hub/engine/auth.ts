@@ -1,6 +1,7 @@
 /**
- * Authenticator: SAS tokens and X.509 thumbprints against the registry
- * (c2d-semantics.md §6). Every failure is 401003 IotHubUnauthorized; the
+ * Authenticator: SAS tokens, X.509 thumbprints (selfSigned) and X.509 chains
+ * to a registered CA (certificateAuthority, see x509-ca.ts) against the
+ * registry (c2d-semantics.md §6). Every failure is 401003 IotHubUnauthorized; the
  * message says what was wrong but never echoes a key or a signature.
  *
  * Host rule (decided here): the host part of `sr` is NOT checked against the
@@ -14,6 +15,7 @@ import { C2DError } from '../../common/errors';
 import { parseSas, SAS_CLOCK_SKEW_MS, sasCovers, sasExpired, sasSignedWith, type Right } from '../../common/sas';
 import type { Authenticator, ClientCertificateInfo, Principal } from '../api';
 import type { DeviceRegistry } from './registry';
+import { TrustedCas } from './x509-ca';
 
 const unauthorized = (why: string): C2DError => new C2DError('IotHubUnauthorized', why);
 
@@ -28,6 +30,8 @@ export class HubAuthenticator implements Authenticator {
   constructor(
     private readonly registry: DeviceRegistry,
     private readonly clock: Clock,
+    /** The CA certificates given to the hub: the only anchors for certificateAuthority devices. */
+    readonly trustedCas: TrustedCas = new TrustedCas(),
   ) {}
 
   authenticateSas(token: string, audience?: string): Principal {
@@ -59,8 +63,14 @@ export class HubAuthenticator implements Authenticator {
 
   authenticateX509(deviceId: string, cert: ClientCertificateInfo): Principal {
     const d = this.registry.record(deviceId);
-    if (!d || d.authentication.type !== 'selfSigned') throw unauthorized('Unknown device or device not using a self-signed certificate.');
+    if (!d) throw unauthorized(`Device '${deviceId}' is not registered.`);
+    const type = d.authentication.type;
+    if (type !== 'selfSigned' && type !== 'certificateAuthority') throw unauthorized(`Device '${deviceId}' authenticates with ${type}, not with an X.509 certificate.`);
     if (d.status !== 'enabled') throw unauthorized('The device is disabled.');
+    if (type === 'certificateAuthority') {
+      this.trustedCas.verifyDevice(deviceId, cert.chain ?? [], this.clock.now());
+      return { kind: 'device', deviceId, via: 'x509' };
+    }
     const given = [cert.sha1Thumbprint, cert.sha256Thumbprint].filter(Boolean).map((t) => t.toUpperCase());
     const known = [d.authentication.x509Thumbprint.primaryThumbprint, d.authentication.x509Thumbprint.secondaryThumbprint]
       .filter((t): t is string => !!t)

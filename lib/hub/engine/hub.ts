@@ -46,6 +46,7 @@ import {
 } from '../api';
 import { HubAuthenticator } from './auth';
 import * as DL from './dead-letters';
+import { TrustedCas } from './x509-ca';
 import { Dispatcher } from './dispatcher';
 import * as F from './feedback';
 import { EngineDeviceLifecycle } from './lifecycle';
@@ -77,6 +78,12 @@ export interface HubOptions {
   registerUnknownDevices?: boolean;
   /** Observes each store commit (its time and group size: metrics); see SqliteStoreOptions. */
   onCommit?: SqliteStoreOptions['onCommit'];
+  /**
+   * CA certificates (PEM text, one or more per entry, or DER) that
+   * certificateAuthority devices' chains must lead to, as IoT Hub's verified
+   * "Certificates". 400004 for one that is not a CA certificate.
+   */
+  trustedCaCertificates?: readonly (string | Buffer)[];
 }
 
 export class Hub implements HubApi {
@@ -99,6 +106,7 @@ export class Hub implements HubApi {
     limits: HubLimits,
     hubName: string,
     private readonly registerUnknown: boolean,
+    trustedCas: TrustedCas,
   ) {
     this.hubName = hubName;
     this.limits = Object.freeze({ ...limits });
@@ -111,7 +119,7 @@ export class Hub implements HubApi {
     this.dispatcher.serve(this.transitions);
     this.sessions = new Sessions(clock, outbox);
     this.registry = new DeviceRegistry(clock, this.transitions, new EngineDeviceLifecycle(this.transitions, this.dispatcher, this.sessions));
-    this.auth = new HubAuthenticator(this.registry, clock);
+    this.auth = new HubAuthenticator(this.registry, clock, trustedCas);
     this.trace_ = new Trace(this.events, clock, this.limits);
   }
 
@@ -123,8 +131,9 @@ export class Hub implements HubApi {
     if (options.synchronous !== undefined && !(STORE_SYNCHRONOUS as readonly string[]).includes(options.synchronous)) {
       throw new C2DError('ArgumentInvalid', `Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
     }
+    const trustedCas = new TrustedCas(options.trustedCaCertificates);
     const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs, onCommit: options.onCommit });
-    const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false);
+    const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false, trustedCas);
     try {
       await hub.recover();
     } catch (e) {
