@@ -71,7 +71,7 @@ describe('the c2d-hub command with --ca-cert', function () {
     const serviceCs = /Service connection string \(iothubowner\):\n\s+(\S+)/.exec(out)?.[1] as string;
     const svc = ServiceClient.fromConnectionString(serviceCs, { ca, ports: { https: port('https') }, retryPolicy: new NoRetry() });
     try {
-      assert.equal(parseServiceConnectionString(serviceCs).HostName, `localhost:${port('amqps')}`);
+      assert.equal(parseServiceConnectionString(serviceCs).HostName, `127.0.0.1:${port('amqps')}`);
       await svc.open();
       // Contoso's chain leads to its registered root; Fabrikam's to its registered intermediate 1 (its root is not registered).
       for (const [id, p] of [['cli-contoso-dev', pki], ['cli-fabrikam-dev', other]] as const) {
@@ -99,7 +99,7 @@ describe('the c2d-hub command with --ca-cert', function () {
     const { exit } = run(['--amqps', '0', '--mqtts', 'off', '--https', 'off', '--ca-cert', path.join(dir, 'missing.pem')]);
     const { code, err } = await exit;
     assert.equal(code, 1);
-    assert.match(err, /--ca-cert .*missing\.pem: cannot read it \(ENOENT\)/);
+    assert.match(err, /--ca-cert: cannot read '.*missing\.pem' \(ENOENT\)/);
   });
 
   it('exits 1 when the file holds a device certificate rather than a CA', async () => {
