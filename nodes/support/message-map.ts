@@ -4,7 +4,7 @@
  * Catch node sees the same codes a hub would answer with.
  */
 import { C2DError } from '../../lib/common/errors';
-import { isAckMode, type AckMode, type OutgoingMessage, type Properties, type ReceivedMessage } from '../../lib/common/message';
+import { isAckMode, type AckMode, type DeviceMessage, type OutgoingMessage, type Properties } from '../../lib/common/message';
 import type { SendOptions } from '../../lib/client/types';
 
 export const JSON_CONTENT_TYPE = 'application/json';
@@ -124,21 +124,26 @@ export interface SettleRef {
   lockToken: string;
 }
 
-/** A received C2D message as the msg c2d-receive emits. */
-export function receivedToMsg(m: ReceivedMessage, format: PayloadFormat, configId: string): Msg {
+/**
+ * A received C2D message as the msg c2d-receive emits. A field the transport
+ * did not carry (over MQTT: enqueuedTimeUtc, deliveryCount, sequenceNumber)
+ * is no msg property at all, rather than a made-up 0 or 1970.
+ */
+export function receivedToMsg(m: DeviceMessage, format: PayloadFormat, configId: string): Msg {
   const msg: Msg = {
     topic: m.deviceId,
     payload: payloadOf(m.body, m.contentType, format),
     deviceId: m.deviceId,
-    messageId: m.messageId,
     properties: { ...m.properties },
     lockToken: m.lockToken,
-    deliveryCount: m.deliveryCount,
-    enqueuedTimeUtc: iso(m.enqueuedTimeUtc),
-    expiryTimeUtc: iso(m.expiryTimeUtc),
     ack: m.ack,
     _c2d: { config: configId, deviceId: m.deviceId, lockToken: m.lockToken } satisfies SettleRef,
   };
+  if (m.messageId !== undefined) msg.messageId = m.messageId;
+  if (m.deliveryCount !== undefined) msg.deliveryCount = m.deliveryCount;
+  if (m.sequenceNumber !== undefined) msg.sequenceNumber = m.sequenceNumber;
+  if (m.enqueuedTimeUtc !== undefined) msg.enqueuedTimeUtc = iso(m.enqueuedTimeUtc);
+  if (m.expiryTimeUtc !== undefined) msg.expiryTimeUtc = iso(m.expiryTimeUtc);
   if (m.correlationId !== undefined) msg.correlationId = m.correlationId;
   if (m.contentType !== undefined) msg.contentType = m.contentType;
   if (m.contentEncoding !== undefined) msg.contentEncoding = m.contentEncoding;

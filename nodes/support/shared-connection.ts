@@ -6,7 +6,7 @@
  * are retried with a capped backoff; every timer and listener is released on
  * close, so redeploys leave nothing behind.
  */
-import type { ReceivedMessage } from '../../lib/common/message';
+import type { DeviceMessage } from '../../lib/common/message';
 import type { DeviceConnection, FeedbackBatchHandle, ServiceConnection } from '../../lib/client/types';
 import { C2DError } from '../../lib/common/errors';
 import { statusFor, type ConnectionState, type NodeStatusLike } from './status';
@@ -17,7 +17,7 @@ export interface ConnectionUser {
   readonly id: string;
   status(s: NodeStatusLike): void;
   /** Device role: each received message (c2d-receive). */
-  onMessage?(m: ReceivedMessage): void;
+  onMessage?(m: DeviceMessage): void;
   /** Service role: each feedback batch (c2d-feedback). */
   onFeedback?(b: FeedbackBatchHandle): void;
 }
@@ -177,7 +177,7 @@ export class SharedConnection {
     return this.closing;
   }
 
-  private readonly onMessage = (m: ReceivedMessage): void => {
+  private readonly onMessage = (m: DeviceMessage): void => {
     for (const u of this.users.values()) u.onMessage?.(m);
   };
 
