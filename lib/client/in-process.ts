@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { systemClock } from '../common/clock';
 import { C2DError, errors } from '../common/errors';
 import type { DeviceMessage, OutgoingMessage, Properties } from '../common/message';
 import { assertDeviceEvent } from '../common/validate';
@@ -168,7 +169,7 @@ export class InProcessServiceClient extends EventEmitter implements ServiceConne
     const m = toOutgoing(body, options);
     const messageId = (m.messageId ??= randomUUID());
     const timeoutMs = sendTimeoutOf(options.timeoutMs);
-    const r = await withSendTimeout(timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), () => this.hub.send(deviceId, m));
+    const r = await withSendTimeout(systemClock, timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), () => this.hub.send(deviceId, m));
     return { messageId: r.messageId, deviceId, enqueuedTimeUtc: r.enqueuedTimeUtc };
   }
 

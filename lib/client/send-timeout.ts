@@ -8,6 +8,7 @@
  * the wire may still be committed, so a send repeated after a timeout (even
  * with the same messageId: the hub does not deduplicate) can deliver twice.
  */
+import type { Clock } from '../common/clock';
 import { C2DError } from '../common/errors';
 
 export const SEND_TIMEOUT_MS = 60_000;
@@ -33,22 +34,22 @@ export function sendTimedOut(deviceId: string, messageId: string, timeoutMs: num
  * Runs `work` under the timeout: rejects with sendTimedOut once it passes
  * and aborts `signal`, so `work` starts no new attempt after that.
  */
-export async function withSendTimeout<T>(timeoutMs: number, timedOut: () => C2DError, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withSendTimeout<T>(clock: Clock, timeoutMs: number, timedOut: () => C2DError, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
   if (timeoutMs === 0) return work(ac.signal);
-  let timer: NodeJS.Timeout | undefined;
+  let cancel: (() => void) | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    cancel = clock.at(clock.now() + timeoutMs, () => {
       const e = timedOut();
       ac.abort(e);
       reject(e);
-    }, timeoutMs);
+    });
   });
   const running = work(ac.signal);
   running.catch(() => undefined); // after a timeout its own outcome has nobody to go to
   try {
     return await Promise.race([running, expired]);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
 }

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../common/clock';
 import { C2DError } from '../common/errors';
 import type { OutgoingMessage } from '../common/message';
 import { ExponentialBackoffWithJitter, classifyError, type RetryPolicy } from '../common/retry';
@@ -33,6 +34,8 @@ export interface ServiceClientOptions extends CommonClientOptions, TokenTiming {
   feedbackCredit?: number;
   /** Default timeout of receiveFeedback() (default 10 s). */
   receiveTimeoutMs?: number;
+  /** The client's clock for send timeouts (tests move it by hand); default the system clock. */
+  clock?: Clock;
 }
 
 export class ServiceClient extends EventEmitter implements ServiceConnection {
@@ -46,6 +49,7 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
   private readonly batchSession = new WeakMap<FeedbackBatchHandle, AmqpServiceSession>();
   private readonly feedbackCredit: number;
   private readonly receiveTimeoutMs: number;
+  private readonly clock: Clock;
 
   constructor(
     readonly credentials: ServiceCredentials,
@@ -55,6 +59,7 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
     this.retryPolicy = options.retryPolicy ?? new ExponentialBackoffWithJitter();
     this.feedbackCredit = options.feedbackCredit ?? 10;
     this.receiveTimeoutMs = options.receiveTimeoutMs ?? 10_000;
+    this.clock = options.clock ?? systemClock;
     const transport = options.transport ?? 'amqp';
     const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     const amqpPort = options.ports?.amqps ?? (transport === 'amqp' ? credentials.port : undefined);
@@ -123,7 +128,7 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
     const m = toOutgoing(body, options);
     const messageId = (m.messageId ??= randomUUID());
     const timeoutMs = sendTimeoutOf(options.timeoutMs);
-    return withSendTimeout(timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), (signal) => this.sendWithRetry(deviceId, m, signal));
+    return withSendTimeout(this.clock, timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), (signal) => this.sendWithRetry(deviceId, m, signal));
   }
 
   /**

@@ -12,6 +12,8 @@ export const JSON_CONTENT_TYPE = 'application/json';
 export interface SendDefaults {
   deviceId?: string;
   ack?: AckMode;
+  /** The node's send timeout, ms (absent: the client's default, one minute). */
+  timeoutMs?: number;
 }
 
 export interface SendRequest {
@@ -74,6 +76,11 @@ export function toSendRequest(msg: Msg, defaults: SendDefaults): SendRequest {
     options.ttlMs = msg.ttl;
   }
   if (msg.expiryTimeUtc !== undefined) options.expiryTimeUtc = expiryOf(msg.expiryTimeUtc);
+  const timeout = msg.timeout === undefined || msg.timeout === '' ? defaults.timeoutMs : msg.timeout;
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw invalid('msg.timeout must be a number of milliseconds, 0 or more (0: no timeout).');
+    options.timeoutMs = timeout;
+  }
   const message: OutgoingMessage = { body };
   const messageId = optionalId(msg, 'messageId');
   const correlationId = optionalId(msg, 'correlationId');
