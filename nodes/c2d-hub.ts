@@ -17,10 +17,13 @@ import { describe } from './support/shared-connection';
 import { startHub, type Protocol, type StartedHub } from './support/start-hub';
 import { hubOptionsOf, type HubDef } from './support/hub-settings';
 
-/** Hub events put on the output, as `{ topic: <event>, payload }`. */
+/**
+ * Hub events put on the output, as `{ topic: <event>, payload }`. `deviceToCloud`'s
+ * payload is `{ deviceId, body: Buffer, properties }` (a device's sendEvent, any transport).
+ */
 const EVENTS: HubEventName[] = [
   'enqueued', 'delivered', 'completed', 'rejected', 'abandoned', 'lockExpired', 'expired', 'deadLettered',
-  'purged', 'feedback', 'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted',
+  'purged', 'feedback', 'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted', 'deviceToCloud',
 ];
 
 interface Creds {
