@@ -9,7 +9,8 @@
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../common/clock';
 import { C2DError, errors } from '../common/errors';
-import { DEFAULT_LIMITS } from '../common/limits';
+import { isAzureIotHubHost } from '../common/azure-host';
+import { DEFAULT_LIMITS, IOT_HUB_HTTP_MIN_POLL_MS, LOCAL_HTTP_POLL_MS } from '../common/limits';
 import { assertDeviceEvent } from '../common/validate';
 import type { DeviceMessage, Properties, Settlement } from '../common/message';
 import { ExponentialBackoffWithJitter, type RetryPolicy } from '../common/retry';
@@ -30,7 +31,11 @@ export interface DeviceClientOptions extends CommonClientOptions, TokenTiming {
   x509?: DeviceParts['x509'];
   /** Default 30 s. */
   connectTimeoutMs?: number;
-  /** HTTP polling interval while a `message` listener is attached (default 1000 ms, as the SDK). */
+  /**
+   * HTTP polling interval while a `message` listener is attached. Default: IoT Hub's guidance,
+   * 25 minutes, for an Azure host (`*.azure-devices.net`), else 1 s (the embedded hub). Below
+   * 25 minutes against Azure the client emits a `warning` on open(): IoT Hub throttles that.
+   */
   httpPollIntervalMs?: number;
   /** MQTT keep-alive in seconds (default 180, as the SDK). */
   mqttKeepAliveS?: number;
@@ -75,6 +80,8 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
   private readonly sessionOptions: DeviceSessionOptions;
   private retryPolicy: RetryPolicy;
   private readonly receiveTimeoutMs: number;
+  /** Said once, on the first open(): polling faster than IoT Hub allows. */
+  private pollWarning: string | undefined;
 
   constructor(
     readonly credentials: DeviceCredentials,
@@ -93,7 +100,7 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
       connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
-      httpPollIntervalMs: options.httpPollIntervalMs ?? 1000,
+      httpPollIntervalMs: this.pollIntervalOf(options.httpPollIntervalMs),
       mqttKeepAliveS: options.mqttKeepAliveS ?? 180,
       amqpPrefetch: options.amqpPrefetch ?? 50,
       lockTimeoutMs: lockTimeoutOf(options.lockTimeoutMs),
@@ -133,6 +140,11 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
     return this.keeper.connected;
   }
 
+  /** The HTTPS polling interval in use (see DeviceClientOptions.httpPollIntervalMs). */
+  get httpPollIntervalMs(): number {
+    return this.sessionOptions.httpPollIntervalMs;
+  }
+
   setRetryPolicy(policy: RetryPolicy): void {
     this.retryPolicy = policy;
   }
@@ -146,7 +158,24 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
   }
 
   open(): Promise<void> {
+    if (this.pollWarning !== undefined) {
+      this.emit('warning', { message: this.pollWarning });
+      this.pollWarning = undefined;
+    }
     return this.keeper.open();
+  }
+
+  /** IoT Hub's 25 minutes against Azure (warned below it), the embedded hub's 1 s elsewhere. */
+  private pollIntervalOf(given: number | undefined): number {
+    const azure = isAzureIotHubHost(this.credentials.hubHostName);
+    if (given === undefined) return azure ? IOT_HUB_HTTP_MIN_POLL_MS : LOCAL_HTTP_POLL_MS;
+    if (!Number.isFinite(given) || given <= 0) throw new C2DError('ArgumentInvalid', `httpPollIntervalMs must be a positive number of milliseconds (got ${String(given)}).`);
+    if (azure && this.transport === 'http' && given < IOT_HUB_HTTP_MIN_POLL_MS) {
+      this.pollWarning =
+        `HTTPS polling every ${given / 1000} s: IoT Hub asks devices to poll at most every ${IOT_HUB_HTTP_MIN_POLL_MS / 60_000} minutes ` +
+        'and throttles them otherwise (429001, and queues filling up to 403004). Use MQTT or AMQP for prompt delivery.';
+    }
+    return given;
   }
 
   close(): Promise<void> {
