@@ -3,11 +3,13 @@
  * use it as a local C2D hub. On start it prints the connection strings of a
  * demo device and of the iothubowner policy, and the CA file to trust.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, DEFAULT_PORTS, type HubLimits } from '../common/limits';
 import type { StoreSynchronous } from './api';
 import { EmbeddedHub, type EmbeddedHubOptions } from './embedded';
+import { IOTHUB_AUDIENCE, assertJwks, type EntraOptions } from './entra';
 
 const USAGE = `Usage: c2d-hub [options]
 
@@ -32,6 +34,11 @@ Options:
                        (maxQueueDepth, maxMessageBytes, maxConnections,
                        maxSendsPerSecond, defaultTtlMs, maxDeliveryCount,
                        lockTimeoutMs, ...: see HubLimits)   [IoT Hub's values]
+  --trust-jwks <file>  accept Microsoft Entra bearer tokens signed by a key
+                       of this JSON Web Key Set, on AMQP and HTTPS [none]
+  --entra-issuer <iss> with --trust-jwks: the issuer tokens must name [any]
+  --entra-audience <aud> with --trust-jwks: an accepted audience;
+                       repeatable                [${IOTHUB_AUDIENCE}]
   -h, --help           this text
 
 Port 443 needs root (or CAP_NET_BIND_SERVICE); use e.g. --https 8443 otherwise.
@@ -48,6 +55,22 @@ function limits(pairs: string[] | undefined): Partial<HubLimits> {
     out[name] = typeof DEFAULT_LIMITS[name as keyof HubLimits] === 'boolean' ? raw === 'true' : Number(raw);
   }
   return out as Partial<HubLimits>;
+}
+
+/** --trust-jwks FILE (with --entra-issuer, --entra-audience): EmbeddedHubOptions.trustEntra. */
+function trustEntra(file: string | undefined, issuer: string | undefined, audience: string[] | undefined): EntraOptions | undefined {
+  if (file === undefined) {
+    if (issuer !== undefined || audience !== undefined) throw new Error('--entra-issuer and --entra-audience go with --trust-jwks <file>.');
+    return undefined;
+  }
+  let jwks: unknown;
+  try {
+    jwks = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`--trust-jwks: cannot read ${file} as JSON (${(e as Error).message}).`);
+  }
+  assertJwks(jwks, `--trust-jwks ${file}`);
+  return { jwks, ...(issuer !== undefined ? { issuer } : {}), ...(audience !== undefined ? { audience } : {}) };
 }
 
 function port(value: string | undefined, fallback: number, name: string): number | false {
@@ -74,6 +97,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
       'register-unknown-devices': { type: 'boolean' },
       synchronous: { type: 'string' },
       limit: { type: 'string', multiple: true },
+      'trust-jwks': { type: 'string' },
+      'entra-issuer': { type: 'string' },
+      'entra-audience': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -96,6 +122,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     ...(values.synchronous ? { synchronous: values.synchronous.toUpperCase() as StoreSynchronous } : {}),
     limits: limits(values.limit),
   };
+  const entra = trustEntra(values['trust-jwks'], values['entra-issuer'], values['entra-audience']);
+  if (entra) options.trustEntra = entra;
   const hub = await EmbeddedHub.start(options);
   const deviceId = values.device ?? 'demo-device';
   if (!hub.hub.registry.getDevice(deviceId)) await hub.hub.registry.createDevice({ deviceId });
@@ -121,6 +149,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Embe
     ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
     '',
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
+    ...(entra
+      ? [`Accepts Microsoft Entra tokens signed by a key in ${values['trust-jwks']} (issuer ${entra.issuer ?? 'any'}; audience ${[entra.audience ?? IOTHUB_AUDIENCE].flat().join(', ')})`]
+      : []),
     '',
     'Service connection string (iothubowner):',
     `  ${hub.serviceConnectionString('iothubowner', 'amqps')}`,

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { HubApi } from '../api';
+import type { BearerVerifier } from '../amqp/peer';
 import type { HubRoute } from '../../common/codec/http-paths';
 import { JSON_CONTENT_TYPE } from '../../common/codec/http';
 
@@ -14,6 +15,8 @@ export interface RequestContext<R extends HubRoute = HubRoute> {
   query: URLSearchParams;
   /** The request body, already read and bounded by the router. */
   body: Buffer;
+  /** Verifies Entra bearer tokens on the service routes; absent: they are refused (401003). */
+  verifyBearer?: BearerVerifier;
 }
 
 export interface Reply {

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubApi } from '../api';
+import type { BearerVerifier } from '../amqp/peer';
 import { WIRE_LIMITS } from '../../common/limits';
 import { C2DError } from '../../common/errors';
 import { HttpWireError, encodeHttpError } from '../../common/codec/http-errors';
@@ -24,6 +25,8 @@ export interface HttpHandlerOptions {
   maxBodyBytes?: number;
   /** Called with unexpected (non-IoT-Hub) errors, which the client sees only as a 500. Never given secrets. */
   onError?: (err: unknown) => void;
+  /** Verifies Microsoft Entra bearer tokens on the service routes (lib/hub/entra.ts); absent: refused. */
+  verifyBearerToken?: BearerVerifier;
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -94,7 +97,7 @@ export function createHttpHandler(hub: HubApi, options: HttpHandlerOptions = {})
     try {
       const { route: r, query, handler } = route(req);
       const body = await readBody(req, maxBody);
-      const ctx: RequestContext = { hub, req, route: r, query, body };
+      const ctx: RequestContext = { hub, req, route: r, query, body, ...(options.verifyBearerToken ? { verifyBearer: options.verifyBearerToken } : {}) };
       send(res, await handler(ctx));
     } catch (err) {
       if (!(err instanceof C2DError) && !(err instanceof HttpWireError)) options.onError?.(err);
