@@ -36,6 +36,7 @@ export interface ConnectionStatus {
  *   `disconnected_retrying` (ConnectionStatus & { attempt: number; delayMs: number }),
  * - `message` (DeviceMessage) on the device side, only while a listener is attached,
  * - `error` (Error) for errors not tied to a call,
+ * - `warning` ({ message }) on the device side for advice given on open() (HTTPS polling Azure faster than IoT Hub allows),
  * - `token_renewed` ({ expiresAtMs }) each time a SAS or Entra token was put or minted (never the token),
  * - `send_retrying` ({ deviceId, messageId, attempt, delayMs, cause }) on the service side when a send
  *   is retried under the RetryPolicy (network loss, 429001 throttling, 503).
