@@ -17,3 +17,5 @@ export { DeviceClient, type DeviceClientOptions } from './client/device-client';
 export { ServiceClient, type ServiceClientOptions } from './client/service-client';
 export { InProcessDeviceClient, InProcessServiceClient } from './client/in-process';
 export { DeviceCredentials, ServiceCredentials, IOTHUB_TOKEN_SCOPE, type DeviceParts, type TokenCredential, type X509Credential } from './client/credentials';
+export { SEND_TIMEOUT_MS } from './client/send-timeout';
+export type { EntraOptions, JsonWebKeySet } from './hub/entra';

@@ -19,7 +19,10 @@ import { hubOptionsOf, type HubDef } from './support/hub-settings';
 import { tlsConfigOf } from './support/red-conventions';
 import { HubMetrics } from '../lib/hub/admin/metrics';
 
-/** Hub events put on the output, as `{ topic: <event>, payload }`. */
+/**
+ * Hub events put on the output, as `{ topic: <event>, payload }`. `deviceToCloud`'s
+ * payload is `{ deviceId, body: Buffer, properties }` (a device's sendEvent, any transport).
+ */
 const EVENTS: HubEventName[] = [
   'enqueued', 'delivered', 'completed', 'rejected', 'abandoned', 'lockExpired', 'expired', 'deadLettered',
   'purged', 'cancelled', 'requeued', 'deadLettersDropped', 'feedback',

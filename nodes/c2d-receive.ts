@@ -5,7 +5,7 @@
  * right after emitting (simplest, but a crash mid-flow loses the message),
  * `manual` leaves it to a c2d-ack node (unsettled: redelivered after the lock timeout).
  */
-import type { ReceivedMessage } from '../lib/common/message';
+import type { DeviceMessage } from '../lib/common/message';
 import type { DeviceConnection } from '../lib/client/types';
 import type { Msg, Node, NodeDef, RED } from './support/red';
 import { closeWith, emit, hooksOf } from './support/red';
@@ -33,13 +33,13 @@ export = function register(RED: RED): void {
     const settler = mode === 'auto' ? new AutoSettler(hooksOf(RED), node.id) : undefined;
     let configId = '';
 
-    const settle = (m: ReceivedMessage, outcome: 'complete' | 'abandon', msg: Msg): void => {
+    const settle = (m: DeviceMessage, outcome: 'complete' | 'abandon', msg: Msg): void => {
       const conn = cfg?.shared.connection as DeviceConnection | undefined;
       if (!conn) return; // disconnected: the hub has put the message back already
       conn[outcome](m.lockToken).catch((e: unknown) => node.error(e instanceof Error ? e : new Error(String(e)), msg));
     };
 
-    const onMessage = (m: ReceivedMessage): void => {
+    const onMessage = (m: DeviceMessage): void => {
       const msg: Msg = receivedToMsg(m, format, configId);
       msg._msgid = RED.util.generateId();
       const downstream = node.wires?.[0] ?? [];

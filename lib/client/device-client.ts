@@ -7,8 +7,12 @@
  * message. See DeviceConnection in types.ts for the contract.
  */
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../common/clock';
 import { C2DError, errors } from '../common/errors';
-import type { ReceivedMessage, Settlement } from '../common/message';
+import { isAzureIotHubHost } from '../common/azure-host';
+import { DEFAULT_LIMITS, IOT_HUB_HTTP_MIN_POLL_MS, LOCAL_HTTP_POLL_MS } from '../common/limits';
+import { assertDeviceEvent } from '../common/validate';
+import type { DeviceMessage, Properties, Settlement } from '../common/message';
 import { ExponentialBackoffWithJitter, type RetryPolicy } from '../common/retry';
 import { openAmqpDeviceSession } from './amqp/device';
 import { ConnectionKeeper } from './connection-keeper';
@@ -16,7 +20,7 @@ import { DeviceCredentials, type DeviceParts, type TokenTiming } from './credent
 import { CLIENT_USER_AGENT, type DeviceSession, type DeviceSessionOptions } from './device-session';
 import { openHttpDeviceSession } from './http/device';
 import { openMqttDeviceSession } from './mqtt/device';
-import { DEVICE_TRANSPORTS, type CommonClientOptions, type DeviceConnection, type DeviceTransport } from './types';
+import { DEVICE_TRANSPORTS, type CommonClientOptions, type DeviceConnection, type DeviceTransport, type ReceiveOptions } from './types';
 
 export interface DeviceClientOptions extends CommonClientOptions, TokenTiming {
   /** Default 'amqp'. */
@@ -27,7 +31,11 @@ export interface DeviceClientOptions extends CommonClientOptions, TokenTiming {
   x509?: DeviceParts['x509'];
   /** Default 30 s. */
   connectTimeoutMs?: number;
-  /** HTTP polling interval while a `message` listener is attached (default 1000 ms, as the SDK). */
+  /**
+   * HTTP polling interval while a `message` listener is attached. Default: IoT Hub's guidance,
+   * 25 minutes, for an Azure host (`*.azure-devices.net`), else 1 s (the embedded hub). Below
+   * 25 minutes against Azure the client emits a `warning` on open(): IoT Hub throttles that.
+   */
   httpPollIntervalMs?: number;
   /** MQTT keep-alive in seconds (default 180, as the SDK). */
   mqttKeepAliveS?: number;
@@ -35,6 +43,16 @@ export interface DeviceClientOptions extends CommonClientOptions, TokenTiming {
   amqpPrefetch?: number;
   /** Default timeout of receive() (default 10 s). */
   receiveTimeoutMs?: number;
+  /**
+   * The hub's lock timeout (default IoT Hub's, 60 s). No transport says when a lock ends, so the
+   * client counts from a message's arrival and takes the lock for lost a margin before this
+   * (lock-estimate.ts): `lockedUntilUtc` on each message, and over MQTT a complete() after it
+   * fails with 412002 without sending the PUBACK. For an embedded hub with a shorter lock,
+   * give its value (or less): a longer value makes the client wrong in the hopeful direction.
+   */
+  lockTimeoutMs?: number;
+  /** The client's clock (tests move it by hand); default the system clock. */
+  clock?: Clock;
 }
 
 const OPENERS: Record<DeviceTransport, (o: DeviceSessionOptions) => Promise<DeviceSession>> = {
@@ -44,6 +62,12 @@ const OPENERS: Record<DeviceTransport, (o: DeviceSessionOptions) => Promise<Devi
   'mqtt-ws': openMqttDeviceSession,
   http: openHttpDeviceSession,
 };
+
+function lockTimeoutOf(v: number | undefined): number {
+  if (v === undefined) return DEFAULT_LIMITS.lockTimeoutMs;
+  if (!Number.isInteger(v) || v < 1) throw new C2DError('ArgumentInvalid', `lockTimeoutMs must be a positive whole number of milliseconds (got ${String(v)}).`);
+  return v;
+}
 
 function isMqtt(t: DeviceTransport): boolean {
   return t === 'mqtt' || t === 'mqtt-ws';
@@ -56,6 +80,8 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
   private readonly sessionOptions: DeviceSessionOptions;
   private retryPolicy: RetryPolicy;
   private readonly receiveTimeoutMs: number;
+  /** Said once, on the first open(): polling faster than IoT Hub allows. */
+  private pollWarning: string | undefined;
 
   constructor(
     readonly credentials: DeviceCredentials,
@@ -75,9 +101,11 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
       ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
       connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
-      httpPollIntervalMs: options.httpPollIntervalMs ?? 1000,
+      httpPollIntervalMs: this.pollIntervalOf(options.httpPollIntervalMs),
       mqttKeepAliveS: options.mqttKeepAliveS ?? 180,
       amqpPrefetch: options.amqpPrefetch ?? 50,
+      lockTimeoutMs: lockTimeoutOf(options.lockTimeoutMs),
+      clock: options.clock ?? systemClock,
       onTokenRenewed: (expiresAtMs) => this.emit('token_renewed', { expiresAtMs }),
       userAgent: CLIENT_USER_AGENT,
     };
@@ -113,11 +141,16 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
     return this.keeper.connected;
   }
 
+  /** The HTTPS polling interval in use (see DeviceClientOptions.httpPollIntervalMs). */
+  get httpPollIntervalMs(): number {
+    return this.sessionOptions.httpPollIntervalMs;
+  }
+
   setRetryPolicy(policy: RetryPolicy): void {
     this.retryPolicy = policy;
   }
 
-  private readonly emitMessage = (m: ReceivedMessage): void => {
+  private readonly emitMessage = (m: DeviceMessage): void => {
     this.emit('message', m);
   };
 
@@ -126,31 +159,56 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
   }
 
   open(): Promise<void> {
+    if (this.pollWarning !== undefined) {
+      this.emit('warning', { message: this.pollWarning });
+      this.pollWarning = undefined;
+    }
     return this.keeper.open();
+  }
+
+  /** IoT Hub's 25 minutes against Azure (warned below it), the embedded hub's 1 s elsewhere. */
+  private pollIntervalOf(given: number | undefined): number {
+    const azure = isAzureIotHubHost(this.credentials.hubHostName);
+    if (given === undefined) return azure ? IOT_HUB_HTTP_MIN_POLL_MS : LOCAL_HTTP_POLL_MS;
+    if (!Number.isFinite(given) || given <= 0) throw new C2DError('ArgumentInvalid', `httpPollIntervalMs must be a positive number of milliseconds (got ${String(given)}).`);
+    if (azure && this.transport === 'http' && given < IOT_HUB_HTTP_MIN_POLL_MS) {
+      this.pollWarning =
+        `HTTPS polling every ${given / 1000} s: IoT Hub asks devices to poll at most every ${IOT_HUB_HTTP_MIN_POLL_MS / 60_000} minutes ` +
+        'and throttles them otherwise (429001, and queues filling up to 403004). Use MQTT or AMQP for prompt delivery.';
+    }
+    return given;
   }
 
   close(): Promise<void> {
     return this.keeper.close();
   }
 
-  async receive(options: { timeoutMs?: number } = {}): Promise<ReceivedMessage | null> {
+  async receive(options: ReceiveOptions = {}): Promise<DeviceMessage | null> {
+    options.signal?.throwIfAborted();
     const s = await this.keeper.whenOpen();
-    return s.receive(options.timeoutMs ?? this.receiveTimeoutMs);
+    return s.receive(options.timeoutMs ?? this.receiveTimeoutMs, options.signal);
   }
 
-  complete(message: ReceivedMessage | string): Promise<void> {
+  complete(message: DeviceMessage | string): Promise<void> {
     return this.settle('complete', message);
   }
 
-  reject(message: ReceivedMessage | string): Promise<void> {
+  reject(message: DeviceMessage | string): Promise<void> {
     return this.settle('reject', message);
   }
 
-  abandon(message: ReceivedMessage | string): Promise<void> {
+  abandon(message: DeviceMessage | string): Promise<void> {
     return this.settle('abandon', message);
   }
 
-  private async settle(kind: Settlement, message: ReceivedMessage | string): Promise<void> {
+  /** Device-to-cloud on this transport; resolves once the hub took it (see DeviceConnection). */
+  async sendEvent(body: Buffer, properties: Properties = {}): Promise<void> {
+    assertDeviceEvent(body, properties);
+    const s = await this.keeper.whenOpen();
+    await s.sendEvent(body, properties);
+  }
+
+  private async settle(kind: Settlement, message: DeviceMessage | string): Promise<void> {
     const lockToken = typeof message === 'string' ? message : message?.lockToken;
     if (typeof lockToken !== 'string' || lockToken === '') throw errors.invalid('Settle needs a received message or its lock token.');
     if (kind !== 'complete' && !this.canRejectOrAbandon) {

@@ -5,7 +5,7 @@
  * old token is 412002 (as the SDKs do locally for AMQP).
  */
 import type { Clock } from '../common/clock';
-import type { ReceivedMessage, Properties, Settlement } from '../common/message';
+import type { DeviceMessage, Properties, Settlement } from '../common/message';
 import type { DeviceCredentials } from './credentials';
 import type { LiveSession } from './connection-keeper';
 import type { DeviceTransport } from './types';
@@ -13,12 +13,13 @@ import type { ProxySetting } from './proxy';
 
 export interface DeviceSession extends LiveSession {
   /** Starts pushing messages to `onMessage` (AMQP link with credit, MQTT subscription, HTTP polling). */
-  enableMessages(onMessage: (m: ReceivedMessage) => void): Promise<void>;
+  enableMessages(onMessage: (m: DeviceMessage) => void): Promise<void>;
   disableMessages(): Promise<void>;
-  /** One message or null after `timeoutMs`. */
-  receive(timeoutMs: number): Promise<ReceivedMessage | null>;
+  /** One message or null after `timeoutMs`; rejects with the signal's reason once it is aborted. */
+  receive(timeoutMs: number, signal?: AbortSignal): Promise<DeviceMessage | null>;
   settle(kind: Settlement, lockToken: string): Promise<void>;
-  sendEvent?(body: Buffer, properties?: Properties): Promise<void>;
+  /** Device-to-cloud: resolves once the hub took the message (AMQP accepted, MQTT PUBACK, HTTP 204). */
+  sendEvent(body: Buffer, properties: Properties): Promise<void>;
 }
 
 export interface DeviceSessionOptions {
@@ -36,10 +37,12 @@ export interface DeviceSessionOptions {
   mqttKeepAliveS: number;
   /** AMQP prefetch while a message listener is attached. */
   amqpPrefetch: number;
+  /** The hub's lock timeout, as the client believes it (lock-estimate.ts). */
+  lockTimeoutMs: number;
   /** Reports token renewals (tests, logs); never given the token. */
   onTokenRenewed?: (expiresAtMs: number) => void;
-  /** Client-side clock for timers (default real time). */
-  clock?: Clock;
+  /** The client's clock: message arrival and lock deadlines. */
+  clock: Clock;
   userAgent: string;
 }
 

@@ -6,13 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { errors } from '../common/errors';
-import type { OutgoingMessage, ReceivedMessage } from '../common/message';
+import { systemClock } from '../common/clock';
+import { C2DError, errors } from '../common/errors';
+import type { DeviceMessage, OutgoingMessage, Properties } from '../common/message';
+import { assertDeviceEvent } from '../common/validate';
 import type { Device, DeviceReceiver, DeviceSpec, FeedbackReceiver, HubApi } from '../hub/api';
 import { FeedbackStream } from './feedback-stream';
 import { MessageBuffer } from './message-buffer';
 import { toOutgoing } from './outgoing';
-import type { DeviceConnection, FeedbackBatchHandle, SendOptions, SendOutcome, ServiceConnection } from './types';
+import { sendTimedOut, sendTimeoutOf, withSendTimeout } from './send-timeout';
+import type { DeviceConnection, FeedbackBatchHandle, ReceiveOptions, SendOptions, SendOutcome, ServiceConnection } from './types';
 
 const PROTOCOL = 'in-process';
 
@@ -88,13 +91,14 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
     this.emit('disconnected', { reason: 'closed-by-client' });
   }
 
-  async receive(options: { timeoutMs?: number } = {}): Promise<ReceivedMessage | null> {
+  async receive(options: ReceiveOptions = {}): Promise<DeviceMessage | null> {
+    options.signal?.throwIfAborted();
     const ready = this.buffer.shift() ?? (this.receiver ? undefined : ((await this.hub.receive(this.deviceId, { transport: PROTOCOL })) ?? undefined));
     if (ready) return ready;
     // Wait for the next message through a receiver (as AMQP's credit 1 would).
     this.attach();
     if (this.receiver && this.receiver.credit === 0) this.receiver.addCredit(1);
-    return this.buffer.next(options.timeoutMs ?? 10_000);
+    return this.buffer.next(options.timeoutMs ?? 10_000, options.signal);
   }
 
   private async settled(p: Promise<void>): Promise<void> {
@@ -105,16 +109,23 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
     }
   }
 
-  complete(message: ReceivedMessage | string): Promise<void> {
+  complete(message: DeviceMessage | string): Promise<void> {
     return this.settled(this.hub.complete(this.deviceId, typeof message === 'string' ? message : message.lockToken));
   }
 
-  reject(message: ReceivedMessage | string): Promise<void> {
+  reject(message: DeviceMessage | string): Promise<void> {
     return this.settled(this.hub.reject(this.deviceId, typeof message === 'string' ? message : message.lockToken));
   }
 
-  abandon(message: ReceivedMessage | string): Promise<void> {
+  abandon(message: DeviceMessage | string): Promise<void> {
     return this.settled(this.hub.abandon(this.deviceId, typeof message === 'string' ? message : message.lockToken));
+  }
+
+  /** Device-to-cloud straight to the hub, which reports it as its `deviceToCloud` event. */
+  async sendEvent(body: Buffer, properties: Properties = {}): Promise<void> {
+    assertDeviceEvent(body, properties);
+    if (!this.isOpen) throw new C2DError('ServiceUnavailable', 'The client is not open.');
+    this.hub.noteDeviceToCloud(this.deviceId, body, { ...properties });
   }
 }
 
@@ -122,6 +133,8 @@ export class InProcessServiceClient extends EventEmitter implements ServiceConne
   private isOpen = false;
   private feedbackReceiver: FeedbackReceiver | undefined;
   private readonly streams = new Set<FeedbackStream>();
+  /** Batches for receiveFeedback(), while no feedback() iteration takes them. */
+  private readonly pulled = new MessageBuffer<FeedbackBatchHandle>();
 
   constructor(private readonly hub: HubApi) {
     super();
@@ -148,25 +161,46 @@ export class InProcessServiceClient extends EventEmitter implements ServiceConne
     this.feedbackReceiver = undefined;
     for (const s of this.streams) s.end();
     this.streams.clear();
+    this.pulled.fail(new C2DError('ServiceUnavailable', 'The client was closed.'));
     this.emit('disconnected', { reason: 'closed-by-client' });
   }
 
   async send(deviceId: string, body: Buffer | OutgoingMessage, options: SendOptions = {}): Promise<SendOutcome> {
     const m = toOutgoing(body, options);
-    m.messageId ??= randomUUID();
-    const r = await this.hub.send(deviceId, m);
+    const messageId = (m.messageId ??= randomUUID());
+    const timeoutMs = sendTimeoutOf(options.timeoutMs);
+    const r = await withSendTimeout(systemClock, timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), () => this.hub.send(deviceId, m));
     return { messageId: r.messageId, deviceId, enqueuedTimeUtc: r.enqueuedTimeUtc };
   }
 
   feedback(): AsyncIterable<FeedbackBatchHandle> {
     const stream = new FeedbackStream();
     this.streams.add(stream);
+    this.openFeedback().addCredit(Math.max(0, 10 - (this.feedbackReceiver?.credit ?? 0)));
+    return stream;
+  }
+
+  /** One batch, or null when none came within `timeoutMs`; as ServiceClient.receiveFeedback. */
+  async receiveFeedback(options: ReceiveOptions = {}): Promise<FeedbackBatchHandle | null> {
+    options.signal?.throwIfAborted();
+    if (!this.isOpen) throw new C2DError('ServiceUnavailable', 'The client is not open.');
+    const ready = this.pulled.shift();
+    if (ready) return ready;
+    const r = this.openFeedback();
+    if (r.credit === 0) r.addCredit(1);
+    return this.pulled.next(options.timeoutMs ?? 10_000, options.signal);
+  }
+
+  /** The engine's feedback receiver, opened with no credit: feedback() and receiveFeedback() ask for batches. */
+  private openFeedback(): FeedbackReceiver {
     this.feedbackReceiver ??= this.hub.openFeedbackReceiver(
       {
         deliver: (b) => {
+          // Streams keep the credit up as batches are settled; a receiveFeedback() call asks for one.
+          const streaming = this.streams.size > 0;
           const settle = async (p: Promise<void>): Promise<void> => {
             await p;
-            this.feedbackReceiver?.addCredit(1);
+            if (streaming) this.feedbackReceiver?.addCredit(1);
           };
           const handle: FeedbackBatchHandle = {
             records: b.records,
@@ -175,16 +209,17 @@ export class InProcessServiceClient extends EventEmitter implements ServiceConne
             complete: () => settle(this.hub.completeFeedback(b.lockToken)),
             abandon: () => settle(this.hub.abandonFeedback(b.lockToken)),
           };
-          for (const s of this.streams) s.push(handle);
+          if (streaming) for (const s of this.streams) s.push(handle);
+          else this.pulled.push(handle);
         },
         closed: () => {
           this.feedbackReceiver = undefined;
           for (const s of this.streams) s.end();
         },
       },
-      { credit: 10 },
+      { credit: 0 },
     );
-    return stream;
+    return this.feedbackReceiver;
   }
 
   purge(deviceId: string): Promise<number> {

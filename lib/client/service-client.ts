@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { systemClock, type Clock } from '../common/clock';
 import { C2DError } from '../common/errors';
 import type { OutgoingMessage } from '../common/message';
 import { ExponentialBackoffWithJitter, classifyError, type RetryPolicy } from '../common/retry';
@@ -18,8 +19,10 @@ import { ServiceCredentials, type TokenCredential, type TokenTiming } from './cr
 import { CLIENT_USER_AGENT } from './device-session';
 import { FeedbackStream } from './feedback-stream';
 import { RegistryHttp } from './http/registry';
+import { MessageBuffer } from './message-buffer';
 import { toOutgoing } from './outgoing';
-import type { CommonClientOptions, FeedbackBatchHandle, SendOptions, SendOutcome, ServiceConnection, ServiceTransport } from './types';
+import { sendTimedOut, sendTimeoutOf, withSendTimeout } from './send-timeout';
+import type { CommonClientOptions, FeedbackBatchHandle, ReceiveOptions, SendOptions, SendOutcome, ServiceConnection, ServiceTransport } from './types';
 
 export interface ServiceClientOptions extends CommonClientOptions, TokenTiming {
   /** Default 'amqp'. */
@@ -27,8 +30,12 @@ export interface ServiceClientOptions extends CommonClientOptions, TokenTiming {
   /** Ports for a local hub when HostName has none, or to override it per protocol. */
   ports?: { amqps?: number; https?: number };
   connectTimeoutMs?: number;
-  /** Feedback batches delivered before the app settles them (default 10). */
+  /** Feedback batches delivered before the app settles them, for feedback() (default 10). */
   feedbackCredit?: number;
+  /** Default timeout of receiveFeedback() (default 10 s). */
+  receiveTimeoutMs?: number;
+  /** The client's clock for send timeouts (tests move it by hand); default the system clock. */
+  clock?: Clock;
 }
 
 export class ServiceClient extends EventEmitter implements ServiceConnection {
@@ -36,7 +43,13 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
   private readonly registry: RegistryHttp;
   private retryPolicy: RetryPolicy;
   private readonly streams = new Set<FeedbackStream>();
+  /** Batches for receiveFeedback(), while no feedback() iteration takes them. */
+  private readonly pulled = new MessageBuffer<FeedbackBatchHandle>();
+  /** The session each pulled batch came on: its lock dies with that session. */
+  private readonly batchSession = new WeakMap<FeedbackBatchHandle, AmqpServiceSession>();
   private readonly feedbackCredit: number;
+  private readonly receiveTimeoutMs: number;
+  private readonly clock: Clock;
 
   constructor(
     readonly credentials: ServiceCredentials,
@@ -45,6 +58,8 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
     super();
     this.retryPolicy = options.retryPolicy ?? new ExponentialBackoffWithJitter();
     this.feedbackCredit = options.feedbackCredit ?? 10;
+    this.receiveTimeoutMs = options.receiveTimeoutMs ?? 10_000;
+    this.clock = options.clock ?? systemClock;
     const transport = options.transport ?? 'amqp';
     const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
     const amqpPort = options.ports?.amqps ?? (transport === 'amqp' ? credentials.port : undefined);
@@ -101,24 +116,20 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
   async close(): Promise<void> {
     for (const s of this.streams) s.end();
     this.streams.clear();
+    this.pulled.fail(new C2DError('ServiceUnavailable', 'The client was closed.'));
     await this.keeper.close();
     this.registry.close();
   }
 
+  /**
+   * Resolves once the hub committed the message. Gives up after `timeoutMs` (default one minute,
+   * send-timeout.ts) with 503001; retries stop then, but a transfer already sent may still commit.
+   */
   async send(deviceId: string, body: Buffer | OutgoingMessage, options: SendOptions = {}): Promise<SendOutcome> {
     const m = toOutgoing(body, options);
-    m.messageId ??= randomUUID();
-    const work = this.sendWithRetry(deviceId, m);
-    if (options.timeoutMs === undefined) return work;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new C2DError('ServiceUnavailable', `The hub did not confirm the send within ${options.timeoutMs} ms.`)), options.timeoutMs);
-    });
-    try {
-      return await Promise.race([work, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const messageId = (m.messageId ??= randomUUID());
+    const timeoutMs = sendTimeoutOf(options.timeoutMs);
+    return withSendTimeout(this.clock, timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), (signal) => this.sendWithRetry(deviceId, m, signal));
   }
 
   /**
@@ -127,17 +138,19 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
    * the same on every try, so a duplicate (the hub committed but the answer was
    * lost) can be recognised. Errors about the message or device never retry.
    */
-  private async sendWithRetry(deviceId: string, m: OutgoingMessage): Promise<SendOutcome> {
+  private async sendWithRetry(deviceId: string, m: OutgoingMessage, signal: AbortSignal): Promise<SendOutcome> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         const s = await this.keeper.whenOpen();
+        // Timed out while connecting or backing off: no new attempt (the caller was told already).
+        signal.throwIfAborted();
         await s.send(deviceId, m);
         return { messageId: m.messageId as string, deviceId };
       } catch (e) {
         const cls = classifyError(e);
         const policy = this.retryPolicy;
-        if ((cls !== 'transient' && cls !== 'throttled') || !this.keeper.alive || !policy.shouldRetry(e, attempt, Date.now() - started)) throw e;
+        if (signal.aborted || (cls !== 'transient' && cls !== 'throttled') || !this.keeper.alive || !policy.shouldRetry(e, attempt, Date.now() - started)) throw e;
         const delayMs = policy.nextDelayMs(attempt, e);
         this.emit('send_retrying', { deviceId, messageId: m.messageId, attempt, delayMs, cause: e });
         await new Promise((r) => setTimeout(r, delayMs).unref());
@@ -146,14 +159,22 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
   }
 
   private readonly onFeedback = (b: FeedbackDelivery): void => {
+    // feedback() iterations keep the link's credit up as batches are settled; receiveFeedback()
+    // asks for one batch per call, so a batch it gets gives no credit back.
+    const streaming = this.streams.size > 0;
     const handle: FeedbackBatchHandle = {
       records: b.records,
       enqueuedTimeUtc: b.enqueuedTimeUtc,
       lockToken: b.lockToken,
-      complete: () => b.settle('accepted'),
-      abandon: () => b.settle('released'),
+      complete: () => b.settle('accepted', streaming),
+      abandon: () => b.settle('released', streaming),
     };
-    for (const s of this.streams) s.push(handle);
+    if (streaming) {
+      for (const s of this.streams) s.push(handle);
+      return;
+    }
+    this.batchSession.set(handle, b.session);
+    this.pulled.push(handle);
   };
 
   /** Feedback batches as they come (attaches the feedback link on first use); ends on close(). */
@@ -167,6 +188,22 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
         if (this.listenerCount('error') > 0) this.emit('error', e);
       });
     return stream;
+  }
+
+  /**
+   * One feedback batch (Java's `feedbackReceiver.receive(timeout)`, .NET's `ReceiveAsync(token)`),
+   * or null when none came within `timeoutMs`; rejects with `signal.reason` once aborted.
+   * Asks the hub for one batch at a time (link credit 1), so none waits locked unasked.
+   */
+  async receiveFeedback(options: ReceiveOptions = {}): Promise<FeedbackBatchHandle | null> {
+    options.signal?.throwIfAborted();
+    const s = await this.keeper.whenOpen();
+    for (let b = this.pulled.shift(); b; b = this.pulled.shift()) {
+      // A batch from a connection that has since dropped: the hub took its lock back.
+      if (this.batchSession.get(b) === s) return b;
+    }
+    await s.openFeedback(this.onFeedback, this.streams.size > 0 ? this.feedbackCredit : 1);
+    return this.pulled.next(options.timeoutMs ?? this.receiveTimeoutMs, options.signal);
   }
 
   purge(deviceId: string): Promise<number> {

@@ -5,7 +5,7 @@
  * same process, no sockets). The Node-RED nodes use only these interfaces.
  */
 import type { EventEmitter } from 'node:events';
-import type { AckMode, OutgoingMessage, Properties, ReceivedMessage, FeedbackRecord } from '../common/message';
+import type { AckMode, DeviceMessage, OutgoingMessage, Properties, FeedbackRecord } from '../common/message';
 import type { RetryPolicy } from '../common/retry';
 import type { Device, DeviceSpec } from '../hub/api';
 import type { ProxySetting } from './proxy';
@@ -35,8 +35,9 @@ export interface ConnectionStatus {
  * Events of both clients:
  * - `connected` (ConnectionStatus), `disconnected` (ConnectionStatus: final, no more retries),
  *   `disconnected_retrying` (ConnectionStatus & { attempt: number; delayMs: number }),
- * - `message` (ReceivedMessage) on the device side, only while a listener is attached,
+ * - `message` (DeviceMessage) on the device side, only while a listener is attached,
  * - `error` (Error) for errors not tied to a call,
+ * - `warning` ({ message }) on the device side for advice given on open() (HTTPS polling Azure faster than IoT Hub allows),
  * - `token_renewed` ({ expiresAtMs }) each time a SAS or Entra token was put or minted (never the token),
  * - `send_retrying` ({ deviceId, messageId, attempt, delayMs, cause }) on the service side when a send
  *   is retried under the RetryPolicy (network loss, 429001 throttling, 503).
@@ -52,14 +53,30 @@ export interface DeviceConnection extends ClientEvents {
   readonly canRejectOrAbandon: boolean;
   open(): Promise<void>;
   close(): Promise<void>;
-  /** Waits up to `timeoutMs` for one message (HTTP GET, or AMQP credit 1); null when none came. */
-  receive(options?: { timeoutMs?: number }): Promise<ReceivedMessage | null>;
-  /** Settle by message or lock token. 412002 when the lock was lost; a clear error for reject/abandon over MQTT. */
-  complete(message: ReceivedMessage | string): Promise<void>;
-  reject(message: ReceivedMessage | string): Promise<void>;
-  abandon(message: ReceivedMessage | string): Promise<void>;
-  /** Device-to-cloud telemetry (where the transport has it). */
-  sendEvent?(body: Buffer, properties?: Properties): Promise<void>;
+  /**
+   * Waits up to `timeoutMs` for one message (HTTP GET, or AMQP credit 1); null when none came.
+   * With `signal`, rejects with the signal's reason (an AbortError) once it is aborted.
+   */
+  receive(options?: ReceiveOptions): Promise<DeviceMessage | null>;
+  /**
+   * Settle by message or lock token. 412002 when the lock was lost (over MQTT also when the
+   * client cannot be sure it was not: see DeviceClient's lockTimeoutMs); 405001 for reject/abandon over MQTT.
+   */
+  complete(message: DeviceMessage | string): Promise<void>;
+  reject(message: DeviceMessage | string): Promise<void>;
+  abandon(message: DeviceMessage | string): Promise<void>;
+  /**
+   * Device-to-cloud: resolves once the hub took the message (AMQP accepted, MQTT PUBACK, HTTP 204).
+   * The hub reports it as its `deviceToCloud` event.
+   */
+  sendEvent(body: Buffer, properties?: Properties): Promise<void>;
+}
+
+export interface ReceiveOptions {
+  /** How long to wait (default: the client's receiveTimeoutMs, 10 s). */
+  timeoutMs?: number;
+  /** Cancels the wait: receive() rejects with `signal.reason`. */
+  signal?: AbortSignal;
 }
 
 export interface SendOptions {
@@ -74,7 +91,11 @@ export interface SendOptions {
   contentType?: string;
   contentEncoding?: string;
   properties?: Properties;
-  /** Give up (and reject with a timeout error) after this long. */
+  /**
+   * Give up after this long (default 60 s, SEND_TIMEOUT_MS; 0 = wait as long as
+   * retries go on): rejects with 503001 and retries no more. The hub may still have
+   * committed the message; sending it again (same messageId) may deliver it twice.
+   */
   timeoutMs?: number;
 }
 
@@ -102,6 +123,13 @@ export interface ServiceConnection extends ClientEvents {
   send(deviceId: string, body: Buffer | OutgoingMessage, options?: SendOptions): Promise<SendOutcome>;
   /** Feedback batches as they come; ends when the connection closes. */
   feedback(): AsyncIterable<FeedbackBatchHandle>;
+  /**
+   * One feedback batch, or null when none arrived within `timeoutMs` (default 10 s); with
+   * `signal`, rejects with the signal's reason once it is aborted. A batch waiting here is
+   * locked (the hub's feedback lock): settle it. Batches go to receiveFeedback() callers
+   * only while no feedback() iteration is running.
+   */
+  receiveFeedback(options?: ReceiveOptions): Promise<FeedbackBatchHandle | null>;
   purge(deviceId: string): Promise<number>;
   createDevice(spec: DeviceSpec): Promise<Device>;
   getDevice(deviceId: string): Promise<Device>;

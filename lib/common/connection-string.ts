@@ -1,13 +1,14 @@
 /**
  * IoT Hub connection strings: `Name=Value` pairs separated by `;`; a value may
  * contain `=` (split at the first one). c2d-semantics.md §6.4.
+ * `ModuleId` is IoT Hub's but refused here: modules are out of scope (IoT Hub
+ * has no C2D queue for them), and ignoring it would connect as the device.
  */
 import { C2DError } from './errors';
 
 export interface ConnectionString {
   HostName: string;
   DeviceId?: string;
-  ModuleId?: string;
   SharedAccessKey?: string;
   SharedAccessKeyName?: string;
   SharedAccessSignature?: string;
@@ -15,7 +16,7 @@ export interface ConnectionString {
   x509?: boolean;
 }
 
-const KNOWN = ['HostName', 'DeviceId', 'ModuleId', 'SharedAccessKey', 'SharedAccessKeyName', 'SharedAccessSignature', 'GatewayHostName', 'x509'] as const;
+const KNOWN = ['HostName', 'DeviceId', 'SharedAccessKey', 'SharedAccessKeyName', 'SharedAccessSignature', 'GatewayHostName', 'x509'] as const;
 type Known = (typeof KNOWN)[number];
 
 function bad(why: string): C2DError {
@@ -33,6 +34,9 @@ export function parseConnectionString(cs: string): ConnectionString {
     if (eq <= 0) throw bad(`'${part.split('=')[0]}' has no value (expected Name=Value).`);
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
+    if (name.toLowerCase() === 'moduleid') {
+      throw bad(`it names a module (ModuleId=${value}); modules are not supported, only devices: remove ModuleId and use the device's own connection string.`);
+    }
     const known = KNOWN.find((k) => k.toLowerCase() === name.toLowerCase()) ?? (name.toLowerCase() === 'x509cert' ? 'x509' : undefined);
     if (!known) throw bad(`unknown part '${name}'.`);
     if (out[known] !== undefined) throw bad(`'${known}' appears twice.`);
@@ -76,7 +80,6 @@ export function parseServiceConnectionString(cs: string): ConnectionString {
 export function formatConnectionString(c: ConnectionString): string {
   const parts: string[] = [`HostName=${c.HostName}`];
   if (c.DeviceId) parts.push(`DeviceId=${c.DeviceId}`);
-  if (c.ModuleId) parts.push(`ModuleId=${c.ModuleId}`);
   if (c.SharedAccessKeyName) parts.push(`SharedAccessKeyName=${c.SharedAccessKeyName}`);
   if (c.SharedAccessKey) parts.push(`SharedAccessKey=${c.SharedAccessKey}`);
   if (c.SharedAccessSignature) parts.push(`SharedAccessSignature=${c.SharedAccessSignature}`);

@@ -110,6 +110,16 @@ export const WIRE_LIMITS = {
   authTimeoutMs: 30 * SECOND,
 } as const;
 
+/**
+ * IoT Hub's guidance for HTTPS C2D: devices poll no more often than every 25
+ * minutes, or they are throttled (c2d-semantics.md §2.1; troubleshooting
+ * guide, 403004). The clients default to it for an Azure host and warn below it.
+ */
+export const IOT_HUB_HTTP_MIN_POLL_MS = 25 * MINUTE;
+
+/** HTTPS polling interval against the embedded hub (as the Node SDK's 1 s). */
+export const LOCAL_HTTP_POLL_MS = SECOND;
+
 /** Default ports, as IoT Hub's. */
 export const DEFAULT_PORTS = {
   amqps: 5671,

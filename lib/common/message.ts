@@ -73,6 +73,41 @@ export interface ReceivedMessage extends C2DMessage {
   lockedUntilUtc: number;
 }
 
+/**
+ * A C2D message as a device client reads it: only what its transport
+ * carried, nothing made up. MQTT's topic carries no sequence number, enqueued
+ * time or delivery count (c2d-semantics.md §3), so over MQTT those are absent
+ * (undefined), not 0 or 1970; any field a hub leaves out is absent the same
+ * way. A hub's ReceivedMessage, with every field, is one too (in-process).
+ */
+export interface DeviceMessage {
+  body: Buffer;
+  /** The receiving device (the client's own identity). */
+  deviceId: string;
+  lockToken: string;
+  /**
+   * When the client takes the lock for lost: its estimate, counted from the
+   * message's arrival and erring early (DeviceClient's `lockTimeoutMs`).
+   */
+  lockedUntilUtc: number;
+  properties: Properties;
+  /** The feedback asked for; `none` when the message carries no `iothub-ack` (IoT Hub's default). */
+  ack: AckMode;
+  messageId?: string;
+  correlationId?: string;
+  userId?: string;
+  to?: string;
+  /** Epoch milliseconds. */
+  expiryTimeUtc?: number;
+  contentType?: string;
+  contentEncoding?: string;
+  sequenceNumber?: number;
+  /** Epoch milliseconds. */
+  enqueuedTimeUtc?: number;
+  /** Times the message was handed out before this delivery. */
+  deliveryCount?: number;
+}
+
 /** How a device settles a received message. */
 export type Settlement = 'complete' | 'reject' | 'abandon';
 export const SETTLEMENTS: readonly Settlement[] = ['complete', 'reject', 'abandon'];

@@ -73,3 +73,12 @@ export function assertOutgoingMessage(m: OutgoingMessage): void {
     }
   }
 }
+
+/** Checks a device-to-cloud message's body and application properties; throws 400004 naming the bad part. */
+export function assertDeviceEvent(body: unknown, properties: Record<string, unknown>): asserts body is Buffer {
+  if (!Buffer.isBuffer(body)) throw new C2DError('ArgumentInvalid', 'The event body must be a Buffer.');
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
+    throw new C2DError('ArgumentInvalid', 'The event properties must be an object of name: string value pairs.');
+  }
+  assertOutgoingMessage({ body, properties: properties as Record<string, string> });
+}

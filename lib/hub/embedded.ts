@@ -12,6 +12,7 @@ import { startListeners, type Listeners, type ListenerProtocol } from './listene
 import { ensureTlsMaterial, type TlsInput, type TlsMaterial } from './tls';
 import { clientCertificateOf } from './client-cert';
 import { remoteOf, transportOf, type AccessObserver } from './access';
+import { createEntraVerifier, type EntraOptions } from './entra';
 
 export interface EmbeddedHubOptions extends HubOptions {
   /** Port per protocol: a number (0 = any free port) or false (off). Absent: IoT Hub's (5671, 8883, 443). */
@@ -20,7 +21,14 @@ export interface EmbeddedHubOptions extends HubOptions {
   host?: string | string[];
   /** The server certificate; absent: a self-signed one generated once and kept in `<dataDir>/tls`. */
   tls?: TlsInput;
-  /** Verifies Microsoft Entra (`Bearer`) tokens on AMQP put-token; absent: such tokens are refused. */
+  /**
+   * Trusts a Microsoft Entra issuer: its signing keys (`jwks`, a JSON Web Key Set, or `publicKey`,
+   * or `jwksUrl`), and optionally `issuer` and `audience` (default https://iothubs.azure.net).
+   * `Bearer` tokens it signed are then accepted on AMQP put-token and on the HTTPS service routes
+   * (registry, purge, feedback), with rights from their roles claim (lib/hub/entra.ts).
+   */
+  trustEntra?: EntraOptions;
+  /** Verifies `Bearer` tokens yourself (instead of trustEntra), on AMQP and HTTPS alike; absent both: refused. */
   verifyBearerToken?: AmqpServerOptions['verifyBearerToken'];
   /** Diagnostics (never carries a secret). */
   onDiagnostic?: (message: string) => void;
@@ -50,6 +58,8 @@ export class EmbeddedHub {
 
   /** Opens the store, then binds every enabled port. On a bind error everything opened is closed again. */
   static async start(options: EmbeddedHubOptions = {}): Promise<EmbeddedHub> {
+    // One verifier for every route, so a token means the same on AMQP and HTTPS; bad options fail before the store opens.
+    const verifyBearerToken = options.verifyBearerToken ?? (options.trustEntra ? createEntraVerifier(options.trustEntra) : undefined);
     const hub = await Hub.open(options);
     let amqp: AmqpServer | undefined;
     let mqtt: MqttServer | undefined;
@@ -58,7 +68,7 @@ export class EmbeddedHub {
       const diag = options.onDiagnostic;
       amqp = createAmqpServer(hub, {
         clock: options.clock,
-        verifyBearerToken: options.verifyBearerToken,
+        verifyBearerToken,
         ...(options.authTimeoutMs !== undefined ? { authTimeoutMs: options.authTimeoutMs } : {}),
         ...(options.amqpIdleTimeoutMs !== undefined ? { idleTimeoutMs: options.amqpIdleTimeoutMs } : {}),
         log: diag ? (event, detail) => diag(`amqp ${event} ${JSON.stringify(detail)}`) : undefined,
@@ -86,7 +96,7 @@ export class EmbeddedHub {
         handlers: {
           amqp: (socket) => a.handle(socket),
           mqtt: (socket) => m.handle(socket),
-          http: createHttpHandler(hub, { onError: diag ? (e) => diag(`https ${String(e)}`) : undefined, ...(options.onAccess ? { onAccess: options.onAccess } : {}) }),
+          http: createHttpHandler(hub, { onError: diag ? (e) => diag(`https ${String(e)}`) : undefined, ...(options.onAccess ? { onAccess: options.onAccess } : {}), verifyBearerToken }),
           webSocket: {
             AMQPWSB10: (ws, req) => a.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket), remote: remoteOf(req.socket) }),
             mqtt: (ws, req) => m.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),

@@ -1,8 +1,10 @@
 /**
- * Microsoft Entra (Azure AD) bearer tokens for the embedded hub: the AMQP
- * server's `verifyBearerToken` hook. A backend using ServiceClient.fromTokenCredential
- * puts `Bearer <jwt>` on $cbs (type `jwt`); this checks the JWT's signature
- * against a configured public key or JWKS, its audience
+ * Microsoft Entra (Azure AD) bearer tokens for the embedded hub: the
+ * `verifyBearerToken` hook of the AMQP server (`Bearer <jwt>` on $cbs, type
+ * `jwt`, from ServiceClient.fromTokenCredential) and of the HTTPS service
+ * routes (`Authorization: Bearer <jwt>`: registry, purge, feedback). It
+ * checks the JWT's signature against a configured public key, a JWKS (a
+ * JSON Web Key Set, e.g. from a file: `c2d-hub --trust-jwks`) or a JWKS URL, its audience
  * (`https://iothubs.azure.net`, what the scope `.../.default` yields) and
  * expiry, and maps its `roles` claim to hub rights.
  *
@@ -38,9 +40,16 @@ for (const [name, rights] of Object.entries(ENTRA_ROLE_RIGHTS)) {
   BY_NAME.set(name.replace(/\s+/g, '').toLowerCase(), rights);
 }
 
+/** A JSON Web Key Set: `{ "keys": [ <JWK>, ... ] }` (RFC 7517 §5), as an issuer publishes it. */
+export interface JsonWebKeySet {
+  keys: Array<Record<string, unknown>>;
+}
+
 export interface EntraOptions {
-  /** The issuer's public key (a KeyObject, or PEM SPKI text). Give this or `jwksUrl`. */
+  /** The issuer's public key (a KeyObject, or PEM SPKI text). Give this, `jwks` or `jwksUrl`. */
   publicKey?: KeyObject | string;
+  /** The issuer's signing keys as a JWKS (the `kid` of a token picks its key). */
+  jwks?: JsonWebKeySet;
   /** A JWKS endpoint (e.g. `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`). */
   jwksUrl?: string;
   /** Expected `iss` (e.g. `https://sts.windows.net/{tenant}/`); unchecked when absent. */
@@ -63,13 +72,23 @@ export function rightsForRoles(roles: unknown): Set<Right> {
   return out;
 }
 
+/** Checks a parsed JWKS file's shape (400004 with what is wrong): an object with a non-empty `keys` array of objects. */
+export function assertJwks(v: unknown, where = 'The JWKS'): asserts v is JsonWebKeySet {
+  const keys = (v as { keys?: unknown } | null)?.keys;
+  if (typeof v !== 'object' || v === null || !Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'object' || k === null || Array.isArray(k))) {
+    throw new C2DError('ArgumentInvalid', `${where} must be a JSON Web Key Set: an object { "keys": [ ... ] } with at least one key.`);
+  }
+}
+
 export function createEntraVerifier(o: EntraOptions): BearerVerifier {
-  if (!o.publicKey && !o.jwksUrl) throw new C2DError('ArgumentInvalid', 'Entra verification needs a public key or a JWKS URL.');
+  if (!o.publicKey && !o.jwks && !o.jwksUrl) throw new C2DError('ArgumentInvalid', 'Entra verification needs a public key, a JWKS or a JWKS URL.');
+  if (o.jwks) assertJwks(o.jwks);
   // jose is ESM-only: loaded on first use.
   const jose = import('jose');
   let keyResolver: Promise<unknown> | undefined;
   const key = async (): Promise<unknown> => {
     const j = await jose;
+    if (o.jwks) return j.createLocalJWKSet(o.jwks as never);
     if (o.jwksUrl) return j.createRemoteJWKSet(new URL(o.jwksUrl));
     if (typeof o.publicKey === 'string') return j.importSPKI(o.publicKey, 'RS256');
     return o.publicKey as KeyObject;

@@ -4,7 +4,7 @@
  * Catch node sees the same codes a hub would answer with.
  */
 import { C2DError } from '../../lib/common/errors';
-import { isAckMode, type AckMode, type OutgoingMessage, type Properties, type ReceivedMessage } from '../../lib/common/message';
+import { isAckMode, type AckMode, type DeviceMessage, type OutgoingMessage, type Properties } from '../../lib/common/message';
 import type { SendOptions } from '../../lib/client/types';
 
 export const JSON_CONTENT_TYPE = 'application/json';
@@ -12,6 +12,8 @@ export const JSON_CONTENT_TYPE = 'application/json';
 export interface SendDefaults {
   deviceId?: string;
   ack?: AckMode;
+  /** The node's send timeout, ms (absent: the client's default, one minute). */
+  timeoutMs?: number;
 }
 
 export interface SendRequest {
@@ -74,6 +76,11 @@ export function toSendRequest(msg: Msg, defaults: SendDefaults): SendRequest {
     options.ttlMs = msg.ttl;
   }
   if (msg.expiryTimeUtc !== undefined) options.expiryTimeUtc = expiryOf(msg.expiryTimeUtc);
+  const timeout = msg.timeout === undefined || msg.timeout === '' ? defaults.timeoutMs : msg.timeout;
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw invalid('msg.timeout must be a number of milliseconds, 0 or more (0: no timeout).');
+    options.timeoutMs = timeout;
+  }
   const message: OutgoingMessage = { body };
   const messageId = optionalId(msg, 'messageId');
   const correlationId = optionalId(msg, 'correlationId');
@@ -124,21 +131,26 @@ export interface SettleRef {
   lockToken: string;
 }
 
-/** A received C2D message as the msg c2d-receive emits. */
-export function receivedToMsg(m: ReceivedMessage, format: PayloadFormat, configId: string): Msg {
+/**
+ * A received C2D message as the msg c2d-receive emits. A field the transport
+ * did not carry (over MQTT: enqueuedTimeUtc, deliveryCount, sequenceNumber)
+ * is no msg property at all, rather than a made-up 0 or 1970.
+ */
+export function receivedToMsg(m: DeviceMessage, format: PayloadFormat, configId: string): Msg {
   const msg: Msg = {
     topic: m.deviceId,
     payload: payloadOf(m.body, m.contentType, format),
     deviceId: m.deviceId,
-    messageId: m.messageId,
     properties: { ...m.properties },
     lockToken: m.lockToken,
-    deliveryCount: m.deliveryCount,
-    enqueuedTimeUtc: iso(m.enqueuedTimeUtc),
-    expiryTimeUtc: iso(m.expiryTimeUtc),
     ack: m.ack,
     _c2d: { config: configId, deviceId: m.deviceId, lockToken: m.lockToken } satisfies SettleRef,
   };
+  if (m.messageId !== undefined) msg.messageId = m.messageId;
+  if (m.deliveryCount !== undefined) msg.deliveryCount = m.deliveryCount;
+  if (m.sequenceNumber !== undefined) msg.sequenceNumber = m.sequenceNumber;
+  if (m.enqueuedTimeUtc !== undefined) msg.enqueuedTimeUtc = iso(m.enqueuedTimeUtc);
+  if (m.expiryTimeUtc !== undefined) msg.expiryTimeUtc = iso(m.expiryTimeUtc);
   if (m.correlationId !== undefined) msg.correlationId = m.correlationId;
   if (m.contentType !== undefined) msg.contentType = m.contentType;
   if (m.contentEncoding !== undefined) msg.contentEncoding = m.contentEncoding;

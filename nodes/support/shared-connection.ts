@@ -6,7 +6,7 @@
  * are retried with a capped backoff; every timer and listener is released on
  * close, so redeploys leave nothing behind.
  */
-import type { ReceivedMessage } from '../../lib/common/message';
+import type { DeviceMessage } from '../../lib/common/message';
 import type { DeviceConnection, FeedbackBatchHandle, ServiceConnection } from '../../lib/client/types';
 import { C2DError } from '../../lib/common/errors';
 import { statusFor, type ConnectionState, type NodeStatusLike } from './status';
@@ -17,7 +17,7 @@ export interface ConnectionUser {
   readonly id: string;
   status(s: NodeStatusLike): void;
   /** Device role: each received message (c2d-receive). */
-  onMessage?(m: ReceivedMessage): void;
+  onMessage?(m: DeviceMessage): void;
   /** Service role: each feedback batch (c2d-feedback). */
   onFeedback?(b: FeedbackBatchHandle): void;
 }
@@ -106,6 +106,7 @@ export class SharedConnection {
       const client = await this.factory(attempt.signal);
       if (attempt.signal.aborted) return void (await client.close().catch(() => undefined));
       client.on('error', this.onClientError);
+      client.on('warning', this.onClientWarning);
       client.on('disconnected', this.onClientDisconnected);
       client.on('disconnected_retrying', this.onClientRetrying);
       client.on('connected', this.onClientConnected);
@@ -123,6 +124,8 @@ export class SharedConnection {
   }
 
   private readonly onClientError = (e: Error): void => this.onError(e);
+  /** A client's advice (e.g. HTTPS polling faster than IoT Hub allows) goes to the log as the errors do. */
+  private readonly onClientWarning = (w: { message: string }): void => this.onError(new Error(w.message));
   private readonly onClientRetrying = (s: { cause?: Error } | undefined): void => this.setState('connecting', s?.cause ? describe(s.cause) : undefined);
   private readonly onClientConnected = (): void => {
     if (!this.client?.connected) return;
@@ -170,6 +173,7 @@ export class SharedConnection {
     if (!client) return this.closing;
     client.off('message', this.onMessage);
     client.off('error', this.onClientError);
+    client.off('warning', this.onClientWarning);
     client.off('disconnected', this.onClientDisconnected);
     client.off('disconnected_retrying', this.onClientRetrying);
     client.off('connected', this.onClientConnected);
@@ -177,7 +181,7 @@ export class SharedConnection {
     return this.closing;
   }
 
-  private readonly onMessage = (m: ReceivedMessage): void => {
+  private readonly onMessage = (m: DeviceMessage): void => {
     for (const u of this.users.values()) u.onMessage?.(m);
   };
 

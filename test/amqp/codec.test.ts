@@ -125,7 +125,7 @@ describe('AMQP codec: device delivery on /devices/{id}/messages/devicebound', ()
     assert.equal(raw.message_annotations?.['iothub-deliverycount'], 3);
     assert.ok(raw.message_annotations?.['iothub-enqueuedtime'] instanceof Date, 'enqueued time is an AMQP timestamp');
     assert.equal(raw.application_properties?.['iothub-ack'], 'negative');
-    const { lockedUntilUtc: _omit, ...expected } = received;
+    const { lockedUntilUtc: _omit, deviceId: _own, ...expected } = received;
     assert.deepEqual(decodeDeviceDelivery(raw, tag), expected);
   });
 });

@@ -46,6 +46,7 @@ export class Rig {
     readonly tls: TlsMaterial,
     readonly amqp: AmqpServer,
     readonly mqtt: MqttServer,
+    private readonly verifyBearerToken?: BearerVerifier,
   ) {}
 
   static async start(options: RigOptions = {}): Promise<Rig> {
@@ -54,7 +55,7 @@ export class Rig {
     const hub = await Hub.open({ ...options.hub, clock });
     const amqp = createAmqpServer(hub, { clock, ...(process.env.RIG_DEBUG ? { log: (e: string, d: Record<string, unknown>) => console.log('amqp:', e, JSON.stringify(d)) } : {}), ...(options.verifyBearerToken ? { verifyBearerToken: options.verifyBearerToken } : {}) });
     const mqtt = await createMqttServer(hub, { clock, ...(process.env.RIG_DEBUG ? { onDiagnostic: (d: { message: string }) => console.log('mqtt:', d.message) } : {}) });
-    const rig = new Rig(hub, clock, tls, amqp, mqtt);
+    const rig = new Rig(hub, clock, tls, amqp, mqtt, options.verifyBearerToken);
     await hub.registry.setPolicy({ keyName: 'iothubowner', primaryKey: rig.ownerKey, secondaryKey: generateKey(), rights: OWNER });
     await hub.registry.setPolicy({ keyName: 'service', primaryKey: rig.serviceKey, secondaryKey: generateKey(), rights: ['ServiceConnect'] });
     await rig.openListeners();
@@ -74,7 +75,7 @@ export class Rig {
           this.mqttTap?.(s);
           this.mqtt.handle(s);
         },
-        http: createHttpHandler(this.hub),
+        http: createHttpHandler(this.hub, this.verifyBearerToken ? { verifyBearerToken: this.verifyBearerToken } : {}),
         webSocket: { AMQPWSB10: (ws, req) => this.amqp.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }), mqtt: (ws, req) => this.mqtt.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }) },
       },
     });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { KeyObject } from 'node:crypto';
 import { parseDeviceConnectionString, parseServiceConnectionString, formatConnectionString } from '../../lib/common/connection-string';
 import { NoRetry } from '../../lib/common/retry';
 import { generateKey } from '../../lib/common/sas';
@@ -236,5 +237,49 @@ describe('the c2d-hub command', function () {
     await new Promise<void>((resolve) => run.child.stdout!.on('data', () => run.out().includes('Ctrl+C') && resolve()));
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 0);
+  });
+
+  it('--trust-jwks FILE (--entra-issuer): a backend with Entra tokens signed by a key of that set manages devices over HTTPS; a bad file exits 1', async () => {
+    const jose = await import('jose');
+    const keys = (await jose.generateKeyPair('RS256', { extractable: true })) as unknown as { publicKey: KeyObject; privateKey: KeyObject };
+    const jwksFile = path.join(dataDir, 'issuer.jwks.json');
+    fs.writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await jose.exportJWK(keys.publicKey)), kid: 'cli-key', alg: 'RS256' }] }));
+    const issuer = 'https://sts.windows.net/cli-tenant/';
+    const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', '0', '--trust-jwks', jwksFile, '--entra-issuer', issuer]);
+    const out = cli.out();
+    assert.ok(out.includes(`Accepts Microsoft Entra tokens signed by a key in ${jwksFile} (issuer ${issuer}; audience https://iothubs.azure.net)`), out);
+    const amqps = Number(/amqps\s+port (\d+)/.exec(out)?.[1]);
+    const httpsPort = Number(/https\s+port (\d+)/.exec(out)?.[1]);
+    const credential = {
+      getToken: async () => {
+        const exp = Math.floor(Date.now() / 1000) + 600;
+        const token = await new jose.SignJWT({ roles: ['IoT Hub Data Contributor'] })
+          .setProtectedHeader({ alg: 'RS256', kid: 'cli-key' })
+          .setIssuer(issuer)
+          .setAudience('https://iothubs.azure.net')
+          .setExpirationTime(exp)
+          .sign(keys.privateKey);
+        return { token, expiresOnTimestamp: exp * 1000 };
+      },
+    };
+    const ca = fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'));
+    const svc = ServiceClient.fromTokenCredential(`localhost:${amqps}`, credential, { ca, retryPolicy: new NoRetry(), ports: { https: httpsPort } });
+    try {
+      assert.equal((await svc.createDevice({ deviceId: 'entra-cli' })).deviceId, 'entra-cli');
+      await svc.open();
+      await svc.send('entra-cli', Buffer.from('x'));
+      assert.equal(await svc.purge('entra-cli'), 1);
+    } finally {
+      await svc.close();
+    }
+    assert.equal(await cli.stop(), 0);
+
+    fs.writeFileSync(jwksFile, '{"keys": "none"}');
+    const bad = await runCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--trust-jwks', jwksFile]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /--trust-jwks .*must be a JSON Web Key Set/);
+    const lonely = await runCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--entra-issuer', issuer]);
+    assert.equal(lonely.code, 1);
+    assert.match(lonely.err, /go with --trust-jwks/);
   });
 });

@@ -51,6 +51,8 @@ describe('nodes: every error reaches a Catch node with IoT Hub\'s code', functio
       { payload: 'x', messageId: 'no spaces allowed' },
       { payload: 'x', properties: { ok: { nested: true } } },
       { payload: 'x', ttl: 1000, expiryTimeUtc: Date.now() + 5000 },
+      { payload: 'x', timeout: -1 },
+      { payload: 'x', timeout: '5 s' },
     ]) {
       const e = await caughtFrom('send', bad);
       assert.equal(e.code, 400004, JSON.stringify(bad));

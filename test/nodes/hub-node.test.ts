@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { InProcessDeviceClient } from '../../lib/client/in-process';
+import { runningHubs } from '../../nodes/support/hub-registry';
 import { ALL_NODES, baseFlow, helper, isConnected, lastStatus, nextMsg, statusReaches, tempDir, deploy } from './helpers';
 
 type M = Record<string, unknown>;
@@ -88,6 +90,24 @@ describe('nodes: c2d-hub', function () {
     helper.getNode('send').receive({ payload: 'x', messageId: 'ev1' });
     await seen;
     assert.ok(['deviceConnected', 'enqueued', 'delivered', 'completed'].every((t) => topics.includes(t)), topics.join());
+  });
+
+  it('puts device-to-cloud messages on its output: topic deviceToCloud, payload { deviceId, body, properties }', async () => {
+    await helper.load(ALL_NODES, [
+      ...baseFlow(tmp.dir, { wires: [['events']] }),
+      { id: 'events', z: 'f1', type: 'helper' },
+    ]);
+    const hub = await runningHubs.whenUp('hub');
+    const d2c = new Promise<M>((resolve) => helper.getNode('events').on('input', (m: M) => m.topic === 'deviceToCloud' && resolve(m)));
+    const device = new InProcessDeviceClient(hub, 'dev1');
+    await device.open();
+    await device.sendEvent(Buffer.from('21.5'), { unit: 'C' });
+    const m = await d2c;
+    await device.close();
+    const p = m.payload as { deviceId: string; body: Buffer; properties: Record<string, string> };
+    assert.equal(p.deviceId, 'dev1');
+    assert.equal(Buffer.from(p.body).toString(), '21.5');
+    assert.deepEqual(p.properties, { unit: 'C' });
   });
 
   it('a redeploy of the hub node alone keeps queued messages; the configs reconnect to the new hub', async () => {

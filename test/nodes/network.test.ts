@@ -72,6 +72,8 @@ try {
     const h = await gotht;
     assert.deepEqual(h.payload, { via: 'http' });
     assert.deepEqual(h.properties, { k: 'v' });
+    assert.equal(h.deliveryCount, 0);
+    assert.match(String(h.enqueuedTimeUtc), /^20\d\d-/);
     const f = await fb;
     assert.equal(f.topic, 'Success');
     assert.equal((f.payload as M).originalMessageId, 'h1');
@@ -81,6 +83,9 @@ try {
     helper.getNode('send').receive({ payload: 'over mqtt', deviceId: 'mq1', messageId: 'q1' });
     const q = await gotmq;
     assert.equal(q.payload, 'over mqtt');
+    // MQTT does not carry them: no msg property, rather than 0 or 1970.
+    for (const f of ['enqueuedTimeUtc', 'deliveryCount', 'sequenceNumber']) assert.equal(f in q, false, f);
+    assert.equal(q.messageId, 'q1');
     const caught = nextMsg(helper.getNode('caught'));
     helper.getNode('ack').receive({ ...q, action: 'reject' });
     assert.equal(((await caught).error as M).code, 405001);

@@ -20,8 +20,8 @@ describe('connection strings', () => {
     assert.deepEqual(p, { HostName: 'localhost:5671', DeviceId: 'dev1', SharedAccessKey: KEY });
   });
 
-  it('parses x509, module, gateway and policy parts and formats them back', () => {
-    const cs = 'HostName=h.azure-devices.net;DeviceId=d;ModuleId=m;GatewayHostName=gw;x509=true';
+  it('parses x509, gateway and policy parts and formats them back', () => {
+    const cs = 'HostName=h.azure-devices.net;DeviceId=d;GatewayHostName=gw;x509=true';
     const p = parseDeviceConnectionString(cs);
     assert.equal(p.x509, true);
     assert.equal(formatConnectionString(p), cs);
@@ -40,6 +40,13 @@ describe('connection strings', () => {
     refuses('HostName=h;DeviceId=a;DeviceId=b;x509=true', /appears twice/);
     assert.throws(() => parseServiceConnectionString(`HostName=h;DeviceId=d;SharedAccessKey=${KEY}`), /device connection string/);
     assert.throws(() => parseConnectionString(''), /empty/);
+  });
+
+  it('refuses a ModuleId (400004): modules are not in scope, and ignoring it would connect as the device', () => {
+    const cs = `HostName=h.azure-devices.net;DeviceId=d;ModuleId=m1;SharedAccessKey=${KEY}`;
+    refuses(cs, /ModuleId=m1.*modules are not supported/);
+    refuses(cs.replace('ModuleId', 'moduleid'), /modules are not supported/);
+    assert.throws(() => parseConnectionString(`HostName=h;ModuleId=m;SharedAccessKeyName=s;SharedAccessKey=${KEY}`), (e: unknown) => e instanceof C2DError && e.code === 400004);
   });
 
   it('splits host and port', () => {

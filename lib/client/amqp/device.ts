@@ -4,14 +4,14 @@
  * receiver link on `/devices/{id}/messages/devicebound` with autoaccept off.
  * Unlike the Node SDK (settle mode first: it never hears whether a
  * settlement worked) the link uses rcv-settle-mode second, so the hub's
- * answer comes back and a lost lock is reported as 412002.
+ * answer comes back and a lost lock is reported as 412002. Device-to-cloud
+ * goes on a sender to `/devices/{id}/messages/events`, attached on first use.
  */
 import type { Connection, Delivery, EventContext, Receiver } from 'rhea';
-import { decodeDeviceDelivery, deviceBoundLinkAddress, type AmqpMessage } from '../../common/codec/amqp';
+import { decodeDeviceDelivery, deviceBoundLinkAddress, deviceEventsLinkAddress, encodeDeviceEvent, type AmqpMessage } from '../../common/codec/amqp';
 import { errors } from '../../common/errors';
 import { linkCredit } from '../../common/rhea-internals';
-import { DEFAULT_LIMITS } from '../../common/limits';
-import type { ReceivedMessage, Settlement } from '../../common/message';
+import type { DeviceMessage, Properties, Settlement } from '../../common/message';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
 import { amqpFailure, attachReceiver, closeAmqpConnection, onConnectionLost, openAmqpConnection } from './connection';
 import { CbsClient } from './cbs';
@@ -19,6 +19,8 @@ import { TokenRenewer } from '../token-renewer';
 import { MessageBuffer } from '../message-buffer';
 import { Settler, type AmqpOutcome } from './settler';
 import { SessionLife, authenticated } from '../session-life';
+import { ConfirmedSender } from './sender';
+import { trustedLockMs } from '../lock-estimate';
 
 const OUTCOME: Record<Settlement, AmqpOutcome> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
 
@@ -46,13 +48,16 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
   private readonly deliveries = new Map<string, Delivery>();
   private settler: Settler | undefined;
   private readonly buffer = new MessageBuffer();
-  private onMessage: ((m: ReceivedMessage) => void) | undefined;
+  private onMessage: ((m: DeviceMessage) => void) | undefined;
+  private readonly events: ConfirmedSender;
 
   constructor(
     private readonly connection: Connection,
     private readonly o: DeviceSessionOptions,
   ) {
     super();
+    const address = deviceEventsLinkAddress(o.credentials.deviceId);
+    this.events = new ConfirmedSender(connection, { target: { address }, properties: { 'com.microsoft:client-version': o.userAgent } } as never, 'D2C link');
     onConnectionLost(connection, (e) => this.lost(e));
   }
 
@@ -76,6 +81,7 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     this.renewer?.stop();
     this.cbs?.abort(e);
     this.settler?.abort(e);
+    this.events.abort(e);
     this.deliveries.clear();
     this.buffer.fail(e);
   }
@@ -105,10 +111,11 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
 
   private onDelivery(ctx: EventContext): void {
     const delivery = ctx.delivery as Delivery;
-    const m: ReceivedMessage = {
+    const m: DeviceMessage = {
       ...decodeDeviceDelivery(ctx.message as unknown as AmqpMessage, Buffer.from(delivery.tag as Buffer)),
-      // AMQP does not carry the lock time; IoT Hub's lock is 60 s from delivery.
-      lockedUntilUtc: Date.now() + DEFAULT_LIMITS.lockTimeoutMs,
+      deviceId: this.o.credentials.deviceId,
+      // AMQP does not carry the lock time: the client's estimate from arrival.
+      lockedUntilUtc: this.o.clock.now() + trustedLockMs(this.o.lockTimeoutMs),
     };
     this.deliveries.set(m.lockToken, delivery);
     if (this.onMessage) {
@@ -117,7 +124,7 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     } else this.buffer.push(m);
   }
 
-  async enableMessages(onMessage: (m: ReceivedMessage) => void): Promise<void> {
+  async enableMessages(onMessage: (m: DeviceMessage) => void): Promise<void> {
     this.onMessage = onMessage;
     const link = await this.receiverLink();
     for (const m of this.buffer.drain()) onMessage(m);
@@ -129,13 +136,14 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     this.onMessage = undefined;
   }
 
-  async receive(timeoutMs: number): Promise<ReceivedMessage | null> {
+  async receive(timeoutMs: number, signal?: AbortSignal): Promise<DeviceMessage | null> {
+    signal?.throwIfAborted();
     const link = await this.receiverLink();
     const ready = this.buffer.shift();
     if (ready) return ready;
-    // Credit 1: one message may come; one that arrives after the timeout waits for the next call.
+    // Credit 1: one message may come; one that arrives after the timeout (or abort) waits for the next call.
     if (linkCredit(link) === 0) link.add_credit(1);
-    return this.buffer.next(timeoutMs);
+    return this.buffer.next(timeoutMs, signal);
   }
 
   settle(kind: Settlement, lockToken: string): Promise<void> {
@@ -143,6 +151,10 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     if (!d || this.closed) return Promise.reject(errors.lockLost(lockToken));
     this.deliveries.delete(lockToken);
     return (this.settler as Settler).settle(d, OUTCOME[kind]);
+  }
+
+  sendEvent(body: Buffer, properties: Properties): Promise<void> {
+    return this.events.send(encodeDeviceEvent(this.o.credentials.deviceId, body, properties) as never);
   }
 
   async close(): Promise<void> {

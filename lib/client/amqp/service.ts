@@ -5,16 +5,16 @@
  * feedback receiver on `/messages/serviceBound/feedback` with autoaccept
  * off so the app's complete/abandon is what the hub hears.
  */
-import type { Connection, Delivery, EventContext, Receiver, Sender } from 'rhea';
+import type { Connection, Delivery, EventContext, Receiver } from 'rhea';
 import { FEEDBACK_ADDRESS, SERVICE_DEVICEBOUND_ADDRESS, decodeFeedback, encodeServiceSend, type AmqpMessage } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
-import { linkCredit } from '../../common/rhea-internals';
 import type { OutgoingMessage, ReceivedFeedbackBatch } from '../../common/message';
 import type { LiveSession } from '../connection-keeper';
 import type { ServiceCredentials } from '../credentials';
 import { TokenRenewer } from '../token-renewer';
 import { CbsClient } from './cbs';
-import { amqpFailure, attachReceiver, attachSender, closeAmqpConnection, onConnectionLost, openAmqpConnection, outcomeError } from './connection';
+import { attachReceiver, closeAmqpConnection, onConnectionLost, openAmqpConnection } from './connection';
+import { ConfirmedSender } from './sender';
 import { Settler } from './settler';
 import { SessionLife, authenticated } from '../session-life';
 import type { ProxySetting } from '../proxy';
@@ -30,7 +30,12 @@ export interface ServiceSessionOptions {
   onTokenRenewed?: (expiresAtMs: number) => void;
 }
 
-export type FeedbackDelivery = Omit<ReceivedFeedbackBatch, 'lockedUntilUtc' | 'deliveryCount'> & { settle(outcome: 'accepted' | 'released'): Promise<void> };
+export type FeedbackDelivery = Omit<ReceivedFeedbackBatch, 'lockedUntilUtc' | 'deliveryCount'> & {
+  /** The session it came on: its lock dies with it. */
+  session: AmqpServiceSession;
+  /** Settles; `replenish` gives the link one credit back for the next batch. */
+  settle(outcome: 'accepted' | 'released', replenish: boolean): Promise<void>;
+};
 
 export async function openAmqpServiceSession(o: ServiceSessionOptions): Promise<AmqpServiceSession> {
   const c = o.credentials;
@@ -49,18 +54,16 @@ export async function openAmqpServiceSession(o: ServiceSessionOptions): Promise<
 export class AmqpServiceSession extends SessionLife implements LiveSession {
   private cbs: CbsClient | undefined;
   private renewer: TokenRenewer | undefined;
-  private sender: Promise<Sender> | undefined;
-  private feedbackLink: Receiver | undefined;
+  private readonly sender: ConfirmedSender;
+  private feedbackLink: Promise<Receiver> | undefined;
   private settler: Settler | undefined;
-  private readonly inFlight = new Map<Delivery, { resolve: () => void; reject: (e: Error) => void }>();
-  /** Sends waiting for link credit, first come first served (one 'sendable' listener wakes them). */
-  private creditWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
 
   constructor(
     private readonly connection: Connection,
     private readonly o: ServiceSessionOptions,
   ) {
     super();
+    this.sender = new ConfirmedSender(connection, { target: { address: SERVICE_DEVICEBOUND_ADDRESS }, properties: { 'com.microsoft:client-version': o.userAgent } } as never, 'send link');
     onConnectionLost(connection, (e) => this.lost(e));
   }
 
@@ -82,75 +85,32 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
     this.renewer?.stop();
     this.cbs?.abort(e);
     this.settler?.abort(e);
-    for (const f of this.inFlight.values()) f.reject(e);
-    this.inFlight.clear();
-    this.failCreditWaiters(e);
-  }
-
-  private failCreditWaiters(e: Error): void {
-    for (const w of this.creditWaiters.splice(0)) w.reject(e);
-  }
-
-  private senderLink(): Promise<Sender> {
-    if (this.sender) return this.sender;
-    const attached: Promise<Sender> = attachSender(this.connection, {
-      target: { address: SERVICE_DEVICEBOUND_ADDRESS },
-      properties: { 'com.microsoft:client-version': this.o.userAgent },
-    } as never).then((link) => {
-      const settle = (ctx: EventContext, ok: boolean): void => {
-        const d = ctx.delivery as Delivery;
-        const f = this.inFlight.get(d);
-        if (!f) return;
-        this.inFlight.delete(d);
-        if (ok) f.resolve();
-        else f.reject(outcomeError(ctx));
-      };
-      link.on('accepted', (ctx: EventContext) => settle(ctx, true));
-      for (const ev of ['rejected', 'released', 'modified']) link.on(ev, (ctx: EventContext) => settle(ctx, false));
-      // The hub detached the send link (e.g. no ServiceConnect right): fail what waits on it; the next send re-attaches.
-      const detached = (ctx: EventContext): void => {
-        if (this.sender === attached) this.sender = undefined;
-        const e = amqpFailure(ctx, 'send link');
-        for (const [d, f] of this.inFlight) {
-          if (d.link !== link) continue;
-          this.inFlight.delete(d);
-          f.reject(e);
-        }
-        this.failCreditWaiters(e);
-      };
-      link.on('sender_error', detached);
-      link.on('sender_close', detached);
-      // As many waiting sends as the new credit allows go on; each checks again before sending.
-      link.on('sendable', () => {
-        const wake = this.creditWaiters.splice(0, Math.max(1, linkCredit(link)));
-        for (const w of wake) w.resolve();
-      });
-      return link;
-    });
-    this.sender = attached;
-    attached.catch(() => {
-      if (this.sender === attached) this.sender = undefined;
-    });
-    return attached;
+    this.sender.abort(e);
   }
 
   /** Sends and resolves once the hub accepted (committed) the message. */
-  async send(deviceId: string, m: OutgoingMessage): Promise<void> {
-    const link = await this.senderLink();
-    if (this.closed) throw Object.assign(new Error('The connection is closed.'), { code: 'ECONNRESET' });
-    while (!link.sendable()) {
-      await new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
-      if (this.closed || !link.is_open()) throw Object.assign(new Error('The send link is gone.'), { code: 'ECONNRESET' });
-    }
-    await new Promise<void>((resolve, reject) => {
-      const d = link.send(encodeServiceSend(deviceId, m) as never);
-      this.inFlight.set(d, { resolve, reject });
-    });
+  send(deviceId: string, m: OutgoingMessage): Promise<void> {
+    return this.sender.send(encodeServiceSend(deviceId, m) as never);
   }
 
-  /** Attaches the feedback receiver; each batch goes to `onBatch`. */
+  /**
+   * Attaches the feedback receiver once (each batch goes to `onBatch`), then tops its credit up
+   * to `credit`: the batches the app may hold locked at once (0 attaches without asking for any).
+   */
   async openFeedback(onBatch: (b: FeedbackDelivery) => void, credit: number): Promise<void> {
-    if (this.feedbackLink) return;
+    if (!this.feedbackLink) {
+      const attaching = this.attachFeedback(onBatch);
+      this.feedbackLink = attaching;
+      attaching.catch(() => {
+        if (this.feedbackLink === attaching) this.feedbackLink = undefined;
+      });
+    }
+    const link = await this.feedbackLink;
+    const missing = credit - (link as unknown as { credit: number }).credit;
+    if (missing > 0) link.add_credit(missing);
+  }
+
+  private async attachFeedback(onBatch: (b: FeedbackDelivery) => void): Promise<Receiver> {
     const link = await attachReceiver(this.connection, {
       source: { address: FEEDBACK_ADDRESS },
       autoaccept: false,
@@ -158,7 +118,6 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
       rcv_settle_mode: 1,
       properties: { 'com.microsoft:client-version': this.o.userAgent },
     } as never);
-    this.feedbackLink = link;
     const settler = new Settler(link);
     this.settler = settler;
     link.on('message', (ctx: EventContext) => {
@@ -174,13 +133,14 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
       }
       onBatch({
         ...batch,
-        settle: async (outcome) => {
+        session: this,
+        settle: async (outcome, replenish) => {
           await settler.settle(d, outcome);
-          link.add_credit(1);
+          if (replenish) link.add_credit(1);
         },
       });
     });
-    link.add_credit(credit);
+    return link;
   }
 
   async close(): Promise<void> {

@@ -5,14 +5,32 @@
  * "connected" means the first request was authorized; a message listener
  * polls every `httpPollIntervalMs` and drains what is queued. A failing poll
  * ends the session, so ConnectionKeeper reports it and retries (the SDK only
- * debug-logs poll errors, which hides a wrong key).
+ * debug-logs poll errors, which hides a wrong key). Device-to-cloud is
+ * POST .../messages/events with the properties as `iothub-app-*` headers.
  */
-import { HTTP_HEADERS, decodeC2DResponse } from '../../common/codec/http';
+import { HTTP_HEADERS, OCTET_STREAM, decodeC2DResponse, encodeAppProperties } from '../../common/codec/http';
 import { hubPaths } from '../../common/codec/http-paths';
-import type { ReceivedMessage, Settlement } from '../../common/message';
+import type { DeviceMessage, Properties, Settlement } from '../../common/message';
+import { trustedLockMs } from '../lock-estimate';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
 import type { IssuedToken } from '../credentials';
 import { httpRequest, makeAgent, type HttpTarget } from './request';
+
+/** Waits `ms`; rejects with the signal's reason once it is aborted. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    t.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 export async function openHttpDeviceSession(o: DeviceSessionOptions): Promise<DeviceSession> {
   const s = new HttpDeviceSession(o);
@@ -31,12 +49,12 @@ class HttpDeviceSession implements DeviceSession {
   private readonly target: HttpTarget;
   private token: IssuedToken | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private onMessage: ((m: ReceivedMessage) => void) | undefined;
+  private onMessage: ((m: DeviceMessage) => void) | undefined;
   private lostListener: ((e: Error) => void) | undefined;
   private closed = false;
   private polling = false;
   /** Messages the probe found before anyone asked. */
-  private readonly early: ReceivedMessage[] = [];
+  private readonly early: DeviceMessage[] = [];
 
   constructor(private readonly o: DeviceSessionOptions) {
     const c = o.credentials;
@@ -77,11 +95,12 @@ class HttpDeviceSession implements DeviceSession {
     this.lostListener?.(e);
   }
 
-  private async getOne(): Promise<ReceivedMessage | null> {
+  private async getOne(): Promise<DeviceMessage | null> {
     const deviceId = this.o.credentials.deviceId;
     const r = await httpRequest(this.target, 'GET', hubPaths.deviceBound(deviceId), this.headers());
     if (r.status === 204) return null;
-    return decodeC2DResponse(r.headers, r.body, { deviceId, receivedAtMs: Date.now() });
+    // HTTP carries no lock time: the client's estimate from arrival.
+    return decodeC2DResponse(r.headers, r.body, { deviceId, receivedAtMs: this.o.clock.now(), lockTimeoutMs: trustedLockMs(this.o.lockTimeoutMs) });
   }
 
   async probe(): Promise<void> {
@@ -120,7 +139,7 @@ class HttpDeviceSession implements DeviceSession {
     this.timer = undefined;
   }
 
-  async enableMessages(onMessage: (m: ReceivedMessage) => void): Promise<void> {
+  async enableMessages(onMessage: (m: DeviceMessage) => void): Promise<void> {
     const first = !this.onMessage;
     this.onMessage = onMessage;
     for (const m of this.early.splice(0)) onMessage(m);
@@ -132,15 +151,21 @@ class HttpDeviceSession implements DeviceSession {
     this.stopPolling();
   }
 
-  async receive(timeoutMs: number): Promise<ReceivedMessage | null> {
+  async receive(timeoutMs: number, signal?: AbortSignal): Promise<DeviceMessage | null> {
     // One GET answers at once; waiting longer means polling again until the deadline.
+    signal?.throwIfAborted();
     const early = this.early.shift();
     if (early) return early;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = await this.getOne();
+      if (signal?.aborted) {
+        // The GET locked it already: it waits for the next receive (or the listener).
+        if (m) this.early.push(m);
+        throw signal.reason;
+      }
       if (m || Date.now() + this.o.httpPollIntervalMs > deadline) return m;
-      await new Promise((r) => setTimeout(r, this.o.httpPollIntervalMs).unref());
+      await pause(this.o.httpPollIntervalMs, signal);
       if (this.closed) return null;
     }
   }
@@ -150,6 +175,12 @@ class HttpDeviceSession implements DeviceSession {
     const h = { ...this.headers(), [HTTP_HEADERS.ifMatch]: `"${lockToken}"` };
     if (kind === 'abandon') await httpRequest(this.target, 'POST', hubPaths.deviceBoundAbandon(id, lockToken), h);
     else await httpRequest(this.target, 'DELETE', hubPaths.deviceBoundLock(id, lockToken, kind === 'reject'), h);
+  }
+
+  async sendEvent(body: Buffer, properties: Properties): Promise<void> {
+    const id = this.o.credentials.deviceId;
+    const h = { ...this.headers(), [HTTP_HEADERS.to]: `/devices/${encodeURIComponent(id)}/messages/events`, ...encodeAppProperties(properties), 'content-type': OCTET_STREAM };
+    await httpRequest(this.target, 'POST', hubPaths.deviceEvents(id), h, body);
   }
 
   async close(): Promise<void> {

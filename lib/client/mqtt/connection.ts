@@ -9,8 +9,8 @@
  * message, on this connection 0.87-0.95x; and the manual PUBACK (sent on
  * complete(), not on arrival) needed a private mqtt.js method, where here it
  * is four bytes on the socket. A device receives PUBLISH and answers PUBACK,
- * and nothing more: this file does that straight from the socket's data
- * events. What a device session does not use (QoS 2, will, retained
+ * and publishes its device-to-cloud messages at QoS 1: this file does that
+ * straight from the socket's data events. What a device session does not use (QoS 2, will, retained
  * messages, offline queueing, MQTT 5) is not here.
  *
  * Keep-alive as mqtt.js does it with reschedulePings off: a PINGREQ every
@@ -20,7 +20,7 @@
 import { EventEmitter, once } from 'node:events';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type IConnackPacket, type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
+import mqttPacket, { type IConnackPacket, type IPubackPacket, type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { WS_SUBPROTOCOL_MQTT } from '../../common/limits';
 import { webSocketAgent, type ProxySetting } from '../proxy';
@@ -102,6 +102,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
   private nextPacketId = 1;
   private readonly subacks = new Map<number, (granted: number[]) => void>();
+  private readonly pubacks = new Map<number, () => void>();
   private pingTimer: NodeJS.Timeout | undefined;
   private awaitingPong = false;
   private corked = false;
@@ -185,6 +186,13 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         done?.(s.granted as number[]);
         return;
       }
+      case 'puback': {
+        const id = (p as IPubackPacket).messageId as number;
+        const done = this.pubacks.get(id);
+        this.pubacks.delete(id);
+        done?.();
+        return;
+      }
       case 'pingresp':
         this.awaitingPong = false;
         return;
@@ -207,9 +215,30 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   }
 
   private allocatePacketId(): number {
-    const id = this.nextPacketId;
-    this.nextPacketId = id >= 65535 ? 1 : id + 1;
-    return id;
+    // 1..65535, never one whose PUBACK is still awaited.
+    for (;;) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id >= 65535 ? 1 : id + 1;
+      if (!this.pubacks.has(id) && !this.subacks.has(id)) return id;
+    }
+  }
+
+  /** PUBLISH at QoS 1; resolves on the hub's PUBACK, rejects when the connection closes first. */
+  publish(topic: string, payload: Buffer): Promise<void> {
+    if (this.closed) return Promise.reject(Object.assign(new Error('The MQTT connection is not open.'), { code: 'ECONNRESET' }));
+    const messageId = this.allocatePacketId();
+    return new Promise((resolve, reject) => {
+      const onClose = (e?: Error): void => {
+        this.pubacks.delete(messageId);
+        reject(e ?? Object.assign(new Error('The MQTT connection closed before the PUBACK.'), { code: 'ECONNRESET' }));
+      };
+      this.once('close', onClose);
+      this.pubacks.set(messageId, () => {
+        this.removeListener('close', onClose);
+        resolve();
+      });
+      this.stream.write(mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, messageId, retain: false, dup: false }));
+    });
   }
 
   /** SUBSCRIBE one filter; resolves with the granted QoS list (128 = refused). */

@@ -10,12 +10,14 @@ import {
   deliveredAck,
   deviceBoundAddress,
   isAckMode,
+  type DeviceMessage,
   type FeedbackRecord,
   type OutgoingMessage,
+  type Properties,
   type ReceivedFeedbackBatch,
   type ReceivedMessage,
 } from '../message';
-import { deviceIdFromTo } from './amqp-address';
+import { deviceEventsLinkAddress, deviceIdFromTo } from './amqp-address';
 
 import {
   ACK_PROPERTY,
@@ -110,27 +112,40 @@ export function encodeDeviceDelivery(m: ReceivedMessage): { message: AmqpMessage
   return { message, tag: lockTokenToTag(m.lockToken) };
 }
 
-/** What a device client reads from a delivery: the message, with the lock token taken from the tag. */
-export function decodeDeviceDelivery(msg: AmqpMessage, tag: Buffer): Omit<ReceivedMessage, 'lockedUntilUtc'> {
+/**
+ * What a device client reads from a delivery: the message, with the lock token taken from the tag.
+ * A field the delivery does not carry (a missing annotation, no expiry) stays absent.
+ */
+export function decodeDeviceDelivery(msg: AmqpMessage, tag: Buffer): Omit<DeviceMessage, 'lockedUntilUtc' | 'deviceId'> {
   const { ack, properties } = splitProperties(msg.application_properties);
   const ma = msg.message_annotations ?? {};
-  const to = optionalString(msg.to, 'to') ?? '';
+  const count = (v: unknown): number | undefined => (v === undefined || v === null ? undefined : Number(v));
   return compact({
     body: bodyToBuffer(msg.body),
-    messageId: idToString(msg.message_id, 'message-id') ?? '',
+    messageId: idToString(msg.message_id, 'message-id'),
     correlationId: idToString(msg.correlation_id, 'correlation-id'),
     userId: userIdToString(msg.user_id),
-    to,
-    expiryTimeUtc: timeToNumber(msg.absolute_expiry_time, 'absolute-expiry-time') ?? 0,
+    to: optionalString(msg.to, 'to'),
+    expiryTimeUtc: timeToNumber(msg.absolute_expiry_time, 'absolute-expiry-time'),
     ack: isAckMode(ack) ? ack : 'none',
     contentType: optionalString(msg.content_type, 'content-type'),
     contentEncoding: optionalString(msg.content_encoding, 'content-encoding'),
     properties,
-    deviceId: deviceIdFromTo(to) ?? '',
-    sequenceNumber: Number(ma[SEQUENCE_NUMBER_ANNOTATION] ?? 0),
-    enqueuedTimeUtc: timeToNumber(ma[ENQUEUED_TIME_ANNOTATION], ENQUEUED_TIME_ANNOTATION) ?? 0,
-    deliveryCount: Number(ma[DELIVERY_COUNT_ANNOTATION] ?? 0),
+    sequenceNumber: count(ma[SEQUENCE_NUMBER_ANNOTATION]),
+    enqueuedTimeUtc: timeToNumber(ma[ENQUEUED_TIME_ANNOTATION], ENQUEUED_TIME_ANNOTATION),
+    deliveryCount: count(ma[DELIVERY_COUNT_ANNOTATION]),
     lockToken: tagToLockToken(tag),
+  });
+}
+
+// ------------------------------------------------------------ device-to-cloud
+
+/** What a device puts on `/devices/{id}/messages/events`: `to` = that address, the properties, a data section (sdk-wire.md §2.3). */
+export function encodeDeviceEvent(deviceId: string, body: Buffer, properties: Properties): AmqpMessage {
+  return compact({
+    to: deviceEventsLinkAddress(deviceId),
+    application_properties: Object.keys(properties).length > 0 ? { ...properties } : undefined,
+    body: rheaMessage.data_section(body),
   });
 }
 

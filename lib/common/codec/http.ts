@@ -24,7 +24,7 @@
  */
 import { C2DError } from '../errors';
 import { DEFAULT_LIMITS } from '../limits';
-import { deliveredAck, isAckMode, type AckMode, type Properties, type ReceivedMessage } from '../message';
+import { deliveredAck, isAckMode, type AckMode, type DeviceMessage, type Properties, type ReceivedMessage } from '../message';
 
 export const HTTP_HEADERS = {
   etag: 'ETag',
@@ -136,7 +136,13 @@ export function encodeC2DHeaders(m: ReceivedMessage): Record<string, string> {
   if (m.userId !== undefined) h[HTTP_HEADERS.userId] = safeHeaderValue(m.userId);
   if (m.contentType !== undefined) h[HTTP_HEADERS.contentType] = safeHeaderValue(m.contentType);
   if (m.contentEncoding !== undefined) h[HTTP_HEADERS.contentEncoding] = safeHeaderValue(m.contentEncoding);
-  for (const [k, v] of Object.entries(m.properties)) h[`${HTTP_HEADERS.appPrefix}${safeHeaderName(k)}`] = safeHeaderValue(v);
+  return Object.assign(h, encodeAppProperties(m.properties));
+}
+
+/** Application properties as `iothub-app-{name}` headers (C2D responses, device-to-cloud requests). */
+export function encodeAppProperties(properties: Properties): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(properties)) h[`${HTTP_HEADERS.appPrefix}${safeHeaderName(k)}`] = safeHeaderValue(v);
   return h;
 }
 
@@ -153,37 +159,44 @@ export function decodeAppProperties(headers: HeaderBag): Properties {
 }
 
 /**
- * A device GET's 200 response as a received message. `receivedAtMs` stands
- * in for the lock time, which HTTP does not carry (IoT Hub's lock is 60 s).
+ * A device GET's 200 response as a received message; a header that is not
+ * there leaves its field absent. `receivedAtMs + lockTimeoutMs` stands in for
+ * the lock's end, which HTTP does not carry (the client passes its estimate).
  */
 export function decodeC2DResponse(
   headers: HeaderBag,
   body: Buffer,
   context: { deviceId: string; receivedAtMs: number; lockTimeoutMs?: number },
-): ReceivedMessage {
+): DeviceMessage {
   const etag = headerValue(headers, HTTP_HEADERS.etag);
   if (!etag) throw new C2DError('ArgumentInvalid', 'The response has no ETag (lock token).');
   const ack = headerValue(headers, HTTP_HEADERS.ack);
   const ct = headerValue(headers, HTTP_HEADERS.contentType) ?? headerValue(headers, HTTP_HEADERS.httpContentType);
   const ce = headerValue(headers, HTTP_HEADERS.contentEncoding) ?? headerValue(headers, 'content-encoding');
-  const m: ReceivedMessage = {
+  const m: DeviceMessage = {
     body,
-    messageId: headerValue(headers, HTTP_HEADERS.messageId) ?? '',
-    to: headerValue(headers, HTTP_HEADERS.to) ?? '',
-    expiryTimeUtc: parseHttpTime(headerValue(headers, HTTP_HEADERS.expiry)) ?? 0,
     ack: isAckMode(ack) ? (ack as AckMode) : 'none',
     properties: decodeAppProperties(headers),
     deviceId: context.deviceId,
-    sequenceNumber: Number(headerValue(headers, HTTP_HEADERS.sequenceNumber) ?? 0) || 0,
-    enqueuedTimeUtc: parseHttpTime(headerValue(headers, HTTP_HEADERS.enqueuedTime)) ?? 0,
-    deliveryCount: Number(headerValue(headers, HTTP_HEADERS.deliveryCount) ?? 0) || 0,
     lockToken: parseEtag(etag),
     lockedUntilUtc: context.receivedAtMs + (context.lockTimeoutMs ?? DEFAULT_LIMITS.lockTimeoutMs),
   };
-  const cid = headerValue(headers, HTTP_HEADERS.correlationId);
-  const uid = headerValue(headers, HTTP_HEADERS.userId);
-  if (cid !== undefined) m.correlationId = cid;
-  if (uid !== undefined) m.userId = uid;
+  const text = (name: string): string | undefined => headerValue(headers, name);
+  const count = (name: string): number | undefined => {
+    const v = text(name);
+    return v !== undefined && /^\d{1,15}$/.test(v.trim()) ? Number(v) : undefined;
+  };
+  const set = <K extends keyof DeviceMessage>(k: K, v: DeviceMessage[K] | undefined): void => {
+    if (v !== undefined) m[k] = v;
+  };
+  set('messageId', text(HTTP_HEADERS.messageId));
+  set('correlationId', text(HTTP_HEADERS.correlationId));
+  set('userId', text(HTTP_HEADERS.userId));
+  set('to', text(HTTP_HEADERS.to));
+  set('expiryTimeUtc', parseHttpTime(text(HTTP_HEADERS.expiry)));
+  set('sequenceNumber', count(HTTP_HEADERS.sequenceNumber));
+  set('enqueuedTimeUtc', parseHttpTime(text(HTTP_HEADERS.enqueuedTime)));
+  set('deliveryCount', count(HTTP_HEADERS.deliveryCount));
   if (ct !== undefined && ct !== OCTET_STREAM) m.contentType = ct;
   if (ce !== undefined) m.contentEncoding = ce;
   return m;

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
 import { RIGHTS, type Right } from '../../common/sas';
 import { isValidDeviceId } from '../../common/validate';
+import { assertJwks } from '../entra';
 
 /** A bad value; `where` names the flag, variable or config key it came from. */
 export class ConfigError extends Error {
@@ -267,4 +268,25 @@ export const policies: Kind<PolicyConfig[]> = {
   arg: '<json>',
   fromText: (t, where) => policiesOf(t.flatMap((s) => [parseJson(s, where)].flat()), where),
   fromJson: (v, where) => policiesOf(v, where),
+};
+
+/** A JSON Web Key Set file (Microsoft Entra issuer keys the hub trusts); read and checked at start. */
+export const jwksFile: Kind<string> = {
+  arg: '<file>',
+  fromText: (t, where) => jwksFile.fromJson(last(t), where, process.cwd()),
+  fromJson(v, where, baseDir) {
+    const file = path.resolve(baseDir, text.fromJson(v, where, baseDir));
+    let jwks: unknown;
+    try {
+      jwks = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`${where}: cannot read '${file}' as JSON (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+    }
+    try {
+      assertJwks(jwks, `${where} '${file}'`);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
+    }
+    return file;
+  },
 };

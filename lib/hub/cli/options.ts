@@ -10,6 +10,7 @@
  */
 import { DEFAULT_PORTS, type HubLimits } from '../../common/limits';
 import { STORE_SYNCHRONOUS, type StoreSynchronous } from '../api';
+import { IOTHUB_AUDIENCE } from '../entra';
 import * as K from './kinds';
 
 export type Command = 'serve' | 'export' | 'import' | 'reset';
@@ -47,6 +48,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt({ key: 'tls.cert', path: 'tls.cert', flag: 'cert', env: 'C2D_TLS_CERT', kind: K.pathKind('<file>', true), help: 'TLS certificate (PEM); with --key', defaultText: 'self-signed, generated once', commands: SERVE }),
   opt({ key: 'tls.key', path: 'tls.key', flag: 'key', env: 'C2D_TLS_KEY', kind: K.pathKind('<file>', true), help: 'TLS private key (PEM)', commands: SERVE }),
   opt({ key: 'trustedCaCertificates', path: 'trustedCaCertificates', flag: 'ca-cert', env: 'C2D_CA_CERTS', kind: K.caFiles, multiple: true, help: 'CA certificates (PEM) that sign CA-signed devices\' certificates; repeatable', commands: SERVE }),
+  opt({ key: 'entra.jwks', path: 'entra.jwks', flag: 'trust-jwks', env: 'C2D_ENTRA_JWKS', kind: K.jwksFile, help: 'accept Microsoft Entra bearer tokens signed by a key of this JSON Web Key Set, on AMQP and HTTPS', defaultText: 'none', commands: SERVE }),
+  opt({ key: 'entra.issuer', path: 'entra.issuer', flag: 'entra-issuer', env: 'C2D_ENTRA_ISSUER', kind: K.text, help: 'with --trust-jwks: the issuer tokens must name', defaultText: 'any', commands: SERVE }),
+  opt({ key: 'entra.audience', path: 'entra.audience', flag: 'entra-audience', env: 'C2D_ENTRA_AUDIENCE', kind: K.texts, multiple: true, help: 'with --trust-jwks: an accepted audience; repeatable', defaultText: IOTHUB_AUDIENCE, commands: SERVE }),
   opt({ key: 'synchronous', path: 'synchronous', flag: 'synchronous', env: 'C2D_SYNCHRONOUS', kind: K.choice<StoreSynchronous>(STORE_SYNCHRONOUS), help: 'store commits synced to disk (full) or not: normal survives a crash of this process, not of the machine', defaultText: 'full', commands: SERVE }),
   opt({ key: 'registerUnknownDevices', path: 'registerUnknownDevices', flag: 'register-unknown-devices', env: 'C2D_REGISTER_UNKNOWN_DEVICES', kind: K.flag, help: 'create a device on its first send', defaultText: 'false', commands: SERVE }),
   opt({ key: 'limits', path: 'limits', flag: 'limit', env: 'C2D_LIMITS', kind: K.limits, multiple: true, help: 'a hub limit (HubLimits name, e.g. maxConnections=1000); repeatable; the variable takes a comma-separated list', defaultText: "IoT Hub's values", commands: SERVE }),
@@ -72,6 +76,8 @@ export interface CliConfig {
   ports: { amqps: number | false; mqtts: number | false; https: number | false };
   tls?: { cert?: string; key?: string };
   trustedCaCertificates?: string[];
+  /** Microsoft Entra tokens the hub trusts: the issuer's key set (a file), its name, the audiences. */
+  entra?: { jwks?: string; issuer?: string; audience?: string[] };
   synchronous?: StoreSynchronous;
   registerUnknownDevices: boolean;
   limits: Partial<HubLimits>;

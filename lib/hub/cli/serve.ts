@@ -12,9 +12,10 @@ import { HubMetrics } from '../admin/metrics';
 import { Readiness } from '../admin/readiness';
 import { startAdminServer, type AdminServer } from '../admin/server';
 import { EmbeddedHub } from '../embedded';
+import { IOTHUB_AUDIENCE, type EntraOptions, type JsonWebKeySet } from '../entra';
 import { AccessLog } from './access-log';
 import { bannerHost } from './banner-host';
-import type { DeviceConfig, PolicyConfig } from './kinds';
+import { ConfigError, type DeviceConfig, type PolicyConfig } from './kinds';
 import type { CliConfig } from './options';
 
 export interface RunningHub {
@@ -67,6 +68,17 @@ export async function provision(registry: Registry, devices: DeviceConfig[], pol
   for (const p of registry.listPolicies()) if (!wanted.has(p.keyName)) await registry.deletePolicy(p.keyName);
 }
 
+/** --trust-jwks (with --entra-issuer, --entra-audience): EmbeddedHubOptions.trustEntra. */
+function trustEntra(config: CliConfig): EntraOptions | undefined {
+  const e = config.entra;
+  if (!e?.jwks) {
+    if (e?.issuer !== undefined || e?.audience !== undefined) throw new ConfigError('--entra-issuer and --entra-audience go with --trust-jwks <file>.');
+    return undefined;
+  }
+  const jwks = JSON.parse(fs.readFileSync(e.jwks, 'utf8')) as JsonWebKeySet;
+  return { jwks, ...(e.issuer !== undefined ? { issuer: e.issuer } : {}), ...(e.audience !== undefined ? { audience: e.audience } : {}) };
+}
+
 export async function serve(config: CliConfig): Promise<RunningHub> {
   const log = new AccessLog(config.log);
   const metrics = new HubMetrics();
@@ -76,9 +88,11 @@ export async function serve(config: CliConfig): Promise<RunningHub> {
     metrics.onAccess(e);
     log.onAccess(e);
   };
+  const entra = trustEntra(config);
   let hub: EmbeddedHub;
   try {
     hub = await EmbeddedHub.start({
+      ...(entra ? { trustEntra: entra } : {}),
       dataDir: config.dataDir,
       hubName: config.hubName,
       ports: config.ports,
@@ -138,6 +152,9 @@ function banner(hub: EmbeddedHub, config: CliConfig, devices: DeviceConfig[], ad
     ...(admin ? [`  admin  port ${admin.port} (http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${admin.port}/health, /ready, /metrics)`] : []),
     '',
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
+    ...(config.entra?.jwks
+      ? [`Accepts Microsoft Entra tokens signed by a key in ${config.entra.jwks} (issuer ${config.entra.issuer ?? 'any'}; audience ${(config.entra.audience ?? [IOTHUB_AUDIENCE]).join(', ')})`]
+      : []),
     ...hub.hub.auth.trustedCas.list().map((ca) => `Device CA: ${ca.subject} (SHA-256 ${ca.fingerprint256}, valid to ${ca.validTo})`),
     '',
     ...(policy ? [`Service connection string (${policy.keyName}):`, `  ${hub.serviceConnectionString(policy.keyName, 'amqps', shown.host)}`] : ['No shared access policy with ServiceConnect is configured.']),

@@ -1,7 +1,10 @@
 /**
- * Who is calling: a SAS token in `Authorization`, or (device routes only) the
- * TLS client certificate. The engine verifies; this module only picks the
- * credential and the resource it must cover. Every failure is 401003.
+ * Who is calling: a SAS token in `Authorization`, on the service routes also
+ * a Microsoft Entra `Bearer <jwt>` (when the hub trusts an issuer: the same
+ * verifier as AMQP's put-token), or (device routes only) the TLS client
+ * certificate; Entra has no device API, as on IoT Hub. The engine (or the
+ * verifier) verifies; this module only picks the credential and the
+ * resource it must cover. Every failure is 401003.
  */
 import type { Principal } from '../api';
 import type { Right } from '../../common/sas';
@@ -50,13 +53,30 @@ export function authenticateDevice(ctx: RequestContext, deviceId: string): Princ
   });
 }
 
-/** The caller must hold a policy token with `right` whose `sr` covers `resource` (a path under the hub). */
-export function authenticateService(ctx: RequestContext, right: Right, resource: string): Principal {
-  return decide(ctx, undefined, () => {
-    const sas = token(ctx);
-    if (sas === undefined) throw errors.unauthorized('The request has no Authorization header.');
-    const p = ctx.hub.auth.authenticateSas(sas, `${ctx.hub.hubName}${resource}`);
+const BEARER = /^Bearer\s+/i;
+
+/**
+ * The caller must hold `right`: a policy SAS token whose `sr` covers `resource` (a path under
+ * the hub), or an Entra bearer token whose roles grant it.
+ */
+export async function authenticateService(ctx: RequestContext, right: Right, resource: string): Promise<Principal> {
+  try {
+    const t = token(ctx);
+    if (t === undefined) throw errors.unauthorized('The request has no Authorization header.');
+    let p: Principal;
+    let method: AuthMethod = 'sas';
+    if (BEARER.test(t)) {
+      if (!ctx.verifyBearer) throw errors.unauthorized('This hub does not accept bearer tokens (it trusts no Microsoft Entra issuer).');
+      p = await ctx.verifyBearer(t.replace(BEARER, ''), `${ctx.hub.hubName}${resource}`);
+      method = 'bearer';
+    } else {
+      p = ctx.hub.auth.authenticateSas(t, `${ctx.hub.hubName}${resource}`);
+    }
     ctx.hub.auth.assertRight(p, right);
-    return { p, method: 'sas' };
-  });
+    ctx.access?.({ type: 'auth-accepted', transport: 'http', method, identity: p.kind === 'device' ? p.deviceId : p.keyName, kind: p.kind });
+    return p;
+  } catch (e) {
+    ctx.access?.(refusal('http', e, {}));
+    throw e;
+  }
 }

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { HubApi } from '../api';
+import type { BearerVerifier } from '../amqp/peer';
 import type { HubRoute } from '../../common/codec/http-paths';
 import { HTTP_HEADERS, JSON_CONTENT_TYPE } from '../../common/codec/http';
 import type { AccessEvent } from '../access';
@@ -17,6 +18,8 @@ export interface RequestContext<R extends HubRoute = HubRoute> {
   body: Buffer;
   /** Where auth.ts reports the request's access decision (the router sets it when someone observes). */
   access?: (event: AccessEvent) => void;
+  /** Verifies Entra bearer tokens on the service routes; absent: they are refused (401003). */
+  verifyBearer?: BearerVerifier;
 }
 
 export interface Reply {

@@ -13,7 +13,7 @@ import { noContent, type RequestContext, type Reply, type RouteTable } from './c
 const FEEDBACK_PATH = '/messages/serviceBound/feedback';
 
 async function receive(ctx: RequestContext<{ kind: 'feedback' }>): Promise<Reply> {
-  authenticateService(ctx, 'ServiceConnect', FEEDBACK_PATH);
+  await authenticateService(ctx, 'ServiceConnect', FEEDBACK_PATH);
   const batch = await ctx.hub.receiveFeedback();
   if (!batch) return noContent();
   return {
@@ -30,7 +30,7 @@ async function receive(ctx: RequestContext<{ kind: 'feedback' }>): Promise<Reply
 }
 
 async function completeOrReject(ctx: RequestContext<{ kind: 'feedbackLock'; lockToken: string }>): Promise<Reply> {
-  authenticateService(ctx, 'ServiceConnect', FEEDBACK_PATH);
+  await authenticateService(ctx, 'ServiceConnect', FEEDBACK_PATH);
   const { lockToken } = ctx.route;
   if (hasRejectFlag(ctx.query)) await ctx.hub.rejectFeedback(lockToken);
   else await ctx.hub.completeFeedback(lockToken);
@@ -38,7 +38,7 @@ async function completeOrReject(ctx: RequestContext<{ kind: 'feedbackLock'; lock
 }
 
 async function abandon(ctx: RequestContext<{ kind: 'feedbackAbandon'; lockToken: string }>): Promise<Reply> {
-  authenticateService(ctx, 'ServiceConnect', FEEDBACK_PATH);
+  await authenticateService(ctx, 'ServiceConnect', FEEDBACK_PATH);
   await ctx.hub.abandonFeedback(ctx.route.lockToken);
   return noContent();
 }

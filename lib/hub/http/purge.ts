@@ -8,7 +8,7 @@ import { json, type RequestContext, type Reply, type RouteTable } from './contex
 
 async function purge(ctx: RequestContext<{ kind: 'deviceCommands'; deviceId: string }>): Promise<Reply> {
   const { deviceId } = ctx.route;
-  authenticateService(ctx, 'ServiceConnect', `/devices/${deviceId}/commands`);
+  await authenticateService(ctx, 'ServiceConnect', `/devices/${deviceId}/commands`);
   const totalMessagesPurged = await ctx.hub.purge(deviceId);
   return json(200, { deviceId, totalMessagesPurged });
 }

@@ -109,7 +109,7 @@ async function apply(hub: HubApi, e: Entry): Promise<void> {
 }
 
 export async function bulkRegistryOperation(ctx: RequestContext<{ kind: 'devices' }>): Promise<Reply> {
-  authenticateService(ctx, 'RegistryWrite', '/devices');
+  await authenticateService(ctx, 'RegistryWrite', '/devices');
   const entries = entriesOf(parseJsonBody(ctx.body));
   const result: BulkRegistryOperationResult = { isSuccessful: true, errors: [], warnings: [] };
   for (const e of entries) {

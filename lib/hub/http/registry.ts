@@ -36,7 +36,7 @@ export function deviceSpecFromJson(pathId: string, body: Buffer): DeviceSpec {
 
 async function put(ctx: DeviceCtx): Promise<Reply> {
   const { deviceId } = ctx.route;
-  authenticateService(ctx, 'RegistryWrite', `/devices/${deviceId}`);
+  await authenticateService(ctx, 'RegistryWrite', `/devices/${deviceId}`);
   const spec = deviceSpecFromJson(deviceId, ctx.body);
   const ifMatch = ifMatchOf(ctx);
   // No If-Match means "create": IoT Hub answers 409 rather than overwrite.
@@ -46,7 +46,7 @@ async function put(ctx: DeviceCtx): Promise<Reply> {
 
 async function get(ctx: DeviceCtx): Promise<Reply> {
   const { deviceId } = ctx.route;
-  authenticateService(ctx, 'RegistryRead', `/devices/${deviceId}`);
+  await authenticateService(ctx, 'RegistryRead', `/devices/${deviceId}`);
   const d = ctx.hub.registry.getDevice(deviceId);
   if (!d) throw errors.deviceNotFound(deviceId);
   return deviceReply(d);
@@ -54,13 +54,13 @@ async function get(ctx: DeviceCtx): Promise<Reply> {
 
 async function remove(ctx: DeviceCtx): Promise<Reply> {
   const { deviceId } = ctx.route;
-  authenticateService(ctx, 'RegistryWrite', `/devices/${deviceId}`);
+  await authenticateService(ctx, 'RegistryWrite', `/devices/${deviceId}`);
   await ctx.hub.registry.deleteDevice(deviceId, ifMatchOf(ctx));
   return noContent();
 }
 
 async function list(ctx: RequestContext<{ kind: 'devices' }>): Promise<Reply> {
-  authenticateService(ctx, 'RegistryRead', '/devices');
+  await authenticateService(ctx, 'RegistryRead', '/devices');
   const top = ctx.query.get('top');
   let max: number = BOUNDS.maxListDevices;
   if (top !== null && top !== '') {

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubApi } from '../api';
+import type { BearerVerifier } from '../amqp/peer';
 import { WIRE_LIMITS } from '../../common/limits';
 import { C2DError } from '../../common/errors';
 import { HttpWireError, encodeHttpError } from '../../common/codec/http-errors';
@@ -32,6 +33,8 @@ export interface HttpHandlerOptions {
    * otherwise report one per poll).
    */
   onAccess?: AccessObserver;
+  /** Verifies Microsoft Entra bearer tokens on the service routes (lib/hub/entra.ts); absent: refused. */
+  verifyBearerToken?: BearerVerifier;
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -118,7 +121,7 @@ export function createHttpHandler(hub: HubApi, options: HttpHandlerOptions = {})
       const { route: r, query, handler } = route(req);
       const body = await readBody(req, maxBody);
       const access = accessOf(req);
-      const ctx: RequestContext = { hub, req, route: r, query, body, ...(access ? { access } : {}) };
+      const ctx: RequestContext = { hub, req, route: r, query, body, ...(access ? { access } : {}), ...(options.verifyBearerToken ? { verifyBearer: options.verifyBearerToken } : {}) };
       send(res, await handler(ctx));
     } catch (err) {
       if (!(err instanceof C2DError) && !(err instanceof HttpWireError)) options.onError?.(err);
