@@ -4,6 +4,7 @@
  * This is what the `c2d-hub` command and the Node-RED `c2d-hub` node start.
  */
 import { formatConnectionString } from '../common/connection-string';
+import { DEFAULT_PORTS } from '../common/limits';
 import { createAmqpServer, type AmqpServer, type AmqpServerOptions } from './amqp/server';
 import { createMqttServer, type MqttServer } from './mqtt/server';
 import { createHttpHandler } from './http';
@@ -127,9 +128,8 @@ export class EmbeddedHub {
    * with a port when `protocol`'s port is not IoT Hub's.
    */
   hostName(protocol?: ListenerProtocol, host: string = this.hub.hubName): string {
-    const standard = { amqps: 5671, mqtts: 8883, https: 443 } as const;
     const port = protocol ? this.ports[protocol] : undefined;
-    return port !== undefined && protocol && port !== standard[protocol] ? `${host}:${port}` : host;
+    return port !== undefined && protocol && port !== DEFAULT_PORTS[protocol] ? `${host}:${port}` : host;
   }
 
   /** A service connection string for a shared access policy (default iothubowner); `host` as in hostName. */

@@ -3,7 +3,7 @@
  * (0 = any free port), blank = off. Durations are seconds in the editor.
  * Defaults need no privileges: nothing below 1024 unless the user sets it.
  */
-import type { HubLimits } from '../../lib/common/limits';
+import { DEFAULT_PORTS, type HubLimits } from '../../lib/common/limits';
 import type { StoreSynchronous } from '../../lib/hub/api';
 import type { Protocol, StartOptions } from './start-hub';
 
@@ -30,7 +30,8 @@ export interface HubDef {
   caCerts?: string;
 }
 
-export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: 5671, mqtts: 8883, https: 8443 };
+/** IoT Hub's ports, but HTTPS on 8443: Node-RED usually runs unprivileged, and 443 needs root. */
+export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: DEFAULT_PORTS.amqps, mqtts: DEFAULT_PORTS.mqtts, https: 8443 };
 
 function port(v: string | number | undefined): number | false {
   if (v === undefined || v === null || String(v).trim() === '') return false;
