@@ -24,6 +24,10 @@ export interface HubDef {
   lockTimeout?: string | number;
   feedbackTtl?: string | number;
   feedbackWindow?: string | number;
+  /** How long dead letters are kept, seconds (0 = dropped at once, IoT Hub's behaviour). */
+  deadLetterTtl?: string | number;
+  /** Dead letters kept per device (0 = none). */
+  deadLetterMax?: string | number;
 }
 
 export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: 5671, mqtts: 8883, https: 8443 };
@@ -53,6 +57,8 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
   set('lockTimeoutMs', num(def.lockTimeout, 1000));
   set('feedbackTtlMs', num(def.feedbackTtl, 1000));
   set('feedbackBatchWindowMs', num(def.feedbackWindow, 1000));
+  set('deadLetterTtlMs', num(def.deadLetterTtl, 1000));
+  set('deadLetterMaxPerDevice', num(def.deadLetterMax));
   return {
     hubName: def.hubName?.trim() || 'localhost',
     host: def.host?.trim() || '127.0.0.1',
