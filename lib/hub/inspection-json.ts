@@ -34,8 +34,9 @@ export function deadLetterJson(v: DeadLetterView, body: BodyEncoding): Json {
   return { ...messageJson(rest, body), deadLetteredTimeUtc: iso(deadLetteredTimeUtc) };
 }
 
-export function deadLetterPageJson(p: Page<DeadLetterView>, body: BodyEncoding): { items: Json[]; total: number } {
-  return { items: p.items.map((d) => deadLetterJson(d, body)), total: p.total };
+export function deadLetterPageJson(p: Page<DeadLetterView>, body: BodyEncoding): { total: number; items: Json[] } {
+  // total first: it is what a person reads first in the debug sidebar.
+  return { total: p.total, items: p.items.map((d) => deadLetterJson(d, body)) };
 }
 
 export function traceJson(entries: TraceEntry[]): Json[] {
