@@ -2,12 +2,11 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ALL_NODES, helper, isConnected, statusReaches, tempDir } from './helpers';
+import { NEEDS_AZURE, STORIES } from './example-stories';
 
 const dir = path.resolve(__dirname, '../../../examples');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
 const NODE_TYPES = ['c2d-hub', 'c2d-send', 'c2d-receive', 'c2d-ack', 'c2d-feedback'];
-/** The one example that needs something from outside (an Azure IoT Hub and its connection strings). */
-const NEEDS_AZURE = 'Azure IoT Hub.json';
 
 type N = Record<string, unknown> & { id: string; type: string };
 
@@ -23,40 +22,6 @@ const CORE_NODES = [
 /** Where the runtime's RED.comms.publish goes in the test helper (the debug node's output to the sidebar). */
 const runtimeEvents = (require('@node-red/util') as { events: NodeJS.EventEmitter }).events;
 /* eslint-enable @typescript-eslint/no-require-imports */
-
-/**
- * What each example must show in the debug sidebar on its own after deploy:
- * per debug node (by name), what its messages must contain, in any order.
- */
-const STORIES: Record<string, Array<[debugNode: string, ...shows: RegExp[]]>> = {
-  'Round trip on the embedded hub.json': [
-    ['sent', /"deviceId":"demo-device"/],
-    ['received', /"text":"hello device"/],
-    ['feedback', /"statusCode":"Success"/],
-  ],
-  'Manual settlement.json': [
-    ['sent', /"deviceId":"demo-device"/],
-    ['settled', /"action":"complete"/, /"action":"reject"/, /"action":"abandon"/],
-    ['feedback', /"statusCode":"Success"/, /"statusCode":"Rejected"/, /"statusCode":"DeliveryCountExceeded"/],
-    // The kept dead letters, listed after the negative feedback: the rejected one and the one delivered too often.
-    ['dead letters', /^\{"total":2,[^]*"reason":"(Rejected|DeliveryCountExceeded)"[^]*"reason":"(Rejected|DeliveryCountExceeded)"/],
-  ],
-  'HTTP polling and MQTT devices.json': [
-    ['http-device got', /hello over HTTPS/],
-    ['mqtt-device got', /hello over MQTT/],
-    ['feedback', /"deviceId":"http-device".*"statusCode":"Success"/, /"deviceId":"mqtt-device".*"statusCode":"Success"/],
-  ],
-  'Every network transport.json': [
-    ['received', ...['amqp', 'amqp-ws', 'mqtt', 'mqtt-ws', 'http'].map((t) => new RegExp(`"hello":"${t}-device"`))],
-    ['feedback', ...['amqp', 'amqp-ws', 'mqtt', 'mqtt-ws', 'http'].map((t) => new RegExp(`"deviceId":"${t}-device".*"statusCode":"Success"`))],
-  ],
-  'Backend and device in two Node-REDs.json': [
-    ['sent', /"deviceId":"remote-device"/],
-    ['command', /"command":"blink"/],
-    ['completed', /"action":"complete"/],
-    ['feedback', /"statusCode":"Success"/],
-  ],
-};
 
 describe('examples', function () {
   it('use every non-config node type between them', () => {
