@@ -70,6 +70,26 @@ describe('nodes: the embedded-network target (a c2d-hub of this Node-RED, over i
     }
   });
 
+  it('connects where the hub listens while tokens name the hub: a hub name that resolves nowhere still works', async () => {
+    const flow: M[] = [
+      ...(baseFlow(tmp.dir, { hubName: 'c2d-test-hub.invalid', amqpsPort: '0', mqttsPort: '0', httpsPort: '0', devices: 'dev1' }) as M[]),
+      cfg('scfg', 'service', 'amqp'),
+      cfg('wscfg', 'service', 'amqp-ws'),
+      cfg('dcfg', 'device', 'mqtt', 'dev1'),
+      { id: 'send', z: 'f1', type: 'c2d-send', hub: 'scfg', deviceId: 'dev1', wires: [[]] },
+      { id: 'send-ws', z: 'f1', type: 'c2d-send', hub: 'wscfg', deviceId: 'dev1', wires: [[]] },
+      { id: 'recv', z: 'f1', type: 'c2d-receive', hub: 'dcfg', settle: 'emit', wires: [['got']] },
+      { id: 'got', z: 'f1', type: 'helper' },
+    ];
+    await helper.load(ALL_NODES, flow);
+    for (const id of ['send', 'send-ws', 'recv']) await statusReaches(helper.getNode(id), isConnected, 30_000);
+    for (const [sender, id] of [['send', 'n1'], ['send-ws', 'n2']] as const) {
+      const got = nextMsg(helper.getNode('got'), 30_000);
+      helper.getNode(sender).receive({ payload: 'x', messageId: id });
+      assert.equal((await got).messageId, id);
+    }
+  });
+
   it('follows the hub when it restarts on other ports (a partial deploy of the hub node alone)', async () => {
     const flow: M[] = [
       ...(baseFlow(tmp.dir, { amqpsPort: '0', mqttsPort: '0', httpsPort: '', devices: 'dev1' }) as M[]),
