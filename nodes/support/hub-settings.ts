@@ -28,6 +28,10 @@ export interface HubDef {
   tls?: string;
   /** PEM text of the CA certificates certificateAuthority devices' chains lead to (public, not secret). */
   caCerts?: string;
+  /** How long dead letters are kept, seconds (0 = dropped at once, IoT Hub's behaviour). */
+  deadLetterTtl?: string | number;
+  /** Dead letters kept per device (0 = none). */
+  deadLetterMax?: string | number;
 }
 
 /** IoT Hub's ports, but HTTPS on 8443: Node-RED usually runs unprivileged, and 443 needs root. */
@@ -58,6 +62,8 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
   set('lockTimeoutMs', num(def.lockTimeout, 1000));
   set('feedbackTtlMs', num(def.feedbackTtl, 1000));
   set('feedbackBatchWindowMs', num(def.feedbackWindow, 1000));
+  set('deadLetterTtlMs', num(def.deadLetterTtl, 1000));
+  set('deadLetterMaxPerDevice', num(def.deadLetterMax));
   return {
     hubName: def.hubName?.trim() || 'localhost',
     host: def.host?.trim() || '127.0.0.1',

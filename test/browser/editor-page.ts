@@ -137,12 +137,17 @@ export async function waitGreen(page: Page, ids: string[], timeoutMs = 20_000): 
   }
 }
 
-/** Clicks the flow's tab (statuses are drawn only for the tab shown) and waits until it is active. */
+/**
+ * Shows the flow's tab (statuses are drawn only for the tab shown) and waits
+ * until it is active. Through RED.workspaces.show rather than a click on the
+ * tab: with several tabs the bar scrolls under the pointer, and a click that
+ * lands on the tab just activated opens its edit dialog.
+ */
 export async function showTab(page: Page, z: string): Promise<void> {
   // Notifications ("Imported...", "Successfully deployed") sit over the tab
   // bar until they time out; a click closes one, as it does for a user.
   for (const n of await page.locator('.red-ui-notification').all()) await n.click({ timeout: 2_000 }).catch(() => undefined);
-  await page.locator(`#red-ui-tab-${z.replace('.', '-')} .red-ui-tab-label`).click();
+  await page.evaluate((t) => RED.workspaces.show(t), z);
   await page.waitForFunction((t) => RED.workspaces.active() === t, z);
 }
 

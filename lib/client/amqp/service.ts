@@ -74,7 +74,7 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
     const put = async (): Promise<number> => {
       const t = await c.issueToken();
       // azure-iothub: name = HostName for SAS; for Entra the same audience, type `jwt`.
-      await (this.cbs as CbsClient).putToken(c.host, t.token, t.type);
+      await (this.cbs as CbsClient).putToken(c.tokenHost, t.token, t.type);
       this.o.onTokenRenewed?.(t.expiresAtMs);
       return t.expiresAtMs;
     };
