@@ -3,6 +3,7 @@
  * contain `=` (split at the first one). c2d-semantics.md §6.4.
  */
 import { C2DError } from './errors';
+import { DEFAULT_PORTS } from './limits';
 
 export interface ConnectionString {
   HostName: string;
@@ -90,4 +91,12 @@ export function splitHostPort(hostName: string): { host: string; port?: number }
   const m = /^(.*?)(?::(\d{1,5}))?$/.exec(hostName);
   const host = m?.[1] ?? hostName;
   return m?.[2] ? { host, port: Number(m[2]) } : { host };
+}
+
+/**
+ * The `HostName` a client of a hub on `port` writes for `protocol`: the bare
+ * hub name on IoT Hub's standard port for it, `name:port` on any other.
+ */
+export function hostNameFor(hubName: string, protocol?: keyof typeof DEFAULT_PORTS, port?: number): string {
+  return protocol && port !== undefined && port !== DEFAULT_PORTS[protocol] ? `${hubName}:${port}` : hubName;
 }

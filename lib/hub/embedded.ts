@@ -3,7 +3,7 @@
  * ports — AMQPS, MQTTS, HTTPS, and AMQP/MQTT over WebSocket on the HTTPS port.
  * This is what the `c2d-hub` command and the Node-RED `c2d-hub` node start.
  */
-import { formatConnectionString } from '../common/connection-string';
+import { formatConnectionString, hostNameFor } from '../common/connection-string';
 import { createAmqpServer, type AmqpServer, type AmqpServerOptions } from './amqp/server';
 import { createMqttServer, type MqttServer } from './mqtt/server';
 import { createHttpHandler } from './http';
@@ -102,9 +102,7 @@ export class EmbeddedHub {
 
   /** `HostName=...` as clients should use it: the hub name, with a port when `protocol`'s port is not IoT Hub's. */
   hostName(protocol?: ListenerProtocol): string {
-    const standard = { amqps: 5671, mqtts: 8883, https: 443 } as const;
-    const port = protocol ? this.ports[protocol] : undefined;
-    return port !== undefined && protocol && port !== standard[protocol] ? `${this.hub.hubName}:${port}` : this.hub.hubName;
+    return hostNameFor(this.hub.hubName, protocol, protocol ? this.ports[protocol] : undefined);
   }
 
   /** A service connection string for a shared access policy (default iothubowner). */
