@@ -206,7 +206,7 @@
           });
         }
         var facts = C2D.el('div', 'c2d-sidebar-message-facts').appendTo(r);
-        C2D.el('span', 'c2d-sidebar-ago').attr('data-at', m.deadLetteredTimeUtc).appendTo(facts);
+        C2D.el('span', 'c2d-sidebar-ago').attr('data-at', m.deadLetteredTimeUtc).attr('data-label', 'device.deadAgo').appendTo(facts);
         C2D.el('span', '', t('device.deliveries', { count: m.deliveryCount })).appendTo(facts);
         C2D.el('span', '', C2D.bytes(m.size) + ' · ack ' + m.ack).appendTo(facts);
         var props = Object.keys(m.properties || {});
@@ -257,7 +257,7 @@
       C2D.el('i', 'fa fa-circle c2d-sidebar-dot c2d-sidebar-dot-' + (d.status === 'disabled' ? 'disabled' : d.connections.length ? 'online' : 'offline')).appendTo(info);
       C2D.el('span', 'c2d-sidebar-device-state', ' ' + state).appendTo(info);
       C2D.el('span', '', ' · ' + t('device.auth', { type: d.authenticationType })).appendTo(info);
-      C2D.el('span', 'c2d-sidebar-ago').attr('data-at', d.lastActivityUtc || '').appendTo(info);
+      C2D.el('span', 'c2d-sidebar-ago').attr('data-at', d.lastActivityUtc || '').attr('data-label', 'device.active').appendTo(info);
       if (toggleStatus) {
         toggleStatus.find('span').text(' ' + (d.status === 'enabled' ? t('device.disable') : t('device.enable')));
         toggleStatus.find('i').attr('class', 'fa ' + (d.status === 'enabled' ? 'fa-ban' : 'fa-check'));
@@ -291,7 +291,7 @@
       });
       root.find('.c2d-sidebar-ago').each(function () {
         var at = Number($(this).attr('data-at'));
-        $(this).text(at ? ' · ' + t('devices.ago', { time: C2D.duration(hubNow - at) }) : '');
+        $(this).text(at ? ' · ' + t($(this).attr('data-label') || 'devices.ago', { time: C2D.duration(hubNow - at) }) : '');
       });
     }
 

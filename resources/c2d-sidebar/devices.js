@@ -55,7 +55,7 @@
     }
 
     var head = C2D.el('div', 'c2d-sidebar-row c2d-sidebar-row-head').appendTo(root);
-    ['id', 'connection', 'pending', 'locked', 'deadLetters', 'lastActivity'].forEach(function (k) {
+    ['id', 'pending', 'locked', 'deadLetters'].forEach(function (k) {
       C2D.el('span', 'c2d-sidebar-col-' + k, t('devices.col.' + k)).appendTo(head);
     });
     var list = C2D.el('div', 'c2d-sidebar-device-rows').appendTo(root);
@@ -82,13 +82,15 @@
         var state = d.status === 'disabled' ? 'disabled' : d.connections.length ? 'online' : 'offline';
         var row = C2D.el('div', 'c2d-sidebar-row c2d-sidebar-device').attr('data-device', d.deviceId).attr('data-state', state).appendTo(list);
         var id = C2D.el('span', 'c2d-sidebar-col-id').appendTo(row);
-        C2D.el('i', 'fa fa-circle c2d-sidebar-dot c2d-sidebar-dot-' + state).appendTo(id);
-        C2D.el('span', 'c2d-sidebar-device-id', d.deviceId).appendTo(id);
-        C2D.el('span', 'c2d-sidebar-col-connection', connectionText(d)).appendTo(row);
+        var name = C2D.el('span', 'c2d-sidebar-device-name').appendTo(id);
+        C2D.el('i', 'fa fa-circle c2d-sidebar-dot c2d-sidebar-dot-' + state).appendTo(name);
+        C2D.el('span', 'c2d-sidebar-device-id', d.deviceId).appendTo(name);
+        var sub = C2D.el('span', 'c2d-sidebar-device-sub').appendTo(id);
+        C2D.el('span', 'c2d-sidebar-col-connection', connectionText(d)).appendTo(sub);
+        C2D.el('span', 'c2d-sidebar-col-lastActivity').attr('data-at', d.lastActivityUtc || '').appendTo(sub);
         C2D.el('span', 'c2d-sidebar-col-pending', d.pending).appendTo(row);
         C2D.el('span', 'c2d-sidebar-col-locked', d.locked).appendTo(row);
         C2D.el('span', 'c2d-sidebar-col-deadLetters', d.deadLetters).appendTo(row);
-        C2D.el('span', 'c2d-sidebar-col-lastActivity').attr('data-at', d.lastActivityUtc || '').appendTo(row);
         row.on('click', function () { ctx.open(d.deviceId); });
       });
       range.text(total === 0 ? '' : t('devices.range', { from: page.offset + 1, to: page.offset + page.items.length, total: total }));
@@ -100,7 +102,7 @@
     function tick(hubNow) {
       list.find('.c2d-sidebar-col-lastActivity').each(function () {
         var at = Number($(this).attr('data-at'));
-        $(this).text(at ? t('devices.ago', { time: C2D.duration(hubNow - at) }) : '–');
+        $(this).text(at ? ' · ' + t('devices.ago', { time: C2D.duration(hubNow - at) }) : '');
       });
     }
 

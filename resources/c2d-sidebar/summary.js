@@ -19,7 +19,7 @@
       C2D.el('div', 'c2d-sidebar-tile-label', t('summary.' + key)).appendTo(box);
       values[key] = C2D.el('div', 'c2d-sidebar-tile-value', '–').appendTo(box);
     }
-    ['ports', 'devices', 'pending', 'locked', 'deadLetters', 'feedback', 'rateIn', 'rateOut'].forEach(tile);
+    ['ports', 'devices', 'pending', 'locked', 'deadLetters', 'feedback', 'rates'].forEach(tile);
 
     var chartBox = C2D.el('div', 'c2d-sidebar-chart').appendTo(root);
     var svg = document.createElementNS(SVG, 'svg');
@@ -73,8 +73,7 @@
         sin += at(s)[0];
         sout += at(s)[1];
       }
-      values.rateIn.text(formatRate(sin / AVERAGE_SECONDS));
-      values.rateOut.text(formatRate(sout / AVERAGE_SECONDS));
+      values.rates.text(t('summary.ratesValue', { in: formatRate(sin / AVERAGE_SECONDS), out: formatRate(sout / AVERAGE_SECONDS) }));
     }
 
     function formatRate(r) {
