@@ -72,6 +72,7 @@ export class LiveHub {
   /** The last second that had traffic and is not yet reported complete. */
   private openSecond: number | undefined;
   private timer: Cancel | undefined;
+  private timerAt = Infinity;
   private readonly unhook: Array<() => void> = [];
 
   constructor(
@@ -140,8 +141,13 @@ export class LiveHub {
     this.schedule(Math.max(now, this.lastPublish + this.intervalMs));
   }
 
+  /** One timer, at the earliest time asked for (a change due in 250 ms comes before a second's end). */
   private schedule(atMs: number): void {
-    if (this.timer) return;
+    if (this.timer) {
+      if (this.timerAt <= atMs) return;
+      this.timer();
+    }
+    this.timerAt = atMs;
     this.timer = this.clock.at(atMs, () => {
       this.timer = undefined;
       this.flush();
