@@ -44,8 +44,9 @@
 
     // ------------------------------------------------------------ actions (c2d.write)
     var actions = C2D.el('div', 'c2d-sidebar-actions').appendTo(root);
-    var sendForm = C2D.el('div', 'c2d-sidebar-form c2d-sidebar-send-form hide').appendTo(root);
-    var connPanel = C2D.el('div', 'c2d-sidebar-form c2d-sidebar-conn-panel hide').appendTo(root);
+    // Only for c2d.write: a read-only user's page has no form, no button and no place a key could go.
+    var sendForm = ctx.canWrite ? C2D.el('div', 'c2d-sidebar-form c2d-sidebar-send-form hide').appendTo(root) : $();
+    var connPanel = ctx.canWrite ? C2D.el('div', 'c2d-sidebar-form c2d-sidebar-conn-panel hide').appendTo(root) : $();
     var toggleStatus;
     if (ctx.canWrite) {
       C2D.button('fa-envelope-o', t('device.send'), t('device.sendTip')).addClass('c2d-sidebar-action-send').appendTo(actions).on('click', function () {

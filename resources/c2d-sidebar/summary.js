@@ -17,6 +17,7 @@
     function tile(key) {
       var box = C2D.el('div', 'c2d-sidebar-tile').attr('data-tile', key).appendTo(tiles);
       C2D.el('div', 'c2d-sidebar-tile-label', t('summary.' + key)).appendTo(box);
+      if (key === 'feedback') RED.popover.tooltip(box, t('summary.feedbackTip'));
       values[key] = C2D.el('div', 'c2d-sidebar-tile-value', '–').appendTo(box);
     }
     ['ports', 'devices', 'pending', 'locked', 'deadLetters', 'feedback', 'rates'].forEach(tile);

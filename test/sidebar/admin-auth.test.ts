@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RedProcess } from '../install/red-process';
 import { HUB_ID, sidebarFlow } from './flows';
-import { call, startRedWithAuth, tokenFor, type UserName } from './red-auth';
+import { call, startRedWithAuth, tokenFor, waitForHub, type UserName } from './red-auth';
 
 const root = path.resolve(__dirname, '../../..');
 const base = `/c2d/hubs/${HUB_ID}`;
@@ -47,14 +47,7 @@ describe('sidebar admin routes under adminAuth (real Node-RED 4.1)', function ()
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-sidebar-auth-'));
     red = await startRedWithAuth({ userDir, nodesDir: [root], flows: sidebarFlow({ receiverEnabled: false }) });
     for (const u of ['admin', 'viewer', 'c2dOperator', 'flowsOnly'] as const) tokens[u] = await tokenFor(red, u);
-    // The hub starts after the flows do; its node reports it in the hub list.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const hubs = await call<Array<{ id: string; running: boolean }>>(red, 'GET', '/c2d/hubs', tokens.admin);
-      if (hubs.body?.some((h) => h.id === HUB_ID && h.running)) break;
-      if (Date.now() > deadline) throw new Error(`the hub did not start: ${hubs.text}\n${red.log()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForHub(red, HUB_ID, tokens.admin!);
   });
 
   after(async function () {

@@ -69,3 +69,14 @@ export async function call<T = unknown>(red: RedProcess, method: string, route: 
   }
   return { status: res.status, body: parsed as T, text };
 }
+
+/** Waits until the sidebar lists the hub as running (it starts after the flows do). */
+export async function waitForHub(red: RedProcess, hubId: string, token: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hubs = await call<Array<{ id: string; running: boolean }>>(red, 'GET', '/c2d/hubs', token);
+    if (hubs.body?.some((h) => h.id === hubId && h.running)) return;
+    if (Date.now() > deadline) throw new Error(`the hub did not start: ${hubs.text}\n${red.log()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
