@@ -15,7 +15,11 @@
     var t = function (key, opts) { return plugin._('c2d-sidebar.' + key, opts); };
     if (!RED.user.hasPermission('c2d.read')) return;
     var canWrite = RED.user.hasPermission('c2d.write');
+    /** The hub picked, and (when it is running) the one the tab reads. */
+    var selected = null;
     var hubId = null;
+    /** Hub id -> running, from the last list. */
+    var known = {};
     var offset = 0;
     var hubTopic = null;
 
@@ -96,15 +100,20 @@
       });
     });
 
-    function pick(id) {
-      if (id === hubId) return;
-      hubId = id;
-      follow(id);
+    /** Picks a hub; only a running one is asked for anything (hubId stays null otherwise). */
+    function pick(id, running) {
+      var next = running ? id : null;
+      selected = id;
+      if (id && !running) say(t('notice.notRunning'));
+      if (next === hubId) return;
+      hubId = next;
+      follow(next);
       device.close();
-      hubView.removeClass('hide');
+      hubView.toggleClass('hide', !next);
       summary.clear();
       devices.reset();
-      if (!id) return;
+      if (!next) return;
+      say('');
       loadSummary();
       devices.refresh();
     }
@@ -119,28 +128,30 @@
       return C2D.api('GET', '').then(function (hubs) {
         picker.empty();
         hubs.forEach(function (h) { $('<option>').val(h.id).text(hubLabel(h)).appendTo(picker); });
+        known = {};
+        hubs.forEach(function (h) { known[h.id] = h.running; });
         if (hubs.length === 0) {
           say(t('notice.noHubs'));
-          pick(null);
+          pick(null, false);
           return;
         }
-        var keep = hubs.some(function (h) { return h.id === hubId; });
         var first = hubs.filter(function (h) { return h.running; })[0] || hubs[0];
-        var id = keep ? hubId : first.id;
+        var id = selected in known ? selected : first.id;
         picker.val(id);
-        if (keep) {
+        if (id === hubId && known[id]) {
           loadSummary();
           devices.refresh();
           if (device.deviceId()) device.refresh();
-        } else pick(id);
+        } else pick(id, known[id]);
       }, function (e) {
         say(C2D.errorText(e));
       });
     });
 
-    picker.on('change', function () { pick(picker.val()); });
+    picker.on('change', function () { pick(picker.val(), known[picker.val()]); });
     reload.on('click', function () { loadHubs(); });
-    RED.comms.subscribe('c2d/hubs', function () { loadHubs(); });
+    // Only while the tab is shown: an editor that does not look asks for nothing.
+    RED.comms.subscribe('c2d/hubs', function () { if (visible()) loadHubs(); });
 
     setInterval(function () {
       if (!visible() || !hubId) return;
@@ -163,7 +174,7 @@
       onchange: function () { loadHubs(); },
     });
     // Deploys start and stop hubs; the list follows.
-    RED.events.on('deploy', function () { loadHubs(); });
-    loadHubs();
+    RED.events.on('deploy', function () { if (visible()) loadHubs(); });
+    if (visible()) loadHubs();
   };
 })();
