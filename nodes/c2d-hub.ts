@@ -78,7 +78,7 @@ export = function register(RED: RED): void {
       node.status({ fill: 'red', shape: 'ring', text: describe(e) });
       node.error(`Hub did not start: ${e instanceof Error ? e.message : String(e)}`);
     });
-    // For tests and diagnostics: resolves once started (or failed); the bound ports.
+    // For tests and diagnostics: resolves once started (or failed); the bound ports (also read by the C2D sidebar).
     Object.defineProperties(node, {
       ready: { value: starting },
       ports: { get: () => running?.ports ?? {} },

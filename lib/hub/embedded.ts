@@ -3,8 +3,7 @@
  * ports — AMQPS, MQTTS, HTTPS, and AMQP/MQTT over WebSocket on the HTTPS port.
  * This is what the `c2d-hub` command and the Node-RED `c2d-hub` node start.
  */
-import { formatConnectionString } from '../common/connection-string';
-import { DEFAULT_PORTS } from '../common/limits';
+import { formatConnectionString, hostNameFor } from '../common/connection-string';
 import { createAmqpServer, type AmqpServer, type AmqpServerOptions } from './amqp/server';
 import { createMqttServer, type MqttServer } from './mqtt/server';
 import { createHttpHandler } from './http';
@@ -128,8 +127,7 @@ export class EmbeddedHub {
    * with a port when `protocol`'s port is not IoT Hub's.
    */
   hostName(protocol?: ListenerProtocol, host: string = this.hub.hubName): string {
-    const port = protocol ? this.ports[protocol] : undefined;
-    return port !== undefined && protocol && port !== DEFAULT_PORTS[protocol] ? `${host}:${port}` : host;
+    return hostNameFor(host, protocol, protocol ? this.ports[protocol] : undefined);
   }
 
   /** A service connection string for a shared access policy (default iothubowner); `host` as in hostName. */

@@ -56,6 +56,11 @@ class HubRegistry extends EventEmitter {
     return this.endpoints.get(nodeId);
   }
 
+  /** The ids of the c2d-hub nodes whose hub is up now. */
+  ids(): string[] {
+    return [...this.hubs.keys()];
+  }
+
   /**
    * Resolves with the hub once that node is up (at once when it already is);
    * rejects when `signal` aborts first, so a closing waiter leaves no listener.

@@ -63,7 +63,8 @@ export interface EditorPage {
   shot(name: string): Promise<void>;
 }
 
-export async function openEditor(browser: Browser, url: string): Promise<EditorPage> {
+/** With `login`: Node-RED runs with adminAuth; the editor's login dialog is filled in first. */
+export async function openEditor(browser: Browser, url: string, login?: { username: string; password: string }): Promise<EditorPage> {
   const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -74,6 +75,14 @@ export async function openEditor(browser: Browser, url: string): Promise<EditorP
     if (m.type() === 'error' || m.type() === 'warning' || (m.type() === 'log' && CAUGHT_BY_EDITOR.test(m.text()))) errors.push(`console.${m.type()}: ${m.text()}`);
   });
   await page.goto(url);
+  if (login) {
+    await page.locator('#node-dialog-login-username').fill(login.username);
+    await page.locator('#node-dialog-login-password').fill(login.password);
+    await page.locator('#node-dialog-login-submit').click();
+    // Before the login the editor's first requests are refused (401), as they should be.
+    await page.locator('#node-dialog-login').waitFor({ state: 'detached' });
+    errors.length = 0;
+  }
   await page.waitForSelector(".red-ui-palette-node[data-palette-type='c2d-send']", { timeout: 30_000 });
   await page.waitForSelector('#red-ui-workspace-chart');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
