@@ -56,7 +56,7 @@ export class EmbeddedHub {
         ...(options.amqpIdleTimeoutMs !== undefined ? { idleTimeoutMs: options.amqpIdleTimeoutMs } : {}),
         log: diag ? (event, detail) => diag(`amqp ${event} ${JSON.stringify(detail)}`) : undefined,
       });
-      mqtt = await createMqttServer(hub, {
+      mqtt = createMqttServer(hub, {
         clock: options.clock,
         ...(options.authTimeoutMs !== undefined ? { connectTimeoutMs: options.authTimeoutMs } : {}),
         onDiagnostic: diag ? (e) => diag(`mqtt ${e.deviceId ?? ''} ${e.message}`) : undefined,

@@ -15,8 +15,16 @@
 import { LAZY_SETTLE, type DeviceReceiver, type HubApi } from '../api';
 import type { ReceivedMessage } from '../../common/message';
 import { deviceBoundTopic } from '../../common/codec/mqtt';
-import { sendPublish, type Client } from './aedes-client';
 import type { MqttProtocol } from './connection';
+
+/** How a delivery writes to its connection (MqttDeviceConnection). */
+export interface PublishWriter {
+  /**
+   * Writes a PUBLISH; `done` runs once it is handed to the socket, with an
+   * error when it was not (the connection closed: the lock brings the message back).
+   */
+  publish(topic: string, payload: Buffer, qos: 0 | 1, packetId: number | undefined, done?: (error?: Error) => void): void;
+}
 
 interface InFlight {
   lockToken: string;
@@ -38,7 +46,7 @@ export class C2DDelivery {
 
   constructor(
     private readonly hub: HubApi,
-    private readonly client: Client,
+    private readonly writer: PublishWriter,
     readonly deviceId: string,
     private qos: 0 | 1,
     private readonly window: number,
@@ -86,14 +94,14 @@ export class C2DDelivery {
     });
     if (this.qos === 0) {
       // Completed once handed to the socket; not if that failed (its lock brings it back).
-      sendPublish(this.client, { topic, payload: m.body, qos: 0 }, (e) => {
+      this.writer.publish(topic, m.body, 0, undefined, (e) => {
         if (!e) this.settle(m.lockToken);
       });
       return;
     }
     const packetId = this.allocatePacketId();
     this.inFlight.set(packetId, { lockToken: m.lockToken, messageId: m.messageId });
-    sendPublish(this.client, { topic, payload: m.body, qos: 1, messageId: packetId });
+    this.writer.publish(topic, m.body, 1, packetId);
   }
 
   /** PUBACK: complete the message it acknowledges. A PUBACK for an unknown id (late, after a lock expiry) is ignored. */
