@@ -11,8 +11,8 @@
  *   publishes acknowledged and ignored, and a will sent as D2C when the
  *   connection ends without DISCONNECT;
  * - PINGREQ, DISCONNECT; keep-alive: nothing heard for 1.5 x its keep-alive
- *   ends the connection (MQTT-3.1.2-24; the server's sweep calls
- *   checkKeepAlive).
+ *   ends the connection (MQTT-3.1.2-24), as does its SAS token's expiry (the
+ *   server's sweep calls checkDeadlines).
  * Anything else (a packet before CONNECT, a second CONNECT, QoS 2, packets
  * only a server sends, a malformed or oversized packet) closes the connection,
  * as MQTT 3.1.1 asks, and leaves the others serving.
@@ -21,15 +21,16 @@
  * test or fault injector, close one device's connection.
  */
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
-import type { Cancel, Clock } from '../../common/clock';
+import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet, type Parser } from 'mqtt-packet';
+import type { Clock } from '../../common/clock';
 import { SAS_CLOCK_SKEW_MS } from '../../common/sas';
 import { deviceBoundFilter } from '../../common/codec/mqtt';
-import type { ClientCertificateInfo, DeviceSession, HubApi } from '../api';
-import { authenticateConnect, CONNACK, ConnectRefused, MQTT_3_1_1 } from './authenticate';
+import type { ClientCertificateInfo, DeviceSession, HubApi, SessionSink } from '../api';
+import { authenticateConnect, CONNACK, ConnectRefused } from './authenticate';
 import { grantSubscription, publishRule, SUBACK_FAILURE } from './authorize';
-import { C2DDelivery, type PublishWriter } from './deliver';
+import { C2DDelivery, type DeliveryOwner } from './deliver';
 import { MqttPacketSizeScanner } from './packet-size-guard';
+import { ownParser, type PacketHandler, type SharedPacketReader } from './packet-reader';
 import type { SessionStore } from './sessions';
 
 export type MqttProtocol = 'mqtt' | 'mqtt-ws';
@@ -46,24 +47,29 @@ export interface EndpointContext {
   readonly maxPacketBytes: number;
   readonly connectTimeoutMs: number;
   readonly sessions: SessionStore;
+  readonly reader: SharedPacketReader;
   diagnostic(event: { deviceId?: string; message: string }): void;
   /** This connection is the device's from now on (newest wins): the server retires the older one. */
   claim(conn: MqttDeviceConnection): void;
   /** The connection is no longer the device's (it closed, or a newer one took over). */
   released(conn: MqttDeviceConnection): void;
+  /** The stream closed. */
+  closed(conn: MqttDeviceConnection): void;
 }
 
 const PINGRESP = mqttPacket.generate({ cmd: 'pingresp' });
 
-export class MqttDeviceConnection implements PublishWriter {
+export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketHandler {
   /** Set once CONNECT is accepted. */
   deviceId: string | undefined;
   /** performance.now() when bytes last came in: what the keep-alive measures. */
   private lastHeardMs = performance.now();
   private state: 'connecting' | 'open' | 'closing' | 'closed' = 'connecting';
-  private parser = mqttPacket.parser();
-  /** The parser after CONNECT still holds that packet (its password: the SAS token) until it is replaced. */
-  private parserHoldsConnect = false;
+  /**
+   * This connection's own parser: until CONNECT is accepted, and while a read ended inside a
+   * packet; otherwise the reads go through the endpoint's shared parser (packet-reader.ts).
+   */
+  private parser: Parser | undefined;
   private readonly scanner: MqttPacketSizeScanner;
   private clean = true;
   private keepaliveMs = 0;
@@ -72,7 +78,9 @@ export class MqttDeviceConnection implements PublishWriter {
   private delivery: C2DDelivery | undefined;
   private session: DeviceSession | undefined;
   private will: { topic: string; payload: Buffer; qos: number } | undefined;
-  private cancelExpiry: Cancel | undefined;
+  /** When the SAS token stops being valid (hub clock, epoch ms), checked by checkDeadlines. */
+  private expiresAtMs: number | undefined;
+  /** The CONNECT deadline, then (while closing) end()'s grace: never held by an open connection. */
   private timer: NodeJS.Timeout | undefined;
   private corked = false;
   private paused = false;
@@ -85,12 +93,12 @@ export class MqttDeviceConnection implements PublishWriter {
     readonly clientCert?: ClientCertificateInfo,
   ) {
     this.scanner = new MqttPacketSizeScanner(ctx.maxPacketBytes);
-    this.listen(this.parser);
+    this.parser = ownParser(this);
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     // The device closed its side: what was written still goes out, then the socket closes.
     stream.on('end', () => void this.end('the device closed the connection'));
     stream.on('error', (e: Error) => this.destroy(`socket error: ${e.message}`));
-    stream.once('close', () => this.onClosed());
+    stream.on('close', () => this.onClosed());
     this.timer = setTimeout(() => this.drop(`no CONNECT within ${ctx.connectTimeoutMs} ms`), ctx.connectTimeoutMs);
     this.timer.unref();
   }
@@ -120,10 +128,19 @@ export class MqttDeviceConnection implements PublishWriter {
     return this.state === 'closed' ? Promise.resolve() : new Promise((resolve) => this.stream.once('close', () => resolve()));
   }
 
-  /** Keep-alive: nothing heard for 1.5 x the keep-alive the device asked for ends the connection. */
-  checkKeepAlive(nowMs: number): void {
-    if (this.state === 'open' && this.keepaliveMs > 0 && nowMs - this.lastHeardMs > 1.5 * this.keepaliveMs) {
+  /**
+   * The server's sweep (one timer for every connection): keep-alive (nothing heard for 1.5 x the
+   * keep-alive the device asked for), and the SAS token's expiry. MQTT cannot renew a token
+   * in-band: IoT Hub disconnects at expiry (401003) and the SDK reconnects with a new one. The hub
+   * accepts a token until se + clock skew, so that is when it stops being valid here too.
+   */
+  checkDeadlines(nowMs: number): void {
+    if (this.state !== 'open') return;
+    if (this.keepaliveMs > 0 && nowMs - this.lastHeardMs > 1.5 * this.keepaliveMs) {
       this.drop(`nothing heard for 1.5 x the ${this.keepaliveMs / 1000} s keep-alive`);
+    } else if (this.expiresAtMs !== undefined && this.ctx.clock.now() >= this.expiresAtMs + SAS_CLOCK_SKEW_MS) {
+      this.ctx.diagnostic({ deviceId: this.deviceId, message: '401003 IotHubUnauthorized: the SAS token expired; disconnecting.' });
+      void this.end('401003 IotHubUnauthorized: the SAS token expired');
     }
   }
 
@@ -138,24 +155,16 @@ export class MqttDeviceConnection implements PublishWriter {
 
   // ---------------------------------------------------------------- reading
 
-  private listen(parser: mqttPacket.Parser): void {
-    parser.on('packet', (p: Packet) => this.onPacket(p));
-    parser.on('error', (e: Error) => this.drop(`malformed packet: ${e.message}`));
-  }
-
   private onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     // Before the parser buffers anything: it has no size limit of its own for MQTT 3.1.1.
     const oversized = this.scanner.feed(chunk);
     if (oversized) return this.drop(oversized);
     this.lastHeardMs = performance.now();
-    const left = this.parser.parse(chunk);
-    if (this.parserHoldsConnect && left === 0) {
-      // A fresh parser, so the CONNECT (and its token) is not kept for the connection's life.
-      this.parserHoldsConnect = false;
-      this.parser = mqttPacket.parser({ protocolVersion: MQTT_3_1_1 });
-      this.listen(this.parser);
-    }
+    const own = this.parser;
+    if (!own) this.parser = this.ctx.reader.parse(chunk, this);
+    // Back to the shared parser at the first packet boundary past CONNECT (which leaves with it: its token too).
+    else if (own.parse(chunk) === 0 && this.state === 'open') this.parser = undefined;
     // A device that sends but does not read: stop reading until it has taken our answers.
     if (this.stream.writableNeedDrain && !this.paused) {
       this.paused = true;
@@ -167,7 +176,11 @@ export class MqttDeviceConnection implements PublishWriter {
     }
   }
 
-  private onPacket(p: Packet): void {
+  onParseError(e: Error): void {
+    this.drop(`malformed packet: ${e.message}`);
+  }
+
+  onPacket(p: Packet): void {
     if (this.state === 'connecting') {
       if (p.cmd === 'connect') return this.onConnect(p);
       return this.drop(`${p.cmd.toUpperCase()} before CONNECT`); // MQTT-3.1.0-1
@@ -197,6 +210,7 @@ export class MqttDeviceConnection implements PublishWriter {
 
   private onConnect(p: IConnectPacket): void {
     clearTimeout(this.timer);
+    this.timer = undefined;
     const { hub, sessions } = this.ctx;
     let deviceId: string;
     let expiresAtMs: number | undefined;
@@ -214,31 +228,17 @@ export class MqttDeviceConnection implements PublishWriter {
     this.keepaliveMs = (p.keepalive ?? 0) * 1000;
     this.ctx.claim(this);
     try {
-      this.session = hub.openSession(deviceId, this.protocol, {
-        ended: (reason) => {
-          sessions.discard(deviceId); // deleted or disabled: nothing to resume
-          this.will = undefined;
-          void this.end(reason.message);
-        },
-      });
+      this.session = hub.openSession(deviceId, this.protocol, this);
     } catch (e) {
       this.state = 'connecting';
       return this.refuse(p.clientId, new ConnectRefused(CONNACK.SERVER_UNAVAILABLE, `The hub is not serving: ${(e as Error).message}`));
     }
     if (p.will) this.will = { topic: p.will.topic, payload: Buffer.from(p.will.payload), qos: p.will.qos ?? 0 };
-    if (expiresAtMs !== undefined) {
-      // MQTT cannot renew a token in-band: IoT Hub disconnects at expiry (401003) and the SDK reconnects with a new one.
-      // The hub accepts a token until se + clock skew, so that is when it stops being valid here too.
-      this.cancelExpiry = this.ctx.clock.at(expiresAtMs + SAS_CLOCK_SKEW_MS, () => {
-        this.ctx.diagnostic({ deviceId, message: '401003 IotHubUnauthorized: the SAS token expired; disconnecting.' });
-        void this.end('401003 IotHubUnauthorized: the SAS token expired');
-      });
-    }
+    this.expiresAtMs = expiresAtMs;
     let sessionPresent = false;
     if (this.clean) sessions.discard(deviceId); // MQTT-3.1.2-6
     else sessionPresent = sessions.resume(deviceId);
     this.write(mqttPacket.generate({ cmd: 'connack', returnCode: CONNACK.ACCEPTED, sessionPresent }));
-    this.parserHoldsConnect = true;
     // clean=false: delivery resumes without a new SUBSCRIBE (SAS renewal, sdk-wire §3).
     const qos = this.clean ? undefined : sessions.subscription(deviceId);
     if (qos !== undefined) this.serve(qos);
@@ -291,17 +291,25 @@ export class MqttDeviceConnection implements PublishWriter {
   private serve(qos: 0 | 1): void {
     this.subscribedQos = qos;
     if (this.delivery) return this.delivery.setQos(qos);
-    const { hub, window, diagnostic } = this.ctx;
-    const delivery = new C2DDelivery(hub, this, this.deviceId!, qos, window, this.protocol, {
-      onReceiverClosed: (reason) => {
-        if (this.delivery === delivery) this.delivery = undefined;
-        diagnostic({ deviceId: this.deviceId, message: `C2D receiver closed: ${reason.message}` });
-        void this.end(`C2D receiver closed: ${reason.message}`);
-      },
-      onSettleError: (err) => diagnostic({ deviceId: this.deviceId, message: `PUBACK not settled: ${String(err)}` }),
-    });
-    this.delivery = delivery;
-    delivery.start();
+    this.delivery = new C2DDelivery(this.ctx.hub, this, this.deviceId!, qos, this.ctx.window, this.protocol);
+    this.delivery.start();
+  }
+
+  receiverClosed(reason: Error): void {
+    this.delivery = undefined;
+    this.ctx.diagnostic({ deviceId: this.deviceId, message: `C2D receiver closed: ${reason.message}` });
+    void this.end(`C2D receiver closed: ${reason.message}`);
+  }
+
+  settleFailed(err: unknown): void {
+    this.ctx.diagnostic({ deviceId: this.deviceId, message: `PUBACK not settled: ${String(err)}` });
+  }
+
+  /** The engine ended the device's session: deleted or disabled (nothing to resume), or the hub is closing. */
+  ended(reason: Error): void {
+    if (this.deviceId !== undefined) this.ctx.sessions.discard(this.deviceId);
+    this.will = undefined;
+    void this.end(reason.message);
   }
 
   private stopDelivery(): void {
@@ -348,8 +356,6 @@ export class MqttDeviceConnection implements PublishWriter {
   /** Leaves the device's session: locks back to the queue, the will sent, the hub told. Idempotent. */
   private detach(): void {
     this.stopDelivery();
-    this.cancelExpiry?.();
-    this.cancelExpiry = undefined;
     const deviceId = this.deviceId;
     const will = this.will;
     this.will = undefined;
@@ -367,6 +373,8 @@ export class MqttDeviceConnection implements PublishWriter {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.timer);
+    this.timer = undefined;
     this.detach();
+    this.ctx.closed(this);
   }
 }

@@ -15,6 +15,7 @@ import { WIRE_LIMITS } from '../../common/limits';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { clientCertificateOf } from '../client-cert';
 import { MqttDeviceConnection, type EndpointContext, type MqttProtocol } from './connection';
+import { SharedPacketReader } from './packet-reader';
 import { SessionStore } from './sessions';
 
 export interface MqttServerOptions {
@@ -53,7 +54,7 @@ export interface MqttServer {
   close(): Promise<void>;
 }
 
-/** How often the keep-alive of every connection is checked (one timer for all, not one per connection). */
+/** How often every connection's keep-alive and token expiry are checked (one timer for all, not one per connection). */
 export const KEEPALIVE_SWEEP_MS = 500;
 
 export function createMqttServer(hub: HubApi, options: MqttServerOptions = {}): MqttServer {
@@ -67,6 +68,7 @@ export function createMqttServer(hub: HubApi, options: MqttServerOptions = {}): 
     maxPacketBytes: options.maxPacketBytes ?? WIRE_LIMITS.mqttMaxPacketBytes,
     connectTimeoutMs: options.connectTimeoutMs ?? WIRE_LIMITS.authTimeoutMs,
     sessions: new SessionStore(),
+    reader: new SharedPacketReader(),
     diagnostic: options.onDiagnostic ?? (() => {}),
     claim(conn) {
       const older = current.get(conn.deviceId!);
@@ -76,18 +78,20 @@ export function createMqttServer(hub: HubApi, options: MqttServerOptions = {}): 
     released(conn) {
       if (conn.deviceId !== undefined && current.get(conn.deviceId) === conn) current.delete(conn.deviceId);
     },
+    closed(conn) {
+      live.delete(conn);
+    },
   };
 
   const sweep = setInterval(() => {
     const now = performance.now();
-    for (const conn of live) conn.checkKeepAlive(now);
+    for (const conn of live) conn.checkDeadlines(now);
   }, KEEPALIVE_SWEEP_MS);
   sweep.unref();
 
   const handle: MqttServer['handle'] = (stream, info) => {
     const conn = new MqttDeviceConnection(stream, info?.protocol ?? 'mqtt', ctx, info?.clientCert ?? clientCertificateOf(stream));
     live.add(conn);
-    stream.once('close', () => live.delete(conn));
   };
 
   return {
