@@ -162,9 +162,17 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
     if (oversized) return this.drop(oversized);
     this.lastHeardMs = performance.now();
     const own = this.parser;
-    if (!own) this.parser = this.ctx.reader.parse(chunk, this);
+    if (!own) {
+      this.parser = this.ctx.reader.parse(chunk, this, this.scanner.atBoundary);
+      return this.applyBackpressure();
+    }
+    own.parse(chunk);
     // Back to the shared parser at the first packet boundary past CONNECT (which leaves with it: its token too).
-    else if (own.parse(chunk) === 0 && this.state === 'open') this.parser = undefined;
+    if (this.scanner.atBoundary && this.state === 'open') this.parser = undefined;
+    this.applyBackpressure();
+  }
+
+  private applyBackpressure(): void {
     // A device that sends but does not read: stop reading until it has taken our answers.
     if (this.stream.writableNeedDrain && !this.paused) {
       this.paused = true;

@@ -10,7 +10,10 @@
  *
  * The shared parser is replaced (never reused) after it saw a CONNECT (its
  * settings are that packet's now) or an error, and it is handed to the
- * connection whose read ended inside a packet.
+ * connection whose read ended inside a packet. Where a packet ends is the
+ * caller's to say (the size scanner reads every fixed header): the parser's
+ * own count of bytes left is not it, since it consumes a fixed header before
+ * the rest of the packet is there.
  */
 import mqttPacket, { type Packet, type Parser } from 'mqtt-packet';
 import { MQTT_3_1_1 } from './authenticate';
@@ -52,23 +55,24 @@ export class SharedPacketReader {
   }
 
   /**
-   * Parses one read of `to`'s stream. Returns a parser `to` must keep and feed
-   * its next bytes to when the read ended inside a packet; undefined otherwise.
+   * Parses one read of `to`'s stream, which `endsOnBoundary` or not. Returns a
+   * parser `to` must keep and feed its next bytes to when the read ended inside
+   * a packet; undefined otherwise.
    */
-  parse(chunk: Buffer, to: PacketHandler): Parser | undefined {
+  parse(chunk: Buffer, to: PacketHandler, endsOnBoundary: boolean): Parser | undefined {
     if (this.reading) {
       // Only if a packet handler read another socket synchronously: that read gets its own parser.
       const own = ownParser(to);
-      return own.parse(chunk) > 0 ? own : undefined;
+      own.parse(chunk);
+      return endsOnBoundary ? undefined : own;
     }
     this.reading = to;
-    let left: number;
     try {
-      left = this.parser.parse(chunk);
+      this.parser.parse(chunk);
     } finally {
       this.reading = undefined;
     }
-    if (left === 0 && !this.spoiled) return undefined;
+    if (endsOnBoundary && !this.spoiled) return undefined;
     const used = this.parser;
     const spoiled = this.spoiled;
     this.parser = this.fresh();

@@ -14,6 +14,11 @@ export class MqttPacketSizeScanner {
 
   constructor(private readonly maxPacketBytes: number) {}
 
+  /** Whether the bytes fed so far end where a packet ends (no packet begun and unfinished). */
+  get atBoundary(): boolean {
+    return this.state === 'type';
+  }
+
   /** Scans the next bytes; returns why the stream must be dropped, or undefined when all is well. */
   feed(chunk: Buffer): string | undefined {
     let i = 0;
