@@ -78,7 +78,6 @@ export class RawDevice {
 export function heldPair(): { hubSide: Duplex; deviceSide: Duplex; setFlowing(on: boolean): void } {
   let flowing = true;
   const held: [Buffer, (e?: Error | null) => void][] = [];
-  let deviceSide: Duplex;
   const release = (): void => {
     while (flowing && held.length > 0) {
       const [chunk, cb] = held.shift()!;
@@ -102,7 +101,7 @@ export function heldPair(): { hubSide: Duplex; deviceSide: Duplex; setFlowing(on
       cb(err);
     },
   });
-  deviceSide = new Duplex({
+  const deviceSide: Duplex = new Duplex({
     read() {},
     write(chunk: Buffer, _enc, cb) {
       hubSide.push(chunk);

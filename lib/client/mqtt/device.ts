@@ -159,10 +159,8 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
     return this.buffer.next(timeoutMs);
   }
 
-  async settle(kind: Settlement, lockToken: string): Promise<void> {
-    if (kind !== 'complete') {
-      throw new C2DError('OperationNotSupported', `${kind} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`);
-    }
+  /** Always a complete: DeviceClient refuses reject and abandon over MQTT before they come here (errors.notOverMqtt). */
+  async settle(_kind: Settlement, lockToken: string): Promise<void> {
     const lock = this.locks.get(lockToken);
     // A message from an older connection was put back by the hub when that connection ended.
     if (!lock || lock.client !== this.client || this.closed) throw errors.lockLost(lockToken);
