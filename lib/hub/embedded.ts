@@ -74,7 +74,7 @@ export class EmbeddedHub {
         log: diag ? (event, detail) => diag(`amqp ${event} ${JSON.stringify(detail)}`) : undefined,
         ...(options.onAccess ? { onAccess: options.onAccess } : {}),
       });
-      mqtt = await createMqttServer(hub, {
+      mqtt = createMqttServer(hub, {
         clock: options.clock,
         ...(options.authTimeoutMs !== undefined ? { connectTimeoutMs: options.authTimeoutMs } : {}),
         onDiagnostic: diag ? (e) => diag(`mqtt ${e.deviceId ?? ''} ${e.message}`) : undefined,
