@@ -4,7 +4,7 @@
  * it came through travel in msg._c2d. Lock lost (412002), a missing token
  * (400004) and reject/abandon over MQTT (405001) reach Catch via done(err).
  */
-import { C2DError } from '../lib/common/errors';
+import { errors } from '../lib/common/errors';
 import { SETTLEMENTS, type Settlement } from '../lib/common/message';
 import type { DeviceConnection } from '../lib/client/types';
 import type { HubConfigNode } from './support/connect';
@@ -21,7 +21,7 @@ interface Def extends NodeDef {
 function settlementOf(msg: Msg, fallback: Settlement | 'msg'): Settlement {
   const a = msg.action ?? (fallback === 'msg' ? undefined : fallback);
   if (typeof a !== 'string' || !(SETTLEMENTS as readonly string[]).includes(a)) {
-    throw new C2DError('ArgumentInvalid', `msg.action must be complete, reject or abandon (got ${JSON.stringify(a)}).`);
+    throw errors.invalid(`msg.action must be complete, reject or abandon (got ${JSON.stringify(a)}).`);
   }
   return a as Settlement;
 }
@@ -37,10 +37,10 @@ export = function register(RED: RED): void {
         const action = settlementOf(msg, fallback);
         const ref = (msg._c2d ?? {}) as Partial<SettleRef>;
         const lockToken = ref.lockToken ?? msg.lockToken;
-        if (typeof lockToken !== 'string' || lockToken === '') throw new C2DError('ArgumentInvalid', 'No lock token: pass the msg from c2d-receive (msg._c2d or msg.lockToken).');
+        if (typeof lockToken !== 'string' || lockToken === '') throw errors.invalid('No lock token: pass the msg from c2d-receive (msg._c2d or msg.lockToken).');
         const configId = ref.config || def.hub;
         const cfg = configId ? (RED.nodes.getNode(configId) as HubConfigNode | null) : null;
-        if (!cfg || cfg.settings.role !== 'device') throw new C2DError('ArgumentInvalid', 'No device c2d-hub-config for this message (msg._c2d.config or the node\'s setting).');
+        if (!cfg || cfg.settings.role !== 'device') throw errors.invalid('No device c2d-hub-config for this message (msg._c2d.config or the node\'s setting).');
         const conn = (await cfg.shared.ready(CONNECT_WAIT_MS)) as DeviceConnection;
         // Reject and abandon over MQTT fail here with 405001 (the client's one check of that rule).
         await conn[action](lockToken);

@@ -4,7 +4,7 @@
  * emitted; `manual` waits for an input msg with msg.action complete|abandon
  * and msg.batch.lockToken (an unsettled batch comes back after its lock).
  */
-import { C2DError } from '../lib/common/errors';
+import { C2DError, errors } from '../lib/common/errors';
 import type { FeedbackBatchHandle } from '../lib/client/types';
 import type { Node, NodeDef, RED } from './support/red';
 import { onInput } from './support/red';
@@ -49,9 +49,9 @@ export = function register(RED: RED): void {
 
     onInput(this, async (msg) => {
         const action = msg.action;
-        if (action !== 'complete' && action !== 'abandon') throw new C2DError('ArgumentInvalid', `msg.action must be complete or abandon (got ${JSON.stringify(action)}).`);
+        if (action !== 'complete' && action !== 'abandon') throw errors.invalid(`msg.action must be complete or abandon (got ${JSON.stringify(action)}).`);
         const token = (msg.batch as { lockToken?: unknown } | undefined)?.lockToken;
-        if (typeof token !== 'string') throw new C2DError('ArgumentInvalid', 'msg.batch.lockToken is missing.');
+        if (typeof token !== 'string') throw errors.invalid('msg.batch.lockToken is missing.');
         const h = held.get(token);
         if (!h) throw new C2DError('DeviceMessageLockLost', `No feedback batch held with lock token '${token}' (settled already, expired, or auto-completed).`);
         held.delete(token);

@@ -7,7 +7,7 @@
  * retrying a wrong key only hammers the hub. Every timer is unref'd or cleared.
  */
 import type { EventEmitter } from 'node:events';
-import { C2DError } from '../common/errors';
+import { C2DError, errors } from '../common/errors';
 import { classifyError, type RetryPolicy } from '../common/retry';
 import type { ConnectionReason, ConnectionStatus } from './types';
 
@@ -91,7 +91,7 @@ export class ConnectionKeeper<S extends LiveSession> {
   /** The open session, waiting through a reconnect; rejects once the keeper gave up or closed. */
   whenOpen(): Promise<S> {
     if (this.state === 'open' && this.session) return Promise.resolve(this.session);
-    if (this.state === 'closed' || this.state === 'idle') return Promise.reject(new C2DError('ServiceUnavailable', 'The client is not open.'));
+    if (this.state === 'closed' || this.state === 'idle') return Promise.reject(errors.unavailable('The client is not open.'));
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
@@ -169,7 +169,7 @@ export class ConnectionKeeper<S extends LiveSession> {
     this.session = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    for (const w of this.waiters.splice(0)) w.reject(new C2DError('ServiceUnavailable', 'The client was closed.'));
+    for (const w of this.waiters.splice(0)) w.reject(errors.unavailable('The client was closed.'));
     if (s) await s.close().catch(() => undefined);
     if (wasOpen) this.events.emit('disconnected', { reason: 'closed-by-client' } satisfies ConnectionStatus);
   }

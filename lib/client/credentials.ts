@@ -8,7 +8,7 @@
 import * as tls from 'node:tls';
 import { createSas, parseSas } from '../common/sas';
 import { parseDeviceConnectionString, parseServiceConnectionString, splitHostPort } from '../common/connection-string';
-import { C2DError } from '../common/errors';
+import { errors } from '../common/errors';
 
 /** Lifetime of minted SAS tokens: one hour, as the SDKs. */
 export const DEFAULT_TOKEN_LIFETIME_MS = 60 * 60 * 1000;
@@ -54,9 +54,9 @@ export function tlsClientAuth(x: X509Credential | TlsClientAuth): TlsClientAuth 
 function checkX509(x: unknown): X509Credential {
   const v = (x ?? {}) as Partial<TlsClientAuth>;
   const pem = v.cert !== undefined || v.key !== undefined;
-  if (pem === (v.pfx !== undefined)) throw new C2DError('ArgumentInvalid', 'An X.509 credential is a certificate with its private key (cert, key) or a PFX file (pfx), not both.');
-  if (pem && (v.cert === undefined || v.key === undefined)) throw new C2DError('ArgumentInvalid', 'An X.509 certificate needs its private key (give both cert and key).');
-  if (v.pfx !== undefined && !Buffer.isBuffer(v.pfx)) throw new C2DError('ArgumentInvalid', 'pfx must be a Buffer with the bytes of the PKCS#12 file.');
+  if (pem === (v.pfx !== undefined)) throw errors.invalid('An X.509 credential is a certificate with its private key (cert, key) or a PFX file (pfx), not both.');
+  if (pem && (v.cert === undefined || v.key === undefined)) throw errors.invalid('An X.509 certificate needs its private key (give both cert and key).');
+  if (v.pfx !== undefined && !Buffer.isBuffer(v.pfx)) throw errors.invalid('pfx must be a Buffer with the bytes of the PKCS#12 file.');
   const opts = tlsClientAuth(v);
   try {
     tls.createSecureContext(opts);
@@ -67,7 +67,7 @@ function checkX509(x: unknown): X509Credential {
       : /mismatch/i.test(reason)
         ? 'the private key does not belong to the certificate (a bundle must start with the device certificate, then its intermediates)'
         : 'the certificate or key cannot be read: not PEM, or an encrypted key with a wrong or missing pass phrase';
-    throw new C2DError('ArgumentInvalid', `The X.509 credential cannot be used: ${hint} (${reason}).`);
+    throw errors.invalid(`The X.509 credential cannot be used: ${hint} (${reason}).`);
   }
   return opts as X509Credential;
 }
@@ -122,9 +122,9 @@ export class DeviceCredentials {
     this.host = target.host;
     this.port = target.port;
     this.deviceId = parts.deviceId;
-    if (!parts.deviceId) throw new C2DError('ArgumentInvalid', 'A device id is required.');
+    if (!parts.deviceId) throw errors.invalid('A device id is required.');
     const given = [parts.sharedAccessKey, parts.sharedAccessSignature, parts.x509].filter((v) => v !== undefined).length;
-    if (given !== 1) throw new C2DError('ArgumentInvalid', 'Give exactly one of a SAS key, a SAS token or an X.509 certificate.');
+    if (given !== 1) throw errors.invalid('Give exactly one of a SAS key, a SAS token or an X.509 certificate.');
     if (parts.sharedAccessKey !== undefined) this.auth = { kind: 'sas-key', key: parts.sharedAccessKey, ...(parts.sharedAccessKeyName ? { keyName: parts.sharedAccessKeyName } : {}) };
     else if (parts.sharedAccessSignature !== undefined) this.auth = { kind: 'sas-token', token: parts.sharedAccessSignature };
     else this.auth = { kind: 'x509', ...checkX509(parts.x509) };
@@ -139,7 +139,7 @@ export class DeviceCredentials {
 
   static fromConnectionString(cs: string, timing?: TokenTiming, x509?: DeviceParts['x509']): DeviceCredentials {
     const p = parseDeviceConnectionString(cs);
-    if (p.x509 && !x509) throw new C2DError('ArgumentInvalid', 'x509=true: give the certificate and key (or a PFX) in options.x509.');
+    if (p.x509 && !x509) throw errors.invalid('x509=true: give the certificate and key (or a PFX) in options.x509.');
     return new DeviceCredentials(
       {
         hostName: p.HostName,
@@ -180,7 +180,7 @@ export class DeviceCredentials {
       return { token: createSas(this.resource, this.auth.key, expiry, this.auth.keyName), expiresAtMs: expiry * 1000 };
     }
     if (this.auth.kind === 'sas-token') return { token: this.auth.token, expiresAtMs: parseSas(this.auth.token).expiry * 1000 };
-    throw new C2DError('ArgumentInvalid', 'An X.509 device has no token.');
+    throw errors.invalid('An X.509 device has no token.');
   }
 
   nowMs(): number {
@@ -240,7 +240,7 @@ export class ServiceCredentials {
     }
     if (this.auth.kind === 'sas-token') return { type: 'sas', token: this.auth.token, expiresAtMs: parseSas(this.auth.token).expiry * 1000 };
     const t = await this.auth.credential.getToken(IOTHUB_TOKEN_SCOPE);
-    if (!t) throw new C2DError('IotHubUnauthorized', 'The TokenCredential returned no token.');
+    if (!t) throw errors.unauthorized('The TokenCredential returned no token.');
     return { type: 'jwt', token: `Bearer ${t.token}`, expiresAtMs: t.expiresOnTimestamp };
   }
 

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../common/clock';
-import { C2DError, errors } from '../common/errors';
+import { errors } from '../common/errors';
 import { isAzureIotHubHost } from '../common/azure-host';
 import { DEFAULT_LIMITS, IOT_HUB_HTTP_MIN_POLL_MS, LOCAL_HTTP_POLL_MS } from '../common/limits';
 import { assertDeviceEvent } from '../common/validate';
@@ -65,7 +65,7 @@ const OPENERS: Record<DeviceTransport, (o: DeviceSessionOptions) => Promise<Devi
 
 function lockTimeoutOf(v: number | undefined): number {
   if (v === undefined) return DEFAULT_LIMITS.lockTimeoutMs;
-  if (!Number.isInteger(v) || v < 1) throw new C2DError('ArgumentInvalid', `lockTimeoutMs must be a positive whole number of milliseconds (got ${String(v)}).`);
+  if (!Number.isInteger(v) || v < 1) throw errors.invalid(`lockTimeoutMs must be a positive whole number of milliseconds (got ${String(v)}).`);
   return v;
 }
 
@@ -89,7 +89,7 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
   ) {
     super();
     const transport = options.transport ?? 'amqp';
-    if (!DEVICE_TRANSPORTS.includes(transport)) throw new C2DError('ArgumentInvalid', `Unknown transport '${String(transport)}': use ${DEVICE_TRANSPORTS.join(', ')}.`);
+    if (!DEVICE_TRANSPORTS.includes(transport)) throw errors.invalid(`Unknown transport '${String(transport)}': use ${DEVICE_TRANSPORTS.join(', ')}.`);
     this.transport = transport;
     this.canRejectOrAbandon = !isMqtt(transport);
     this.retryPolicy = options.retryPolicy ?? new ExponentialBackoffWithJitter();
@@ -170,7 +170,7 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
   private pollIntervalOf(given: number | undefined): number {
     const azure = isAzureIotHubHost(this.credentials.hubHostName);
     if (given === undefined) return azure ? IOT_HUB_HTTP_MIN_POLL_MS : LOCAL_HTTP_POLL_MS;
-    if (!Number.isFinite(given) || given <= 0) throw new C2DError('ArgumentInvalid', `httpPollIntervalMs must be a positive number of milliseconds (got ${String(given)}).`);
+    if (!Number.isFinite(given) || given <= 0) throw errors.invalid(`httpPollIntervalMs must be a positive number of milliseconds (got ${String(given)}).`);
     if (azure && this.transport === 'http' && given < IOT_HUB_HTTP_MIN_POLL_MS) {
       this.pollWarning =
         `HTTPS polling every ${given / 1000} s: IoT Hub asks devices to poll at most every ${IOT_HUB_HTTP_MIN_POLL_MS / 60_000} minutes ` +

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { systemClock } from '../common/clock';
-import { C2DError, errors } from '../common/errors';
+import { errors } from '../common/errors';
 import type { DeviceMessage, OutgoingMessage, Properties } from '../common/message';
 import { assertDeviceEvent } from '../common/validate';
 import type { Device, DeviceReceiver, DeviceSpec, FeedbackReceiver, HubApi } from '../hub/api';
@@ -124,7 +124,7 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
   /** Device-to-cloud straight to the hub, which reports it as its `deviceToCloud` event. */
   async sendEvent(body: Buffer, properties: Properties = {}): Promise<void> {
     assertDeviceEvent(body, properties);
-    if (!this.isOpen) throw new C2DError('ServiceUnavailable', 'The client is not open.');
+    if (!this.isOpen) throw errors.unavailable('The client is not open.');
     this.hub.noteDeviceToCloud(this.deviceId, body, { ...properties });
   }
 }
@@ -161,7 +161,7 @@ export class InProcessServiceClient extends EventEmitter implements ServiceConne
     this.feedbackReceiver = undefined;
     for (const s of this.streams) s.end();
     this.streams.clear();
-    this.pulled.fail(new C2DError('ServiceUnavailable', 'The client was closed.'));
+    this.pulled.fail(errors.unavailable('The client was closed.'));
     this.emit('disconnected', { reason: 'closed-by-client' });
   }
 
@@ -183,7 +183,7 @@ export class InProcessServiceClient extends EventEmitter implements ServiceConne
   /** One batch, or null when none came within `timeoutMs`; as ServiceClient.receiveFeedback. */
   async receiveFeedback(options: ReceiveOptions = {}): Promise<FeedbackBatchHandle | null> {
     options.signal?.throwIfAborted();
-    if (!this.isOpen) throw new C2DError('ServiceUnavailable', 'The client is not open.');
+    if (!this.isOpen) throw errors.unavailable('The client is not open.');
     const ready = this.pulled.shift();
     if (ready) return ready;
     const r = this.openFeedback();

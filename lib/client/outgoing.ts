@@ -4,16 +4,16 @@
  * absolute expiry here, so every transport (and the in-process client) sends
  * the same thing.
  */
-import { C2DError } from '../common/errors';
+import { errors } from '../common/errors';
 import { isAckMode, type OutgoingMessage } from '../common/message';
 import { assertTtlMs } from '../common/validate';
 import type { SendOptions } from './types';
 
 export function toOutgoing(body: Buffer | OutgoingMessage, o: SendOptions, nowMs = Date.now()): OutgoingMessage {
   const base: OutgoingMessage = Buffer.isBuffer(body) ? { body } : { ...body };
-  if (!Buffer.isBuffer(base.body)) throw new C2DError('ArgumentInvalid', 'The message body must be a Buffer.');
-  if (o.ttlMs !== undefined && o.expiryTimeUtc !== undefined) throw new C2DError('ArgumentInvalid', 'Give ttlMs or expiryTimeUtc, not both.');
-  if (o.ack !== undefined && !isAckMode(o.ack)) throw new C2DError('ArgumentInvalid', `Invalid ack '${String(o.ack)}': use none, positive, negative or full.`);
+  if (!Buffer.isBuffer(base.body)) throw errors.invalid('The message body must be a Buffer.');
+  if (o.ttlMs !== undefined && o.expiryTimeUtc !== undefined) throw errors.invalid('Give ttlMs or expiryTimeUtc, not both.');
+  if (o.ack !== undefined && !isAckMode(o.ack)) throw errors.invalid(`Invalid ack '${String(o.ack)}': use none, positive, negative or full.`);
   if (o.ttlMs !== undefined) {
     assertTtlMs(o.ttlMs);
     base.expiryTimeUtc ??= nowMs + o.ttlMs;

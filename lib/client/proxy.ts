@@ -9,7 +9,7 @@
 import type { Agent } from 'node:http';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
-import { C2DError } from '../common/errors';
+import { errors } from '../common/errors';
 
 /** A proxy with the hosts to reach without it (Node-RED's `http proxy` node has both). */
 export interface ProxyConfig {
@@ -52,8 +52,8 @@ export function webSocketAgent(host: string, port: number, proxy: ProxySetting):
     parsed = new URL(url);
   } catch {
     // Never echo the value: it may hold the proxy's password.
-    throw new C2DError('ArgumentInvalid', 'The proxy setting is not a URL such as http://proxy:3128.');
+    throw errors.invalid('The proxy setting is not a URL such as http://proxy:3128.');
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new C2DError('ArgumentInvalid', `A proxy URL starts with http:// or https:// (got ${parsed.protocol}//${parsed.host}).`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw errors.invalid(`A proxy URL starts with http:// or https:// (got ${parsed.protocol}//${parsed.host}).`);
   return new HttpsProxyAgent(parsed);
 }

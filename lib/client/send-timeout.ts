@@ -9,7 +9,7 @@
  * with the same messageId: the hub does not deduplicate) can deliver twice.
  */
 import type { Clock } from '../common/clock';
-import { C2DError } from '../common/errors';
+import { C2DError, errors } from '../common/errors';
 
 export const SEND_TIMEOUT_MS = 60_000;
 
@@ -17,14 +17,13 @@ export const SEND_TIMEOUT_MS = 60_000;
 export function sendTimeoutOf(timeoutMs: unknown): number {
   if (timeoutMs === undefined) return SEND_TIMEOUT_MS;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    throw new C2DError('ArgumentInvalid', `timeoutMs must be a number of milliseconds, 0 or more (got ${JSON.stringify(timeoutMs)}).`);
+    throw errors.invalid(`timeoutMs must be a number of milliseconds, 0 or more (got ${JSON.stringify(timeoutMs)}).`);
   }
   return timeoutMs;
 }
 
 export function sendTimedOut(deviceId: string, messageId: string, timeoutMs: number): C2DError {
-  return new C2DError(
-    'ServiceUnavailable',
+  return errors.unavailable(
     `The hub did not confirm message '${messageId}' for device '${deviceId}' within ${timeoutMs} ms. It may still have been committed: ` +
       'sending it again may deliver it twice.',
   );

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../common/clock';
-import { C2DError } from '../common/errors';
+import { errors } from '../common/errors';
 import type { OutgoingMessage } from '../common/message';
 import { ExponentialBackoffWithJitter, classifyError, type RetryPolicy } from '../common/retry';
 import type { Device, DeviceSpec } from '../hub/api';
@@ -116,7 +116,7 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
   async close(): Promise<void> {
     for (const s of this.streams) s.end();
     this.streams.clear();
-    this.pulled.fail(new C2DError('ServiceUnavailable', 'The client was closed.'));
+    this.pulled.fail(errors.unavailable('The client was closed.'));
     await this.keeper.close();
     this.registry.close();
   }

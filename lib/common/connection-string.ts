@@ -4,7 +4,7 @@
  * `ModuleId` is IoT Hub's but refused here: modules are out of scope (IoT Hub
  * has no C2D queue for them), and ignoring it would connect as the device.
  */
-import { C2DError } from './errors';
+import { C2DError, errors } from './errors';
 import { DEFAULT_PORTS } from './limits';
 
 export interface ConnectionString {
@@ -21,7 +21,7 @@ const KNOWN = ['HostName', 'DeviceId', 'SharedAccessKey', 'SharedAccessKeyName',
 type Known = (typeof KNOWN)[number];
 
 function bad(why: string): C2DError {
-  return new C2DError('ArgumentInvalid', `Invalid connection string: ${why}`);
+  return errors.invalid(`Invalid connection string: ${why}`);
 }
 
 /** Parses any connection string; names are matched case-insensitively. */

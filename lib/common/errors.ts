@@ -109,10 +109,35 @@ export const errors = {
   lockLost: (lockToken: string) =>
     new C2DError('DeviceMessageLockLost', `Lock token '${lockToken}' does not match a locked message: the lock expired, the message was settled, or the token is unknown.`),
   messageNotFound: (deviceId: string, what: string) => new C2DError('MessageNotFound', `Device '${deviceId}' has no ${what}.`),
+  /** 401003: the credential is missing, wrong, expired or not allowed this. */
   unauthorized: (why: string) => new C2DError('IotHubUnauthorized', why),
+  /** 400004: an argument, option or field is malformed or out of range. */
   invalid: (why: string) => new C2DError('ArgumentInvalid', why),
+  /** 400011: an expiry time or TTL that is not a valid time. */
+  badExpiry: (why: string) => new C2DError('MessageExpiryTimeInvalid', why),
+  /** 403009: an expiry time that is valid but outside what the hub accepts. */
+  expiryOutOfRange: (why: string) => new C2DError('InvalidMessageExpiryTime', why),
+  /** 404001 in the caller's words (e.g. why the device is gone). */
+  notFound: (why: string) => new C2DError('DeviceNotFound', why),
+  /** 409002: a second receiver for one device. */
+  linkConflict: (why: string) => new C2DError('LinkCreationConflict', why),
+  /** 412001: an etag or If-Match that does not match. */
+  precondition: (why: string) => new C2DError('PreconditionFailed', why),
+  /** 500001: the hub failed on its own side. */
+  internal: (why: string, options?: { cause?: unknown }) => new C2DError('ServerError', why, options),
+  /** 503001: not open, closing or closed; retry later. */
+  unavailable: (why: string) => new C2DError('ServiceUnavailable', why),
   throttled: (limit: number) => new C2DError('ThrottlingException', `More than ${limit} sends per second; slow down and retry.`),
   /** Reject and abandon over MQTT: IoT Hub's MQTT has only PUBACK (c2d-semantics §1.3). */
   notOverMqtt: (settlement: string) =>
     new C2DError('OperationNotSupported', `${settlement} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`),
 };
+
+/**
+ * A lost or not-yet-open client connection, as a Node socket error with code
+ * ECONNRESET, so the retry policy (lib/common/retry) takes it for a network
+ * error and reconnects.
+ */
+export function connectionReset(message: string): Error & { code: 'ECONNRESET' } {
+  return Object.assign(new Error(message), { code: 'ECONNRESET' as const });
+}

@@ -4,7 +4,7 @@
  * sig = base64(HMAC-SHA256(base64decode(key), sr-as-written + "\n" + se)).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { C2DError } from './errors';
+import { errors } from './errors';
 
 export const SAS_PREFIX = 'SharedAccessSignature';
 /** Tokens are accepted up to this long past `se` (clock skew, as the IoT SDKs' token class). */
@@ -41,22 +41,22 @@ export function createSas(resource: string, base64Key: string, expiry: number, k
 
 /** Parses a token; throws 401003 naming what is wrong. Does not check the signature. */
 export function parseSas(token: string): ParsedSas {
-  if (typeof token !== 'string' || token.length > 4096) throw new C2DError('IotHubUnauthorized', 'Malformed SAS token.');
+  if (typeof token !== 'string' || token.length > 4096) throw errors.unauthorized('Malformed SAS token.');
   const t = token.trim();
-  if (!t.startsWith(`${SAS_PREFIX} `)) throw new C2DError('IotHubUnauthorized', `A SAS token must start with '${SAS_PREFIX} '.`);
+  if (!t.startsWith(`${SAS_PREFIX} `)) throw errors.unauthorized(`A SAS token must start with '${SAS_PREFIX} '.`);
   const fields = new Map<string, string>();
   for (const part of t.slice(SAS_PREFIX.length + 1).split('&')) {
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new C2DError('IotHubUnauthorized', 'Malformed SAS token field.');
+    if (eq <= 0) throw errors.unauthorized('Malformed SAS token field.');
     const name = part.slice(0, eq).toLowerCase();
-    if (fields.has(name)) throw new C2DError('IotHubUnauthorized', `SAS token field '${name}' appears twice.`);
+    if (fields.has(name)) throw errors.unauthorized(`SAS token field '${name}' appears twice.`);
     fields.set(name, part.slice(eq + 1));
   }
   const rawResource = fields.get('sr');
   const sig = fields.get('sig');
   const se = fields.get('se');
-  if (!rawResource || !sig || !se) throw new C2DError('IotHubUnauthorized', 'A SAS token needs sr, sig and se.');
-  if (!/^\d{1,12}$/.test(se)) throw new C2DError('IotHubUnauthorized', 'SAS token expiry (se) must be whole seconds since the epoch.');
+  if (!rawResource || !sig || !se) throw errors.unauthorized('A SAS token needs sr, sig and se.');
+  if (!/^\d{1,12}$/.test(se)) throw errors.unauthorized('SAS token expiry (se) must be whole seconds since the epoch.');
   let resource: string;
   let signature: string;
   let keyName: string | undefined;
@@ -67,7 +67,7 @@ export function parseSas(token: string): ParsedSas {
     const skn = fields.get('skn');
     keyName = skn === undefined || skn === '' ? undefined : decodeURIComponent(skn);
   } catch {
-    throw new C2DError('IotHubUnauthorized', 'SAS token has a bad URL encoding.');
+    throw errors.unauthorized('SAS token has a bad URL encoding.');
   }
   return { rawResource, resource, signature, expiry: Number(se), keyName };
 }

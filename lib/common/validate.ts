@@ -3,7 +3,7 @@
  * every edge so that bad input gets 400004 instead of reaching the store.
  */
 import { BOUNDS } from './limits';
-import { C2DError } from './errors';
+import { errors } from './errors';
 import { isAckMode, type OutgoingMessage } from './message';
 
 // device id: ASCII alphanumerics plus - . + % _ # * ? ! ( ) , = @ $ '
@@ -21,7 +21,7 @@ export function isValidDeviceId(id: unknown): id is string {
 
 export function assertDeviceId(id: unknown): asserts id is string {
   if (!isValidDeviceId(id)) {
-    throw new C2DError('ArgumentInvalid', `Invalid device id ${JSON.stringify(id)}: use 1 to ${BOUNDS.maxIdLength} ASCII letters, digits or - . + % _ # * ? ! ( ) , = @ $ '.`);
+    throw errors.invalid(`Invalid device id ${JSON.stringify(id)}: use 1 to ${BOUNDS.maxIdLength} ASCII letters, digits or - . + % _ # * ? ! ( ) , = @ $ '.`);
   }
 }
 
@@ -42,43 +42,43 @@ export function isValidPropertyValue(value: string): boolean {
  * naming the bad part. Size and expiry are checked by the hub against its limits.
  */
 export function assertOutgoingMessage(m: OutgoingMessage): void {
-  if (!Buffer.isBuffer(m.body)) throw new C2DError('ArgumentInvalid', 'Message body must be a Buffer.');
+  if (!Buffer.isBuffer(m.body)) throw errors.invalid('Message body must be a Buffer.');
   for (const key of ['messageId', 'correlationId'] as const) {
     const v = m[key];
     if (v !== undefined && !isValidMessageId(v)) {
-      throw new C2DError('ArgumentInvalid', `Invalid ${key} ${JSON.stringify(v)}: use 1 to 128 ASCII letters, digits or - : . + % _ # * ? ! ( ) , = @ ; $ '.`);
+      throw errors.invalid(`Invalid ${key} ${JSON.stringify(v)}: use 1 to 128 ASCII letters, digits or - : . + % _ # * ? ! ( ) , = @ ; $ '.`);
     }
   }
   if (m.userId !== undefined && (typeof m.userId !== 'string' || m.userId.length > BOUNDS.maxIdLength)) {
-    throw new C2DError('ArgumentInvalid', 'userId must be a string of at most 128 characters.');
+    throw errors.invalid('userId must be a string of at most 128 characters.');
   }
   if (m.ack !== undefined && !isAckMode(m.ack)) {
-    throw new C2DError('ArgumentInvalid', `Invalid ack ${JSON.stringify(m.ack)}: use none, positive, negative or full.`);
+    throw errors.invalid(`Invalid ack ${JSON.stringify(m.ack)}: use none, positive, negative or full.`);
   }
   for (const key of ['contentType', 'contentEncoding'] as const) {
     const v = m[key];
     if (v !== undefined && (typeof v !== 'string' || !isValidPropertyValue(v) || v.length > 256)) {
-      throw new C2DError('ArgumentInvalid', `Invalid ${key} ${JSON.stringify(v)}: use printable ASCII, at most 256 characters.`);
+      throw errors.invalid(`Invalid ${key} ${JSON.stringify(v)}: use printable ASCII, at most 256 characters.`);
     }
   }
   if (m.expiryTimeUtc !== undefined && (typeof m.expiryTimeUtc !== 'number' || !Number.isFinite(m.expiryTimeUtc))) {
-    throw new C2DError('MessageExpiryTimeInvalid', 'expiryTimeUtc must be a time in epoch milliseconds.');
+    throw errors.badExpiry('expiryTimeUtc must be a time in epoch milliseconds.');
   }
   for (const [k, v] of Object.entries(m.properties ?? {})) {
     if (!isValidPropertyName(k)) {
-      throw new C2DError('ArgumentInvalid', `Invalid property name ${JSON.stringify(k)}: use ASCII letters, digits or ! # $ % & ' * + - . ^ _ \` | ~, and no iothub- prefix.`);
+      throw errors.invalid(`Invalid property name ${JSON.stringify(k)}: use ASCII letters, digits or ! # $ % & ' * + - . ^ _ \` | ~, and no iothub- prefix.`);
     }
     if (typeof v !== 'string' || !isValidPropertyValue(v)) {
-      throw new C2DError('ArgumentInvalid', `Invalid value for property '${k}': use a string of printable ASCII.`);
+      throw errors.invalid(`Invalid value for property '${k}': use a string of printable ASCII.`);
     }
   }
 }
 
 /** Checks a device-to-cloud message's body and application properties; throws 400004 naming the bad part. */
 export function assertDeviceEvent(body: unknown, properties: Record<string, unknown>): asserts body is Buffer {
-  if (!Buffer.isBuffer(body)) throw new C2DError('ArgumentInvalid', 'The event body must be a Buffer.');
+  if (!Buffer.isBuffer(body)) throw errors.invalid('The event body must be a Buffer.');
   if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
-    throw new C2DError('ArgumentInvalid', 'The event properties must be an object of name: string value pairs.');
+    throw errors.invalid('The event properties must be an object of name: string value pairs.');
   }
   assertOutgoingMessage({ body, properties: properties as Record<string, string> });
 }
@@ -90,6 +90,6 @@ export function assertDeviceEvent(body: unknown, properties: Record<string, unkn
  */
 export function assertTtlMs(v: unknown, what = 'ttlMs'): asserts v is number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new C2DError('MessageExpiryTimeInvalid', `${what} must be a positive number of milliseconds (got ${JSON.stringify(v)}).`);
+    throw errors.badExpiry(`${what} must be a positive number of milliseconds (got ${JSON.stringify(v)}).`);
   }
 }

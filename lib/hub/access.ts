@@ -6,7 +6,7 @@
  * signature: identities are device ids and policy names, reasons are the
  * hub's own words (which never echo a credential).
  */
-import { C2DError } from '../common/errors';
+import { C2DError, errors } from '../common/errors';
 
 /** The client-side transport names (the servers' protocol names mapped by transportOf). */
 export type AccessTransport = 'amqp' | 'amqp-ws' | 'mqtt' | 'mqtt-ws' | 'http';
@@ -85,7 +85,7 @@ export function authFailureReason(message: string): AuthFailureReason {
 
 /** An auth-refused event from a thrown error (anything not a C2DError counts as 401003). */
 export function refusal(transport: AccessTransport, err: unknown, extra: { identity?: string; remote?: string } = {}): AccessEvent {
-  const e = err instanceof C2DError ? err : new C2DError('IotHubUnauthorized', err instanceof Error ? err.message : 'Authentication failed.');
+  const e = err instanceof C2DError ? err : errors.unauthorized(err instanceof Error ? err.message : 'Authentication failed.');
   return { type: 'auth-refused', transport, reason: authFailureReason(e.message), code: e.code, detail: e.message, ...extra };
 }
 

@@ -19,7 +19,7 @@
  * has no role assignments, so the token's `roles` claim stands in for them.
  */
 import type { KeyObject } from 'node:crypto';
-import { C2DError } from '../common/errors';
+import { errors } from '../common/errors';
 import type { Right } from '../common/sas';
 import type { Principal } from './api';
 import type { BearerVerifier } from './amqp/peer';
@@ -76,12 +76,12 @@ export function rightsForRoles(roles: unknown): Set<Right> {
 export function assertJwks(v: unknown, where = 'The JWKS'): asserts v is JsonWebKeySet {
   const keys = (v as { keys?: unknown } | null)?.keys;
   if (typeof v !== 'object' || v === null || !Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'object' || k === null || Array.isArray(k))) {
-    throw new C2DError('ArgumentInvalid', `${where} must be a JSON Web Key Set: an object { "keys": [ ... ] } with at least one key.`);
+    throw errors.invalid(`${where} must be a JSON Web Key Set: an object { "keys": [ ... ] } with at least one key.`);
   }
 }
 
 export function createEntraVerifier(o: EntraOptions): BearerVerifier {
-  if (!o.publicKey && !o.jwks && !o.jwksUrl) throw new C2DError('ArgumentInvalid', 'Entra verification needs a public key, a JWKS or a JWKS URL.');
+  if (!o.publicKey && !o.jwks && !o.jwksUrl) throw errors.invalid('Entra verification needs a public key, a JWKS or a JWKS URL.');
   if (o.jwks) assertJwks(o.jwks);
   // jose is ESM-only: loaded on first use.
   const jose = import('jose');
@@ -107,10 +107,10 @@ export function createEntraVerifier(o: EntraOptions): BearerVerifier {
       }));
     } catch (e) {
       // jose's message says what failed (signature, "exp" claim, "aud" claim) and holds no secret.
-      throw new C2DError('IotHubUnauthorized', `Bearer token refused: ${(e as Error).message}`);
+      throw errors.unauthorized(`Bearer token refused: ${(e as Error).message}`);
     }
     const rights = rightsForRoles(payload.roles);
-    if (rights.size === 0) throw new C2DError('IotHubUnauthorized', 'Bearer token has no IoT Hub data-plane role (roles claim).');
+    if (rights.size === 0) throw errors.unauthorized('Bearer token has no IoT Hub data-plane role (roles claim).');
     const who = typeof payload.oid === 'string' ? payload.oid : typeof payload.sub === 'string' ? payload.sub : 'entra';
     return { kind: 'service', keyName: `entra:${who}`, rights, ...(typeof payload.exp === 'number' ? { expiresAtMs: payload.exp * 1000 } : {}) };
   };

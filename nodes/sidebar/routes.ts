@@ -22,7 +22,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { formatConnectionString, hostNameFor } from '../../lib/common/connection-string';
-import { C2DError } from '../../lib/common/errors';
+import { C2DError, errors } from '../../lib/common/errors';
 import { HttpWireError } from '../../lib/common/codec/http-errors';
 import { DEFAULT_PORTS } from '../../lib/common/limits';
 import { isAckMode, type Properties } from '../../lib/common/message';
@@ -61,13 +61,13 @@ function sendError(res: Response, e: unknown): void {
 
 function param(req: Request, name: string): string {
   const v = (req.params as Record<string, string | undefined>)[name];
-  if (typeof v !== 'string' || v === '') throw new C2DError('ArgumentInvalid', `${name} is missing.`);
+  if (typeof v !== 'string' || v === '') throw errors.invalid(`${name} is missing.`);
   return v;
 }
 
 function sequenceNumber(req: Request): number {
   const n = Number(param(req, 'seq'));
-  if (!Number.isSafeInteger(n) || n < 0) throw new C2DError('ArgumentInvalid', 'A dead letter is named by its sequence number, a whole number.');
+  if (!Number.isSafeInteger(n) || n < 0) throw errors.invalid('A dead letter is named by its sequence number, a whole number.');
   return n;
 }
 
@@ -78,15 +78,15 @@ function bodyOf(req: Request): Record<string, unknown> {
 
 function testMessage(b: Record<string, unknown>): { body: Buffer; properties: Properties; ack: 'none' | 'positive' | 'negative' | 'full'; messageId?: string; contentType?: string } {
   const text = b.body ?? '';
-  if (typeof text !== 'string') throw new C2DError('ArgumentInvalid', 'body must be text.');
+  if (typeof text !== 'string') throw errors.invalid('body must be text.');
   const props = b.properties ?? {};
   if (!props || typeof props !== 'object' || Array.isArray(props) || Object.values(props).some((v) => typeof v !== 'string')) {
-    throw new C2DError('ArgumentInvalid', 'properties must be an object of text values.');
+    throw errors.invalid('properties must be an object of text values.');
   }
   const ack = b.ack ?? 'none';
-  if (!isAckMode(ack)) throw new C2DError('ArgumentInvalid', 'ack must be none, positive, negative or full.');
+  if (!isAckMode(ack)) throw errors.invalid('ack must be none, positive, negative or full.');
   for (const k of ['messageId', 'contentType'] as const) {
-    if (b[k] !== undefined && b[k] !== '' && typeof b[k] !== 'string') throw new C2DError('ArgumentInvalid', `${k} must be text.`);
+    if (b[k] !== undefined && b[k] !== '' && typeof b[k] !== 'string') throw errors.invalid(`${k} must be text.`);
   }
   return {
     body: Buffer.from(text, 'utf8'),
@@ -139,9 +139,9 @@ export function mountRoutes(red: RED, state: SidebarState): void {
   app.get(`${ROUTE_PREFIX}/:hub/devices/:device/connection-strings`, ...write, withHub((req, h) => {
     const deviceId = device(req);
     const d = h.hub.registry.getDevice(deviceId);
-    if (!d) throw new C2DError('DeviceNotFound', `Device '${deviceId}' is not registered.`);
+    if (!d) throw errors.notFound(`Device '${deviceId}' is not registered.`);
     const key = d.authentication.symmetricKey.primaryKey;
-    if (d.authentication.type !== 'sas' || !key) throw new C2DError('ArgumentInvalid', `Device '${deviceId}' authenticates with ${d.authentication.type}, not a shared access key: it has no key connection string.`);
+    if (d.authentication.type !== 'sas' || !key) throw errors.invalid(`Device '${deviceId}' authenticates with ${d.authentication.type}, not a shared access key: it has no key connection string.`);
     const connectionStrings: Record<string, string> = {};
     for (const p of Object.keys(DEFAULT_PORTS) as Array<keyof typeof DEFAULT_PORTS>) {
       const port = h.ports[p];
@@ -152,7 +152,7 @@ export function mountRoutes(red: RED, state: SidebarState): void {
 
   app.post(`${ROUTE_PREFIX}/:hub/devices`, ...write, withHub(async (req, h) => {
     const deviceId = bodyOf(req).deviceId;
-    if (typeof deviceId !== 'string') throw new C2DError('ArgumentInvalid', 'deviceId is required.');
+    if (typeof deviceId !== 'string') throw errors.invalid('deviceId is required.');
     await h.hub.registry.createDevice({ deviceId });
     return deviceRow(h.hub, deviceId, state.live(h.id));
   }));
@@ -160,8 +160,8 @@ export function mountRoutes(red: RED, state: SidebarState): void {
   app.patch(`${ROUTE_PREFIX}/:hub/devices/:device`, ...write, withHub(async (req, h) => {
     const deviceId = device(req);
     const status = bodyOf(req).status as DeviceStatus;
-    if (status !== 'enabled' && status !== 'disabled') throw new C2DError('ArgumentInvalid', 'status must be enabled or disabled.');
-    if (!h.hub.registry.getDevice(deviceId)) throw new C2DError('DeviceNotFound', `Device '${deviceId}' is not registered.`);
+    if (status !== 'enabled' && status !== 'disabled') throw errors.invalid('status must be enabled or disabled.');
+    if (!h.hub.registry.getDevice(deviceId)) throw errors.notFound(`Device '${deviceId}' is not registered.`);
     await h.hub.registry.updateDevice({ deviceId, status }, '*');
     return deviceRow(h.hub, deviceId, state.live(h.id));
   }));

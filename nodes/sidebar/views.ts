@@ -4,7 +4,7 @@
  * Plain JSON with no key, token or connection string in it: these go to
  * every user who may read (c2d.read).
  */
-import { C2DError } from '../../lib/common/errors';
+import { errors } from '../../lib/common/errors';
 import { BOUNDS } from '../../lib/common/limits';
 import type { DeadLetterView, HubApi, MessageView, PendingMessageView, TransportName } from '../../lib/hub/api';
 import type { LiveHub, RateHistory } from './live';
@@ -94,7 +94,7 @@ export function summaryOf(id: string, hub: HubApi, ports: Record<string, number>
 /** 404001 for a device the hub does not know. */
 export function deviceRow(hub: HubApi, deviceId: string, live: LiveHub | undefined): DeviceRow {
   const d = hub.registry.getDevice(deviceId);
-  if (!d) throw new C2DError('DeviceNotFound', `Device '${deviceId}' is not registered.`);
+  if (!d) throw errors.notFound(`Device '${deviceId}' is not registered.`);
   const queue = hub.peek(deviceId);
   const seen = [live?.lastActivity(deviceId), Date.parse(d.lastActivityTime)].filter((t): t is number => typeof t === 'number' && Number.isFinite(t) && t > 0);
   return {
@@ -120,11 +120,11 @@ export function pageQuery(q: Record<string, unknown>, defaultLimit: number): Pag
   const int = (name: string, v: unknown, dflt: number, lo: number, hi: number): number => {
     if (v === undefined || v === '') return dflt;
     const n = Number(v);
-    if (typeof v !== 'string' || !Number.isInteger(n) || n < lo || n > hi) throw new C2DError('ArgumentInvalid', `${name} must be a whole number from ${lo} to ${hi}.`);
+    if (typeof v !== 'string' || !Number.isInteger(n) || n < lo || n > hi) throw errors.invalid(`${name} must be a whole number from ${lo} to ${hi}.`);
     return n;
   };
   const filter = q.filter === undefined ? '' : q.filter;
-  if (typeof filter !== 'string' || filter.length > BOUNDS.maxIdLength) throw new C2DError('ArgumentInvalid', `filter must be text of at most ${BOUNDS.maxIdLength} characters.`);
+  if (typeof filter !== 'string' || filter.length > BOUNDS.maxIdLength) throw errors.invalid(`filter must be text of at most ${BOUNDS.maxIdLength} characters.`);
   return { offset: int('offset', q.offset, 0, 0, Number.MAX_SAFE_INTEGER), limit: int('limit', q.limit, defaultLimit, 1, MAX_PAGE), filter };
 }
 

@@ -6,7 +6,7 @@
  * Buffers, only with msg.includeBody). Bad input is 400004; the engine's own
  * errors (404001 device, 404000 message, 403004 queue full) pass through.
  */
-import { C2DError } from '../../lib/common/errors';
+import { C2DError, errors } from '../../lib/common/errors';
 import type { DeadLetterRef, Device, DeviceSpec, HubApi } from '../../lib/hub/api';
 import { deadLetterPageJson, pendingJson, requeuedJson, traceJson } from '../../lib/hub/inspection-json';
 
@@ -18,7 +18,7 @@ export type HubAction = (typeof HUB_ACTIONS)[number];
 
 type Msg = Record<string, unknown>;
 
-const invalid = (why: string): C2DError => new C2DError('ArgumentInvalid', why);
+const invalid = (why: string): C2DError => errors.invalid(why);
 
 function redact(d: Device, includeKeys: boolean): Device {
   if (includeKeys) return d;
@@ -80,7 +80,7 @@ export async function runHubAction(hub: HubApi, ports: Record<string, number>, m
     case 'getDevice': {
       const deviceId = deviceIdOf(msg);
       const d = hub.registry.getDevice(deviceId);
-      if (!d) throw new C2DError('DeviceNotFound', `Device '${deviceId}' is not registered.`);
+      if (!d) throw errors.notFound(`Device '${deviceId}' is not registered.`);
       return redact(d, keys);
     }
     case 'listDevices':

@@ -3,7 +3,7 @@
  * IoT Hub's code (400004 / 400011) before anything reaches a connection, so a
  * Catch node sees the same codes a hub would answer with.
  */
-import { C2DError } from '../../lib/common/errors';
+import { C2DError, errors } from '../../lib/common/errors';
 import { isAckMode, type AckMode, type DeviceMessage, type OutgoingMessage, type Properties } from '../../lib/common/message';
 import type { SendOptions } from '../../lib/client/types';
 import { assertTtlMs } from '../../lib/common/validate';
@@ -26,7 +26,7 @@ export interface SendRequest {
 type Msg = Record<string, unknown>;
 
 function invalid(why: string): C2DError {
-  return new C2DError('ArgumentInvalid', why);
+  return errors.invalid(why);
 }
 
 function optionalId(msg: Msg, key: string): string | undefined {
@@ -59,7 +59,7 @@ function propertiesOf(v: unknown): Properties | undefined {
 
 function expiryOf(v: unknown): number {
   const t = v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : v;
-  if (typeof t !== 'number' || !Number.isFinite(t)) throw new C2DError('MessageExpiryTimeInvalid', 'msg.expiryTimeUtc must be a Date, an ISO-8601 time or epoch milliseconds.');
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw errors.badExpiry('msg.expiryTimeUtc must be a Date, an ISO-8601 time or epoch milliseconds.');
   return t;
 }
 

@@ -5,7 +5,7 @@
  * hosts to reach directly), and `${NAME}` environment variables inside
  * credentials (Node-RED itself substitutes only a whole `${NAME}` value).
  */
-import { C2DError } from '../../lib/common/errors';
+import { errors } from '../../lib/common/errors';
 import type { ProxyConfig } from '../../lib/client/proxy';
 import type { Node, RED } from './red';
 
@@ -32,7 +32,7 @@ const text = (v: unknown): string | undefined => (v === undefined || v === null 
 export function tlsConfigOf(red: RED, id: string | undefined, who: string): TlsParts | undefined {
   if (!id) return undefined;
   const node = red.nodes.getNode(id) as unknown as TlsConfigNode | null;
-  if (!node || typeof node.addTLSOptions !== 'function') throw new C2DError('ArgumentInvalid', `The TLS config node of ${who} is missing.`);
+  if (!node || typeof node.addTLSOptions !== 'function') throw errors.invalid(`The TLS config node of ${who} is missing.`);
   const o = node.addTLSOptions({});
   const parts: TlsParts = {};
   for (const k of ['ca', 'cert', 'key', 'passphrase'] as const) {
@@ -46,12 +46,12 @@ export function tlsConfigOf(red: RED, id: string | undefined, who: string): TlsP
 export function proxyConfigOf(red: RED, id: string | undefined, who: string): ProxyConfig | undefined {
   if (!id) return undefined;
   const node = red.nodes.getNode(id) as unknown as HttpProxyNode | null;
-  if (!node || !node.url) throw new C2DError('ArgumentInvalid', `The proxy config node of ${who} is missing or has no URL.`);
+  if (!node || !node.url) throw errors.invalid(`The proxy config node of ${who} is missing or has no URL.`);
   let url: URL;
   try {
     url = new URL(/^[a-z]+:\/\//i.test(node.url) ? node.url : `http://${node.url}`);
   } catch {
-    throw new C2DError('ArgumentInvalid', `The proxy config node of ${who} has a URL that is not one.`);
+    throw errors.invalid(`The proxy config node of ${who} has a URL that is not one.`);
   }
   const user = node.credentials?.username;
   const password = node.credentials?.password;
@@ -76,7 +76,7 @@ export function expandCredentials<T extends object>(red: RED, node: Node, creds:
       typeof v === 'string'
         ? v.replace(REF, (_all, name: string) => {
             const value = getSetting(node, name);
-            if (value === undefined || value === null || value === '') throw new C2DError('ArgumentInvalid', `The environment variable ${name} (in the ${k} credential) is not set.`);
+            if (value === undefined || value === null || value === '') throw errors.invalid(`The environment variable ${name} (in the ${k} credential) is not set.`);
             return String(value);
           })
         : v;

@@ -8,7 +8,7 @@
  */
 import type { DeviceMessage } from '../../lib/common/message';
 import type { DeviceConnection, FeedbackBatchHandle, ServiceConnection } from '../../lib/client/types';
-import { C2DError } from '../../lib/common/errors';
+import { C2DError, errors } from '../../lib/common/errors';
 import { statusFor, type ConnectionState, type NodeStatusLike } from './status';
 import { SetupError } from './setup-error';
 
@@ -74,7 +74,7 @@ export class SharedConnection {
         if (r instanceof Error) reject(r);
         else resolve(r);
       };
-      const timer = setTimeout(() => settle(new C2DError('ServiceUnavailable', `Not connected within ${timeoutMs} ms${this.reason ? `: ${this.reason}` : ''}.`)), timeoutMs);
+      const timer = setTimeout(() => settle(errors.unavailable(`Not connected within ${timeoutMs} ms${this.reason ? `: ${this.reason}` : ''}.`)), timeoutMs);
       this.waiters.add(settle);
     });
   }
@@ -162,7 +162,7 @@ export class SharedConnection {
   private disconnect(reason?: string): Promise<void> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.attempt?.abort(new C2DError('ServiceUnavailable', reason ?? 'Connection closed.'));
+    this.attempt?.abort(errors.unavailable(reason ?? 'Connection closed.'));
     this.attempt = undefined;
     this.stopFeedback();
     const client = this.client;
@@ -170,7 +170,7 @@ export class SharedConnection {
     this.state = 'disconnected';
     this.reason = reason;
     if (this.users.size > 0) this.setState('disconnected', reason);
-    for (const w of [...this.waiters]) w(new C2DError('ServiceUnavailable', reason ?? 'Connection closed.'));
+    for (const w of [...this.waiters]) w(errors.unavailable(reason ?? 'Connection closed.'));
     if (!client) return this.closing;
     client.off('message', this.onMessage);
     client.off('error', this.onClientError);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ExponentialBackoffWithJitter, NoRetry, classifyError } from '../../lib/common/retry';
-import { C2DError } from '../../lib/common/errors';
+import { C2DError, connectionReset, errors } from '../../lib/common/errors';
 
 describe('retry policies', () => {
   it('classifies errors: network transient, 401003 unauthorized, 429001 throttled, 404001 not found', () => {
@@ -9,6 +9,15 @@ describe('retry policies', () => {
     assert.equal(classifyError(new C2DError('ThrottlingException', 'slow')), 'throttled');
     assert.equal(classifyError(new C2DError('DeviceNotFound', 'gone')), 'notFound');
     assert.equal(classifyError(new C2DError('DeviceMessageLockLost', 'late')), 'fatal');
+  });
+
+  it('a lost client connection (connectionReset) is a network error, retried; the named constructors keep their codes', () => {
+    const lost = connectionReset('The MQTT connection was lost.');
+    assert.equal(lost.code, 'ECONNRESET');
+    assert.equal(lost.message, 'The MQTT connection was lost.');
+    assert.equal(classifyError(lost), 'transient');
+    const made = [errors.invalid('a'), errors.unauthorized('b'), errors.unavailable('c'), errors.notFound('d'), errors.badExpiry('e'), errors.expiryOutOfRange('f'), errors.precondition('g'), errors.linkConflict('h'), errors.internal('i')];
+    assert.deepEqual(made.map((e) => [e.code, e.message]), [[400004, 'a'], [401003, 'b'], [503001, 'c'], [404001, 'd'], [400011, 'e'], [403009, 'f'], [412001, 'g'], [409002, 'h'], [500001, 'i']]);
   });
 
   it('backs off exponentially with bounded jitter and stops after maxElapsed', () => {

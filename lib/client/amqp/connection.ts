@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { create_container, type Connection, type ConnectionOptions, type EventContext, type Receiver, type ReceiverOptions, type Sender, type SenderOptions } from 'rhea';
 import WebSocket from 'ws';
 import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
-import { C2DError } from '../../common/errors';
+import { C2DError, connectionReset, errors } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH, WS_SUBPROTOCOL_AMQP } from '../../common/limits';
 import { endSocket, webSocketConnector } from '../../common/rhea-internals';
 import { tlsServerName } from '../tls-name';
@@ -36,7 +36,7 @@ export function amqpFailure(ctx: EventContext | undefined, what: string): Error 
   const e = (link?.error ?? ctx?.session?.error ?? ctx?.connection?.error ?? ctx?.error) as (AmqpError & Error) | undefined;
   if (e && typeof (e as AmqpError).condition === 'string') return fromAmqpError(e);
   if (e instanceof Error) return e;
-  return Object.assign(new Error(`${what}: the connection was lost`), { code: 'ECONNRESET' });
+  return connectionReset(`${what}: the connection was lost`);
 }
 
 /** Opens a connection; resolves once the peer's open arrived. */
@@ -176,5 +176,5 @@ export function closeAmqpConnection(connection: Connection, graceMs = 2000): Pro
 export function outcomeError(ctx: EventContext): C2DError {
   const state = ctx.delivery?.remote_state as { error?: AmqpError } | undefined;
   if (state?.error) return fromAmqpError(state.error);
-  return new C2DError('ServiceUnavailable', 'The hub did not accept the message (released); it was not enqueued.');
+  return errors.unavailable('The hub did not accept the message (released); it was not enqueued.');
 }

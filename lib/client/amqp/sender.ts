@@ -9,12 +9,9 @@
 import type { Connection, Delivery, EventContext, Message, Sender, SenderOptions } from 'rhea';
 import { amqpFailure, attachSender, outcomeError } from './connection';
 import { linkCredit } from '../../common/rhea-internals';
+import { connectionReset } from '../../common/errors';
 
 type Pending = { resolve: () => void; reject: (e: Error) => void };
-
-function gone(what: string): Error {
-  return Object.assign(new Error(what), { code: 'ECONNRESET' });
-}
 
 export class ConfirmedSender {
   private sender: Promise<Sender> | undefined;
@@ -84,12 +81,12 @@ export class ConfirmedSender {
 
   /** Sends and resolves once the hub accepted the message. */
   async send(message: Message): Promise<void> {
-    if (this.closed) throw gone('The connection is closed.');
+    if (this.closed) throw connectionReset('The connection is closed.');
     const link = await this.link();
-    if (this.closed) throw gone('The connection is closed.');
+    if (this.closed) throw connectionReset('The connection is closed.');
     while (!link.sendable()) {
       await new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
-      if (this.closed || !link.is_open()) throw gone(`The ${this.what} is gone.`);
+      if (this.closed || !link.is_open()) throw connectionReset(`The ${this.what} is gone.`);
     }
     await new Promise<void>((resolve, reject) => {
       const d = link.send(message);

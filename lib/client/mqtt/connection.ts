@@ -23,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnackPacket, type IPubackPacket, type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { WS_SUBPROTOCOL_MQTT } from '../../common/limits';
+import { connectionReset } from '../../common/errors';
 import { webSocketAgent, type ProxySetting } from '../proxy';
 
 export interface MqttConnectOptions {
@@ -170,7 +171,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         else this.destroy(e);
       });
       this.onStreamClose(() => {
-        if (!settled) finish(Object.assign(new Error('The MQTT connection closed before CONNACK.'), { code: 'ECONNRESET' }));
+        if (!settled) finish(connectionReset('The MQTT connection closed before CONNACK.'));
         this.onClosed();
       });
       this.stream.write(mqttPacket.generate({
@@ -238,12 +239,12 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
 
   /** PUBLISH at QoS 1; resolves on the hub's PUBACK, rejects when the connection closes first. */
   publish(topic: string, payload: Buffer): Promise<void> {
-    if (this.closed) return Promise.reject(Object.assign(new Error('The MQTT connection is not open.'), { code: 'ECONNRESET' }));
+    if (this.closed) return Promise.reject(connectionReset('The MQTT connection is not open.'));
     const messageId = this.allocatePacketId();
     return new Promise((resolve, reject) => {
       const onClose = (e?: Error): void => {
         this.pubacks.delete(messageId);
-        reject(e ?? Object.assign(new Error('The MQTT connection closed before the PUBACK.'), { code: 'ECONNRESET' }));
+        reject(e ?? connectionReset('The MQTT connection closed before the PUBACK.'));
       };
       this.once('close', onClose);
       this.pubacks.set(messageId, () => {
@@ -256,10 +257,10 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
 
   /** SUBSCRIBE one filter; resolves with the granted QoS list (128 = refused). */
   subscribe(topic: string, qos: 0 | 1): Promise<number[]> {
-    if (this.closed) return Promise.reject(Object.assign(new Error('The MQTT connection is not open.'), { code: 'ECONNRESET' }));
+    if (this.closed) return Promise.reject(connectionReset('The MQTT connection is not open.'));
     const messageId = this.allocatePacketId();
     return new Promise((resolve, reject) => {
-      const onClose = (e?: Error): void => reject(e ?? Object.assign(new Error('The MQTT connection closed.'), { code: 'ECONNRESET' }));
+      const onClose = (e?: Error): void => reject(e ?? connectionReset('The MQTT connection closed.'));
       this.once('close', onClose);
       this.subacks.set(messageId, (granted) => {
         this.removeListener('close', onClose);
@@ -271,7 +272,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
 
   /** PUBACK for `packetId`; resolves once it is handed to the socket. */
   puback(packetId: number): Promise<void> {
-    if (this.closed) return Promise.reject(Object.assign(new Error('The MQTT connection is not open.'), { code: 'ECONNRESET' }));
+    if (this.closed) return Promise.reject(connectionReset('The MQTT connection is not open.'));
     // The PUBACKs of the messages that arrived together (one read) go out as one TLS record and one write.
     if (!this.corked) {
       this.corked = true;
@@ -312,6 +313,6 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.pingTimer);
-    this.emit('close', this.ended ? undefined : (this.lossCause ?? Object.assign(new Error('The MQTT connection was lost.'), { code: 'ECONNRESET' })));
+    this.emit('close', this.ended ? undefined : (this.lossCause ?? connectionReset('The MQTT connection was lost.')));
   }
 }

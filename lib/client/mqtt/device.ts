@@ -28,7 +28,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { buildMqttUsername, deviceBoundFilter, deviceToCloudTopic, parseDeviceBoundTopic } from '../../common/codec/mqtt';
 import { receivedFromTopic } from './received';
 import { tlsClientAuth } from '../credentials';
-import { C2DError, errors } from '../../common/errors';
+import { C2DError, connectionReset, errors } from '../../common/errors';
 import { DEFAULT_PORTS, WEBSOCKET_PATH } from '../../common/limits';
 import type { DeviceMessage, Properties, Settlement } from '../../common/message';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
@@ -50,7 +50,7 @@ interface Lock {
 
 function connectError(e: Error): Error {
   // CONNACK 4 (bad user name or password) and 5 (not authorized): the SDK's UnauthorizedError.
-  if (e instanceof ConnackError && (e.code === 4 || e.code === 5)) return new C2DError('IotHubUnauthorized', `The hub refused the connection: ${e.message}`);
+  if (e instanceof ConnackError && (e.code === 4 || e.code === 5)) return errors.unauthorized(`The hub refused the connection: ${e.message}`);
   return e;
 }
 
@@ -115,7 +115,7 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
       throw connectError(e as Error);
     }
     client.on('close', (e) => {
-      if (client === this.client) this.lost(e ?? Object.assign(new Error('The MQTT connection was lost.'), { code: 'ECONNRESET' }));
+      if (client === this.client) this.lost(e ?? connectionReset('The MQTT connection was lost.'));
     });
     client.on('publish', (packet) => this.onPublish(client, packet));
     return client;
@@ -179,12 +179,12 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
     if (this.subscribed) return;
     const client = this.requireClient();
     const granted = await client.subscribe(deviceBoundFilter(this.o.credentials.deviceId), 1);
-    if (granted.some((qos) => qos === 128)) throw new C2DError('IotHubUnauthorized', 'The hub refused the C2D subscription.');
+    if (granted.some((qos) => qos === 128)) throw errors.unauthorized('The hub refused the C2D subscription.');
     this.subscribed = true;
   }
 
   private requireClient(): MqttConnection {
-    if (!this.client || this.closed) throw Object.assign(new Error('The MQTT connection is not open.'), { code: 'ECONNRESET' });
+    if (!this.client || this.closed) throw connectionReset('The MQTT connection is not open.');
     return this.client;
   }
 

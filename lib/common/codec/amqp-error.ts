@@ -4,7 +4,7 @@
  * IoT Hub code travels in `info` and at the start of the description, so a
  * client of ours gets the exact code back where conditions are shared.
  */
-import { C2DError, ERRORS, errorNameForAmqpCondition, errorNameForCode, type ErrorName } from '../errors';
+import { C2DError, errors, ERRORS, errorNameForAmqpCondition, errorNameForCode, type ErrorName } from '../errors';
 
 /** Error info key holding IoT Hub's numeric code (e.g. 403004). */
 export const AMQP_ERROR_CODE_INFO = 'iothub-errorcode';
@@ -19,7 +19,7 @@ export interface AmqpError {
 
 /** The AMQP error for a C2DError; anything else is an internal error whose text is not shown. */
 export function toAmqpError(e: unknown): AmqpError {
-  const err = e instanceof C2DError ? e : new C2DError('ServerError', 'The hub failed to handle the request.');
+  const err = e instanceof C2DError ? e : errors.internal('The hub failed to handle the request.');
   return {
     condition: err.amqpCondition,
     description: err.toString(),

@@ -4,7 +4,7 @@
  * (data sections), application properties. Used by codec/amqp.ts.
  */
 import { types as rheaTypes } from 'rhea';
-import { C2DError } from '../errors';
+import { errors } from '../errors';
 import type { Properties } from '../message';
 import { setOwn } from './own';
 
@@ -54,7 +54,7 @@ export function idToString(v: unknown, what: string): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
   if (Buffer.isBuffer(v) && v.length === 16) return uuidToString(v);
-  throw new C2DError('ArgumentInvalid', `${what} must be a string, a uuid or an unsigned integer.`);
+  throw errors.invalid(`${what} must be a string, a uuid or an unsigned integer.`);
 }
 
 /**
@@ -72,7 +72,7 @@ export function idToWire(s: string | undefined): unknown {
 export function optionalString(v: unknown, what: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
-  throw new C2DError('ArgumentInvalid', `${what} must be a string.`);
+  throw errors.invalid(`${what} must be a string.`);
 }
 
 /** rhea 3 decodes timestamps as Date; the model holds epoch milliseconds. */
@@ -80,7 +80,7 @@ export function timeToNumber(v: unknown, what: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (v instanceof Date) return v.getTime();
   if (typeof v === 'number' && Number.isFinite(v)) return v;
-  throw new C2DError('MessageExpiryTimeInvalid', `${what} must be an AMQP timestamp.`);
+  throw errors.badExpiry(`${what} must be an AMQP timestamp.`);
 }
 
 /** The body bytes: one or more data sections (concatenated), or an amqp-value binary/string. */
@@ -93,7 +93,7 @@ export function bodyToBuffer(body: unknown): Buffer {
   }
   if (Buffer.isBuffer(body)) return body;
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
-  throw new C2DError('ArgumentInvalid', 'The message body must be a data section.');
+  throw errors.invalid('The message body must be a data section.');
 }
 
 export function userIdToString(v: unknown): string | undefined {
@@ -104,7 +104,7 @@ export function userIdToString(v: unknown): string | undefined {
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(v);
     } catch {
-      throw new C2DError('ArgumentInvalid', 'user-id must be UTF-8 text.');
+      throw errors.invalid('user-id must be UTF-8 text.');
     }
   }
   return optionalString(v, 'user-id');
@@ -118,7 +118,7 @@ export function splitProperties(ap: Record<string, unknown> | undefined): { ack?
     if (k === ACK_PROPERTY) ack = v;
     else if (typeof v === 'string') setOwn(properties, k, v);
     else if (typeof v === 'number' || typeof v === 'boolean') setOwn(properties, k, String(v));
-    else throw new C2DError('ArgumentInvalid', `Application property '${k}' must be a string.`);
+    else throw errors.invalid(`Application property '${k}' must be a string.`);
   }
   return { ack, properties };
 }

@@ -4,7 +4,7 @@
  * Wire facts: sdk-wire.md §2.3, §5.1; c2d-semantics.md §3, §4.2.
  */
 import { message as rheaMessage, types as rheaTypes } from 'rhea';
-import { C2DError } from '../errors';
+import { errors } from '../errors';
 import {
   FEEDBACK_CONTENT_TYPE,
   deliveredAck,
@@ -72,10 +72,10 @@ export function encodeServiceSend(deviceId: string, m: OutgoingMessage): AmqpMes
 export function decodeServiceSend(msg: AmqpMessage): { deviceId: string; message: OutgoingMessage } {
   const deviceId = deviceIdFromTo(msg.to);
   if (deviceId === undefined) {
-    throw new C2DError('ArgumentInvalid', `The message 'to' must be /devices/{deviceId}/messages/devicebound (got ${JSON.stringify(msg.to)}).`);
+    throw errors.invalid(`The message 'to' must be /devices/{deviceId}/messages/devicebound (got ${JSON.stringify(msg.to)}).`);
   }
   const { ack, properties } = splitProperties(msg.application_properties);
-  if (ack !== undefined && !isAckMode(ack)) throw new C2DError('ArgumentInvalid', `Invalid ${ACK_PROPERTY} ${JSON.stringify(ack)}: use none, positive, negative or full.`);
+  if (ack !== undefined && !isAckMode(ack)) throw errors.invalid(`Invalid ${ACK_PROPERTY} ${JSON.stringify(ack)}: use none, positive, negative or full.`);
   const message: OutgoingMessage = compact({
     body: bodyToBuffer(msg.body),
     messageId: idToString(msg.message_id, 'message-id'),
@@ -174,15 +174,15 @@ export function encodeFeedback(batch: ReceivedFeedbackBatch): { message: AmqpMes
 /** Reads a feedback message; throws 400004 on a wrong content type or body. */
 export function decodeFeedback(msg: AmqpMessage, tag: Buffer): Omit<ReceivedFeedbackBatch, 'lockedUntilUtc' | 'deliveryCount'> {
   if (msg.content_type !== FEEDBACK_CONTENT_TYPE) {
-    throw new C2DError('ArgumentInvalid', `Unsupported feedback content type ${JSON.stringify(msg.content_type)}.`);
+    throw errors.invalid(`Unsupported feedback content type ${JSON.stringify(msg.content_type)}.`);
   }
   let records: unknown;
   try {
     records = JSON.parse(bodyToBuffer(msg.body).toString('utf8'));
   } catch {
-    throw new C2DError('ArgumentInvalid', 'The feedback body is not JSON.');
+    throw errors.invalid('The feedback body is not JSON.');
   }
-  if (!Array.isArray(records)) throw new C2DError('ArgumentInvalid', 'The feedback body must be a JSON array.');
+  if (!Array.isArray(records)) throw errors.invalid('The feedback body must be a JSON array.');
   return {
     records: records as FeedbackRecord[],
     enqueuedTimeUtc: timeToNumber(msg.message_annotations?.[ENQUEUED_TIME_ANNOTATION], ENQUEUED_TIME_ANNOTATION) ?? 0,

@@ -8,7 +8,7 @@
  * the query string is not part of the route (`api-version` is accepted and
  * ignored, as are unknown parameters).
  */
-import { C2DError } from '../errors';
+import { errors } from '../errors';
 import { API_VERSION } from '../limits';
 
 export type HubRoute =
@@ -102,7 +102,7 @@ export function parseHubPath(pathname: string): HubRoute | undefined {
     try {
       return decodeURIComponent(s);
     } catch {
-      throw new C2DError('ArgumentInvalid', 'The request path has a bad percent-encoding.');
+      throw errors.invalid('The request path has a bad percent-encoding.');
     }
   });
   // Literal segments compare case-insensitively; decoded values (ids, tokens) keep their case.

@@ -22,7 +22,7 @@
  *   C SDK looks its headers up by exact name. Reads ignore case.
  * - Errors: lib/common/codec/http-errors.ts.
  */
-import { C2DError } from '../errors';
+import { errors } from '../errors';
 import { DEFAULT_LIMITS } from '../limits';
 import { deliveredAck, isAckMode, type AckMode, type DeviceMessage, type Properties, type ReceivedMessage } from '../message';
 
@@ -169,7 +169,7 @@ export function decodeC2DResponse(
   context: { deviceId: string; receivedAtMs: number; lockTimeoutMs?: number },
 ): DeviceMessage {
   const etag = headerValue(headers, HTTP_HEADERS.etag);
-  if (!etag) throw new C2DError('ArgumentInvalid', 'The response has no ETag (lock token).');
+  if (!etag) throw errors.invalid('The response has no ETag (lock token).');
   const ack = headerValue(headers, HTTP_HEADERS.ack);
   const ct = headerValue(headers, HTTP_HEADERS.contentType) ?? headerValue(headers, HTTP_HEADERS.httpContentType);
   const ce = headerValue(headers, HTTP_HEADERS.contentEncoding) ?? headerValue(headers, 'content-encoding');

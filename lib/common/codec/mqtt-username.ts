@@ -4,7 +4,7 @@
  *   `{host}/{deviceId}/{moduleId}/?api-version=...` (modules)
  * The ids are written raw, as the SDKs do; query values are percent-encoded.
  */
-import { C2DError } from '../errors';
+import { errors } from '../errors';
 import { API_VERSION } from '../limits';
 import { setOwn } from './own';
 
@@ -52,7 +52,7 @@ export function parseMqttUsername(username: string): MqttUsername {
   const query = q < 0 ? '' : username.slice(q + 2);
   const segments = path.endsWith('/') ? path.slice(0, -1).split('/') : path.split('/');
   if (segments.length < 2 || segments.length > 3 || segments.some((s) => s === '')) {
-    throw new C2DError('IotHubUnauthorized', "The MQTT username must be '{host}/{deviceId}/?api-version=...'.");
+    throw errors.unauthorized("The MQTT username must be '{host}/{deviceId}/?api-version=...'.");
   }
   const params: Record<string, string> = {};
   for (const part of query.split('&')) {

@@ -16,7 +16,7 @@
  * Python SDK sends ISO-8601 on D2C, so ISO-8601 is what a human and every SDK
  * can read. The parser also accepts epoch milliseconds.
  */
-import { C2DError } from '../errors';
+import { errors } from '../errors';
 import type { AckMode, Properties } from '../message';
 import { isAckMode } from '../message';
 import { setOwn } from './own';
@@ -51,7 +51,7 @@ function encodePart(s: string, what: string): string {
     // encodeURIComponent encodes `/ & = % $ + :` and spaces, and writes non-ASCII as UTF-8 escapes.
     return encodeURIComponent(s);
   } catch {
-    throw new C2DError('ArgumentInvalid', `The ${what} '${s}' is not valid Unicode text and cannot be put in an MQTT topic.`);
+    throw errors.invalid(`The ${what} '${s}' is not valid Unicode text and cannot be put in an MQTT topic.`);
   }
 }
 
@@ -90,7 +90,7 @@ const decodeKey = (s: string): string => memoized(decodedKeys, s, decodePart);
 export function encodePropertyBag(entries: Iterable<BagEntry>): string {
   let bag = '';
   for (const [key, value] of entries) {
-    if (key === '') throw new C2DError('ArgumentInvalid', 'A property name must not be empty.');
+    if (key === '') throw errors.invalid('A property name must not be empty.');
     const k = encodeKey(key);
     const part = value === null ? k : `${k}=${encodePart(value, 'property value')}`;
     bag = bag === '' ? part : `${bag}&${part}`;

@@ -8,7 +8,7 @@
  * principal accepted comes through add(), every refusal through refused().
  */
 import type { Cancel, Clock } from '../../common/clock';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import { SAS_CLOCK_SKEW_MS, type Right } from '../../common/sas';
 import type { ClientCertificateInfo, HubApi, Principal } from '../api';
 import { refusal, type AccessObserver, type AccessTransport, type AuthMethod } from '../access';
@@ -74,7 +74,7 @@ export class ConnectionAuth {
       this.add(`x509:${deviceId}`, p, 'x509');
       return p;
     }
-    throw last instanceof C2DError ? last : new C2DError('IotHubUnauthorized', `This connection has no token for device '${deviceId}'; send a put-token on $cbs first.`);
+    throw last instanceof C2DError ? last : errors.unauthorized(`This connection has no token for device '${deviceId}'; send a put-token on $cbs first.`);
   }
 
   /** A principal holding `right` (a hub policy). Throws 401003. */
@@ -87,7 +87,7 @@ export class ConnectionAuth {
         // try the next principal
       }
     }
-    throw new C2DError('IotHubUnauthorized', `This connection has no token for a policy with ${right}; send a put-token on $cbs first.`);
+    throw errors.unauthorized(`This connection has no token for a policy with ${right}; send a put-token on $cbs first.`);
   }
 
   /** Reports a refused credential or a missing right (401003 and its reason; never the credential). */

@@ -9,7 +9,7 @@
  */
 import { types as rheaTypes, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
 import { CBS_NAME, CBS_OPERATION, CBS_OPERATION_PUT_TOKEN, CBS_STATUS_CODE, CBS_STATUS_DESCRIPTION, bodyToBuffer, type AmqpMessage } from '../../common/codec/amqp';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import type { Principal } from '../api';
 import { echoTermini, type LinkHandler, type Peer } from './peer';
 
@@ -61,13 +61,13 @@ async function handlePutToken(peer: Peer, request: AmqpMessage & { reply_to?: un
   let status = 200;
   let description = 'OK';
   try {
-    if (ap[CBS_OPERATION] !== CBS_OPERATION_PUT_TOKEN) throw new C2DError('ArgumentInvalid', `Unsupported $cbs operation ${JSON.stringify(ap[CBS_OPERATION])}.`);
+    if (ap[CBS_OPERATION] !== CBS_OPERATION_PUT_TOKEN) throw errors.invalid(`Unsupported $cbs operation ${JSON.stringify(ap[CBS_OPERATION])}.`);
     const token = typeof request.body === 'string' ? request.body : bodyToBuffer(request.body).toString('utf8');
     const audience = normalizeAudience(name);
     let principal: Principal;
     const bearer = token.startsWith('Bearer ');
     if (bearer) {
-      if (!peer.verifyBearer) throw new C2DError('IotHubUnauthorized', 'This hub does not accept bearer tokens.');
+      if (!peer.verifyBearer) throw errors.unauthorized('This hub does not accept bearer tokens.');
       principal = await peer.verifyBearer(token.slice('Bearer '.length), audience);
     } else {
       principal = peer.hub.auth.authenticateSas(token, audience);
@@ -75,7 +75,7 @@ async function handlePutToken(peer: Peer, request: AmqpMessage & { reply_to?: un
     peer.auth.add(`cbs:${audience}`, principal, bearer ? 'bearer' : 'sas');
     peer.log('cbs-put-token', { audience, principal: principal.kind === 'device' ? principal.deviceId : principal.keyName });
   } catch (e) {
-    const err = e instanceof C2DError ? e : new C2DError('IotHubUnauthorized', 'The token could not be verified.');
+    const err = e instanceof C2DError ? e : errors.unauthorized('The token could not be verified.');
     status = err.httpStatus === 400 ? 400 : 401;
     description = err.toString();
     peer.auth.refused(err);

@@ -6,7 +6,7 @@
 import { create_container, type Connection, type EventContext, type Receiver, type Sender, type Session } from 'rhea';
 import type { Cancel, Clock } from '../../common/clock';
 import { toAmqpError, type AmqpError } from '../../common/codec/amqp';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { transportOf, type AccessObserver } from '../access';
 import { ConnectionAuth } from './auth';
@@ -115,7 +115,7 @@ export class AmqpConnection implements Peer {
     this.cancelAuthTimeout = this.clock.at(this.clock.now() + settings.authTimeoutMs, () => {
       this.cancelAuthTimeout = undefined;
       if (this.auth.everAuthenticated) return;
-      const late = new C2DError('IotHubUnauthorized', `Nothing was authorized within ${settings.authTimeoutMs} ms of connecting.`);
+      const late = errors.unauthorized(`Nothing was authorized within ${settings.authTimeoutMs} ms of connecting.`);
       this.auth.refused(late);
       this.closeConnection(late);
     });
@@ -184,7 +184,7 @@ export class AmqpConnection implements Peer {
 
   private openLink(link: Link): void {
     try {
-      if (this.closing) throw new C2DError('ServiceUnavailable', 'The hub is shutting down.');
+      if (this.closing) throw errors.unavailable('The hub is shutting down.');
       this.links.set(link, openLink(this, link));
     } catch (e) {
       const error = e instanceof UnknownAddressError ? { condition: e.condition, description: e.message } : toAmqpError(e);
@@ -212,7 +212,7 @@ export class AmqpConnection implements Peer {
       try {
         h.reauthorize?.();
       } catch (e) {
-        this.closeConnection(e instanceof C2DError ? e : new C2DError('IotHubUnauthorized', 'The token expired.'));
+        this.closeConnection(e instanceof C2DError ? e : errors.unauthorized('The token expired.'));
         return;
       }
     }

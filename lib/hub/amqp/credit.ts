@@ -12,7 +12,7 @@
  */
 import type { Message, Sender } from 'rhea';
 import { senderPermits } from '../../common/rhea-internals';
-import { C2DError } from '../../common/errors';
+import { errors } from '../../common/errors';
 import type { Peer } from './peer';
 
 /** Unsettled deliveries one link may hold (the Node SDKs grant 1000 credit, C# 50; two such links and the CBS replies must fit one session ring). */
@@ -60,6 +60,6 @@ export function pushDelivery(peer: Peer, link: Sender, credit: CreditFollower, m
     link.send(message as Message, tag);
   } catch (e) {
     peer.log('deliver-failed', { error: String(e) });
-    peer.closeConnection(new C2DError('ServerError', 'The connection could not take more deliveries.'));
+    peer.closeConnection(errors.internal('The connection could not take more deliveries.'));
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { EventContext, Sender } from 'rhea';
 import { encodeFeedback, tagToLockToken } from '../../common/codec/amqp';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import type { FeedbackReceiver, HubApi } from '../api';
 import { CreditFollower, pushDelivery } from './credit';
 import { confirmOutcome } from './outcome';
@@ -30,7 +30,7 @@ export function openFeedbackLink(peer: Peer, link: Sender): LinkHandler {
     closed(reason) {
       if (closed) return;
       closed = true;
-      peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('ServiceUnavailable', reason.message));
+      peer.closeConnection(reason instanceof C2DError ? reason : errors.unavailable(reason.message));
     },
   }, { credit: 0 });
   echoTermini(link);

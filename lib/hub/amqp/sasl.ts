@@ -16,7 +16,7 @@
  * connection can do nothing until a put-token authorizes it, and is closed
  * by the auth timeout if none comes.
  */
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import { saslServerMechanisms, type SaslServerMechanisms } from '../../common/rhea-internals';
 import type { HubApi, Principal } from '../api';
 
@@ -39,7 +39,7 @@ export function assertPlainUser(username: string, p: Principal): void {
     const device = /^(.+)@sas\.[^@]+$/.exec(username);
     if (device && p.kind === 'device' && p.deviceId === device[1]) return;
   }
-  throw new C2DError('IotHubUnauthorized', 'The SASL PLAIN user name does not match the token.');
+  throw errors.unauthorized('The SASL PLAIN user name does not match the token.');
 }
 
 /**
@@ -60,14 +60,14 @@ export function serverMechanisms(
     start(response) {
       const fields = plainFields(response);
       try {
-        if (!fields) throw new C2DError('IotHubUnauthorized', 'Malformed SASL PLAIN response.');
+        if (!fields) throw errors.unauthorized('Malformed SASL PLAIN response.');
         const principal = hub.auth.authenticateSas(fields[1]);
         assertPlainUser(fields[0], principal);
         onPrincipal(principal);
         this.outcome = true;
         this.username = fields[0];
       } catch (e) {
-        onRefused(e instanceof C2DError ? e : new C2DError('IotHubUnauthorized', 'SASL PLAIN failed.'));
+        onRefused(e instanceof C2DError ? e : errors.unauthorized('SASL PLAIN failed.'));
         this.outcome = false;
       }
     },

@@ -8,7 +8,7 @@
  */
 import type { EventContext, Receiver } from 'rhea';
 import { decodeServiceSend, toAmqpError, type AmqpMessage } from '../../common/codec/amqp';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import { echoTermini, type LinkHandler, type Peer } from './peer';
 
 /** Sends one link may have in flight; credit comes back as each one settles (backpressure on the store). */
@@ -39,7 +39,7 @@ export function openServiceSendLink(peer: Peer, link: Receiver): LinkHandler {
       let decoded: ReturnType<typeof decodeServiceSend>;
       try {
         // A token may have expired since attach; the link is then refused wholesale by the server.
-        if (peer.closing) throw new C2DError('ServiceUnavailable', 'The hub is shutting down.');
+        if (peer.closing) throw errors.unavailable('The hub is shutting down.');
         peer.auth.withRight('ServiceConnect');
         decoded = decodeServiceSend((ctx.message ?? {}) as AmqpMessage);
       } catch (e) {

@@ -11,13 +11,13 @@
  * signature (the device's or the policy's own keys) and the expiry.
  */
 import type { Clock } from '../../common/clock';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import { parseSas, SAS_CLOCK_SKEW_MS, sasCovers, sasExpired, sasSignedWith, type Right } from '../../common/sas';
 import type { Authenticator, ClientCertificateInfo, Principal } from '../api';
 import type { DeviceRegistry } from './registry';
 import { TrustedCas } from './x509-ca';
 
-const unauthorized = (why: string): C2DError => new C2DError('IotHubUnauthorized', why);
+const unauthorized = (why: string): C2DError => errors.unauthorized(why);
 
 /** Splits a decoded `sr` into host and path segments (scheme and port dropped). */
 function splitResource(resource: string): { host: string; path: string[] } {

@@ -11,7 +11,7 @@
  * through them; they tell it what to wake), so the hub makes the dispatcher
  * first, gives it to Transitions as their ReceiverNotices, then calls serve().
  */
-import { C2DError } from '../../common/errors';
+import { errors } from '../../common/errors';
 import type { ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import type { DeliverySink, DeviceReceiver, FeedbackReceiver, FeedbackSink, ReceiverOptions, TransportName } from '../api';
 import type { ReceiverNotices } from './transitions';
@@ -37,7 +37,7 @@ class PushReceiver {
   readonly held = new Set<string>();
   constructor(readonly onClose: (self: PushReceiver) => void) {}
   addCredit(n: number): void {
-    if (!Number.isInteger(n) || n < 0) throw new C2DError('ArgumentInvalid', 'Credit must be a whole number, 0 or more.');
+    if (!Number.isInteger(n) || n < 0) throw errors.invalid('Credit must be a whole number, 0 or more.');
     this.credit += n;
   }
 }
@@ -94,8 +94,8 @@ export class Dispatcher implements ReceiverNotices {
   openReceiver(deviceId: string, sink: DeliverySink, options: ReceiverOptions = {}): DeviceReceiver {
     const existing = this.devices.get(deviceId);
     if (existing) {
-      if (!options.replace) throw new C2DError('LinkCreationConflict', `Device '${deviceId}' already has a receiver.`);
-      this.closeDevice(deviceId, new C2DError('LinkCreationConflict', `A newer receiver replaced this one for device '${deviceId}'.`));
+      if (!options.replace) throw errors.linkConflict(`Device '${deviceId}' already has a receiver.`);
+      this.closeDevice(deviceId, errors.linkConflict(`A newer receiver replaced this one for device '${deviceId}'.`));
     }
     const r = new PushReceiver((self) => {
       if (this.devices.get(deviceId)?.r === self) this.devices.delete(deviceId);

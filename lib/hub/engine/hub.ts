@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../../common/clock';
-import { C2DError, errors } from '../../common/errors';
+import { errors } from '../../common/errors';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
 import type { C2DMessage, OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
@@ -127,9 +127,9 @@ export class Hub implements HubApi {
   static async open(options: HubOptions = {}): Promise<Hub> {
     const limits = { ...DEFAULT_LIMITS, ...(options.limits ?? {}) };
     const problems = validateLimits(limits);
-    if (problems.length > 0) throw new C2DError('ArgumentInvalid', `Invalid hub limits: ${problems.join('; ')}.`);
+    if (problems.length > 0) throw errors.invalid(`Invalid hub limits: ${problems.join('; ')}.`);
     if (options.synchronous !== undefined && !(STORE_SYNCHRONOUS as readonly string[]).includes(options.synchronous)) {
-      throw new C2DError('ArgumentInvalid', `Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
+      throw errors.invalid(`Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
     }
     const trustedCas = new TrustedCas(options.trustedCaCertificates);
     const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs, onCommit: options.onCommit });
@@ -151,7 +151,7 @@ export class Hub implements HubApi {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new C2DError('ServiceUnavailable', 'The hub is closed.');
+    if (this.closed) throw errors.unavailable('The hub is closed.');
   }
 
   /** The device's queue if the device exists and is enabled; 404001 otherwise (IoT Hub treats disabled as not found for C2D). */
@@ -192,7 +192,7 @@ export class Hub implements HubApi {
       if (this.transitions.queues.has(deviceId)) this.transitions.commitLater(this.transitions.applyQueue(deviceId, (q) => Q.unsend(q, m.sequenceNumber)).change);
       // Name the store's reason (SQLITE_FULL: disk full, SQLITE_READONLY...) so the sender sees why; it carries no secret.
       const why = [(e as { code?: unknown }).code, (e as Error).message].filter((x) => typeof x === 'string' && x).join(': ');
-      throw new C2DError('ServerError', `The message could not be stored${why ? ` (${why})` : ''}.`, { cause: e });
+      throw errors.internal(`The message could not be stored${why ? ` (${why})` : ''}.`, { cause: e });
     }
     // Pushed only once durable, so no device acts on a message a crash could still take back.
     this.dispatcher.kick(deviceId);
@@ -424,7 +424,7 @@ export class Hub implements HubApi {
   async close(): Promise<void> {
     if (this.closed) return;
     // Receivers' locks go back to the queue (locks are not persisted anyway).
-    this.dispatcher.closeAll(new C2DError('ServiceUnavailable', 'The hub is closing.'));
+    this.dispatcher.closeAll(errors.unavailable('The hub is closing.'));
     this.closed = true;
     await this.transitions.stop();
     this.trace_.close();

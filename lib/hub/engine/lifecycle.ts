@@ -5,7 +5,7 @@
  * registry calls this; the events it returns are emitted once the registry's
  * change is committed.
  */
-import { C2DError } from '../../common/errors';
+import { errors } from '../../common/errors';
 import type { Dispatcher } from './dispatcher';
 import * as Q from './queue';
 import type { DeviceLifecycle } from './registry';
@@ -34,13 +34,13 @@ export class EngineDeviceLifecycle implements DeviceLifecycle {
   }
 
   disabled(deviceId: string): void {
-    const reason = new C2DError('DeviceNotFound', `Device '${deviceId}' was disabled.`);
+    const reason = errors.notFound(`Device '${deviceId}' was disabled.`);
     this.dispatcher.closeDevice(deviceId, reason);
     this.sessions.endDevice(deviceId, reason);
   }
 
   deleted(deviceId: string): Change {
-    const reason = new C2DError('DeviceNotFound', `Device '${deviceId}' was deleted.`);
+    const reason = errors.notFound(`Device '${deviceId}' was deleted.`);
     this.dispatcher.closeDevice(deviceId, reason);
     this.sessions.endDevice(deviceId, reason);
     this.sessions.forget(deviceId);

@@ -17,7 +17,7 @@
  *   unsend    a send whose commit failed -> removed again (it was never accepted)
  * Feedback records are only produced when the message's ack asks for them (ackWants).
  */
-import { C2DError, errors } from '../../common/errors';
+import { errors } from '../../common/errors';
 import type { HubLimits } from '../../common/limits';
 import {
   ackWants,
@@ -142,10 +142,10 @@ export function applyDeadlines(q: DeviceQueue, now: number, limits: HubLimits): 
 function expiryOf(m: OutgoingMessage, now: number, limits: HubLimits): number {
   if (m.expiryTimeUtc === undefined) return now + limits.defaultTtlMs;
   if (m.expiryTimeUtc <= now) {
-    throw new C2DError('InvalidMessageExpiryTime', 'The message expiry time is not in the future.');
+    throw errors.expiryOutOfRange('The message expiry time is not in the future.');
   }
   if (m.expiryTimeUtc > now + limits.maxTtlMs) {
-    throw new C2DError('InvalidMessageExpiryTime', `The message expiry time is more than ${limits.maxTtlMs} ms from now.`);
+    throw errors.expiryOutOfRange(`The message expiry time is more than ${limits.maxTtlMs} ms from now.`);
   }
   return m.expiryTimeUtc;
 }

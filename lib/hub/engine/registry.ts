@@ -6,7 +6,7 @@
  * is the DeviceLifecycle's business (lifecycle.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import { generateKey, RIGHTS, type Right } from '../../common/sas';
 import { assertDeviceId } from '../../common/validate';
 import { BOUNDS } from '../../common/limits';
@@ -101,17 +101,17 @@ export class DeviceRegistry implements Registry {
     assertDeviceId(spec.deviceId);
     const now = new Date(this.clock.now()).toISOString();
     const type = spec.authentication?.type ?? old?.authentication.type ?? 'sas';
-    if (!['sas', 'selfSigned', 'certificateAuthority', 'none'].includes(type)) throw new C2DError('ArgumentInvalid', `Unknown authentication type '${String(type)}'.`);
+    if (!['sas', 'selfSigned', 'certificateAuthority', 'none'].includes(type)) throw errors.invalid(`Unknown authentication type '${String(type)}'.`);
     const status = spec.status ?? old?.status ?? 'enabled';
-    if (status !== 'enabled' && status !== 'disabled') throw new C2DError('ArgumentInvalid', `Device status must be enabled or disabled.`);
+    if (status !== 'enabled' && status !== 'disabled') throw errors.invalid(`Device status must be enabled or disabled.`);
     const statusReason = spec.statusReason !== undefined ? spec.statusReason : (old?.statusReason ?? null);
     if (statusReason !== null && (typeof statusReason !== 'string' || statusReason.length > BOUNDS.maxIdLength)) {
-      throw new C2DError('ArgumentInvalid', 'statusReason must be at most 128 characters.');
+      throw errors.invalid('statusReason must be at most 128 characters.');
     }
     const keys = spec.authentication?.symmetricKey;
     let primaryKey: string | null = keys?.primaryKey || null;
     let secondaryKey: string | null = keys?.secondaryKey || null;
-    for (const k of [primaryKey, secondaryKey]) if (k !== null && !isBase64Key(k)) throw new C2DError('ArgumentInvalid', 'Symmetric keys must be base64 of 16 to 64 bytes.');
+    for (const k of [primaryKey, secondaryKey]) if (k !== null && !isBase64Key(k)) throw errors.invalid('Symmetric keys must be base64 of 16 to 64 bytes.');
     if (type === 'sas') {
       // Keys the caller left out are kept from the old identity, else generated.
       primaryKey ??= old?.authentication.symmetricKey.primaryKey ?? generateKey();
@@ -120,12 +120,12 @@ export class DeviceRegistry implements Registry {
     const tp = spec.authentication?.x509Thumbprint;
     const norm = (t: string | null | undefined): string | null => {
       if (!t) return null;
-      if (!/^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(t)) throw new C2DError('ArgumentInvalid', 'A thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits.');
+      if (!/^([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/.test(t)) throw errors.invalid('A thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits.');
       return t.toUpperCase();
     };
     const primaryThumbprint = norm(tp?.primaryThumbprint);
     const secondaryThumbprint = norm(tp?.secondaryThumbprint);
-    if (type === 'selfSigned' && !primaryThumbprint && !secondaryThumbprint) throw new C2DError('ArgumentInvalid', 'A selfSigned device needs a thumbprint.');
+    if (type === 'selfSigned' && !primaryThumbprint && !secondaryThumbprint) throw errors.invalid('A selfSigned device needs a thumbprint.');
     const version = (old?.version ?? 0) + 1;
     return {
       deviceId: spec.deviceId,
@@ -168,7 +168,7 @@ export class DeviceRegistry implements Registry {
   async updateDevice(spec: DeviceSpec, ifMatch?: string): Promise<Device> {
     assertDeviceId(spec?.deviceId);
     const old = this.devices.get(spec.deviceId);
-    if (!old && ifMatch !== undefined && ifMatch !== '*') throw new C2DError('DeviceNotFound', `Device '${spec.deviceId}' does not exist.`);
+    if (!old && ifMatch !== undefined && ifMatch !== '*') throw errors.notFound(`Device '${spec.deviceId}' does not exist.`);
     if (old) this.checkEtag(old, ifMatch);
     return this.put(this.build(spec, old), old);
   }
@@ -176,7 +176,7 @@ export class DeviceRegistry implements Registry {
   private checkEtag(r: DeviceRecord, ifMatch: string | undefined): void {
     if (ifMatch === undefined || ifMatch === '*') return;
     const bare = ifMatch.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-    if (bare !== r.etag) throw new C2DError('PreconditionFailed', `The etag of device '${r.deviceId}' does not match.`);
+    if (bare !== r.etag) throw errors.precondition(`The etag of device '${r.deviceId}' does not match.`);
   }
 
   getDevice(deviceId: string): Device | undefined {
@@ -186,7 +186,7 @@ export class DeviceRegistry implements Registry {
 
   async deleteDevice(deviceId: string, ifMatch?: string): Promise<void> {
     const r = this.devices.get(deviceId);
-    if (!r) throw new C2DError('DeviceNotFound', `Device '${deviceId}' does not exist.`);
+    if (!r) throw errors.notFound(`Device '${deviceId}' does not exist.`);
     this.checkEtag(r, ifMatch);
     this.devices.delete(deviceId);
     const gone = this.lifecycle.deleted(deviceId);
@@ -212,21 +212,21 @@ export class DeviceRegistry implements Registry {
   }
 
   async setPolicy(policy: SharedAccessPolicy): Promise<void> {
-    if (typeof policy?.keyName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(policy.keyName)) throw new C2DError('ArgumentInvalid', 'A policy needs a keyName of letters, digits, _ . -.');
-    if (!Array.isArray(policy.rights) || policy.rights.some((r) => !RIGHTS.includes(r))) throw new C2DError('ArgumentInvalid', `Policy rights must be among ${RIGHTS.join(', ')}.`);
+    if (typeof policy?.keyName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(policy.keyName)) throw errors.invalid('A policy needs a keyName of letters, digits, _ . -.');
+    if (!Array.isArray(policy.rights) || policy.rights.some((r) => !RIGHTS.includes(r))) throw errors.invalid(`Policy rights must be among ${RIGHTS.join(', ')}.`);
     const p: SharedAccessPolicy = {
       keyName: policy.keyName,
       primaryKey: policy.primaryKey || generateKey(),
       secondaryKey: policy.secondaryKey || generateKey(),
       rights: [...new Set(policy.rights)],
     };
-    for (const k of [p.primaryKey, p.secondaryKey]) if (!isBase64Key(k)) throw new C2DError('ArgumentInvalid', 'Policy keys must be base64 of 16 to 64 bytes.');
+    for (const k of [p.primaryKey, p.secondaryKey]) if (!isBase64Key(k)) throw errors.invalid('Policy keys must be base64 of 16 to 64 bytes.');
     this.policies.set(p.keyName, p);
     await this.persist([{ t: 'putPolicy', policy: p }]);
   }
 
   async deletePolicy(keyName: string): Promise<void> {
-    if (!this.policies.delete(keyName)) throw new C2DError('ArgumentInvalid', `No policy named '${keyName}'.`);
+    if (!this.policies.delete(keyName)) throw errors.invalid(`No policy named '${keyName}'.`);
     await this.persist([{ t: 'deletePolicy', keyName }]);
   }
 }

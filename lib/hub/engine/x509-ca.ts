@@ -17,14 +17,14 @@
  * X509Certificate (checkIssued, verify, ca, validity); nothing parses ASN.1.
  */
 import { X509Certificate } from 'node:crypto';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 
 /** Longest path accepted from the device certificate to a registered CA (device, intermediates). */
 export const MAX_CHAIN_DEPTH = 8;
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-const unauthorized = (why: string): C2DError => new C2DError('IotHubUnauthorized', why);
+const unauthorized = (why: string): C2DError => errors.unauthorized(why);
 
 /** `CN=name` of a certificate's subject (one line of X509Certificate.subject), or undefined. */
 export function commonNameOf(x: X509Certificate): string | undefined {
@@ -41,12 +41,12 @@ function nameOf(x: X509Certificate): string {
 export function parseCertificates(input: string | Buffer, what: string): X509Certificate[] {
   const text = Buffer.isBuffer(input) ? (input.includes('-----BEGIN') ? input.toString('utf8') : undefined) : input;
   const blocks = text === undefined ? [input as Buffer] : (text.match(PEM_BLOCK) ?? []);
-  if (blocks.length === 0) throw new C2DError('ArgumentInvalid', `${what} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
+  if (blocks.length === 0) throw errors.invalid(`${what} holds no PEM certificate (-----BEGIN CERTIFICATE-----).`);
   return blocks.map((b, i) => {
     try {
       return new X509Certificate(b);
     } catch (e) {
-      throw new C2DError('ArgumentInvalid', `${what}: certificate ${i + 1} cannot be read (${(e as Error).message}).`);
+      throw errors.invalid(`${what}: certificate ${i + 1} cannot be read (${(e as Error).message}).`);
     }
   });
 }
@@ -71,7 +71,7 @@ export class TrustedCas {
     const seen = new Set<string>();
     for (const [i, input] of inputs.entries()) {
       for (const x of parseCertificates(input, `Trusted CA certificate ${i + 1}`)) {
-        if (!x.ca) throw new C2DError('ArgumentInvalid', `The certificate '${nameOf(x)}' is not a CA certificate (basicConstraints CA:TRUE), so it cannot be registered as a device CA.`);
+        if (!x.ca) throw errors.invalid(`The certificate '${nameOf(x)}' is not a CA certificate (basicConstraints CA:TRUE), so it cannot be registered as a device CA.`);
         if (seen.has(x.fingerprint256)) continue;
         seen.add(x.fingerprint256);
         this.cas.push(x);

@@ -4,7 +4,7 @@
  * `reject` flag, rejects, POST .../abandon abandons. Settlements answer 204,
  * or 412 + 412002 when the lock is gone.
  */
-import { C2DError } from '../../common/errors';
+import { errors } from '../../common/errors';
 import { HTTP_HEADERS, encodeC2DHeaders, parseEtag } from '../../common/codec/http';
 import { hasRejectFlag } from '../../common/codec/http-paths';
 import { authenticateDevice } from './auth';
@@ -27,7 +27,7 @@ function checkIfMatch(ctx: RequestContext, lockToken: string): void {
   if (ifMatch === undefined) return;
   const t = parseEtag(ifMatch);
   if (t !== '*' && t !== lockToken) {
-    throw new C2DError('PreconditionFailed', 'If-Match names a different lock token than the path.');
+    throw errors.precondition('If-Match names a different lock token than the path.');
   }
 }
 

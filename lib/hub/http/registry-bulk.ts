@@ -80,7 +80,7 @@ function entriesOf(v: unknown): Entry[] {
 }
 
 function etagFor(e: Entry): string {
-  if (e.etag === undefined) throw new C2DError('PreconditionFailed', `importMode ${e.mode} needs the device's eTag.`);
+  if (e.etag === undefined) throw errors.precondition(`importMode ${e.mode} needs the device's eTag.`);
   return e.etag;
 }
 

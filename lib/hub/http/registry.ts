@@ -8,7 +8,7 @@
  */
 import type { Device, DeviceSpec } from '../api';
 import { BOUNDS } from '../../common/limits';
-import { C2DError, errors } from '../../common/errors';
+import { errors } from '../../common/errors';
 import { HTTP_HEADERS, formatEtag, parseEtag } from '../../common/codec/http';
 import { authenticateService } from './auth';
 import { header, json, noContent, type RequestContext, type Reply, type RouteTable } from './context';
@@ -64,7 +64,7 @@ async function list(ctx: RequestContext<{ kind: 'devices' }>): Promise<Reply> {
   const top = ctx.query.get('top');
   let max: number = BOUNDS.maxListDevices;
   if (top !== null && top !== '') {
-    if (!/^\d{1,9}$/.test(top) || Number(top) < 1) throw new C2DError('ArgumentInvalid', '`top` must be a positive integer.');
+    if (!/^\d{1,9}$/.test(top) || Number(top) < 1) throw errors.invalid('`top` must be a positive integer.');
     max = Math.min(Number(top), BOUNDS.maxListDevices);
   }
   return json(200, ctx.hub.registry.listDevices(max));

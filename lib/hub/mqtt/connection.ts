@@ -33,7 +33,7 @@ import { MqttPacketSizeScanner } from './packet-size-guard';
 import { ownParser, type PacketHandler, type SharedPacketReader } from './packet-reader';
 import type { SessionStore } from './sessions';
 import { refusal, remoteOf, transportOf, type AccessObserver } from '../access';
-import { C2DError } from '../../common/errors';
+import { errors } from '../../common/errors';
 
 export type MqttProtocol = 'mqtt' | 'mqtt-ws';
 
@@ -148,7 +148,7 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
     if (this.keepaliveMs > 0 && nowMs - this.lastHeardMs > 1.5 * this.keepaliveMs) {
       this.drop(`nothing heard for 1.5 x the ${this.keepaliveMs / 1000} s keep-alive`);
     } else if (this.expiresAtMs !== undefined && this.ctx.clock.now() >= this.expiresAtMs + SAS_CLOCK_SKEW_MS) {
-      const expired = new C2DError('IotHubUnauthorized', 'The SAS token expired; disconnecting.');
+      const expired = errors.unauthorized('The SAS token expired; disconnecting.');
       this.ctx.diagnostic({ deviceId: this.deviceId, message: expired.toString() });
       this.ctx.access?.(refusal(transportOf(this.protocol), expired, { ...(this.deviceId !== undefined ? { identity: this.deviceId } : {}), ...this.remote() }));
       void this.end('401003 IotHubUnauthorized: the SAS token expired');
@@ -239,7 +239,7 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
       principal = who.principal;
     } catch (e) {
       const refused = e instanceof ConnectRefused ? e : new ConnectRefused(CONNACK.NOT_AUTHORIZED, 'Authentication failed.');
-      this.ctx.access?.(refusal(transportOf(this.protocol), new C2DError('IotHubUnauthorized', refused.message), { ...(p.clientId ? { identity: p.clientId } : {}), ...this.remote() }));
+      this.ctx.access?.(refusal(transportOf(this.protocol), errors.unauthorized(refused.message), { ...(p.clientId ? { identity: p.clientId } : {}), ...this.remote() }));
       return this.refuse(p.clientId, refused);
     }
     this.deviceId = deviceId;
