@@ -7,7 +7,7 @@
  */
 import type { HubLimits } from '../../lib/common/limits';
 import type { HubApi, StoreSynchronous } from '../../lib/hub/api';
-import { Hub } from '../../lib/hub/engine/hub';
+import { EmbeddedHub } from '../../lib/hub/embedded';
 import type { CommitInfo } from '../../lib/hub/engine/sqlite-store';
 import type { AccessEvent } from '../../lib/hub/access';
 
@@ -36,38 +36,15 @@ export interface StartOptions {
 export interface StartedHub {
   hub: HubApi;
   ports: Partial<Record<Protocol, number>>;
-  /** PEM to trust for the hub's TLS certificate (absent without servers). */
+  /** PEM to trust for the hub's TLS certificate. */
   ca?: string;
   close(): Promise<void>;
 }
 
-interface EmbeddedModule {
-  EmbeddedHub: {
-    start(o: Record<string, unknown>): Promise<StartedHub & { hub: HubApi; tls: { cert: string; ca?: string } }>;
-  };
-}
-
-/** lib/hub/embedded when this build has it; else the engine alone (in-process only). */
-function embeddedModule(): EmbeddedModule | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('../../lib/hub/embedded') as EmbeddedModule;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function startHub(o: StartOptions): Promise<StartedHub> {
   const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous, trustedCaCertificates: o.trustedCaCertificates, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
-  const mod = embeddedModule();
-  let started: StartedHub;
-  if (mod) {
-    const e = await mod.EmbeddedHub.start({ ...common, ports: o.ports, host: o.host, ...(o.tls ? { tls: o.tls } : {}), ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
-    started = { hub: e.hub, get ports() { return e.ports; }, ca: e.tls.ca ?? e.tls.cert, close: () => e.close() };
-  } else {
-    const hub = await Hub.open(common);
-    started = { hub, ports: {}, close: () => hub.close() };
-  }
+  const e = await EmbeddedHub.start({ ...common, ports: o.ports, host: o.host, ...(o.tls ? { tls: o.tls } : {}), ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
+  const started: StartedHub = { hub: e.hub, get ports() { return e.ports; }, ca: e.tls.ca ?? e.tls.cert, close: () => e.close() };
   try {
     await provision(started.hub, o);
   } catch (e) {

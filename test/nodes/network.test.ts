@@ -7,15 +7,8 @@ type M = Record<string, unknown>;
 const KEY = Buffer.alloc(32, 3).toString('base64');
 const SKEY = Buffer.alloc(32, 5).toString('base64');
 
-let hasServers = true;
-try {
-  require.resolve('../../lib/hub/embedded');
-} catch {
-  hasServers = false;
-}
-
 /** Network targets: configs by connection string with the hub's CA, against a c2d-hub on ephemeral ports. */
-(hasServers ? describe : describe.skip)('nodes: network targets (c2d-hub on ephemeral ports)', function () {
+describe('nodes: network targets (c2d-hub on ephemeral ports)', function () {
   this.timeout(60_000);
   let tmp: ReturnType<typeof tempDir>;
   before(() => (tmp = tempDir()));
