@@ -7,11 +7,11 @@
 import { errors } from '../lib/common/errors';
 import { SETTLEMENTS, type Settlement } from '../lib/common/message';
 import type { DeviceConnection } from '../lib/client/types';
-import type { HubConfigNode } from './support/connect';
+import type { HubConfigNode } from './support/hub-config';
 import type { Msg, Node, NodeDef, RED } from './support/red';
 import { onInput } from './support/red';
 import type { SettleRef } from './support/message-map';
-import { CONNECT_WAIT_MS, joinConfig } from './support/user';
+import { CONNECT_WAIT_MS, joinConfig } from './support/join-config';
 
 interface Def extends NodeDef {
   hub?: string;

@@ -9,7 +9,7 @@ import type { FeedbackBatchHandle } from '../lib/client/types';
 import type { Node, NodeDef, RED } from './support/red';
 import { onInput } from './support/red';
 import { closeWith, emit } from './support/red';
-import { joinConfig } from './support/user';
+import { joinConfig } from './support/join-config';
 
 interface Def extends NodeDef {
   hub?: string;

@@ -5,7 +5,8 @@
  */
 import type { NodeDef, RED } from './support/red';
 import { closeWith } from './support/red';
-import { clientFactory, TARGETS, type ConfigSettings, type HubConfigNode, type Target } from './support/connect';
+import { clientFactory } from './support/connect';
+import { TARGETS, type ConfigSettings, type HubConfigNode, type Target } from './support/hub-config';
 import { expandCredentials, proxyConfigOf, tlsConfigOf } from './support/red-conventions';
 import type { ClientFactory } from './support/shared-connection';
 import { runningHubs } from './support/hub-registry';
@@ -31,7 +32,6 @@ export = function register(RED: RED): void {
       proxy: def.proxy ?? '',
     };
     this.settings = settings;
-    this.connectOptions = {};
     // Errors here never carry a secret: our clients name codes and hosts only.
     let factory: ClientFactory;
     try {
@@ -40,7 +40,7 @@ export = function register(RED: RED): void {
       const tls = settings.target === 'network' ? tlsConfigOf(RED, settings.tls, 'this c2d-hub-config') : undefined;
       const merged = tls ? { ...creds, ca: tls.ca, cert: tls.cert, key: tls.key, passphrase: tls.passphrase } : creds;
       const proxy = settings.target === 'network' ? proxyConfigOf(RED, settings.proxy, 'this c2d-hub-config') : undefined;
-      factory = clientFactory(settings, merged, () => this.connectOptions, proxy);
+      factory = clientFactory(settings, merged, () => this.shared.connectOptions(), proxy);
     } catch (e) {
       // Shown on every node that uses this config (status and log), as a connection failure is.
       factory = () => Promise.reject(e);

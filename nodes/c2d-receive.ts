@@ -11,7 +11,7 @@ import type { Msg, Node, NodeDef, RED } from './support/red';
 import { closeWith, emit, hooksOf } from './support/red';
 import { receivedToMsg, type PayloadFormat } from './support/message-map';
 import { AutoSettler } from './support/auto-settle';
-import { joinConfig } from './support/user';
+import { joinConfig } from './support/join-config';
 
 type SettleMode = 'auto' | 'emit' | 'manual';
 
@@ -50,10 +50,9 @@ export = function register(RED: RED): void {
       if (mode === 'emit' || (settler && downstream.length === 0)) settle(m, 'complete', msg);
     };
 
-    const cfgNode = def.hub ? (RED.nodes.getNode(def.hub) as { connectOptions?: { httpPollIntervalMs?: number } } | null) : null;
     const poll = Number(def.pollInterval);
-    if (cfgNode?.connectOptions && Number.isFinite(poll) && poll > 0) cfgNode.connectOptions.httpPollIntervalMs = poll * 1000;
-    const cfg = joinConfig(RED, node, def.hub, 'device', { onMessage });
+    const connectOptions = Number.isFinite(poll) && poll > 0 ? { httpPollIntervalMs: poll * 1000 } : {};
+    const cfg = joinConfig(RED, node, def.hub, 'device', { onMessage, connectOptions });
     configId = cfg?.id ?? '';
     closeWith(node, async () => settler?.close());
   }

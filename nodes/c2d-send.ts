@@ -10,7 +10,7 @@ import type { ServiceConnection } from '../lib/client/types';
 import type { Node, NodeDef, RED } from './support/red';
 import { onInput } from './support/red';
 import { toSendRequest } from './support/message-map';
-import { CONNECT_WAIT_MS, joinConfig } from './support/user';
+import { CONNECT_WAIT_MS, joinConfig } from './support/join-config';
 
 interface Def extends NodeDef {
   hub?: string;

@@ -15,7 +15,8 @@ import type { DeviceTransport, ServiceTransport } from '../../lib/client/types';
 import { errors } from '../../lib/common/errors';
 import type { HubApi, SharedAccessPolicy } from '../../lib/hub/api';
 import type { HubEndpoint } from './hub-registry';
-import type { ConfigSettings, ConnectOptions } from './connect';
+import type { ConfigSettings } from './hub-config';
+import type { ConnectOptions } from './shared-connection';
 import type { AnyConnection } from './shared-connection';
 import { SetupError } from './setup-error';
 

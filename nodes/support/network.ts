@@ -8,9 +8,9 @@ import { DeviceClient } from '../../lib/client/device-client';
 import { ServiceClient } from '../../lib/client/service-client';
 import { ServiceCredentials, type TokenCredential, type X509Credential } from '../../lib/client/credentials';
 import type { ServiceTransport } from '../../lib/client/types';
-import type { AnyConnection } from './shared-connection';
+import type { AnyConnection, ConnectOptions } from './shared-connection';
 import type { ProxyConfig } from '../../lib/client/proxy';
-import type { ConfigCredentials, ConfigSettings, ConnectOptions } from './connect';
+import type { ConfigCredentials, ConfigSettings } from './hub-config';
 import { SetupError } from './setup-error';
 
 /** A setting the config needs; missing: "no <what>" in the status ("no connection string"), the whole sentence in the log. */

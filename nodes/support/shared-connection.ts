@@ -14,6 +14,12 @@ import { SetupError } from './setup-error';
 
 export type AnyConnection = DeviceConnection | ServiceConnection;
 
+/** Options a user brings to the client the connection builds. */
+export interface ConnectOptions {
+  /** HTTP polling interval for the device role over http (from the c2d-receive node). */
+  httpPollIntervalMs?: number;
+}
+
 export interface ConnectionUser {
   readonly id: string;
   status(s: NodeStatusLike): void;
@@ -21,6 +27,8 @@ export interface ConnectionUser {
   onMessage?(m: DeviceMessage): void;
   /** Service role: each feedback batch (c2d-feedback). */
   onFeedback?(b: FeedbackBatchHandle): void;
+  /** What this user needs of the client (read when the client is built). */
+  connectOptions?: ConnectOptions;
 }
 
 /** Builds (not opens) a client; may wait, e.g. for an in-process hub to start. */
@@ -47,6 +55,12 @@ export class SharedConnection {
 
   get connection(): AnyConnection | undefined {
     return this.state === 'connected' ? this.client : undefined;
+  }
+
+  /** The users' options for the next client: the shortest HTTP polling interval any of them asks for. */
+  connectOptions(): ConnectOptions {
+    const polls = [...this.users.values()].map((u) => u.connectOptions?.httpPollIntervalMs).filter((ms): ms is number => ms !== undefined);
+    return polls.length > 0 ? { httpPollIntervalMs: Math.min(...polls) } : {};
   }
 
   register(user: ConnectionUser): void {

@@ -2,10 +2,9 @@
  * How a flow node joins its c2d-hub-config: look it up, check the role,
  * register for status (and messages or feedback), deregister on close.
  */
-import type { HubConfigNode } from './connect';
+import type { HubConfigNode, Role } from './hub-config';
 import type { Node, RED } from './red';
 import type { ConnectionUser } from './shared-connection';
-import type { Role } from './connect';
 
 export function joinConfig(
   RED: RED,
