@@ -15,7 +15,7 @@ import { onInput } from './support/red';
 import { closeWith, emit } from './support/red';
 import { runningHubs } from './support/hub-registry';
 import { runHubAction } from './support/hub-actions';
-import { describe } from './support/shared-connection';
+import { statusReason } from './support/shared-connection';
 import { connectHostFor, startHub, type StartedHub } from './support/start-hub';
 import { hubOptionsOf, type HubDef } from './support/hub-settings';
 import { tlsConfigOf } from './support/red-conventions';
@@ -75,7 +75,7 @@ export = function register(RED: RED): void {
       const endpoint = r.ca && Object.keys(r.ports).length > 0 ? { connectHost: connectHostFor(opts.host), ports: r.ports, ca: r.ca } : undefined;
       runningHubs.up(node.id, r.hub, endpoint);
     })().catch((e: unknown) => {
-      node.status({ fill: 'red', shape: 'ring', text: describe(e) });
+      node.status({ fill: 'red', shape: 'ring', text: statusReason(e) });
       node.error(`Hub did not start: ${e instanceof Error ? e.message : String(e)}`);
     });
     // For tests and diagnostics: resolves once started (or failed); the bound ports (also read by the C2D sidebar).

@@ -141,7 +141,7 @@ export class SharedConnection {
   private readonly onClientError = (e: Error): void => this.onError(e);
   /** A client's advice (e.g. HTTPS polling faster than IoT Hub allows) goes to the log as the errors do. */
   private readonly onClientWarning = (w: { message: string }): void => this.onError(new Error(w.message));
-  private readonly onClientRetrying = (s: { cause?: Error } | undefined): void => this.setState('connecting', s?.cause ? describe(s.cause) : undefined);
+  private readonly onClientRetrying = (s: { cause?: Error } | undefined): void => this.setState('connecting', s?.cause ? statusReason(s.cause) : undefined);
   private readonly onClientConnected = (): void => {
     if (!this.client?.connected) return;
     this.setState('connected');
@@ -155,7 +155,7 @@ export class SharedConnection {
 
   /** A failed open or a final disconnect: show why, drop the client, retry while used. */
   private fail(e: Error): void {
-    const reason = describe(e);
+    const reason = statusReason(e);
     // The status has room for a few words ("no connection string", or the
     // code: "404001 DeviceNotFound"); the log says what to fix ("Connection
     // string is not set..."). Once per distinct reason, not on every retry.
@@ -237,7 +237,7 @@ export class SharedConnection {
 }
 
 /** A short reason for a status line: what to fix in the setup, IoT Hub code and name, or a socket error code. Never a secret. */
-export function describe(e: unknown): string {
+export function statusReason(e: unknown): string {
   if (e instanceof SetupError) return e.statusText;
   if (e instanceof C2DError) return `${e.code} ${e.name}`;
   const err = e as { code?: unknown; message?: unknown };

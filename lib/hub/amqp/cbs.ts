@@ -11,7 +11,7 @@ import { types as rheaTypes, type EventContext, type Message, type Receiver, typ
 import { CBS_NAME, CBS_OPERATION, CBS_OPERATION_PUT_TOKEN, CBS_STATUS_CODE, CBS_STATUS_DESCRIPTION, bodyToBuffer, type AmqpMessage } from '../../common/codec/amqp';
 import { C2DError, errors } from '../../common/errors';
 import type { Principal } from '../api';
-import { echoTermini, type LinkHandler, type Peer } from './peer';
+import { echoTermini, type LinkHandler, type HubSide } from './peer';
 
 /** Requests a client may have in flight on one connection (each is cheap, but a flood is not). */
 const CBS_CREDIT = 10;
@@ -30,7 +30,7 @@ export function normalizeAudience(name: string): string {
 }
 
 /** Server receiver of put-token requests (client sender, target `$cbs`). */
-export function openCbsRequests(peer: Peer, link: Receiver): LinkHandler {
+export function openCbsRequests(peer: HubSide, link: Receiver): LinkHandler {
   echoTermini(link);
   link.add_credit(CBS_CREDIT);
   return {
@@ -45,7 +45,7 @@ export function openCbsRequests(peer: Peer, link: Receiver): LinkHandler {
 }
 
 /** Server sender of put-token replies (client receiver, source `$cbs`). */
-export function openCbsReplies(peer: Peer, link: Sender): LinkHandler {
+export function openCbsReplies(peer: HubSide, link: Sender): LinkHandler {
   echoTermini(link);
   peer.cbsReplies = link;
   return {
@@ -55,7 +55,7 @@ export function openCbsReplies(peer: Peer, link: Sender): LinkHandler {
   };
 }
 
-async function handlePutToken(peer: Peer, request: AmqpMessage & { reply_to?: unknown; message_id?: unknown }): Promise<void> {
+async function handlePutToken(peer: HubSide, request: AmqpMessage & { reply_to?: unknown; message_id?: unknown }): Promise<void> {
   const ap = request.application_properties ?? {};
   const name = typeof ap[CBS_NAME] === 'string' ? ap[CBS_NAME] : '';
   let status = 200;

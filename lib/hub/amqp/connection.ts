@@ -12,7 +12,7 @@ import { transportOf, type AccessObserver } from '../access';
 import { ConnectionAuth } from './auth';
 import { acceptSocket, incompleteTransferBytes, keyLinksByNameAndRole, stopHeartbeats } from '../../common/rhea-internals';
 import { guardStream, type RheaSocket } from './frame-guard';
-import type { AmqpLog, BearerVerifier, LinkHandler, Outcome, Peer } from './peer';
+import type { AmqpLog, BearerVerifier, LinkHandler, Outcome, HubSide } from './peer';
 import { openLink, UnknownAddressError } from './routes';
 import { serverMechanisms } from './sasl';
 
@@ -43,7 +43,7 @@ type Link = Sender | Receiver;
 /** How long a peer has to answer our close before its socket is cut. */
 const CLOSE_GRACE_MS = 2000;
 
-export class AmqpConnection implements Peer {
+export class AmqpConnection implements HubSide {
   readonly hub: HubApi;
   readonly clock: Clock;
   readonly auth: ConnectionAuth;

@@ -13,7 +13,7 @@
 import type { Message, Sender } from 'rhea';
 import { senderPermits } from '../../common/rhea-internals';
 import { errors } from '../../common/errors';
-import type { Peer } from './peer';
+import type { HubSide } from './peer';
 
 /** Unsettled deliveries one link may hold (the Node SDKs grant 1000 credit, C# 50; two such links and the CBS replies must fit one session ring). */
 export const MAX_UNSETTLED_PER_LINK = 500;
@@ -54,7 +54,7 @@ export class CreditFollower {
  * refuses it (session ring full, link gone), the connection ends: the lock
  * then returns the message (or batch) to the engine for another receiver.
  */
-export function pushDelivery(peer: Peer, link: Sender, credit: CreditFollower, message: unknown, tag: Buffer): void {
+export function pushDelivery(peer: HubSide, link: Sender, credit: CreditFollower, message: unknown, tag: Buffer): void {
   credit.delivered();
   try {
     link.send(message as Message, tag);

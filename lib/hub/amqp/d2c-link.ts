@@ -7,11 +7,11 @@ import type { EventContext, Receiver } from 'rhea';
 import { bodyToBuffer, toAmqpError, type AmqpMessage } from '../../common/codec/amqp';
 import type { Properties } from '../../common/message';
 import { setOwn } from '../../common/codec/own';
-import { echoTermini, type LinkHandler, type Peer } from './peer';
+import { echoTermini, type LinkHandler, type HubSide } from './peer';
 
 const D2C_CREDIT = 100;
 
-export function openDeviceEventsLink(peer: Peer, link: Receiver, deviceId: string): LinkHandler {
+export function openDeviceEventsLink(peer: HubSide, link: Receiver, deviceId: string): LinkHandler {
   peer.auth.forDevice(deviceId);
   echoTermini(link);
   peer.auth.noteDevice(deviceId);

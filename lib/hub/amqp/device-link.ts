@@ -11,7 +11,7 @@ import { C2DError } from '../../common/errors';
 import { LAZY_SETTLE, type DeviceReceiver, type HubApi, type SettleOptions } from '../api';
 import { CreditFollower, pushDelivery } from './credit';
 import { confirmOutcome } from './outcome';
-import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
+import { echoTermini, type LinkHandler, type Outcome, type HubSide } from './peer';
 
 const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string, o: SettleOptions | undefined) => Promise<void>> = {
   accepted: (hub, d, t, o) => hub.complete(d, t, o),
@@ -24,7 +24,7 @@ const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string,
  * a device that reconnects before the hub noticed its old connection died
  * must not be locked out of its own messages.
  */
-export function openDeviceReceiveLink(peer: Peer, link: Sender, deviceId: string): LinkHandler {
+export function openDeviceReceiveLink(peer: HubSide, link: Sender, deviceId: string): LinkHandler {
   peer.auth.forDevice(deviceId);
   const credit = new CreditFollower(link);
   let closed = false;

@@ -10,7 +10,7 @@ import { C2DError, errors } from '../../common/errors';
 import type { FeedbackReceiver, HubApi } from '../api';
 import { CreditFollower, pushDelivery } from './credit';
 import { confirmOutcome } from './outcome';
-import { echoTermini, type LinkHandler, type Outcome, type Peer } from './peer';
+import { echoTermini, type LinkHandler, type Outcome, type HubSide } from './peer';
 
 const SETTLE: Record<Outcome, (hub: HubApi, lockToken: string) => Promise<void>> = {
   accepted: (hub, t) => hub.completeFeedback(t),
@@ -18,7 +18,7 @@ const SETTLE: Record<Outcome, (hub: HubApi, lockToken: string) => Promise<void>>
   released: (hub, t) => hub.abandonFeedback(t),
 };
 
-export function openFeedbackLink(peer: Peer, link: Sender): LinkHandler {
+export function openFeedbackLink(peer: HubSide, link: Sender): LinkHandler {
   peer.auth.withRight('ServiceConnect');
   const credit = new CreditFollower(link);
   let closed = false;

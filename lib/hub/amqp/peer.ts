@@ -15,7 +15,8 @@ export type AmqpLog = (event: string, detail: Record<string, unknown>) => void;
 /** Checks a `Bearer <jwt>` put-token (Microsoft Entra); resolves the principal or throws 401003. */
 export type BearerVerifier = (token: string, audience: string) => Promise<Principal>;
 
-export interface Peer {
+/** The hub's own side of one AMQP connection (not the remote peer), as each link module sees it. */
+export interface HubSide {
   readonly hub: HubApi;
   readonly clock: Clock;
   readonly auth: ConnectionAuth;

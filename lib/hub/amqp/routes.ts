@@ -8,7 +8,7 @@ import { openCbsReplies, openCbsRequests } from './cbs';
 import { openDeviceEventsLink } from './d2c-link';
 import { openDeviceReceiveLink } from './device-link';
 import { openFeedbackLink } from './feedback-link';
-import type { LinkHandler, Peer } from './peer';
+import type { LinkHandler, HubSide } from './peer';
 import { openServiceSendLink } from './service-link';
 
 /** Thrown for an address the hub does not serve; the server maps it to amqp:not-found. */
@@ -17,7 +17,7 @@ export class UnknownAddressError extends Error {
 }
 
 /** Opens the link's handler; throws a C2DError (refused) or UnknownAddressError. */
-export function openLink(peer: Peer, link: Sender | Receiver): LinkHandler {
+export function openLink(peer: HubSide, link: Sender | Receiver): LinkHandler {
   const weSend = link.is_sender();
   // Our sender serves the peer's receiver, whose address is the source; our receiver's is the target.
   const address = weSend ? link.source?.address : link.target?.address;

@@ -9,12 +9,12 @@
 import type { EventContext, Receiver } from 'rhea';
 import { decodeServiceSend, toAmqpError, type AmqpMessage } from '../../common/codec/amqp';
 import { C2DError, errors } from '../../common/errors';
-import { echoTermini, type LinkHandler, type Peer } from './peer';
+import { echoTermini, type LinkHandler, type HubSide } from './peer';
 
 /** Sends one link may have in flight; credit comes back as each one settles (backpressure on the store). */
 export const SERVICE_SEND_CREDIT = 100;
 
-export function openServiceSendLink(peer: Peer, link: Receiver): LinkHandler {
+export function openServiceSendLink(peer: HubSide, link: Receiver): LinkHandler {
   peer.auth.withRight('ServiceConnect');
   echoTermini(link);
   link.add_credit(SERVICE_SEND_CREDIT);
