@@ -8,7 +8,7 @@
 import { Client as OfficialClient, type Message } from 'azure-iot-device';
 import { Mqtt } from 'azure-iot-device-mqtt';
 import { DeviceClient } from '../../lib/client/device-client';
-import { MqttConnection } from '../../lib/client/mqtt/connection';
+import { MqttConnection } from '../../lib/client/mqtt/packet-connection';
 import { parseConnectionString } from '../../lib/common/connection-string';
 import { buildMqttUsername, deviceBoundFilter } from '../../lib/common/codec/mqtt';
 import { createSas } from '../../lib/common/sas';

@@ -1,5 +1,5 @@
 /**
- * The DeviceClient's MQTT connection (lib/client/mqtt/connection.ts) against
+ * The DeviceClient's MQTT connection (lib/client/mqtt/packet-connection.ts) against
  * a scripted MQTT server over real loopback TLS: the server is mqtt-packet on
  * a tls.Server, so each test decides exactly what the "hub" answers (a refusal,
  * silence, no PINGRESP, garbage) and checks what the connection does with it.
@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { ConnackError, MqttConnection, type MqttConnectOptions } from '../../lib/client/mqtt/connection';
+import { ConnackError, MqttConnection, type MqttConnectOptions } from '../../lib/client/mqtt/packet-connection';
 import { DeviceClient } from '../../lib/client/device-client';
 import { formatConnectionString } from '../../lib/common/connection-string';
 import { generateKey } from '../../lib/common/sas';

@@ -20,7 +20,7 @@ import {
   CBS_TYPE_SAS,
 } from '../../common/codec/amqp';
 import { C2DError, errorNameForCode } from '../../common/errors';
-import { attachReceiver, attachSender } from './connection';
+import { attachReceiver, attachSender } from './rhea-connection';
 
 const CBS_TIMEOUT_MS = 30_000;
 

@@ -13,7 +13,7 @@ import { errors } from '../../common/errors';
 import { linkCredit } from '../../common/rhea-internals';
 import type { DeviceMessage, Properties, Settlement } from '../../common/message';
 import type { DeviceSession, DeviceSessionOptions } from '../device-session';
-import { amqpFailure, attachReceiver, closeAmqpConnection, onConnectionLost, openAmqpConnection } from './connection';
+import { amqpFailure, attachReceiver, closeAmqpConnection, onConnectionLost, openAmqpConnection } from './rhea-connection';
 import { CbsClient } from './cbs';
 import { TokenRenewer } from '../token-renewer';
 import { MessageBuffer } from '../message-buffer';

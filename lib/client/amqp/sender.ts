@@ -7,7 +7,7 @@
  * sends (`/messages/devicebound`) and device-to-cloud (`/devices/{id}/messages/events`).
  */
 import type { Connection, Delivery, EventContext, Message, Sender, SenderOptions } from 'rhea';
-import { amqpFailure, attachSender, outcomeError } from './connection';
+import { amqpFailure, attachSender, outcomeError } from './rhea-connection';
 import { linkCredit } from '../../common/rhea-internals';
 import { connectionReset } from '../../common/errors';
 

@@ -14,7 +14,7 @@ import type { LiveSession } from '../connection-keeper';
 import type { ServiceCredentials } from '../credentials';
 import { TokenRenewer } from '../token-renewer';
 import { CbsClient } from './cbs';
-import { attachReceiver, closeAmqpConnection, onConnectionLost, openAmqpConnection } from './connection';
+import { attachReceiver, closeAmqpConnection, onConnectionLost, openAmqpConnection } from './rhea-connection';
 import { ConfirmedSender } from './sender';
 import { Settler } from './settler';
 import { SessionLife, authenticated } from '../session-life';

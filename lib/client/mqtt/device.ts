@@ -36,7 +36,7 @@ import { MessageBuffer } from '../message-buffer';
 import { TokenRenewer } from '../token-renewer';
 import { tlsServerName } from '../tls-name';
 import { SessionLife } from '../session-life';
-import { ConnackError, MqttConnection, type MqttConnectOptions } from './connection';
+import { ConnackError, MqttConnection, type MqttConnectOptions } from './packet-connection';
 import { trustedLockMs } from '../lock-estimate';
 
 interface Lock {
