@@ -57,7 +57,7 @@ function checkPair(cert: string, key: string): X509Certificate {
 
 async function generatePair(): Promise<{ cert: string; key: string }> {
   const notBeforeDate = new Date(Date.now() - 60_000); // a minute back, for clients whose clock runs slow
-  // Loaded only when a certificate is generated (first start): it costs ~100 ms of start-up otherwise.
+  // Loaded only when a certificate is generated (first start): it slows every start-up otherwise.
   const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'rsa',

@@ -4,10 +4,9 @@
  * parsed by mqtt-packet (the MQTT codec mqtt.js and aedes are built on).
  *
  * Why not mqtt.js itself: a device pays per C2D message for what runs
- * between the socket and the app. On the same stream (bench scenario 7) the
- * DeviceClient on mqtt.js cost 1.04-1.24x the official SDK's CPU per
- * message, on this connection 0.87-0.95x; and the manual PUBACK (sent on
- * complete(), not on arrival) needed a private mqtt.js method, where here it
+ * between the socket and the app, and mqtt.js puts more there than a device
+ * needs (BENCHMARKS.md has the comparison); and the manual PUBACK (sent on
+ * complete(), not on arrival) needs a private mqtt.js method, where here it
  * is four bytes on the socket. A device receives PUBLISH and answers PUBACK,
  * and publishes its device-to-cloud messages at QoS 1: this file does that
  * straight from the socket's data events. What a device session does not use (QoS 2, will, retained

@@ -138,7 +138,7 @@ let expirySecond = { ms: NaN, prefix: '' };
 
 /** `$.exp` value for an epoch-milliseconds expiry. */
 export function formatExpiry(ms: number): string {
-  // toISOString costs about half of a topic's encoding; only the milliseconds change between
+  // toISOString is the dearest part of a topic's encoding; only the milliseconds change between
   // the messages sent in one second, so the rest is written once per second.
   if (!Number.isInteger(ms) || ms < 0 || ms > MAX_FOUR_DIGIT_YEAR_MS) return new Date(ms).toISOString();
   const milli = ms % 1000;

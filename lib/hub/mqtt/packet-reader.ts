@@ -5,8 +5,7 @@
  * whose reads end on a packet boundary, nearly every read of a device, share
  * one parser; a connection owns one only while it is connecting or has part
  * of a packet buffered. An idle device then costs its socket and its session,
- * not a parser of its own (each is a stream with its own buffer list, about
- * 1.2 KB of heap).
+ * not a parser of its own (each is a stream with its own buffer list).
  *
  * The shared parser is replaced (never reused) after it saw a CONNECT (its
  * settings are that packet's now) or an error, and it is handed to the
