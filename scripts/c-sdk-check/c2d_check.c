@@ -36,6 +36,14 @@
 #include "iothubtransportmqtt_websockets.h"
 #include "azure_c_shared_utility/map.h"
 #include "azure_c_shared_utility/shared_util_options.h"
+/* SDKs that log through c-logging abort on their first log line unless the
+ * application has initialized it; older SDKs have no c-logging. */
+#if defined(__has_include)
+#if __has_include("c_logging/logger.h")
+#include "c_logging/logger.h"
+#define C2D_CHECK_HAS_C_LOGGING 1
+#endif
+#endif
 
 static size_t messages_received = 0;
 
@@ -218,6 +226,14 @@ int main(int argc, char** argv)
         seconds = 60;
     }
 
+#ifdef C2D_CHECK_HAS_C_LOGGING
+    if (logger_init() != 0)
+    {
+        fprintf(stderr, "logger_init failed\n");
+        free(ca_pem);
+        return 1;
+    }
+#endif
     if (IoTHub_Init() != 0)
     {
         fprintf(stderr, "IoTHub_Init failed\n");
@@ -232,15 +248,22 @@ int main(int argc, char** argv)
     else
     {
         bool trace = argc > 4 && strcmp(argv[4], "trace") == 0;
+        /* IoT Hub URL-encodes the property bag in an MQTT topic; the SDK decodes it only when asked. */
+        bool url_decode = true;
         /* The SDK's default for HTTPS is a poll every 25 minutes; a check wants one a second. */
         unsigned int polling_seconds = 1;
         if (IoTHubDeviceClient_LL_SetOption(client, OPTION_TRUSTED_CERT, ca_pem) != IOTHUB_CLIENT_OK)
         {
             fprintf(stderr, "setting the trusted certificate failed\n");
         }
-        else if (IoTHubDeviceClient_LL_SetOption(client, OPTION_LOG_TRACE, &trace) != IOTHUB_CLIENT_OK)
+        else if (trace && IoTHubDeviceClient_LL_SetOption(client, OPTION_LOG_TRACE, &trace) != IOTHUB_CLIENT_OK)
         {
             fprintf(stderr, "setting logtrace failed\n");
+        }
+        else if ((protocol == MQTT_Protocol || protocol == MQTT_WebSocket_Protocol) &&
+            IoTHubDeviceClient_LL_SetOption(client, OPTION_AUTO_URL_ENCODE_DECODE, &url_decode) != IOTHUB_CLIENT_OK)
+        {
+            fprintf(stderr, "setting auto_url_encode_decode failed\n");
         }
         else if (protocol == HTTP_Protocol &&
             IoTHubDeviceClient_LL_SetOption(client, OPTION_MIN_POLLING_TIME, &polling_seconds) != IOTHUB_CLIENT_OK)
@@ -273,6 +296,9 @@ int main(int argc, char** argv)
         IoTHubDeviceClient_LL_Destroy(client);
     }
     IoTHub_Deinit();
+#ifdef C2D_CHECK_HAS_C_LOGGING
+    logger_deinit();
+#endif
     free(ca_pem);
     return result;
 }
