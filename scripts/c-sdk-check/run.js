@@ -77,9 +77,17 @@ function checkSdkFolder(sdk) {
   }
 }
 
-function sdkCommit(sdk) {
+/** The SDK's version (its header) and commit (when the folder is a git checkout). */
+function sdkIdentity(sdk) {
+  let version = 'unknown';
+  try {
+    const header = fs.readFileSync(path.join(sdk, 'iothub_client', 'inc', 'iothub_client_version.h'), 'utf8');
+    version = /IOTHUB_SDK_VERSION\s+"([^"]+)"/.exec(header)?.[1] ?? version;
+  } catch {
+    // no version header: the version stays unknown
+  }
   const r = spawnSync('git', ['-C', sdk, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'unknown (not a git checkout)';
+  return `${version}, commit ${r.status === 0 ? r.stdout.trim() : 'unknown (not a git checkout)'}`;
 }
 
 /** Configures (once) and builds c2d_check; the build log goes to a file, its tail to the error. */
@@ -97,7 +105,12 @@ function build(opts) {
       throw new Error(`cmake ${args[0]} failed (full log: ${log}):\n${tail}`);
     }
   };
-  run(['-S', __dirname, '-B', opts.buildDir, `-DAZURE_IOT_SDK_C=${path.resolve(opts.sdk)}`, '-DCMAKE_BUILD_TYPE=Debug']);
+  // Configure only a new build folder (or one made for another SDK folder): the SDK's CMake
+  // rewrites generated headers on every configure, which would recompile all of it.
+  const cache = path.join(opts.buildDir, 'CMakeCache.txt');
+  const sdkSetting = `AZURE_IOT_SDK_C:UNINITIALIZED=${path.resolve(opts.sdk)}`;
+  const configured = fs.existsSync(cache) && fs.readFileSync(cache, 'utf8').split('\n').some((l) => l.replace(/:PATH=|:STRING=/, ':UNINITIALIZED=') === sdkSetting);
+  if (!configured) run(['-S', __dirname, '-B', opts.buildDir, `-DAZURE_IOT_SDK_C=${path.resolve(opts.sdk)}`, '-DCMAKE_BUILD_TYPE=Debug']);
   run(['--build', opts.buildDir, '--target', 'c2d_check', '--parallel', String(opts.jobs)]);
   const exe = path.join(opts.buildDir, 'c2d_check');
   if (!fs.existsSync(exe)) throw new Error(`the build made no ${exe} (log: ${log})`);
@@ -160,7 +173,7 @@ function startDevice(exe, transport, connectionString, certFile, opts) {
   const args = [transport, certFile, String(opts.timeout + 30)];
   if (opts.trace) args.push('trace');
   const child = spawn(exe, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, C2D_CHECK_CONNECTION_STRING: connectionString } });
-  const device = { child, messages: [], statuses: [], stderr: '', waiters: [], exit: null };
+  const device = { child, messages: [], statuses: [], log: '', waiters: [], exit: null };
   const hex = (h) => Buffer.from(h ?? '', 'hex');
   let current = null;
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
@@ -175,10 +188,13 @@ function startDevice(exe, transport, connectionString, certFile, opts) {
     } else if (kind === 'end-message' && current) {
       device.messages.push(current);
       current = null;
+    } else {
+      // The SDK's own log lines (c-logging writes them to stdout).
+      device.log = (device.log + line + '\n').slice(-40000);
     }
     for (const w of device.waiters.splice(0)) w();
   });
-  child.stderr.on('data', (d) => { device.stderr = (device.stderr + d).slice(-20000); });
+  child.stderr.on('data', (d) => { device.log = (device.log + d).slice(-40000); });
   device.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
     device.exit = signal ?? code;
     for (const w of device.waiters.splice(0)) w();
@@ -253,7 +269,7 @@ async function checkTransport(t, ctx) {
     return null;
   } finally {
     await run.stop();
-    ctx.sdkLog = run.stderr;
+    ctx.sdkLog = run.log;
   }
 }
 
@@ -280,7 +296,7 @@ async function main() {
     console.error('dist/ is missing: run npm run build first');
     return 2;
   }
-  console.log(`azure-iot-sdk-c ${sdkCommit(opts.sdk)} (${path.resolve(opts.sdk)})`);
+  console.log(`azure-iot-sdk-c ${sdkIdentity(opts.sdk)} (${path.resolve(opts.sdk)})`);
   console.log(`building c2d_check in ${opts.buildDir} ...`);
   let exe;
   try {
