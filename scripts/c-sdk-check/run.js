@@ -17,7 +17,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
-const { setTimeout: delay } = require('node:timers/promises');
+const { setTimeout, clearTimeout } = require('node:timers');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TRANSPORTS = ['mqtt', 'mqtt-ws', 'amqp', 'amqp-ws', 'http'];
@@ -117,6 +117,13 @@ function build(opts) {
   return exe;
 }
 
+/** Resolves when `promise` does or after `ms`, whichever is first, leaving no timer behind. */
+function within(promise, ms) {
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Starts bin/c2d-hub.js on a temporary store and resolves once its banner is out. */
 async function startHub(dataDir) {
   const args = [path.join(ROOT, 'bin', 'c2d-hub.js'), '--data', dataDir, '--limit', 'feedbackBatchWindowMs=200'];
@@ -204,14 +211,16 @@ function startDevice(exe, transport, connectionString, certFile, opts) {
     for (;;) {
       const m = device.messages.find((x) => x.messageId === messageId);
       if (m || device.exit !== null || Date.now() >= deadline) return m ?? null;
-      await Promise.race([new Promise((r) => device.waiters.push(r)), delay(Math.max(0, deadline - Date.now()))]);
+      await within(new Promise((r) => device.waiters.push(r)), deadline - Date.now());
     }
   };
   device.stop = async () => {
     child.stdin.end();
-    const timer = delay(10000).then(() => child.kill('SIGKILL'));
-    await device.exited;
-    void timer;
+    await within(device.exited, 10000);
+    if (device.exit === null) {
+      child.kill('SIGKILL');
+      await device.exited;
+    }
   };
   return device;
 }
@@ -257,7 +266,10 @@ async function checkTransport(t, ctx) {
       const sent = m ?? outgoing('live');
       if (!m) await send(sent);
       const got = await run.waitForMessage(sent.messageId, deadline);
-      if (!got) return why(`the device did not get the ${m ? 'queued' : 'live'} message within ${ctx.opts.timeout} s`);
+      if (!got) {
+        const ids = run.messages.map((x) => `'${x.messageId}'`).join(', ');
+        return why(`the device did not get the ${m ? 'queued' : 'live'} message within ${ctx.opts.timeout} s${ids ? ` (it got ${ids}, not '${sent.messageId}')` : ''}`);
+      }
       const bad = mismatch(got, sent);
       if (bad) return why(`the ${m ? 'queued' : 'live'} message arrived with ${bad}`);
       const record = await ctx.feedback.waitFor(sent.messageId, deadline);
