@@ -162,6 +162,8 @@ describe('AMQP link addresses', () => {
     assert.deepEqual(parseLinkAddress('/devices/Dev1/messages/devicebound'), { kind: 'deviceDevicebound', deviceId: 'Dev1' });
     assert.deepEqual(parseLinkAddress('amqps://h/devices/a%2Bb/messages/deviceBound'), { kind: 'deviceDevicebound', deviceId: 'a+b' });
     assert.deepEqual(parseLinkAddress('/devices/d/messages/events'), { kind: 'deviceEvents', deviceId: 'd' });
+    // The Azure IoT C SDK's twin links: absolute, with the host it was given.
+    assert.deepEqual(parseLinkAddress('amqps://127.0.0.1/devices/c%2Bd/twin'), { kind: 'deviceTwin', deviceId: 'c+d' });
   });
 
   it('name nothing for other paths', () => {

@@ -202,6 +202,21 @@ describe('AMQP server', function () {
       await assert.rejects(d.attachReceiver('/messages/serviceBound/feedback'), { condition: 'amqp:unauthorized-access' });
     });
 
+    it('a device attaches its own twin links (as the C SDK does on start); a twin request is rejected with amqp:not-implemented', async () => {
+      const d = await device('dev1');
+      // The C SDK's AMQP transport gives up the connection when either attach is refused.
+      const twinOut = await d.attachSender('amqps://127.0.0.1/devices/dev1/twin');
+      await d.attachReceiver('amqps://127.0.0.1/devices/dev1/twin');
+      if (!twinOut.sendable()) await once(twinOut, 'sendable');
+      const delivery = twinOut.send({ body: '', application_properties: { operation: 'GET' } } as Message);
+      const { outcome, ctx } = await outcomeOf(twinOut, delivery.id);
+      assert.equal(outcome, 'rejected');
+      const error = (ctx.delivery?.remote_state as { error?: { condition?: string; description?: string } }).error;
+      assert.equal(error?.condition, 'amqp:not-implemented');
+      assert.match(String(error?.description), /twins are not served/);
+      await assert.rejects(d.attachReceiver('/devices/dev2/twin'), { condition: 'amqp:unauthorized-access' });
+    });
+
     it('a link to an unknown address is refused with amqp:not-found', async () => {
       const s = await service();
       await assert.rejects(s.attachReceiver('/messages/serviceBound/filenotifications'), { condition: 'amqp:not-found' });

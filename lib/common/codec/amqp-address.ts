@@ -24,7 +24,8 @@ export type LinkAddress =
   | { kind: 'serviceDevicebound' }
   | { kind: 'feedback' }
   | { kind: 'deviceDevicebound'; deviceId: string }
-  | { kind: 'deviceEvents'; deviceId: string };
+  | { kind: 'deviceEvents'; deviceId: string }
+  | { kind: 'deviceTwin'; deviceId: string };
 
 /** Strips `scheme://authority` and any query, leaving the path. */
 function pathOf(address: string): string {
@@ -54,6 +55,11 @@ export function parseLinkAddress(address: unknown): LinkAddress | undefined {
   const lower = path.toLowerCase();
   if (lower === SERVICE_DEVICEBOUND_ADDRESS) return { kind: 'serviceDevicebound' };
   if (lower === FEEDBACK_ADDRESS.toLowerCase()) return { kind: 'feedback' };
+  const twin = /^\/devices\/([^/]+)\/twin$/i.exec(path);
+  if (twin) {
+    const deviceId = decodeId(twin[1]);
+    return deviceId === undefined ? undefined : { kind: 'deviceTwin', deviceId };
+  }
   const m = /^\/devices\/([^/]+)\/messages\/(devicebound|events)$/i.exec(path);
   if (!m) return undefined;
   const deviceId = decodeId(m[1]);

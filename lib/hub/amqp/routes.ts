@@ -10,6 +10,7 @@ import { openDeviceReceiveLink } from './device-link';
 import { openFeedbackLink } from './feedback-link';
 import type { LinkHandler, HubSide } from './peer';
 import { openServiceSendLink } from './service-link';
+import { openDeviceTwinLink } from './twin-link';
 
 /** Thrown for an address the hub does not serve; the server maps it to amqp:not-found. */
 export class UnknownAddressError extends Error {
@@ -27,6 +28,7 @@ export function openLink(peer: HubSide, link: Sender | Receiver): LinkHandler {
   if (a?.kind === 'feedback' && weSend) return openFeedbackLink(peer, link as Sender);
   if (a?.kind === 'deviceDevicebound' && weSend) return openDeviceReceiveLink(peer, link as Sender, a.deviceId);
   if (a?.kind === 'deviceEvents' && !weSend) return openDeviceEventsLink(peer, link as Receiver, a.deviceId);
+  if (a?.kind === 'deviceTwin') return openDeviceTwinLink(peer, link, a.deviceId);
   const role = weSend ? 'receive from' : 'send to';
   throw new UnknownAddressError(`The hub has no node to ${role} at ${JSON.stringify(address ?? null)}.`);
 }
