@@ -8,11 +8,11 @@
  * answers no twin request).
  */
 import type { EventContext, Receiver, Sender } from 'rhea';
-import { echoTermini, type LinkHandler, type Peer } from './peer';
+import { echoTermini, type LinkHandler, type HubSide } from './peer';
 
 const TWIN_CREDIT = 10;
 
-export function openDeviceTwinLink(peer: Peer, link: Sender | Receiver, deviceId: string): LinkHandler {
+export function openDeviceTwinLink(peer: HubSide, link: Sender | Receiver, deviceId: string): LinkHandler {
   peer.auth.forDevice(deviceId);
   echoTermini(link);
   peer.auth.noteDevice(deviceId);
