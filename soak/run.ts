@@ -251,8 +251,9 @@ async function main(): Promise<number> {
               locked: redM.hub.locked,
               deadLetters: redM.hub.deadLetters,
               connections: 0,
-              latencyP99Ms: redM.process.latency.p99,
-              latencyCount: redM.process.latency.count,
+              latencyP99Ms: redM.process.latency.e?.p99 ?? 0,
+              latencyCount: redM.process.latency.e?.count ?? 0,
+              networkP99Ms: redM.process.latency.n?.p99 ?? 0,
             },
           }
         : {}),
@@ -459,7 +460,7 @@ async function main(): Promise<number> {
     {
       name: 'no unhandled rejection, no uncaught exception, no unexpected error in any log',
       met: unexpected.length === 0,
-      detail: unexpected.length === 0 ? `${expectedHub} expected refusals in the hub's log` : unexpected.map(([k, v]) => `${k} (${v.count})`).join('; '),
+      detail: unexpected.length === 0 ? `${expectedHub} expected lines in the hub's log (its stop notice; TLS handshakes cut by churn)` : unexpected.map(([k, v]) => `${k} (${v.count})`).join('; '),
       timing: false,
     },
   ];

@@ -26,7 +26,8 @@ export interface MinuteRow {
   minute: number;
   atMs: number;
   hub: ProcessMinute;
-  red?: ProcessMinute & { latencyP99Ms: number; latencyCount: number };
+  /** latency: the embedded flow's (in-process); networkP99Ms: the network flow's (MQTT, AMQP and HTTPS devices). */
+  red?: ProcessMinute & { latencyP99Ms: number; latencyCount: number; networkP99Ms: number };
   /** Send -> receive p99 (ms) of the minute: push transports (MQTT + AMQP) and HTTPS polling. */
   pushP99Ms: number;
   pushCount: number;

@@ -33,7 +33,8 @@ export interface RedProcessSample {
   openFds: number;
   activeHandles: number;
   eventLoopP99Ms: number;
-  latency: { count: number; p99: number; p50: number };
+  /** Send -> receive of each flow's first deliveries this minute (ms). */
+  latency: Record<string, { count: number; p99: number; p50: number }>;
   counts: Record<string, { sent: number; received: number; settled: number; feedback: number }>;
   hubEvents: Record<string, number>;
 }
@@ -42,7 +43,7 @@ const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
 const flows = new Map<string, FlowRecords>();
-let latencies: number[] = [];
+let latencies = new Map<string, number[]>();
 const hubEvents = new Map<string, number>();
 let n = 0;
 
@@ -86,7 +87,11 @@ export const probe = {
     const f = flow(flowName);
     const first = !f.received.has(messageId);
     bump(f.received, messageId);
-    if (first && deliveryCount === 0 && Number.isFinite(sentAtMs)) latencies.push(Date.now() - sentAtMs);
+    if (first && deliveryCount === 0 && Number.isFinite(sentAtMs)) {
+      const l = latencies.get(flowName);
+      if (l) l.push(Date.now() - sentAtMs);
+      else latencies.set(flowName, [Date.now() - sentAtMs]);
+    }
   },
   settled(flowName: string, messageId: string, action: string): void {
     push(flow(flowName).settled, messageId, action);
@@ -108,7 +113,7 @@ export const probe = {
     const value = (name: string): number => Number(all.find((m) => m.name === name)?.values[0]?.value ?? 0);
     const [rss, heap, fds, handles, lag] = ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'process_open_fds', 'nodejs_active_handles_total', 'nodejs_eventloop_lag_p99_seconds'].map(value) as [number, number, number, number, number];
     const l = latencies;
-    latencies = [];
+    latencies = new Map();
     const counts: RedProcessSample['counts'] = {};
     for (const [name, f] of flows) {
       let settled = 0;
@@ -123,7 +128,7 @@ export const probe = {
       openFds: fds,
       activeHandles: handles,
       eventLoopP99Ms: lag * 1000,
-      latency: { count: l.length, p50: percentile(l, 50), p99: percentile(l, 99) },
+      latency: Object.fromEntries([...l].map(([f, xs]) => [f, { count: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99) }])),
       counts,
       hubEvents: Object.fromEntries(hubEvents),
     };

@@ -23,11 +23,11 @@ export function hubTable(rows: readonly MinuteRow[]): string {
 }
 
 export function redTable(rows: readonly MinuteRow[]): string {
-  const head = '| min | RSS MB | heap MB | fds | handles | loop p99 ms | flow p99 ms | msgs | store MB | WAL MB | queued | locked | dead letters |';
-  const sep = `|${'---:|'.repeat(13)}`;
+  const head = '| min | RSS MB | heap MB | fds | handles | loop p99 ms | embedded flow p99 ms | msgs | network flow p99 ms | store MB | WAL MB | queued | locked | dead letters |';
+  const sep = `|${'---:|'.repeat(14)}`;
   const lines = rows.map((r) =>
     r.red
-      ? `| ${r.minute} | ${f(r.red.rssMB)} | ${f(r.red.heapUsedMB)} | ${r.red.openFds} | ${r.red.activeHandles} | ${f(r.red.eventLoopP99Ms)} | ${f(r.red.latencyP99Ms, 0)} | ${r.red.latencyCount} | ${f(r.red.storeMB)} | ${f(r.red.walMB)} | ${r.red.queued} | ${r.red.locked} | ${r.red.deadLetters} |`
+      ? `| ${r.minute} | ${f(r.red.rssMB)} | ${f(r.red.heapUsedMB)} | ${r.red.openFds} | ${r.red.activeHandles} | ${f(r.red.eventLoopP99Ms)} | ${f(r.red.latencyP99Ms, 0)} | ${r.red.latencyCount} | ${f(r.red.networkP99Ms, 0)} | ${f(r.red.storeMB)} | ${f(r.red.walMB)} | ${r.red.queued} | ${r.red.locked} | ${r.red.deadLetters} |`
       : `| ${r.minute} | (no sample) |||||||||||| `,
   );
   return [head, sep, ...lines].join('\n');
@@ -80,7 +80,7 @@ export function chart(rows: readonly MinuteRow[]): string {
   ];
   const lat: Series[] = [
     { label: 'MQTT + AMQP p99', color: '#2ca02c', points: rows.filter((r) => r.pushCount > 0).map((r) => [r.minute, r.pushP99Ms]) },
-    { label: 'Node-RED flows p99', color: '#9467bd', points: rows.filter((r) => r.red && r.red.latencyCount > 0).map((r) => [r.minute, r.red!.latencyP99Ms]) },
+    { label: 'Node-RED embedded flow p99', color: '#9467bd', points: rows.filter((r) => r.red && r.red.latencyCount > 0).map((r) => [r.minute, r.red!.latencyP99Ms]) },
   ];
   const w = 640;
   const h = 180;
