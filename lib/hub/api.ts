@@ -72,6 +72,8 @@ export interface Registry {
   /** 404001 when absent; 412001 on an etag mismatch. Drops the device's queue and pending feedback. */
   deleteDevice(deviceId: string, ifMatch?: string): Promise<void>;
   listDevices(max?: number): Device[];
+  /** Every device id, in the order the devices were created (inspection: listDevices stops at IoT Hub's 1000). */
+  deviceIds(): string[];
   getPolicy(keyName: string): SharedAccessPolicy | undefined;
   listPolicies(): SharedAccessPolicy[];
   /** Creates or replaces a policy. */
@@ -400,6 +402,8 @@ export interface HubApi {
   /** Servers that do not hold a session report device connections here. */
   noteConnection(deviceId: string, protocol: string, connected: boolean, reason?: string): void;
   noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties): void;
+  /** The transports a device is connected over now (inspection); empty when it is offline. */
+  connectionsOf(deviceId: string): TransportName[];
 
   stats(): HubStats;
   /** Stops timers, closes receivers and the store. Pending commits finish first. */

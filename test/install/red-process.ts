@@ -16,7 +16,7 @@ export interface RedOptions {
   flows?: object[];
   /** Environment for the child (default: this process's). */
   env?: NodeJS.ProcessEnv;
-  /** More settings.js properties, as JavaScript source (e.g. `functionGlobalContext: {...},`). */
+  /** More settings, as JavaScript properties of settings.js (e.g. `adminAuth: {...},` or `functionGlobalContext: {...},`). */
   extraSettings?: string;
 }
 
