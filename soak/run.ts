@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes N [--profile full|ci] [--out <dir>] [--no-record]`
+ * `npm run soak -- --minutes N [--profile full|ci] [--out <dir>] [--record]`
  *
  * An hour (by default) of churn against the `c2d-hub` command: the hub in its
  * own process on its own core, its store on disk at synchronous FULL; load
@@ -8,8 +8,11 @@
  * at a steady rate, a feedback receiver); and a Node-RED with the nodes,
  * redeployed every few minutes under its own traffic. Every minute it records
  * the hub's and Node-RED's figures; at the end it accounts for every send and
- * prints the pass criteria, met or not. Without --no-record it writes the
- * table and the chart into RELIABILITY.md. Exit code 0 when every criterion
+ * prints the pass criteria, met or not, and writes its report (report.md,
+ * result.json, chart.svg) into --out. With --record it also replaces the
+ * results section of RELIABILITY.md and writes reliability-soak.svg beside it
+ * (only for the full profile: the ci one is a correctness check, not a
+ * measurement). Exit code 0 when every criterion
  * of the run is met (the ci profile leaves the timing ones out).
  */
 import * as fs from 'node:fs';
@@ -43,7 +46,7 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '60' },
     profile: { type: 'string', default: 'full' },
     out: { type: 'string' },
-    'no-record': { type: 'boolean', default: false },
+    record: { type: 'boolean', default: false },
   },
 });
 const minutes = Number(values.minutes);
@@ -52,7 +55,8 @@ if (values.profile !== 'full' && values.profile !== 'ci') throw new Error(`--pro
 const plan = planFor(values.profile as Profile, minutes);
 const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
 const outDir = path.resolve(values.out ?? path.join(ROOT, '.tmp', 'soak', stamp));
-const record = !values['no-record'];
+const record = values.record;
+if (record && plan.profile !== 'full') throw new Error('--record records a run of the full profile only (the ci profile is scaled down and its timing is not judged).');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const log = (line: string): void => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -472,7 +476,7 @@ async function main(): Promise<number> {
   const summary = [
     `Run of ${m.date}: ${minutes} minutes, profile \`${plan.profile}\` (${plan.devices.mqtt} MQTT, ${plan.devices.amqp} AMQP, ${plan.devices.http} HTTPS-polling and ${plan.devices.sleepy} sleepy AMQP devices; ${plan.ratePerSecond} msg/s; ` +
       `${Math.round(plan.churnFraction * 100)}% of the devices off each minute; ${plan.tokenLifetimeMs / 60_000}-minute SAS tokens; Node-RED redeployed every ${plan.redeployEveryMs / 60_000} min, ${redeploys} times).`,
-    `Machine: ${m.nproc} × ${m.cpu}, Node ${m.node}; hub pinned to core ${HUB_CPU}, everything else to core ${LOAD_CPU}${pinnable() ? '' : ' (taskset missing: not pinned)'}; load average ${loadStart[0]!.toFixed(1)} at the start, ${loadEnd[0]!.toFixed(1)} at the end (the machine is shared).`,
+    `Machine: ${m.nproc} × ${m.cpu}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB memory, Node ${m.node}, ${os.type()} ${os.release()}; hub pinned to core ${HUB_CPU}, everything else to core ${LOAD_CPU}${pinnable() ? '' : ' (taskset missing: not pinned)'}; load average ${loadStart[0]!.toFixed(1)} at the start, ${loadEnd[0]!.toFixed(1)} at the end (the machine is shared).`,
     `Warm-up ${plan.warmupMinutes} min; windows compared: minutes ${first[0]?.minute ?? '–'}–${first.at(-1)?.minute ?? '–'} and ${last[0]?.minute ?? '–'}–${last.at(-1)?.minute ?? '–'}.`,
   ].join('\n');
   const accountText = [
@@ -518,7 +522,7 @@ async function main(): Promise<number> {
     '',
   ].join('\n');
   fs.writeFileSync(path.join(outDir, 'report.md'), `# Soak report\n\n${section}`);
-  fs.writeFileSync(path.join(outDir, 'result.json'), JSON.stringify({ plan, machine: m, rows, account: acc, checks, criteria, tally, ok, redSample, hubInfo: Object.fromEntries(hub.infoCounts) }, null, 2));
+  fs.writeFileSync(path.join(outDir, 'result.json'), JSON.stringify({ plan, machine: m, redeploys, rows, account: acc, checks, criteria, tally, ok, redSample, hubInfo: Object.fromEntries(hub.infoCounts) }, null, 2));
   if (record) writeSection(path.join(ROOT, "RELIABILITY.md"), section, "# Reliability");
 
   console.log(`\n${summary}\n\nPass criteria:`);
