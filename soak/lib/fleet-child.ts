@@ -12,7 +12,7 @@
 import { DeviceClient, formatConnectionString, type DeviceMessage } from '../../lib';
 import { serve } from '../../bench/lib/ipc';
 import { LatencyWindow } from './latency';
-import { between, type SettleMix, type SoakDevice, type SoakPlan } from './plan';
+import { between, renewalMarginMs, type SettleMix, type SoakDevice, type SoakPlan } from './plan';
 import { Column, decodeBody, nowMs } from './records';
 import { Relay } from './relay';
 import { Tally, describeError, errorLabel, type TallyReport } from './tally';
@@ -173,7 +173,7 @@ async function openDevice(a: FleetOpenArgs, d: SoakDevice): Promise<Dev> {
     transport: d.transport,
     ca: a.ca,
     tokenLifetimeMs: a.plan.tokenLifetimeMs,
-    tokenRenewalMarginMs: a.plan.tokenRenewalMarginMs,
+    tokenRenewalMarginMs: renewalMarginMs(a.plan, d.index),
     httpPollIntervalMs: a.plan.httpPollIntervalMs,
     lockTimeoutMs: a.lockTimeoutMs,
   });
@@ -206,7 +206,9 @@ async function openDevice(a: FleetOpenArgs, d: SoakDevice): Promise<Dev> {
     }
   });
   client.on('error', (e: unknown) => tally.add(`unexpected: client error event: ${errorLabel(e)}`, `${d.deviceId}: ${describeError(e)}`));
-  client.on('message', (m: DeviceMessage) => onMessage(dev, m));
+  // MQTT renews by reconnecting, and a resumed session's PUBLISHes come with the CONNACK, before
+  // 'token_renewed': judged one turn later, a redelivery they carry is seen on its new connection.
+  client.on('message', (m: DeviceMessage) => (d.transport === 'mqtt' ? setImmediate(() => onMessage(dev, m)) : onMessage(dev, m)));
   if (!d.sleepy) await client.open();
   return dev;
 }

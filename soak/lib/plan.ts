@@ -108,3 +108,18 @@ export function devicesOf(plan: SoakPlan): SoakDevice[] {
 export function between([min, max]: [number, number], rnd: () => number = Math.random): number {
   return min + (max - min) * rnd();
 }
+
+/**
+ * The renewal margin of one device's SAS tokens: spread over
+ * [tokenRenewalMarginMs, tokenLifetimeMs / 2] by the device's place in the
+ * fleet, so the fleet does not renew in lockstep. (Its devices open within
+ * seconds of each other; with one margin every MQTT device would reconnect
+ * to renew in the same few seconds, every 90 s, a storm no real fleet makes.)
+ */
+export function renewalMarginMs(plan: SoakPlan, index: number): number {
+  const min = plan.tokenRenewalMarginMs;
+  const max = Math.max(min, plan.tokenLifetimeMs / 2);
+  // Golden-ratio steps: any run of consecutive devices covers the range evenly.
+  const u = (index * 0.6180339887498949) % 1;
+  return Math.round(min + (max - min) * u);
+}
