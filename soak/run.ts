@@ -285,9 +285,18 @@ async function main(): Promise<number> {
   live = false;
   log('stopping the load; draining');
   await redControl(red, { quiet: true }).catch((e: unknown) => redProblems.add('unexpected: Node-RED control failed', describeError(e)));
-  const sentTotal = await backend.call<number>('stop');
+  // Each step is bounded: a hub that stopped taking connections must still end in a report, not a hang.
+  const within = async <T>(what: string, p: Promise<T>, ms: number): Promise<T | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+    const r = await Promise.race([p, late]);
+    clearTimeout(timer);
+    if (r === undefined) redProblems.add(`unexpected: ${what} did not finish within ${ms / 1000} s`);
+    return r;
+  };
+  const sentTotal = (await within('the backend\'s last sends', backend.call<number>('stop'), 120_000)) ?? (await backend.call<BackendSample>('sample')).sent;
   await Promise.all([churnLoop, redeployLoop, redeploying]);
-  await Promise.all(fleets.map((f) => f.child.call('drain')));
+  await within('reconnecting every device for the drain', Promise.all(fleets.map((f) => f.child.call('drain'))), plan.drainTimeoutMs);
   await backend.call('drain');
   await redControl(red, { draining: true }).catch((e: unknown) => redProblems.add('unexpected: Node-RED control failed', describeError(e)));
   const drainStart = Date.now();
