@@ -390,9 +390,12 @@ async function main(): Promise<number> {
     rejected: nSettled.filter((s) => !s.includes('complete') && s.includes('reject')).length,
     abandoned: nSettled.reduce((a, s) => a + s.filter((x) => x === 'abandon').length, 0),
     pending: redPendingN,
+    unsettled: Object.keys(n.received).filter((id) => !(n.settled[id] ?? []).some((x) => x === 'complete' || x === 'reject')).length,
     feedback: redFeedback,
   };
-  const redNLost = other.accepted - other.completed - other.rejected - other.pending;
+  // Unsettled ones the hub may have completed: lost only if more are missing than that.
+  const redNMissing = other.accepted - other.completed - other.rejected - other.pending;
+  const redNLost = redNMissing > 0 && redNMissing <= other.unsettled ? 0 : redNMissing;
   const hubTotals = {
     sends: end.get('c2d_sends_total'),
     completed: end.sum('c2d_settlements_total', { outcome: 'completed' }),

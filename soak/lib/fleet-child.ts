@@ -145,21 +145,26 @@ function onMessage(dev: Dev, m: DeviceMessage): void {
       else rec.abandons.add(n);
       if (how !== 'abandon') rec.settledEpoch.set(n, epoch + 1);
     },
-    (e: unknown) => {
+    // Judged a little later: a settlement refused because its connection ended can fail before the
+    // client reports the disconnection that explains it.
+    (e: unknown) => void setTimeout(() => settleFailed(e), 5000).unref(),
+  );
+  function settleFailed(e: unknown): void {
+    {
       const name = (e as { name?: unknown }).name;
       if (name === 'DeviceMessageLockLost') {
         // Expected when the connection ended since the delivery, or the lock ran out.
         const late = sinceStart() - deliveredAt > lockTimeoutMs - 5000;
-        if (dev.epoch !== epoch || late) tally.add(`${how}: 412002 lock lost (connection ended or lock expired)`);
+        if (dev.epoch !== epoch || late || !dev.client.connected) tally.add(`${how}: 412002 lock lost (connection ended or lock expired)`);
         else tally.add(`unexpected: ${how} failed 412002 on a live connection`, `s${n} at ${dev.d.deviceId}`);
         return;
       }
       // The answer is missing, not the settlement: the hub may have applied it.
       rec.unknown.set(n, rec.unknown.get(n) | (how === 'complete' ? 1 : how === 'reject' ? 2 : 4));
-      if (dev.epoch !== epoch || closing) tally.add(`${how}: no answer (connection ended): ${errorLabel(e)}`);
+      if (dev.epoch !== epoch || closing || !dev.client.connected) tally.add(`${how}: no answer (connection ended): ${errorLabel(e)}`);
       else tally.add(`unexpected: ${how} failed: ${errorLabel(e)}`, `${dev.d.deviceId}: ${describeError(e)}`);
-    },
-  );
+    }
+  }
 }
 
 function connectionString(a: FleetOpenArgs, d: SoakDevice, relay: Relay): string {
