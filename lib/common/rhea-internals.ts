@@ -145,6 +145,64 @@ export function markSettledByPeer(delivery: Delivery): void {
   (delivery as { remote_settled: boolean }).remote_settled = true;
 }
 
+/**
+ * rhea 3.0.5 sends a session's pending dispositions in ranges (first..last,
+ * one state), but its range builder (session.js write_dispositions) compares
+ * states only once a range holds two deliveries: a delivery settled `rejected`
+ * followed, in the same tick, by the next delivery id settled `accepted` goes
+ * out as one range with the first's state, so the peer reads the second as
+ * rejected (and `accepted` then `rejected` as both accepted). Over a device
+ * link that turns a completion into a rejection (the message is dead-lettered,
+ * found by the soak); over the service link a refused send could read as
+ * accepted. rhea batches only `accepted` ranges on purpose (message.js
+ * are_outcomes_equivalent), so the fix keeps that batching for `accepted` and
+ * writes every other settlement as a disposition of its own, at once. Applied
+ * once, to the session prototypes, for every connection in the process.
+ */
+interface PendingDisposition {
+  id: number;
+  settled: boolean;
+  state?: { descriptor?: { value?: unknown } };
+  remote_settled?: boolean;
+  link: { is_receiver(): boolean; session: { output(frame: unknown): void }; connection: { _register(): void } };
+}
+type DispositionSide = { update(d: PendingDisposition | undefined, settled: boolean, state?: unknown): void };
+/** AMQP 1.0 accepted outcome descriptor (the one rhea batches). */
+const ACCEPTED_CODE = 0x24;
+let dispositionsApart = false;
+
+export function writeDispositionsApart(): void {
+  if (dispositionsApart) return;
+  dispositionsApart = true;
+  /* eslint-disable @typescript-eslint/no-require-imports -- rhea's session module is not part of its typed API */
+  const RheaSession = require('rhea/lib/session.js') as new (connection: object, channel: number) => { incoming: DispositionSide; outgoing: DispositionSide };
+  const frames = require('rhea/lib/frames.js') as { disposition(fields: object): unknown };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const probe = new RheaSession({}, 0);
+  const sides: [DispositionSide, 'updated' | 'pending_dispositions'][] = [
+    [Object.getPrototypeOf(probe.incoming) as DispositionSide, 'updated'],
+    [Object.getPrototypeOf(probe.outgoing) as DispositionSide, 'pending_dispositions'],
+  ];
+  for (const [proto, listName] of sides) {
+    const batched = proto.update;
+    proto.update = function (this: Record<string, PendingDisposition[]>, delivery, settled, state) {
+      if (!delivery) return;
+      const next = (state ?? delivery.state) as PendingDisposition['state'];
+      if (next?.descriptor?.value === ACCEPTED_CODE) return batched.call(this, delivery, settled, state);
+      delivery.settled = settled;
+      if (state !== undefined) delivery.state = state as PendingDisposition['state'];
+      if (!delivery.remote_settled) {
+        const pending = this[listName]!;
+        const i = pending.indexOf(delivery);
+        if (i >= 0) pending.splice(i, 1);
+        delivery.link.session.output(frames.disposition({ role: delivery.link.is_receiver(), first: delivery.id, last: delivery.id, state: delivery.state, settled: delivery.settled }));
+      }
+      delivery.link.connection._register();
+    };
+  }
+}
+writeDispositionsApart();
+
 /** A delivery outcome as rhea encodes it in a disposition. */
 export interface DescribedOutcome {
   described(): unknown;

@@ -22,6 +22,7 @@ import {
   senderPermits,
   stopHeartbeats,
   webSocketConnector,
+  writeDispositionsApart,
   type RheaSocket,
 } from '../../lib/common/rhea-internals';
 import { webSocketStream } from '../../lib/hub/amqp/frame-guard';
@@ -251,6 +252,89 @@ describe('rhea internals, pinned (lib/common/rhea-internals.ts)', function () {
     } finally {
       await p.close();
     }
+  });
+
+  describe('writeDispositionsApart (rhea merged two settlements of one tick into the first one\'s range)', () => {
+    const notFound = (): ReturnType<typeof outcomes.rejected> => outcomes.rejected({ error: { condition: 'amqp:not-found', description: 'x' } });
+    const seenBySender = (sender: Sender, count: number): Promise<string[]> =>
+      new Promise((resolve) => {
+        const seen: string[] = [];
+        for (const ev of ['accepted', 'rejected', 'released']) {
+          sender.on(ev, (ctx: EventContext) => {
+            seen.push(`${String(ctx.delivery?.tag)} ${ev}`);
+            if (seen.length === count) resolve(seen.sort());
+          });
+        }
+      });
+
+    it('a receiver settling two deliveries in one tick (rejected, accepted; accepted, rejected) is heard as it settled them', async () => {
+      writeDispositionsApart();
+      const p = await pair({ server: { autoaccept: false } });
+      try {
+        const s = await p.server;
+        const serverReceiver = new Promise<Receiver>((resolve) => s.on('receiver_open', (ctx: EventContext) => resolve(ctx.receiver as Receiver)));
+        const sender = await opened(p.client.open_sender({ target: { address: 'q' } }));
+        (await serverReceiver).add_credit(10);
+        const held: Delivery[] = [];
+        s.on('message', (ctx: EventContext) => {
+          held.push(ctx.delivery as Delivery);
+          if (held.length === 4) {
+            // All four in one tick: the range builder sees them together.
+            held[0]!.update(true, notFound().described());
+            held[1]!.update(true, outcomes.accepted().described());
+            held[2]!.update(true, outcomes.accepted().described());
+            held[3]!.update(true, notFound().described());
+          }
+        });
+        const seen = seenBySender(sender, 4);
+        if (!sender.sendable()) await once(sender, 'sendable');
+        for (const tag of ['a', 'b', 'c', 'd']) sender.send({ body: tag }, Buffer.from(tag));
+        assert.deepEqual(await seen, ['a rejected', 'b accepted', 'c accepted', 'd rejected']);
+      } finally {
+        await p.close();
+      }
+    });
+
+    it('a sender settling two deliveries in one tick (its final outcome, rcv-settle-mode second) is heard as it settled them', async () => {
+      writeDispositionsApart();
+      const p = await pair({ server: { autoaccept: false } });
+      try {
+        const s = await p.server;
+        const serverSender = new Promise<Sender>((resolve) => s.on('sender_open', (ctx: EventContext) => resolve(ctx.sender as Sender)));
+        const receiver = await opened(p.client.open_receiver({ source: { address: 'q' }, autoaccept: false, rcv_settle_mode: 1, credit_window: 0 } as never));
+        const sender = await serverSender;
+        receiver.add_credit(2);
+        const answered: Delivery[] = [];
+        const settle = (ctx: EventContext): void => {
+          answered.push(ctx.delivery as Delivery);
+          if (answered.length === 2) {
+            // The hub's confirmOutcome: the first refused (lock lost), the second accepted, in one tick.
+            answered[0]!.update(true, notFound().described());
+            answered[1]!.update(true, outcomes.accepted().described());
+          }
+        };
+        sender.on('accepted', settle);
+        const finals = new Promise<string[]>((resolve) => {
+          const out: string[] = [];
+          receiver.on('settled', (ctx: EventContext) => {
+            const state = ctx.delivery?.remote_state as { error?: { condition?: string } } | undefined;
+            out.push(`${String(ctx.delivery?.tag)} ${state?.error ? `error ${state.error.condition}` : 'ok'}`);
+            if (out.length === 2) resolve(out.sort());
+          });
+        });
+        const got: Delivery[] = [];
+        receiver.on('message', (ctx: EventContext) => {
+          got.push(ctx.delivery as Delivery);
+          if (got.length === 2) for (const d of got) d.update(false, outcomes.accepted().described());
+        });
+        if (!sender.sendable()) await once(sender, 'sendable');
+        sender.send({ body: '1' }, Buffer.from('x'));
+        sender.send({ body: '2' }, Buffer.from('y'));
+        assert.deepEqual(await finals, ['x error amqp:not-found', 'y ok']);
+      } finally {
+        await p.close();
+      }
+    });
   });
 
   it('saslServerMechanisms: rhea offers each own property as a mechanism and runs the one the client picks', async () => {

@@ -171,6 +171,35 @@ describe('DeviceClient (network, every transport)', function () {
       }
 
       if (transport.startsWith('amqp')) {
+        for (const order of [['reject', 'complete'], ['complete', 'reject']] as const) {
+          it(`two messages settled in the same tick (${order.join(', then ')}) each get their own outcome at the hub`, async () => {
+            // rhea sends dispositions in ranges; it once merged these two into one range with the first's state.
+            const id = `tick-${order[0]}-${transport}`;
+            const c = await device(id, transport);
+            const got: ReceivedMessage[] = [];
+            const both = new Promise<void>((resolve) => c.on('message', (m: ReceivedMessage) => {
+              got.push(m);
+              if (got.length === 2) resolve();
+            }));
+            await c.open();
+            const outcomes = new Map<string, string>();
+            const track = (name: 'rejected' | 'completed') => (e: { deviceId: string; messageId: string }) => {
+              if (e.deviceId === id) outcomes.set(e.messageId, name);
+            };
+            rig.hub.events.on('rejected', track('rejected'));
+            rig.hub.events.on('completed', track('completed'));
+            await rig.hub.send(id, { body: Buffer.from('1'), messageId: 'first' });
+            await rig.hub.send(id, { body: Buffer.from('2'), messageId: 'second' });
+            await both;
+            const [m1, m2] = got as [ReceivedMessage, ReceivedMessage];
+            await Promise.all([c[order[0]](m1), c[order[1]](m2)]);
+            await rig.hub.idle();
+            const past = (s: string): string => (s === 'reject' ? 'rejected' : 'completed');
+            assert.deepEqual(Object.fromEntries(outcomes), { [m1.messageId!]: past(order[0]), [m2.messageId!]: past(order[1]) });
+            assert.equal(pending(id), 0);
+          });
+        }
+
         it('receives and completes more messages on one connection than an AMQP session holds (2048), never reconnecting', async () => {
           // rcv-settle-mode second: the hub settles after the device's outcome and the device
           // answers nothing more; the hub must still let go of the delivery.

@@ -16,7 +16,7 @@ export interface RedOptions {
   flows?: object[];
   /** Environment for the child (default: this process's). */
   env?: NodeJS.ProcessEnv;
-  /** More settings, as JavaScript properties of settings.js (e.g. `adminAuth: {...},`). */
+  /** More settings, as JavaScript properties of settings.js (e.g. `adminAuth: {...},` or `functionGlobalContext: {...},`). */
   extraSettings?: string;
 }
 
@@ -29,6 +29,8 @@ export interface RedProcess {
   /** Admin API call (JSON in and out), with the v2 flows API header. */
   api<T = unknown>(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<T>;
   stop(): Promise<void>;
+  /** Resolves with the exit code (null after a signal) when the child exits, for whatever reason. */
+  exited: Promise<number | null>;
 }
 
 export function writeSettings(opts: RedOptions): string {
@@ -42,12 +44,12 @@ module.exports = {
   flowFile: 'flows.json',
   credentialSecret: 'c2d-test-only',
   ${opts.nodesDir ? `nodesDir: ${JSON.stringify(opts.nodesDir)},` : ''}
-  ${opts.extraSettings ?? ''}
   editorTheme: { tours: false },
   externalModules: { palette: { allowInstall: false } },
   telemetry: { enabled: false, updateNotification: false },
   diagnostics: { enabled: false, ui: false },
   logging: { console: { level: 'info', metrics: false, audit: false } },
+  ${opts.extraSettings ?? ''}
 };
 `,
   );
@@ -66,7 +68,7 @@ export async function startRed(opts: RedOptions): Promise<RedProcess> {
   });
   let out = '';
   const logListeners = new Set<() => void>();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error('Node-RED did not start within 60 s')), 60_000);
     function fail(err: Error): void {
@@ -101,6 +103,7 @@ export async function startRed(opts: RedOptions): Promise<RedProcess> {
 
   return {
     url,
+    exited,
     log: () => out,
     waitForLog(re, timeoutMs = 10_000) {
       return new Promise<void>((resolve, reject) => {
