@@ -59,7 +59,12 @@ export function makeAuthorizePublish(hub: HubApi, connectionOf: (client: Client)
     const d2c = parseDeviceToCloudTopic(packet.topic);
     if (!d2c || d2c.deviceId !== deviceId) return done(new Error(`PUBLISH refused: '${packet.topic}' is not this device's D2C topic.`));
     const body = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    hub.noteDeviceToCloud(deviceId, body, d2cProperties(d2c.entries));
+    try {
+      hub.noteDeviceToCloud(deviceId, body, d2cProperties(d2c.entries), connectionOf(client!)?.session);
+    } catch (e) {
+      // Refused (an injected InvokeThrottling or InvokeMaxMessageQuota): no PUBACK exists for it, so the connection closes.
+      return done(e instanceof Error ? e : new Error(String(e)));
+    }
     done(null);
   };
 }

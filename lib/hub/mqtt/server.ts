@@ -21,6 +21,7 @@ import { C2DDelivery } from './deliver';
 import { guardPacketSize } from './packet-size-guard';
 import { refusal, remoteOf, transportOf, type AccessObserver } from '../access';
 import { C2DError } from '../../common/errors';
+import type { ConnectionFault } from '../../common/fault-injection';
 
 export interface MqttServerOptions {
   /** Time for SAS token expiry (the hub's clock; tests pass a ManualClock). */
@@ -48,6 +49,28 @@ export interface MqttServer {
   close(): Promise<void>;
 }
 
+/** How long a ShutDownMqtt waits for the peer to close after our FIN before the socket is cut. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * An injected fault (lib/common/fault-injection.ts) on one MQTT connection. KillTcp: the
+ * socket (or WebSocket) is destroyed with nothing said. ShutDownMqtt: MQTT 3.1.1 has no server
+ * DISCONNECT, so the stream is ended after what was written (a PUBACK in flight) is flushed
+ * (a WebSocket close frame over mqtt-ws). Other faults are not MQTT's.
+ */
+function performMqttFault(stream: Duplex, f: ConnectionFault): boolean {
+  if (f.type === 'KillTcp') {
+    stream.destroy();
+    return true;
+  }
+  if (f.type === 'ShutDownMqtt') {
+    stream.end();
+    setTimeout(() => stream.destroy(), SHUTDOWN_GRACE_MS).unref();
+    return true;
+  }
+  return false;
+}
+
 export async function createMqttServer(hub: HubApi, options: MqttServerOptions = {}): Promise<MqttServer> {
   const clock = options.clock ?? systemClock;
   const window = Math.max(1, options.inFlightWindow ?? 8);
@@ -69,7 +92,7 @@ export async function createMqttServer(hub: HubApi, options: MqttServerOptions =
     conn.client = client;
     // From CONNECT accepted (not clientReady, which comes after the CONNACK is out): a device
     // deleted or disabled from then on loses its connection, subscribed or not.
-    if (conn.deviceId !== undefined && !conn.closed) conn.session = hub.openSession(conn.deviceId, conn.protocol, { ended: () => client.close() });
+    if (conn.deviceId !== undefined && !conn.closed) conn.session = hub.openSession(conn.deviceId, conn.protocol, { ended: () => client.close(), fault: (f) => performMqttFault(conn.stream, f) });
     const p = conn.principal;
     if (access && p) {
       access({ type: 'auth-accepted', transport: transportOf(conn.protocol), method: p.kind === 'device' && p.via === 'x509' ? 'x509' : 'sas', identity: p.kind === 'device' ? p.deviceId : p.keyName, kind: p.kind, ...remote(conn) });
