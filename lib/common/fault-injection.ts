@@ -158,20 +158,32 @@ export function checkFault(r: { type?: unknown; closeReason?: unknown; delayInSe
 const FIELD_NAMES = { type: 'type', closeReason: 'closeReason', delayInSecs: 'delayInSecs', durationInSecs: 'durationInSecs' };
 
 /**
+ * A property by its name in any case: over HTTPS the names arrive as header names, which
+ * Node gives in lower case (`iothub-app-aziothub_faultoperationtype`).
+ */
+function property(properties: Properties, name: string): string | undefined {
+  const exact = properties[name];
+  if (exact !== undefined) return exact;
+  const lower = name.toLowerCase();
+  for (const k of Object.keys(properties)) if (k.length === name.length && k.toLowerCase() === lower) return properties[k];
+  return undefined;
+}
+
+/**
  * Reads a fault request from a D2C message's properties: undefined when the
  * message asks for none (no AzIoTHub_FaultOperationType), the checked fault,
  * or a BadFaultRequest naming the property at fault.
  */
 export function faultRequestOf(properties: Properties): CheckedFault | BadFaultRequest | undefined {
-  const type = properties[FAULT_PROPERTIES.type];
+  const type = property(properties, FAULT_PROPERTIES.type);
   if (type === undefined) return undefined;
   try {
     return checkFault(
       {
         type,
-        closeReason: properties[FAULT_PROPERTIES.closeReason],
-        delayInSecs: properties[FAULT_PROPERTIES.delayInSecs],
-        durationInSecs: properties[FAULT_PROPERTIES.durationInSecs],
+        closeReason: property(properties, FAULT_PROPERTIES.closeReason),
+        delayInSecs: property(properties, FAULT_PROPERTIES.delayInSecs),
+        durationInSecs: property(properties, FAULT_PROPERTIES.durationInSecs),
       },
       FAULT_PROPERTIES,
     );

@@ -216,12 +216,12 @@ export interface HubEventMap {
   deviceToCloud: { deviceId: string; body: Buffer; properties: Properties };
   /**
    * Fault injection: asked for (by the device's D2C message or the API), performed on a
-   * connection, or a timed fault started or ended.
+   * connection, a timed fault started or ended, or an operation of the device refused by one.
    */
   fault: {
     deviceId: string;
     type: FaultType;
-    phase: 'requested' | 'performed' | 'started' | 'ended';
+    phase: 'requested' | 'performed' | 'started' | 'ended' | 'refused';
     source?: 'device' | 'api';
     /** requested: the transport the request came over; performed: the connection's. */
     transport?: TransportName;

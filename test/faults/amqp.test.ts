@@ -39,7 +39,7 @@ describe('Fault injection over AMQP', function () {
       const id = `sdk-noretry-${n++}`;
       const device = new SdkDevice(await rig.deviceConnectionString(id, 'amqp'), Amqp, 'none');
       closers.push(() => device.close());
-      await device.open(ca());
+      await device.open(ca(), { hub: rig.hub, deviceId: id });
       const disconnected = device.nextDisconnect();
       await faultScenario({
         hub: rig.hub,
@@ -59,7 +59,7 @@ describe('Fault injection over AMQP', function () {
       const id = `sdk-retry-${n++}`;
       const device = new SdkDevice(await rig.deviceConnectionString(id, 'amqp'), Amqp, 'default');
       closers.push(() => device.close());
-      await device.open(ca());
+      await device.open(ca(), { hub: rig.hub, deviceId: id });
       await faultScenario({ hub: rig.hub, clock: rig.clock, deviceId: id, device, fault, recovery: 'drop' });
       assert.equal(device.disconnects.length, 0, 'no disconnect event: the SDK recovered silently');
     });

@@ -139,6 +139,16 @@ describe('Fault injection: the engine', () => {
     assert.deepEqual(s.faults, [{ type: 'KillTcp', closeReason: 'severs the TCP connection' }]);
   });
 
+  it('property names are matched in any case: over HTTPS they arrive as lower-case header names', () => {
+    const s = sink();
+    hub.openSession('d1', 'amqp', s);
+    hub.noteDeviceToCloud('d1', Buffer.alloc(0), { aziothub_faultoperationtype: 'KillTcp', aziothub_faultoperationdelayinsecs: '2' });
+    clock.advance(1999);
+    assert.equal(s.faults.length, 0);
+    clock.advance(1);
+    assert.equal(s.faults.length, 1);
+  });
+
   it('with fault injection off, a fault request is ordinary D2C (no warning); the API still injects', async () => {
     await hub.close();
     hub = await Hub.open({ clock, faultInjection: false });

@@ -7,6 +7,7 @@
 import { Client, Message } from 'azure-iot-device';
 import { NoRetry } from 'azure-iot-common';
 import { FAULT_PROPERTIES, type FaultRequest } from '../../lib/common/fault-injection';
+import type { Hub } from '../../lib/hub';
 import { Inbox, type Arrival, type FaultDevice } from './scenario';
 
 type SdkClient = InstanceType<typeof Client>;
@@ -18,6 +19,7 @@ export class SdkDevice implements FaultDevice {
   /** `disconnect` events, as the SDK emits them. */
   readonly disconnects: unknown[] = [];
   readonly errors: Error[] = [];
+  readonly settlesOnArrival: boolean;
   private readonly onMessage = (m: SdkMessage): void => {
     this.inbox.push({
       messageId: String(m.messageId),
@@ -25,17 +27,28 @@ export class SdkDevice implements FaultDevice {
     });
   };
 
-  constructor(connectionString: string, transport: unknown, retry: 'none' | 'default') {
+  /** `mqtt`: the SDK's mqtt.js acknowledges each PUBLISH itself, so complete() settles nothing more. */
+  constructor(connectionString: string, transport: unknown, retry: 'none' | 'default', mqtt = false) {
+    this.settlesOnArrival = mqtt;
     this.client = Client.fromConnectionString(connectionString, transport as never);
     if (retry === 'none') this.client.setRetryPolicy(new NoRetry());
     this.client.on('error', (e: Error) => this.errors.push(e));
     this.client.on('disconnect', (d: unknown) => this.disconnects.push(d));
   }
 
-  async open(ca: string): Promise<void> {
+  /**
+   * Opens and subscribes. The SDK attaches its C2D link in the background and offers no way to
+   * wait for it (a close() while it attaches waits out its 45 s rundown): with `hub`, one C2D
+   * message goes round first, so the link is up when open() resolves.
+   */
+  async open(ca: string, hub?: { hub: Hub; deviceId: string }): Promise<void> {
     await this.client.setOptions({ ca, http: { receivePolicy: { interval: 0.1 } } } as never);
     await this.client.open();
     this.client.on('message', this.onMessage);
+    if (hub) {
+      await hub.hub.send(hub.deviceId, { body: Buffer.from('ready'), messageId: `ready-${hub.deviceId}` });
+      await (await this.inbox.next(15_000, 'the ready message')).complete();
+    }
   }
 
   /** After a `disconnect` (NoRetry): open again, and subscribe again (the SDK re-enables C2D only on its own retries). */

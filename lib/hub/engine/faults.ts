@@ -128,15 +128,20 @@ export class FaultInjector {
     if (!faults) return;
     for (const type of ['InvokeThrottling', 'InvokeMaxMessageQuota'] as const) {
       const f = faults.get(type);
-      if (f && this.clock.now() < f.untilMs) throw REFUSAL[type](deviceId);
+      if (f && this.clock.now() < f.untilMs) this.refuse(deviceId, type);
     }
+  }
+
+  private refuse(deviceId: string, type: TimedFaultType): never {
+    this.outbox.after(undefined, [['fault', { deviceId, type, phase: 'refused' }]]);
+    throw REFUSAL[type](deviceId);
   }
 
   /** Throws 401003 while InvokeAuthError holds for the device (connects, token renewals, HTTPS requests). */
   assertAuthentication(deviceId: string): void {
     if (this.timed.size === 0) return;
     const f = this.timed.get(deviceId)?.get('InvokeAuthError');
-    if (f && this.clock.now() < f.untilMs) throw REFUSAL.InvokeAuthError(deviceId);
+    if (f && this.clock.now() < f.untilMs) this.refuse(deviceId, 'InvokeAuthError');
   }
 
   /** The device is gone: its waiting and timed faults go with it. */
