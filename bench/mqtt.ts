@@ -13,7 +13,7 @@ import { createMqttServer } from '../lib/hub/mqtt/server';
 
 async function run(count: number, window: number): Promise<number> {
   const hub = await Hub.open({ limits: { maxQueueDepth: count } });
-  const server = await createMqttServer(hub, { inFlightWindow: window });
+  const server = createMqttServer(hub, { inFlightWindow: window });
   const tcp = net.createServer((s) => server.handle(s)).listen(0, '127.0.0.1');
   await once(tcp, 'listening');
   const d = await hub.registry.createDevice({ deviceId: 'bench' });

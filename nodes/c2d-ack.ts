@@ -42,9 +42,7 @@ export = function register(RED: RED): void {
         const cfg = configId ? (RED.nodes.getNode(configId) as HubConfigNode | null) : null;
         if (!cfg || cfg.settings.role !== 'device') throw new C2DError('ArgumentInvalid', 'No device c2d-hub-config for this message (msg._c2d.config or the node\'s setting).');
         const conn = (await cfg.shared.ready(CONNECT_WAIT_MS)) as DeviceConnection;
-        if (action !== 'complete' && !conn.canRejectOrAbandon) {
-          throw new C2DError('OperationNotSupported', `Cannot ${action} over ${conn.transport}: MQTT devices can only complete (PUBACK).`);
-        }
+        // Reject and abandon over MQTT fail here with 405001 (the client's one check of that rule).
         await conn[action](lockToken);
         msg.settlement = { action, lockToken, deviceId: conn.deviceId, messageId: msg.messageId };
         return msg;

@@ -1,11 +1,11 @@
 /**
- * `c2d-hub-config`: which hub (an embedded c2d-hub in this Node-RED, or a
- * hub over the network), as which role, with which secrets. Owns one shared
+ * `c2d-hub-config`: which hub (a c2d-hub in this Node-RED, in-process or over
+ * its sockets, or a hub over the network), as which role, with which secrets. Owns one shared
  * connection for the flow nodes that use it (see support/shared-connection).
  */
 import type { NodeDef, RED } from './support/red';
 import { closeWith } from './support/red';
-import { clientFactory, type ConfigSettings, type HubConfigNode } from './support/connect';
+import { clientFactory, TARGETS, type ConfigSettings, type HubConfigNode, type Target } from './support/connect';
 import { expandCredentials, proxyConfigOf, tlsConfigOf } from './support/red-conventions';
 import type { ClientFactory } from './support/shared-connection';
 import { runningHubs } from './support/hub-registry';
@@ -18,7 +18,7 @@ export = function register(RED: RED): void {
   function HubConfig(this: HubConfigNode, def: Def): void {
     RED.nodes.createNode(this, def);
     const settings: ConfigSettings = {
-      target: def.target === 'network' ? 'network' : 'embedded',
+      target: TARGETS.includes(def.target as Target) ? (def.target as Target) : 'embedded',
       hub: def.hub ?? '',
       role: def.role === 'device' ? 'device' : 'service',
       deviceId: (def.deviceId ?? '').trim(),
@@ -49,7 +49,7 @@ export = function register(RED: RED): void {
     const onDown = (id: string): void => {
       if (id === settings.hub) void this.shared.reset('node-red:common.status.disconnected');
     };
-    if (settings.target === 'embedded') runningHubs.on('down', onDown);
+    if (settings.target !== 'network') runningHubs.on('down', onDown);
     closeWith(this, async () => {
       runningHubs.off('down', onDown);
       await this.shared.close();

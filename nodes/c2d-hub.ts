@@ -1,7 +1,9 @@
 /**
  * `c2d-hub`: the embedded hub. Starts on deploy, stops on close (every port
  * released before done), publishes itself to in-process configs through
- * support/hub-registry, emits hub events, and takes management actions.
+ * support/hub-registry (with how to reach it over the network), emits hub
+ * events, takes management and inspection actions (support/hub-actions), and
+ * shows its ports, devices and pending messages in its status.
  * A start failure (e.g. EADDRINUSE) shows in the status and the log; it
  * never throws out of the node.
  */
@@ -14,10 +16,11 @@ import { closeWith, emit } from './support/red';
 import { runningHubs } from './support/hub-registry';
 import { runHubAction } from './support/hub-actions';
 import { describe } from './support/shared-connection';
-import { startHub, type Protocol, type StartedHub } from './support/start-hub';
+import { connectHostFor, startHub, type StartedHub } from './support/start-hub';
 import { hubOptionsOf, type HubDef } from './support/hub-settings';
 import { tlsConfigOf } from './support/red-conventions';
 import { HubMetrics } from '../lib/hub/admin/metrics';
+import { followHubStatus } from './support/hub-status';
 
 /**
  * Hub events put on the output, as `{ topic: <event>, payload }`. `deviceToCloud`'s
@@ -67,15 +70,15 @@ export = function register(RED: RED): void {
           unhook.push(() => running?.hub.events.off(name, listener as never));
         }
       }
-      const ports = running.ports;
-      const text = (Object.keys(ports) as Protocol[]).map((p) => `${p}:${ports[p]}`).join(' ') || 'in-process';
-      node.status({ fill: 'green', shape: 'dot', text });
-      runningHubs.up(node.id, running.hub);
+      const r = running;
+      unhook.push(followHubStatus(r.hub, () => r.ports as Record<string, number>, (s) => node.status(s)));
+      const endpoint = r.ca && Object.keys(r.ports).length > 0 ? { connectHost: connectHostFor(opts.host), ports: r.ports, ca: r.ca } : undefined;
+      runningHubs.up(node.id, r.hub, endpoint);
     })().catch((e: unknown) => {
       node.status({ fill: 'red', shape: 'ring', text: describe(e) });
       node.error(`Hub did not start: ${e instanceof Error ? e.message : String(e)}`);
     });
-    // For tests and diagnostics: resolves once started (or failed); the bound ports.
+    // For tests and diagnostics: resolves once started (or failed); the bound ports (also read by the C2D sidebar).
     Object.defineProperties(node, {
       ready: { value: starting },
       ports: { get: () => running?.ports ?? {} },

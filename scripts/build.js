@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Compiles the TypeScript sources to dist/ and puts the editor files where
-// Node-RED's registry looks for them: each node's .html beside its .js, and
-// icons/ and locales/ in the folder of the .js files (dist/nodes).
+// Node-RED's registry looks for them: each node's (and the C2D sidebar
+// plugin's) .html beside its .js, and icons/ and locales/ in the folder of
+// the .js files (dist/nodes). The sidebar's editor code stays in resources/,
+// which Node-RED serves from the package root.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');

@@ -3,6 +3,7 @@
  * one ServiceClient, and a fleet of DeviceClients connected with bounded
  * concurrency. Everything here runs in the driver process, never the hub's.
  */
+import path from 'node:path';
 import { formatConnectionString } from '../../lib/common/connection-string';
 import { DeviceClient } from '../../lib/client/device-client';
 import { ServiceClient } from '../../lib/client/service-client';
@@ -14,10 +15,19 @@ import type { HubInfo, HubStartArgs } from './hub-child';
 export const HUB_CPU = 1;
 export const LOAD_CPU = 0;
 
-/** BENCH_HUB_PROF=<dir>: the hub process writes a CPU profile there (node --cpu-prof) when it exits. */
+/**
+ * BENCH_HUB_PROF=<dir>: the hub process writes a CPU profile there (node --cpu-prof) when it exits.
+ * BENCH_HUB_BUILD=<dir>: the hub process runs another build's code (that checkout's `dist`), the
+ * load stays this build's: how `ab.ts` compares the code before and after a change in one run.
+ */
 export async function startHub(args: HubStartArgs): Promise<{ child: Child; info: HubInfo }> {
   const prof = process.env.BENCH_HUB_PROF;
-  const child = Child.start('lib/hub-child', { cpu: HUB_CPU, nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [] });
+  const build = process.env.BENCH_HUB_BUILD;
+  const child = Child.start('lib/hub-child', {
+    cpu: HUB_CPU,
+    nodeArgs: prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [],
+    ...(build ? { benchDir: path.join(path.resolve(build), 'bench') } : {}),
+  });
   try {
     const info = await child.call<HubInfo>('start', args);
     return { child, info };

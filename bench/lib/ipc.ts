@@ -55,9 +55,12 @@ export class Child {
     }));
   }
 
-  /** Starts `dist/bench/<script>.js`, on `cpu` when given and pinning is possible. */
-  static start(script: string, options: { cpu?: number; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Child {
-    const file = path.join(__dirname, '..', `${script}.js`);
+  /**
+   * Starts `dist/bench/<script>.js` (of another build when `benchDir` names its `dist/bench`),
+   * on `cpu` when given and pinning is possible.
+   */
+  static start(script: string, options: { cpu?: number; nodeArgs?: string[]; env?: NodeJS.ProcessEnv; benchDir?: string } = {}): Child {
+    const file = path.join(options.benchDir ?? path.join(__dirname, '..'), `${script}.js`);
     const nodeArgv = [...(options.nodeArgs ?? []), file];
     const pin = options.cpu !== undefined && pinnable();
     const [cmd, argv] = pin ? [TASKSET, ['-c', String(options.cpu), process.execPath, ...nodeArgv]] : [process.execPath, nodeArgv];

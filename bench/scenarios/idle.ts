@@ -13,16 +13,16 @@ import { Child } from '../lib/ipc';
 import { tmpDir } from '../lib/measure';
 import type { Row } from '../lib/result';
 
-type Mem = { rssMB: number; heapMB: number };
+export type Mem = { rssMB: number; heapMB: number };
 
 /** KB per device (or connection) between two readings, of RSS and of JS heap. */
-const perDevice = (from: Mem, to: Mem, n: number): { rssKB: number; heapKB: number } => ({
+export const perDevice = (from: Mem, to: Mem, n: number): { rssKB: number; heapKB: number } => ({
   rssKB: ((to.rssMB - from.rssMB) * 1024) / n,
   heapKB: ((to.heapMB - from.heapMB) * 1024) / n,
 });
 
 /** RSS per idle connection (KB) of a bare TLS server, and its own RSS before any connection (MB). */
-async function tlsFloor(connections: number): Promise<{ perConnKB: number; heapPerConnKB: number; baseMB: number }> {
+export async function tlsFloor(connections: number): Promise<{ perConnKB: number; heapPerConnKB: number; baseMB: number }> {
   const child = Child.start('lib/tls-floor-child', { cpu: HUB_CPU });
   const sockets: tls.TLSSocket[] = [];
   try {
@@ -47,14 +47,14 @@ async function tlsFloor(connections: number): Promise<{ perConnKB: number; heapP
   }
 }
 
-type HubStats = Mem & { cpuS: number; maxRssMB: number };
+export type HubStats = Mem & { cpuS: number; maxRssMB: number };
 
 /**
  * A hub with `devices` connected idle devices over `transport`: its stats before the
  * connects, once all are connected, and after `idleMs` of idling. Everything is closed
  * before it returns, so measurements never overlap.
  */
-async function idleFleet(transport: 'mqtt' | 'amqp', devices: number, idleMs: number): Promise<{ base: HubStats; connected: HubStats; after: HubStats; connectS: number }> {
+export async function idleFleet(transport: 'mqtt' | 'amqp', devices: number, idleMs: number): Promise<{ base: HubStats; connected: HubStats; after: HubStats; connectS: number }> {
   const dataDir = tmpDir();
   const { child, info } = await startHub({ dataDir, devices });
   let fleet: Fleet | undefined;

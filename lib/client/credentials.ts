@@ -196,18 +196,26 @@ export class DeviceCredentials {
 export type ServiceAuth = { kind: 'sas-key'; keyName: string; key: string } | { kind: 'sas-token'; token: string } | { kind: 'entra'; credential: TokenCredential };
 
 export class ServiceCredentials {
+  /** Where to connect. */
   readonly host: string;
+  /** The hub's host name as tokens name it (`sr`). */
+  readonly tokenHost: string;
   readonly port: number | undefined;
   readonly hostName: string;
   readonly tokenLifetimeMs: number;
   readonly tokenRenewalMarginMs: number;
   private readonly now: () => number;
 
-  constructor(hostName: string, readonly auth: ServiceAuth, timing: TokenTiming = {}) {
-    const hp = splitHostPort(hostName);
+  /**
+   * `gatewayHostName`: connect there (`host` or `host:port`) instead of
+   * `hostName`, which still names the hub in tokens (as a device's GatewayHostName).
+   */
+  constructor(hostName: string, readonly auth: ServiceAuth, timing: TokenTiming = {}, gatewayHostName?: string) {
+    const hp = splitHostPort(gatewayHostName ?? hostName);
     this.hostName = hostName;
     this.host = hp.host;
     this.port = hp.port;
+    this.tokenHost = splitHostPort(hostName).host;
     this.tokenLifetimeMs = timing.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
     this.tokenRenewalMarginMs = timing.tokenRenewalMarginMs ?? DEFAULT_TOKEN_RENEWAL_MARGIN_MS;
     this.now = timing.now ?? Date.now;
@@ -228,7 +236,7 @@ export class ServiceCredentials {
   async issueToken(): Promise<IssuedToken & { type: 'sas' | 'jwt' }> {
     if (this.auth.kind === 'sas-key') {
       const expiry = Math.floor((this.now() + this.tokenLifetimeMs) / 1000);
-      return { type: 'sas', token: createSas(this.host, this.auth.key, expiry, this.auth.keyName), expiresAtMs: expiry * 1000 };
+      return { type: 'sas', token: createSas(this.tokenHost, this.auth.key, expiry, this.auth.keyName), expiresAtMs: expiry * 1000 };
     }
     if (this.auth.kind === 'sas-token') return { type: 'sas', token: this.auth.token, expiresAtMs: parseSas(this.auth.token).expiry * 1000 };
     const t = await this.auth.credential.getToken(IOTHUB_TOKEN_SCOPE);

@@ -211,9 +211,8 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
   private async settle(kind: Settlement, message: DeviceMessage | string): Promise<void> {
     const lockToken = typeof message === 'string' ? message : message?.lockToken;
     if (typeof lockToken !== 'string' || lockToken === '') throw errors.invalid('Settle needs a received message or its lock token.');
-    if (kind !== 'complete' && !this.canRejectOrAbandon) {
-      throw new C2DError('OperationNotSupported', `${kind} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`);
-    }
+    // The one check of this rule: the MQTT session is never asked to reject or abandon, and the c2d-ack node relies on this.
+    if (kind !== 'complete' && !this.canRejectOrAbandon) throw errors.notOverMqtt(kind);
     const s = this.keeper.settling;
     // Not connected now: the hub put the message back when the connection dropped.
     if (!s) throw errors.lockLost(lockToken);

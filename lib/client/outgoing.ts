@@ -6,6 +6,7 @@
  */
 import { C2DError } from '../common/errors';
 import { isAckMode, type OutgoingMessage } from '../common/message';
+import { assertTtlMs } from '../common/validate';
 import type { SendOptions } from './types';
 
 export function toOutgoing(body: Buffer | OutgoingMessage, o: SendOptions, nowMs = Date.now()): OutgoingMessage {
@@ -14,7 +15,7 @@ export function toOutgoing(body: Buffer | OutgoingMessage, o: SendOptions, nowMs
   if (o.ttlMs !== undefined && o.expiryTimeUtc !== undefined) throw new C2DError('ArgumentInvalid', 'Give ttlMs or expiryTimeUtc, not both.');
   if (o.ack !== undefined && !isAckMode(o.ack)) throw new C2DError('ArgumentInvalid', `Invalid ack '${String(o.ack)}': use none, positive, negative or full.`);
   if (o.ttlMs !== undefined) {
-    if (!Number.isFinite(o.ttlMs) || o.ttlMs <= 0) throw new C2DError('ArgumentInvalid', 'ttlMs must be a positive number.');
+    assertTtlMs(o.ttlMs);
     base.expiryTimeUtc ??= nowMs + o.ttlMs;
   }
   if (o.expiryTimeUtc !== undefined) base.expiryTimeUtc ??= o.expiryTimeUtc instanceof Date ? o.expiryTimeUtc.getTime() : o.expiryTimeUtc;

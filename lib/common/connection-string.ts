@@ -5,6 +5,7 @@
  * has no C2D queue for them), and ignoring it would connect as the device.
  */
 import { C2DError } from './errors';
+import { DEFAULT_PORTS } from './limits';
 
 export interface ConnectionString {
   HostName: string;
@@ -93,4 +94,12 @@ export function splitHostPort(hostName: string): { host: string; port?: number }
   const m = /^(.*?)(?::(\d{1,5}))?$/.exec(hostName);
   const host = m?.[1] ?? hostName;
   return m?.[2] ? { host, port: Number(m[2]) } : { host };
+}
+
+/**
+ * The `HostName` a client of a hub on `port` writes for `protocol`: the bare
+ * hub name on IoT Hub's standard port for it, `name:port` on any other.
+ */
+export function hostNameFor(hubName: string, protocol?: keyof typeof DEFAULT_PORTS, port?: number): string {
+  return protocol && port !== undefined && port !== DEFAULT_PORTS[protocol] ? `${hubName}:${port}` : hubName;
 }

@@ -113,4 +113,7 @@ export const errors = {
   unauthorized: (why: string) => new C2DError('IotHubUnauthorized', why),
   invalid: (why: string) => new C2DError('ArgumentInvalid', why),
   throttled: (limit: number) => new C2DError('ThrottlingException', `More than ${limit} sends per second; slow down and retry.`),
+  /** Reject and abandon over MQTT: IoT Hub's MQTT has only PUBACK (c2d-semantics §1.3). */
+  notOverMqtt: (settlement: string) =>
+    new C2DError('OperationNotSupported', `${settlement} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`),
 };

@@ -82,3 +82,14 @@ export function assertDeviceEvent(body: unknown, properties: Record<string, unkn
   }
   assertOutgoingMessage({ body, properties: properties as Record<string, string> });
 }
+
+/**
+ * A time to live given as a number of milliseconds: 400011 MessageExpiryTimeInvalid
+ * (as for an expiry that is not a time) unless it is a positive finite number.
+ * `what` names it for the reader (`ttlMs`, `msg.ttl`).
+ */
+export function assertTtlMs(v: unknown, what = 'ttlMs'): asserts v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new C2DError('MessageExpiryTimeInvalid', `${what} must be a positive number of milliseconds (got ${JSON.stringify(v)}).`);
+  }
+}

@@ -73,6 +73,8 @@ export interface Registry {
   /** 404001 when absent; 412001 on an etag mismatch. Drops the device's queue and pending feedback. */
   deleteDevice(deviceId: string, ifMatch?: string): Promise<void>;
   listDevices(max?: number): Device[];
+  /** Every device id, in the order the devices were created (inspection: listDevices stops at IoT Hub's 1000). */
+  deviceIds(): string[];
   getPolicy(keyName: string): SharedAccessPolicy | undefined;
   listPolicies(): SharedAccessPolicy[];
   /** Creates or replaces a policy. */
@@ -445,6 +447,8 @@ export interface HubApi {
    * connection it applies to). 404001 for an unknown device, 400004 naming a bad field.
    */
   injectFault(deviceId: string, request: FaultRequest): FaultScheduled;
+  /** The transports a device is connected over now (inspection); empty when it is offline. */
+  connectionsOf(deviceId: string): TransportName[];
 
   stats(): HubStats;
   /** Stops timers, closes receivers and the store. Pending commits finish first. */

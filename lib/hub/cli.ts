@@ -17,7 +17,7 @@ async function storeCommand(inv: Invocation): Promise<void> {
       const { snapshot, counts } = exportStore(config.dataDir);
       // The export holds every key of the store: readable by its owner only.
       fs.writeFileSync(inv.file!, `${JSON.stringify(snapshot, null, 2)}\n`, { mode: 0o600 });
-      console.log(`Exported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.feedbackRecords + counts.feedbackBatches} feedback items from ${config.dataDir} to ${inv.file}.`);
+      console.log(`Exported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.deadLetters} dead letters, ${counts.feedbackRecords + counts.feedbackBatches} feedback items from ${config.dataDir} to ${inv.file}.`);
       return;
     }
     case 'import': {
@@ -28,13 +28,13 @@ async function storeCommand(inv: Invocation): Promise<void> {
         throw new Error(`Cannot read the export ${inv.file}: ${(e as Error).message}`, { cause: e });
       }
       const counts = await importStore(config.dataDir, checkSnapshot(parsed), { force: config.force });
-      console.log(`Imported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages into ${config.dataDir}.`);
+      console.log(`Imported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.deadLetters} dead letters into ${config.dataDir}.`);
       return;
     }
     case 'reset': {
       if (!config.yes) throw new Error(`c2d-hub reset empties the store in ${config.dataDir}${config.keepRegistry ? ' (devices and policies are kept)' : ', devices and policies included'}; add --yes to do it.`);
       const counts = await resetStore(config.dataDir, { keepRegistry: config.keepRegistry });
-      console.log(`Reset ${config.dataDir}: ${counts.messages} messages and ${counts.feedbackRecords + counts.feedbackBatches} feedback items removed${config.keepRegistry ? `; ${counts.devices} devices and ${counts.policies} policies kept` : `, with ${counts.devices} devices and ${counts.policies} policies`}.`);
+      console.log(`Reset ${config.dataDir}: ${counts.messages} messages, ${counts.deadLetters} dead letters and ${counts.feedbackRecords + counts.feedbackBatches} feedback items removed${config.keepRegistry ? `; ${counts.devices} devices and ${counts.policies} policies kept` : `, with ${counts.devices} devices and ${counts.policies} policies`}.`);
       return;
     }
     default:

@@ -3,7 +3,7 @@
  * ports — AMQPS, MQTTS, HTTPS, and AMQP/MQTT over WebSocket on the HTTPS port.
  * This is what the `c2d-hub` command and the Node-RED `c2d-hub` node start.
  */
-import { formatConnectionString } from '../common/connection-string';
+import { formatConnectionString, hostNameFor } from '../common/connection-string';
 import { createAmqpServer, type AmqpServer, type AmqpServerOptions } from './amqp/server';
 import { createMqttServer, type MqttServer } from './mqtt/server';
 import { createHttpHandler } from './http';
@@ -74,7 +74,7 @@ export class EmbeddedHub {
         log: diag ? (event, detail) => diag(`amqp ${event} ${JSON.stringify(detail)}`) : undefined,
         ...(options.onAccess ? { onAccess: options.onAccess } : {}),
       });
-      mqtt = await createMqttServer(hub, {
+      mqtt = createMqttServer(hub, {
         clock: options.clock,
         ...(options.authTimeoutMs !== undefined ? { connectTimeoutMs: options.authTimeoutMs } : {}),
         onDiagnostic: diag ? (e) => diag(`mqtt ${e.deviceId ?? ''} ${e.message}`) : undefined,
@@ -127,9 +127,7 @@ export class EmbeddedHub {
    * with a port when `protocol`'s port is not IoT Hub's.
    */
   hostName(protocol?: ListenerProtocol, host: string = this.hub.hubName): string {
-    const standard = { amqps: 5671, mqtts: 8883, https: 443 } as const;
-    const port = protocol ? this.ports[protocol] : undefined;
-    return port !== undefined && protocol && port !== standard[protocol] ? `${host}:${port}` : host;
+    return hostNameFor(host, protocol, protocol ? this.ports[protocol] : undefined);
   }
 
   /** A service connection string for a shared access policy (default iothubowner); `host` as in hostName. */

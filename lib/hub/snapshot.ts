@@ -6,7 +6,7 @@
  * would have written.
  *
  * The JSON has a format name, a version and one section per kind of state,
- * so a section can be added (kept dead letters) without breaking old files;
+ * so a section can be added (as kept dead letters were) without breaking old files;
  * an importer refuses a section or version it does not know rather than
  * drop it silently.
  */
@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { C2DMessage } from '../common/message';
 import type { SharedAccessPolicy } from './api';
+import type { DeadLetter } from './engine/dead-letters';
 import type { FeedbackBatchState, PendingRecord } from './engine/feedback';
 import { SqliteStore } from './engine/sqlite-store';
 import type { DeviceRecord, StoreOp, StoredState } from './engine/store';
@@ -35,9 +36,14 @@ export interface Snapshot {
   queues: { messages: MessageJson[]; sequences: Record<string, number> };
   /** Feedback records not yet batched, and feedback messages not yet completed. */
   feedback: { pending: PendingRecord[]; batches: FeedbackBatchState[] };
+  /** Kept dead letters, oldest first (absent in exports made before hubs kept them: none). */
+  deadLetters?: DeadLetterJson[];
 }
 
-const SECTIONS = ['format', 'version', 'exportedAt', 'registry', 'queues', 'feedback'];
+/** A kept dead letter as JSON: the message as in `queues`, why and when it was dead-lettered. */
+export type DeadLetterJson = { message: MessageJson; reason: DeadLetter['reason']; deadLetteredTimeUtc: number };
+
+const SECTIONS = ['format', 'version', 'exportedAt', 'registry', 'queues', 'feedback', 'deadLetters'];
 
 export interface SnapshotCounts {
   devices: number;
@@ -45,6 +51,7 @@ export interface SnapshotCounts {
   messages: number;
   feedbackRecords: number;
   feedbackBatches: number;
+  deadLetters: number;
 }
 
 const dbFile = (dataDir: string): string => path.join(dataDir, 'hub.db');
@@ -76,7 +83,7 @@ function openStopped(dataDir: string, create: boolean): SqliteStore {
 }
 
 function countsOf(s: StoredState): SnapshotCounts {
-  return { devices: s.devices.length, policies: s.policies.length, messages: s.messages.length, feedbackRecords: s.pendingFeedback.length, feedbackBatches: s.feedbackBatches.length };
+  return { devices: s.devices.length, policies: s.policies.length, messages: s.messages.length, feedbackRecords: s.pendingFeedback.length, feedbackBatches: s.feedbackBatches.length, deadLetters: s.deadLetters.length };
 }
 
 export function exportStore(dataDir: string): { snapshot: Snapshot; counts: SnapshotCounts } {
@@ -90,6 +97,7 @@ export function exportStore(dataDir: string): { snapshot: Snapshot; counts: Snap
       registry: { devices: s.devices, policies: s.policies },
       queues: { messages: s.messages.map((m) => ({ ...m, body: m.body.toString('base64') })), sequences: Object.fromEntries(s.sequences) },
       feedback: { pending: s.pendingFeedback, batches: s.feedbackBatches },
+      deadLetters: s.deadLetters.map((d) => ({ message: { ...d.message, body: d.message.body.toString('base64') }, reason: d.reason, deadLetteredTimeUtc: d.deadLetteredTimeUtc })),
     };
     return { snapshot, counts: countsOf(s) };
   } finally {
@@ -103,7 +111,7 @@ export function checkSnapshot(value: unknown): Snapshot {
   if (typeof o !== 'object' || o === null || o.format !== SNAPSHOT_FORMAT) throw new Error(`Not a c2d-hub export (no "format": "${SNAPSHOT_FORMAT}").`);
   if (o.version !== SNAPSHOT_VERSION) throw new Error(`This c2d-hub reads export version ${SNAPSHOT_VERSION}, the file is version ${String(o.version)}.`);
   for (const k of Object.keys(o)) if (!SECTIONS.includes(k)) throw new Error(`The export has a section '${k}' this c2d-hub does not know; use a c2d-hub that does.`);
-  const arrays: Array<[unknown, string]> = [[o.registry?.devices, 'registry.devices'], [o.registry?.policies, 'registry.policies'], [o.queues?.messages, 'queues.messages'], [o.feedback?.pending, 'feedback.pending'], [o.feedback?.batches, 'feedback.batches']];
+  const arrays: Array<[unknown, string]> = [[o.registry?.devices, 'registry.devices'], [o.registry?.policies, 'registry.policies'], [o.queues?.messages, 'queues.messages'], [o.feedback?.pending, 'feedback.pending'], [o.feedback?.batches, 'feedback.batches'], ...(o.deadLetters !== undefined ? [[o.deadLetters, 'deadLetters'] as [unknown, string]] : [])];
   for (const [a, name] of arrays) if (!Array.isArray(a)) throw new Error(`The export has no ${name} list.`);
   if (typeof o.queues?.sequences !== 'object' || o.queues.sequences === null) throw new Error('The export has no queues.sequences object.');
   return o as Snapshot;
@@ -142,6 +150,7 @@ export async function importStore(dataDir: string, snapshot: Snapshot, options: 
     for (const [deviceId, sequenceNumber] of Object.entries(snapshot.queues.sequences)) ops.push({ t: 'setSequence', deviceId, sequenceNumber });
     for (const pending of snapshot.feedback.pending) ops.push({ t: 'insertPending', pending });
     for (const batch of snapshot.feedback.batches) ops.push({ t: 'insertBatch', batch });
+    for (const d of snapshot.deadLetters ?? []) ops.push({ t: 'insertDeadLetter', deadLetter: { message: { ...d.message, body: Buffer.from(d.message.body, 'base64') }, reason: d.reason, deadLetteredTimeUtc: d.deadLetteredTimeUtc } });
     // One write: one transaction, so a failed import leaves the store as it was.
     await store.write(ops);
     return countsOf(store.load());

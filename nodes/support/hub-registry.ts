@@ -8,8 +8,23 @@
 import { EventEmitter } from 'node:events';
 import type { HubApi } from '../../lib/hub/api';
 
+/**
+ * How to reach a running hub over the network, for configs with the
+ * `embedded-network` target: where to connect, its bound ports, and the CA
+ * to trust. Kept in this process only; never sent to the editor.
+ */
+export interface HubEndpoint {
+  /** Host to connect to (an address the hub listens on, or localhost). */
+  connectHost: string;
+  /** Bound ports by protocol (amqps, mqtts, https); absent = off. */
+  ports: Partial<Record<'amqps' | 'mqtts' | 'https', number>>;
+  /** PEM of the certificate(s) that sign the hub's TLS certificate. */
+  ca: string;
+}
+
 class HubRegistry extends EventEmitter {
   private readonly hubs = new Map<string, HubApi>();
+  private readonly endpoints = new Map<string, HubEndpoint>();
 
   constructor() {
     super();
@@ -17,20 +32,33 @@ class HubRegistry extends EventEmitter {
     this.setMaxListeners(0);
   }
 
-  /** A c2d-hub node finished starting. */
-  up(nodeId: string, hub: HubApi): void {
+  /** A c2d-hub node finished starting (with its endpoint when it serves the network). */
+  up(nodeId: string, hub: HubApi, endpoint?: HubEndpoint): void {
     this.hubs.set(nodeId, hub);
+    if (endpoint) this.endpoints.set(nodeId, endpoint);
+    else this.endpoints.delete(nodeId);
     this.emit('up', nodeId, hub);
   }
 
   /** A c2d-hub node is stopping: users must drop their clients now. */
   down(nodeId: string): void {
+    this.endpoints.delete(nodeId);
     if (!this.hubs.delete(nodeId)) return;
     this.emit('down', nodeId);
   }
 
   get(nodeId: string): HubApi | undefined {
     return this.hubs.get(nodeId);
+  }
+
+  /** The network endpoint of a running hub (set together with the hub in up()). */
+  endpoint(nodeId: string): HubEndpoint | undefined {
+    return this.endpoints.get(nodeId);
+  }
+
+  /** The ids of the c2d-hub nodes whose hub is up now. */
+  ids(): string[] {
+    return [...this.hubs.keys()];
   }
 
   /**

@@ -3,7 +3,7 @@
  * (0 = any free port), blank = off. Durations are seconds in the editor.
  * Defaults need no privileges: nothing below 1024 unless the user sets it.
  */
-import type { HubLimits } from '../../lib/common/limits';
+import { DEFAULT_PORTS, type HubLimits } from '../../lib/common/limits';
 import type { StoreSynchronous } from '../../lib/hub/api';
 import type { Protocol, StartOptions } from './start-hub';
 
@@ -28,9 +28,14 @@ export interface HubDef {
   tls?: string;
   /** PEM text of the CA certificates certificateAuthority devices' chains lead to (public, not secret). */
   caCerts?: string;
+  /** How long dead letters are kept, seconds (0 = dropped at once, IoT Hub's behaviour). */
+  deadLetterTtl?: string | number;
+  /** Dead letters kept per device (0 = none). */
+  deadLetterMax?: string | number;
 }
 
-export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: 5671, mqtts: 8883, https: 8443 };
+/** IoT Hub's ports, but HTTPS on 8443: Node-RED usually runs unprivileged, and 443 needs root. */
+export const DEFAULT_NODE_PORTS: Record<Protocol, number> = { amqps: DEFAULT_PORTS.amqps, mqtts: DEFAULT_PORTS.mqtts, https: 8443 };
 
 function port(v: string | number | undefined): number | false {
   if (v === undefined || v === null || String(v).trim() === '') return false;
@@ -57,6 +62,8 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
   set('lockTimeoutMs', num(def.lockTimeout, 1000));
   set('feedbackTtlMs', num(def.feedbackTtl, 1000));
   set('feedbackBatchWindowMs', num(def.feedbackWindow, 1000));
+  set('deadLetterTtlMs', num(def.deadLetterTtl, 1000));
+  set('deadLetterMaxPerDevice', num(def.deadLetterMax));
   return {
     hubName: def.hubName?.trim() || 'localhost',
     host: def.host?.trim() || '127.0.0.1',

@@ -6,6 +6,7 @@
 import { C2DError } from '../../lib/common/errors';
 import { isAckMode, type AckMode, type DeviceMessage, type OutgoingMessage, type Properties } from '../../lib/common/message';
 import type { SendOptions } from '../../lib/client/types';
+import { assertTtlMs } from '../../lib/common/validate';
 
 export const JSON_CONTENT_TYPE = 'application/json';
 
@@ -72,7 +73,7 @@ export function toSendRequest(msg: Msg, defaults: SendDefaults): SendRequest {
   const options: SendOptions = {};
   if (msg.ttl !== undefined && msg.expiryTimeUtc !== undefined) throw invalid('Give msg.ttl or msg.expiryTimeUtc, not both.');
   if (msg.ttl !== undefined) {
-    if (typeof msg.ttl !== 'number' || !Number.isFinite(msg.ttl) || msg.ttl <= 0) throw new C2DError('MessageExpiryTimeInvalid', 'msg.ttl must be a positive number of milliseconds.');
+    assertTtlMs(msg.ttl, 'msg.ttl');
     options.ttlMs = msg.ttl;
   }
   if (msg.expiryTimeUtc !== undefined) options.expiryTimeUtc = expiryOf(msg.expiryTimeUtc);

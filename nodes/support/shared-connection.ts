@@ -10,6 +10,7 @@ import type { DeviceMessage } from '../../lib/common/message';
 import type { DeviceConnection, FeedbackBatchHandle, ServiceConnection } from '../../lib/client/types';
 import { C2DError } from '../../lib/common/errors';
 import { statusFor, type ConnectionState, type NodeStatusLike } from './status';
+import { SetupError } from './setup-error';
 
 export type AnyConnection = DeviceConnection | ServiceConnection;
 
@@ -141,9 +142,9 @@ export class SharedConnection {
   /** A failed open or a final disconnect: show why, drop the client, retry while used. */
   private fail(e: Error): void {
     const reason = describe(e);
-    // The status has room for the code only ("400004 ArgumentInvalid"); the
-    // log says what to fix ("Connection string is not set..."). Once per
-    // distinct reason, not on every retry.
+    // The status has room for a few words ("no connection string", or the
+    // code: "404001 DeviceNotFound"); the log says what to fix ("Connection
+    // string is not set..."). Once per distinct reason, not on every retry.
     if (reason !== this.logged) {
       this.logged = reason;
       this.onError(e);
@@ -221,8 +222,9 @@ export class SharedConnection {
   }
 }
 
-/** A short reason for a status line: IoT Hub code and name, or a socket error code. Never a secret. */
+/** A short reason for a status line: what to fix in the setup, IoT Hub code and name, or a socket error code. Never a secret. */
 export function describe(e: unknown): string {
+  if (e instanceof SetupError) return e.statusText;
   if (e instanceof C2DError) return `${e.code} ${e.name}`;
   const err = e as { code?: unknown; message?: unknown };
   if (typeof err?.code === 'string') return err.code;

@@ -36,12 +36,14 @@ export interface StartOptions {
 export interface StartedHub {
   hub: HubApi;
   ports: Partial<Record<Protocol, number>>;
+  /** PEM to trust for the hub's TLS certificate (absent without servers). */
+  ca?: string;
   close(): Promise<void>;
 }
 
 interface EmbeddedModule {
   EmbeddedHub: {
-    start(o: Record<string, unknown>): Promise<StartedHub & { hub: HubApi }>;
+    start(o: Record<string, unknown>): Promise<StartedHub & { hub: HubApi; tls: { cert: string; ca?: string } }>;
   };
 }
 
@@ -61,7 +63,7 @@ export async function startHub(o: StartOptions): Promise<StartedHub> {
   let started: StartedHub;
   if (mod) {
     const e = await mod.EmbeddedHub.start({ ...common, ports: o.ports, host: o.host, ...(o.tls ? { tls: o.tls } : {}), ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
-    started = { hub: e.hub, get ports() { return e.ports; }, close: () => e.close() };
+    started = { hub: e.hub, get ports() { return e.ports; }, ca: e.tls.ca ?? e.tls.cert, close: () => e.close() };
   } else {
     const hub = await Hub.open(common);
     started = { hub, ports: {}, close: () => hub.close() };
@@ -73,6 +75,19 @@ export async function startHub(o: StartOptions): Promise<StartedHub> {
     throw e;
   }
   return started;
+}
+
+/**
+ * Where a client in this process connects to a hub bound to `bind`: the
+ * loopback address for loopback and wildcard binds (the generated
+ * certificate covers 127.0.0.1 and localhost), else the bound name or address.
+ */
+export function connectHostFor(bind: string): string {
+  const h = bind.trim().replace(/^\[(.*)\]$/, '$1');
+  if (h === '' || h === '0.0.0.0' || h === '::' || h === '127.0.0.1') return '127.0.0.1';
+  // An IPv6 literal cannot be written as host:port in a HostName; localhost reaches ::1.
+  if (h.includes(':')) return 'localhost';
+  return h;
 }
 
 async function provision(hub: HubApi, o: StartOptions): Promise<void> {

@@ -28,7 +28,7 @@ export function joinConfig(
   const user: ConnectionUser = { id: node.id, status: (s) => node.status(s), ...extra };
   cfg.shared.register(user);
   node.on('close', (_removed: boolean, done: () => void) => {
-    cfg.shared.deregister(user).finally(done);
+    void cfg.shared.deregister(user).finally(done);
   });
   return cfg;
 }

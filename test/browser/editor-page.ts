@@ -63,7 +63,8 @@ export interface EditorPage {
   shot(name: string): Promise<void>;
 }
 
-export async function openEditor(browser: Browser, url: string): Promise<EditorPage> {
+/** With `login`: Node-RED runs with adminAuth; the editor's login dialog is filled in first. */
+export async function openEditor(browser: Browser, url: string, login?: { username: string; password: string }): Promise<EditorPage> {
   const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -74,6 +75,14 @@ export async function openEditor(browser: Browser, url: string): Promise<EditorP
     if (m.type() === 'error' || m.type() === 'warning' || (m.type() === 'log' && CAUGHT_BY_EDITOR.test(m.text()))) errors.push(`console.${m.type()}: ${m.text()}`);
   });
   await page.goto(url);
+  if (login) {
+    await page.locator('#node-dialog-login-username').fill(login.username);
+    await page.locator('#node-dialog-login-password').fill(login.password);
+    await page.locator('#node-dialog-login-submit').click();
+    // Before the login the editor's first requests are refused (401), as they should be.
+    await page.locator('#node-dialog-login').waitFor({ state: 'detached' });
+    errors.length = 0;
+  }
   await page.waitForSelector(".red-ui-palette-node[data-palette-type='c2d-send']", { timeout: 30_000 });
   await page.waitForSelector('#red-ui-workspace-chart');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -137,12 +146,17 @@ export async function waitGreen(page: Page, ids: string[], timeoutMs = 20_000): 
   }
 }
 
-/** Clicks the flow's tab (statuses are drawn only for the tab shown) and waits until it is active. */
+/**
+ * Shows the flow's tab (statuses are drawn only for the tab shown) and waits
+ * until it is active. Through RED.workspaces.show rather than a click on the
+ * tab: with several tabs the bar scrolls under the pointer, and a click that
+ * lands on the tab just activated opens its edit dialog.
+ */
 export async function showTab(page: Page, z: string): Promise<void> {
   // Notifications ("Imported...", "Successfully deployed") sit over the tab
   // bar until they time out; a click closes one, as it does for a user.
   for (const n of await page.locator('.red-ui-notification').all()) await n.click({ timeout: 2_000 }).catch(() => undefined);
-  await page.locator(`#red-ui-tab-${z.replace('.', '-')} .red-ui-tab-label`).click();
+  await page.evaluate((t) => RED.workspaces.show(t), z);
   await page.waitForFunction((t) => RED.workspaces.active() === t, z);
 }
 

@@ -18,6 +18,7 @@ import {
   type Browser, type EditorPage,
 } from './editor-page';
 import { EDIT_FLOW } from './flows';
+import { STORIES } from '../nodes/example-stories';
 
 declare const document: {
   querySelectorAll(s: string): ArrayLike<{ textContent: string | null }>;
@@ -42,10 +43,11 @@ type ExampleNode = Record<string, string> & { id: string; type: string };
 
 /**
  * What an example can show without anything the user must add: the hub, and
- * every node whose config talks to the embedded hub, turn green. Nodes whose
- * config points at a network hub need keys (or Azure, or a second Node-RED):
- * their status is recorded, not required green. Self-contained examples have
- * no such node and must deploy without the "improperly configured" warning.
+ * every node whose config talks to a c2d-hub of this Node-RED (in-process or
+ * over its sockets), turn green. Nodes whose config points at a network hub
+ * by connection string need one (Azure, or a second Node-RED): they must say
+ * so in words ("no connection string"). Examples without such nodes must
+ * deploy without the "improperly configured" warning.
  */
 function configs(name: string): Map<string, ExampleNode> {
   const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', `${name}.json`), 'utf8')) as ExampleNode[];
@@ -56,10 +58,11 @@ function expectations(name: string): { green: ExampleNode[]; needsUser: ExampleN
   const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', `${name}.json`), 'utf8')) as ExampleNode[];
   const cfg = configs(name);
   const statusNodes = flow.filter((n) => ['c2d-hub', 'c2d-send', 'c2d-receive', 'c2d-feedback'].includes(n.type));
-  const green = statusNodes.filter((n) => n.type === 'c2d-hub' || cfg.get(n.hub)?.target === 'embedded');
+  const green = statusNodes.filter((n) => n.type === 'c2d-hub' || cfg.get(n.hub)?.target !== 'network');
   const needsUser = statusNodes.filter((n) => !green.includes(n));
-  const portHubs = flow.filter((n) => n.type === 'c2d-hub' && (n.amqpsPort || n.mqttsPort || n.httpsPort));
-  return { green, needsUser, portHubs, selfContained: needsUser.length === 0 && portHubs.length === 0 };
+  // Fixed ports (not 0 = any free port) may be taken on a shared machine.
+  const portHubs = flow.filter((n) => n.type === 'c2d-hub' && ['amqpsPort', 'mqttsPort', 'httpsPort'].some((p) => n[p] && n[p] !== '0'));
+  return { green, needsUser, portHubs, selfContained: needsUser.length === 0 };
 }
 
 describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', function () {
@@ -171,7 +174,7 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
         await showTab(page, hub.z);
         await page.locator(`[id="${hub.id}"] .red-ui-flow-node`).first().dblclick();
         await page.locator('#node-dialog-ok').waitFor();
-        for (const p of ['amqpsPort', 'mqttsPort', 'httpsPort']) if (hub[p]) await page.locator(`#node-input-${p}`).fill('0');
+        for (const p of ['amqpsPort', 'mqttsPort', 'httpsPort']) if (hub[p] && hub[p] !== '0') await page.locator(`#node-input-${p}`).fill('0');
         await page.locator('#node-dialog-ok').click();
         await page.locator('#node-dialog-ok').waitFor({ state: 'detached' });
       }
@@ -183,17 +186,27 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
         await waitGreen(page, green.filter((n) => n.z === z).map((n) => n.id));
       }
       if (needsUser.length > 0) {
-        // Without their keys these show the code in red, and the log says what is missing.
+        // Without their connection strings these say so in red, and the log says what is missing.
         await page.waitForFunction((ids) => ids.every((id) => RED.nodes.node(id)?.status?.fill === 'red'), needsUser.map((n) => n.id), { timeout: 20_000 });
         const statuses = await page.evaluate((ids) => ids.map((id) => RED.nodes.node(id)?.status?.text), needsUser.map((n) => n.id));
-        console.log(`      without keys: ${needsUser.map((n, i) => `${n.type} "${statuses[i]}"`).join(', ')}`);
+        assert.deepEqual(statuses, needsUser.map(() => 'no connection string'));
         for (const cfg of new Set(needsUser.map((n) => n.hub))) {
           const label = String(configs(name).get(cfg)?.name ?? cfg).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
           await red.waitForLog(new RegExp(`\\[warn\\] \\[c2d-hub-config:${label}\\] .*is not set in the c2d-hub-config`));
         }
       }
+      const story = STORIES[`${name}.json`];
+      if (story) await storyShown(ed!, name, story.map(([debugNode]) => debugNode));
       if (name === 'Round trip on the embedded hub') await roundTrip(ed!);
     });
+  }
+
+  /** With nothing clicked: the debug sidebar has a message from each debug node of the example's story. */
+  async function storyShown({ page, shot }: EditorPage, name: string, debugNodes: string[]): Promise<void> {
+    await page.locator('#red-ui-tab-debug-link-button').click();
+    const list = page.locator('.red-ui-debug-content-list');
+    for (const n of debugNodes) await list.locator('.red-ui-debug-msg', { hasText: `node: ${n}` }).first().waitFor({ timeout: 30_000 });
+    await shot(`example ${name}: its story in the debug sidebar`);
   }
 
   /** Clicks the inject button and reads the debug sidebar: the message received, then its feedback. */

@@ -182,6 +182,24 @@ describe('MQTT device connection (mqtt-packet on the socket)', function () {
     }
   });
 
+  it('a PUBLISH in the same read as the CONNACK (a resumed clean=false session) reaches the listener added after open()', async () => {
+    const srv = await scriptedServer((p, _reply, socket) => {
+      if (p.cmd !== 'connect') return;
+      socket.write(Buffer.concat([
+        mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: true }),
+        mqttPacket.generate({ cmd: 'publish', topic: 'devices/dev1/messages/devicebound/', payload: Buffer.from('resumed'), qos: 1, messageId: 3, retain: false, dup: false }),
+      ]));
+    });
+    try {
+      const c = await MqttConnection.open(options(srv.port, srv.ca));
+      const [p] = await once(c, 'publish');
+      assert.equal((p as { payload: Buffer }).payload.toString(), 'resumed');
+      await c.end();
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('DeviceClient: a message right behind the SUBACK, in the same read, can be completed (MQTT-3.8.4 lets a hub send that early)', async () => {
     const srv = await scriptedServer((p, reply, socket) => {
       if (p.cmd === 'connect') reply({ cmd: 'connack', returnCode: 0, sessionPresent: false });

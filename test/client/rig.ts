@@ -54,7 +54,7 @@ export class Rig {
     const tls = await testTls();
     const hub = await Hub.open({ ...options.hub, clock });
     const amqp = createAmqpServer(hub, { clock, ...(process.env.RIG_DEBUG ? { log: (e: string, d: Record<string, unknown>) => console.log('amqp:', e, JSON.stringify(d)) } : {}), ...(options.verifyBearerToken ? { verifyBearerToken: options.verifyBearerToken } : {}) });
-    const mqtt = await createMqttServer(hub, { clock, ...(process.env.RIG_DEBUG ? { onDiagnostic: (d: { message: string }) => console.log('mqtt:', d.message) } : {}) });
+    const mqtt = createMqttServer(hub, { clock, ...(process.env.RIG_DEBUG ? { onDiagnostic: (d: { message: string }) => console.log('mqtt:', d.message) } : {}) });
     const rig = new Rig(hub, clock, tls, amqp, mqtt, options.verifyBearerToken);
     await hub.registry.setPolicy({ keyName: 'iothubowner', primaryKey: rig.ownerKey, secondaryKey: generateKey(), rights: OWNER });
     await hub.registry.setPolicy({ keyName: 'service', primaryKey: rig.serviceKey, secondaryKey: generateKey(), rights: ['ServiceConnect'] });

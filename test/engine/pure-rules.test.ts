@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS, type HubLimits } from '../../lib/common/limits';
+import type { FeedbackRecord } from '../../lib/common/message';
 import * as DL from '../../lib/hub/engine/dead-letters';
+import * as F from '../../lib/hub/engine/feedback';
 import * as Q from '../../lib/hub/engine/queue';
 
 const limits: HubLimits = { ...DEFAULT_LIMITS };
@@ -135,5 +137,65 @@ describe('pure rules', () => {
       const m = DL.requeueMessage({ ...d, message: { ...d.message, properties: { k: 'v' }, correlationId: 'c', expiryTimeUtc: d.message.enqueuedTimeUtc + 90_000 } }, T0 + 10, limits);
       assert.deepEqual([m.messageId, m.correlationId, m.ack, m.properties, m.expiryTimeUtc], ['r', 'c', 'negative', { k: 'v' }, T0 + 10 + 90_000]);
     });
+  });
+});
+
+describe('pure rules: feedback.ts', () => {
+  const rec = (id: string, deviceId = 'dev'): FeedbackRecord => ({
+    originalMessageId: id,
+    deviceId,
+    deviceGenerationId: 'g',
+    enqueuedTimeUtc: new Date(T0).toISOString(),
+    statusCode: 'Success',
+    description: 'Success',
+  });
+  let n = 0;
+  const ids = (): string => `id${++n}`;
+  const fl: HubLimits = { ...limits, feedbackBatchMaxRecords: 2, feedbackBatchWindowMs: 1000, feedbackLockMs: 5000, feedbackTtlMs: 60_000, feedbackMaxDeliveryCount: 2 };
+
+  it('addRecords keeps records pending below the batch size, and cuts a batch at it', () => {
+    const one = F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids);
+    assert.deepEqual([one.state.pending.length, one.state.batches.length], [1, 0]);
+    const two = F.addRecords(one.state, [rec('b'), rec('c')], T0 + 1, fl, ids);
+    assert.deepEqual(two.state.batches.map((b) => b.records.map((r) => r.originalMessageId)), [['a', 'b'], ['c']]);
+    assert.equal(two.state.pending.length, 0);
+    assert.deepEqual(two.effects.filter((e) => e.type === 'batchCreated').length, 2);
+  });
+
+  it('a zero window cuts a batch on every addition; the window cuts the oldest pending record when due', () => {
+    assert.equal(F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, { ...fl, feedbackBatchWindowMs: 0 }, ids).state.batches.length, 1);
+    const s = F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids).state;
+    assert.equal(F.nextDeadline(s, fl), T0 + 1000);
+    assert.equal(F.applyDeadlines(s, T0 + 999, fl, ids).state.batches.length, 0);
+    assert.equal(F.applyDeadlines(s, T0 + 1000, fl, ids).state.batches.length, 1);
+  });
+
+  it('receive locks the oldest batch; complete removes it; a stale or unknown token is 412002', () => {
+    const s = F.flush(F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids).state, T0, fl, ids).state;
+    const r = F.receive(s, 'tok', T0, fl);
+    assert.equal(r.batch?.lockedUntilUtc, T0 + 5000);
+    assert.equal(F.receive(r.state, 'tok2', T0, fl).batch, undefined, 'the only batch is locked');
+    assert.equal(F.settle(r.state, 'tok', 'complete', T0 + 1, fl).state.batches.length, 0);
+    assert.equal(codeOf(() => F.settle(r.state, 'tok', 'complete', T0 + 5000, fl)), 412002, 'after the lock ended');
+    assert.equal(codeOf(() => F.settle(r.state, 'nope', 'complete', T0, fl)), 412002);
+  });
+
+  it('abandon returns the batch counted; at feedbackMaxDeliveryCount it is dropped; lock expiry returns it uncounted by default', () => {
+    const s = F.flush(F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids).state, T0, fl, ids).state;
+    const once = F.settle(F.receive(s, 't1', T0, fl).state, 't1', 'abandon', T0, fl).state;
+    assert.deepEqual([once.batches.length, once.batches[0]!.deliveryCount, once.batches[0]!.lockToken], [1, 1, undefined]);
+    const twice = F.settle(F.receive(once, 't2', T0, fl).state, 't2', 'abandon', T0, fl);
+    assert.equal(twice.state.batches.length, 0);
+    assert.ok(twice.effects.some((e) => e.type === 'batchRemoved' && e.reason === 'deliveryCountExceeded'));
+    const expired = F.applyDeadlines(F.receive(s, 't3', T0, fl).state, T0 + 5000, fl, ids).state;
+    assert.deepEqual([expired.batches[0]!.deliveryCount, expired.batches[0]!.lockToken], [0, undefined]);
+  });
+
+  it('a batch older than feedbackTtlMs is dropped, locked or not; dropDevice drops only pending records of that device', () => {
+    const s = F.flush(F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids).state, T0, fl, ids).state;
+    assert.equal(F.applyDeadlines(F.receive(s, 't', T0 + 59_000, fl).state, T0 + 60_000, fl, ids).state.batches.length, 0);
+    const p = F.addRecords(F.EMPTY_FEEDBACK, [rec('x', 'gone')], T0, fl, ids).state;
+    const both = F.addRecords(p, [rec('y', 'stays')], T0, { ...fl, feedbackBatchMaxRecords: 64 }, ids).state;
+    assert.deepEqual(F.dropDevice(both, 'gone').state.pending.map((r) => r.record.deviceId), ['stays']);
   });
 });

@@ -29,7 +29,7 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
-  /** A store with two devices, three pending messages (one delivered once and abandoned) and a feedback record. */
+  /** A store with two devices, three pending messages (one delivered once and abandoned), a feedback record and a dead letter. */
   async function populate(dir: string): Promise<{ ids: string[] }> {
     const hub = await Hub.open({ dataDir: dir, limits: { feedbackBatchWindowMs: 0 } });
     try {
@@ -43,6 +43,9 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
       const got = await hub.receive('d2');
       assert.equal(got?.messageId, done.messageId);
       await hub.complete('d2', got!.lockToken);
+      // And a kept dead letter: rejected, no feedback asked for.
+      await hub.send('d2', { body: Buffer.from('bad'), messageId: 'rejected-one', properties: { why: 'test' } });
+      await hub.reject('d2', (await hub.receive('d2'))!.lockToken);
       return { ids };
     } finally {
       await hub.close();
@@ -60,22 +63,23 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
     const file = path.join(root, 'export.json');
     const exported = await runCli(['export', file, '--data', source]);
     assert.equal(exported.code, 0, exported.err);
-    assert.match(exported.out, /Exported 2 devices, 5 policies, 3 pending messages/);
+    assert.match(exported.out, /Exported 2 devices, 5 policies, 3 pending messages, 1 dead letters/);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600, 'the export holds keys: owner only');
     const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
     assert.equal(json.format, SNAPSHOT_FORMAT);
     assert.equal(json.version, SNAPSHOT_VERSION);
-    assert.deepEqual(Object.keys(json).sort(), ['exportedAt', 'feedback', 'format', 'queues', 'registry', 'version']);
+    assert.deepEqual(Object.keys(json).sort(), ['deadLetters', 'exportedAt', 'feedback', 'format', 'queues', 'registry', 'version']);
 
     const imported = await runCli(['import', file, '--data', target]);
     assert.equal(imported.code, 0, imported.err);
-    assert.match(imported.out, /Imported 2 devices, 5 policies, 3 pending messages/);
+    assert.match(imported.out, /Imported 2 devices, 5 policies, 3 pending messages, 1 dead letters/);
 
     const after = await Hub.open({ dataDir: target, limits: { feedbackBatchWindowMs: 0 } });
     try {
       assert.deepEqual(after.registry.listDevices().map(({ connectionState: _c, cloudToDeviceMessageCount: _n, ...d }) => d), devices, 'devices, keys and thumbprints included');
       assert.deepEqual(after.registry.listPolicies(), policies);
       assert.deepEqual(after.feedbackState(), feedback, 'the Success record of d2 is still to be batched');
+      assert.deepEqual(after.deadLetters({ includeBody: true }).items.map((d) => [d.deviceId, d.messageId, d.reason, d.body?.toString(), d.properties.why]), [['d2', 'rejected-one', 'Rejected', 'bad', 'test']]);
       const queue = after.queueOf('d1')!.messages.map((e) => ({ id: e.message.messageId, body: e.message.body.toString(), count: e.message.deliveryCount, props: e.message.properties }));
       assert.deepEqual(queue, [
         { id: ids[0], body: 'one', count: 1, props: { n: 'one' } },
@@ -118,11 +122,18 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
       await hub.close();
     }
 
+    // An export from before hubs kept dead letters has no such section: it imports, with none.
+    const older = path.join(root, 'older.json');
+    const { deadLetters: _dl, ...withoutDeadLetters } = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(older, JSON.stringify(withoutDeadLetters));
+    const old = await runCli(['import', older, '--data', path.join(root, 'old')]);
+    assert.equal(old.code, 0, old.err);
+    assert.match(old.out, /3 pending messages, 0 dead letters/);
     const newer = path.join(root, 'newer.json');
-    fs.writeFileSync(newer, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), deadLetters: [] }));
+    fs.writeFileSync(newer, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), twins: [] }));
     let r = await runCli(['import', newer, '--data', path.join(root, 'x'), '--force']);
     assert.equal(r.code, 1);
-    assert.match(r.err, /has a section 'deadLetters' this c2d-hub does not know/);
+    assert.match(r.err, /has a section 'twins' this c2d-hub does not know/);
     fs.writeFileSync(newer, JSON.stringify({ format: SNAPSHOT_FORMAT, version: 99 }));
     r = await runCli(['import', newer, '--data', path.join(root, 'x')]);
     assert.match(r.err, /reads export version 1, the file is version 99/);
@@ -138,11 +149,13 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
 
     r = await runCli(['reset', '--data', source, '--yes', '--keep-registry']);
     assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /3 messages, 1 dead letters and/);
     let hub = await Hub.open({ dataDir: source });
     try {
       assert.deepEqual(hub.registry.listDevices().map((d) => d.deviceId).sort(), ['d1', 'd2']);
       assert.equal(hub.stats().queued, 0);
       assert.equal(hub.feedbackState().pending.length, 0);
+      assert.equal(hub.stats().deadLetters, 0, 'dead letters go with the messages');
       assert.equal((await hub.send('d1', { body: Buffer.from('x') })).sequenceNumber, 1, 'sequence numbers start over with the queue');
     } finally {
       await hub.close();

@@ -24,7 +24,7 @@ const root = path.resolve(__dirname, '../../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
-  'node-red': { nodes: Record<string, string> };
+  'node-red': { nodes: Record<string, string>; plugins: Record<string, string> };
 };
 const TYPES = Object.keys(pkg['node-red'].nodes);
 const EXAMPLES = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
@@ -92,6 +92,12 @@ describe('palette install (npm pack, npm install into a fresh user dir, Node-RED
     }
     assert.ok(packed.files.some((f) => f.startsWith('dist/nodes/icons/')), 'icons beside the node .js files');
     assert.ok(packed.files.some((f) => f.startsWith('dist/nodes/locales/')), 'locales beside the node .js files');
+    for (const rel of Object.values(pkg['node-red'].plugins)) {
+      assert.ok(packed.files.includes(rel), rel);
+      assert.ok(packed.files.includes(rel.replace(/\.js$/, '.html')), rel.replace(/\.js$/, '.html'));
+      assert.ok(packed.files.includes(`dist/nodes/locales/en-US/${path.basename(rel, '.js')}.json`), `${rel}: its message catalog`);
+    }
+    assert.ok(packed.files.includes('resources/c2d-sidebar/sidebar.js'), 'the sidebar\'s editor code in resources/');
     for (const e of EXAMPLES) assert.ok(packed.files.includes(`examples/${e}.json`), e);
     const stray = packed.files.filter((f) => /^(dist\/(test|bench)\/|test\/|nodes\/|lib\/|\.tmp\/)|\.ts$(?<!\.d\.ts$)|\.(db|pem|key|tgz)$/.test(f));
     assert.deepEqual(stray, []);
@@ -120,6 +126,28 @@ describe('palette install (npm pack, npm install into a fresh user dir, Node-RED
       const flow = await red!.api<Array<{ type: string }>>('GET', `/library/examples/flows/${pkg.name}/${encodeURIComponent(e)}`);
       assert.ok(flow.some((n) => n.type.startsWith('c2d-')), e);
     }
+  });
+
+  it('installs the C2D sidebar plugin: listed, enabled, with its catalog and its editor code served', async () => {
+    const sets = await red!.api<Array<{ id: string; module: string; enabled: boolean; err?: string; plugins: Array<{ id: string }> }>>('GET', '/plugins');
+    const ours = sets.filter((s) => s.module === pkg.name);
+    assert.deepEqual(ours.map((s) => s.id), Object.keys(pkg['node-red'].plugins).map((p) => `${pkg.name}/${p}`));
+    for (const s of ours) {
+      assert.equal(s.err, undefined, `${s.id}: ${s.err}`);
+      assert.equal(s.enabled, true, s.id);
+      assert.deepEqual(s.plugins.map((p) => p.id), ['c2d-sidebar'], 'the runtime side registered itself');
+    }
+    const catalogs = await red!.api<Record<string, Record<string, unknown>>>('GET', '/plugins/messages?lng=en-US');
+    assert.ok(catalogs[`${pkg.name}/c2d-sidebar`]?.['c2d-sidebar'], 'the sidebar\'s messages');
+    const html = await fetch(`${red!.url}/plugins`, { headers: { Accept: 'text/html' } }).then((r) => r.text());
+    assert.match(html, /RED\.plugins\.registerPlugin\('c2d-sidebar'/);
+    const scripts = [...html.matchAll(/<script src="(resources\/[^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(scripts.length > 0, 'the plugin loads its code from resources/');
+    for (const src of scripts) {
+      const res = await fetch(`${red!.url}/${src}`);
+      assert.equal(res.status, 200, src);
+    }
+    assert.deepEqual(problemsIn(red!.log()), []);
   });
 
   it('registers the editor message catalog for every node type', async () => {

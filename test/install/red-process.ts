@@ -16,6 +16,8 @@ export interface RedOptions {
   flows?: object[];
   /** Environment for the child (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** More settings, as JavaScript properties of settings.js (e.g. `adminAuth: {...},`). */
+  extraSettings?: string;
 }
 
 export interface RedProcess {
@@ -40,6 +42,7 @@ module.exports = {
   flowFile: 'flows.json',
   credentialSecret: 'c2d-test-only',
   ${opts.nodesDir ? `nodesDir: ${JSON.stringify(opts.nodesDir)},` : ''}
+  ${opts.extraSettings ?? ''}
   editorTheme: { tours: false },
   externalModules: { palette: { allowInstall: false } },
   telemetry: { enabled: false, updateNotification: false },

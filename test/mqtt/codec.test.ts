@@ -8,7 +8,6 @@ import {
   deviceToCloudTopic,
   encodePropertyBag,
   formatExpiry,
-  isDeviceBoundFilter,
   parseDeviceBoundTopic,
   parseDeviceToCloudTopic,
   parseMqttUsername,
@@ -195,20 +194,4 @@ describe('MQTT codec: the CONNECT username (c2d-semantics §5.2)', () => {
   it('exposes the system keys once', () => {
     assert.deepEqual(Object.values(MQTT_SYSTEM_KEYS), ['$.mid', '$.to', '$.exp', '$.cid', '$.uid', '$.ct', '$.ce']);
   });
-});
-
-describe('MQTT codec: recognising a device-bound filter', () => {
-  it('is true for deviceBoundFilter(id) of any id without a /, and false once anything is changed', () => {
-    fc.assert(fc.property(fc.string({ minLength: 1 }).filter((id) => !id.includes('/')), (id) => {
-      const filter = deviceBoundFilter(id);
-      assert.equal(isDeviceBoundFilter(filter), true);
-      assert.equal(isDeviceBoundFilter(filter.slice(0, -1)), false, 'without the #');
-      assert.equal(isDeviceBoundFilter(`${filter}/x`), false);
-      assert.equal(isDeviceBoundFilter(`x${filter}`), false);
-    }));
-  });
-
-  for (const filter of ['devices//messages/devicebound/#', 'devices/a/b/messages/devicebound/#', 'devices/+/messages/devicebound/#x', 'devices/a/messages/events/#', '#', 'devices/#', '$SYS/+/new/clients']) {
-    it(`is false for ${JSON.stringify(filter)}`, () => assert.equal(isDeviceBoundFilter(filter), false));
-  }
 });

@@ -36,7 +36,7 @@ export class MqttHarness {
     const clock = new ManualClock();
     const hub = await Hub.open({ clock });
     const diagnostics: string[] = [];
-    const server = await createMqttServer(hub, { clock, onDiagnostic: (d) => diagnostics.push(d.message), ...options });
+    const server = createMqttServer(hub, { clock, onDiagnostic: (d) => diagnostics.push(d.message), ...options });
     const tcp = net.createServer((socket) => server.handle(socket));
     tcp.listen(0, '127.0.0.1');
     await once(tcp, 'listening');
@@ -59,8 +59,14 @@ export class MqttHarness {
     };
   }
 
-  /** Connects like the Azure SDK: client id = device id, IoT Hub username, SAS password, clean=false by default. */
-  async connect(device: TestDevice, opts: { clean?: boolean; password?: string; clientId?: string; username?: string } = {}): Promise<MqttClient> {
+  /**
+   * Connects like the Azure SDK: client id = device id, IoT Hub username, SAS password, clean=false by default.
+   * `onMessage` listens from before CONNECT, as the SDKs do: a resumed session may deliver in the CONNACK's read.
+   */
+  async connect(
+    device: TestDevice,
+    opts: { clean?: boolean; password?: string; clientId?: string; username?: string; onMessage?: (topic: string, payload: Buffer) => void } = {},
+  ): Promise<MqttClient> {
     const client = mqtt.connect({
       host: '127.0.0.1',
       port: this.port,
@@ -74,6 +80,7 @@ export class MqttHarness {
       connectTimeout: 5000,
     });
     this.clients.add(client);
+    if (opts.onMessage) client.on('message', opts.onMessage);
     client.on('error', () => {}); // refusals are asserted through connectRefusal()
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());

@@ -15,7 +15,7 @@ describe('MQTT over WebSocket (subprotocol mqtt at /$iothub/websocket)', () => {
   it('receives and completes a C2D message, reported as protocol mqtt-ws', async () => {
     const clock = new ManualClock();
     const hub = await Hub.open({ clock });
-    const server = await createMqttServer(hub, { clock });
+    const server = createMqttServer(hub, { clock });
     const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has(WS_SUBPROTOCOL_MQTT) ? WS_SUBPROTOCOL_MQTT : false) });
     const web = http.createServer();
     web.on('upgrade', (req, socket, head) => {

@@ -61,6 +61,7 @@ describe('nodes: every error reaches a Catch node with IoT Hub\'s code', functio
 
   it('bad expiry: 400011', async () => {
     assert.equal((await caughtFrom('send', { payload: 'x', expiryTimeUtc: 'not a time' })).code, 400011);
+    assert.equal((await caughtFrom('send', { payload: 'x', ttl: -5 })).code, 400011, 'a bad msg.ttl is the same code as in the client');
   });
 
   it('queue full: 403004 once the device holds the queue depth', async () => {

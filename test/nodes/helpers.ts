@@ -13,6 +13,8 @@ helper.init(require.resolve('node-red'));
 
 export interface TestHelper {
   init(path: string, settings?: Record<string, unknown>): void;
+  /** Runtime settings for the next load: RED.settings merged with these (`{}` restores the defaults). */
+  settings(userSettings?: Record<string, unknown>): Record<string, unknown>;
   load(nodes: unknown[], flow: object[], credentials?: Record<string, Record<string, string>>): Promise<void>;
   setFlows(flow: object[], type: 'full' | 'flows' | 'nodes', credentials?: Record<string, Record<string, string>>): Promise<void>;
   unload(): Promise<void>;

@@ -8,6 +8,7 @@
 import type { Connection, Delivery, EventContext, Receiver } from 'rhea';
 import { FEEDBACK_ADDRESS, SERVICE_DEVICEBOUND_ADDRESS, decodeFeedback, encodeServiceSend, type AmqpMessage } from '../../common/codec/amqp';
 import { C2DError } from '../../common/errors';
+import { linkCredit } from '../../common/rhea-internals';
 import type { OutgoingMessage, ReceivedFeedbackBatch } from '../../common/message';
 import type { LiveSession } from '../connection-keeper';
 import type { ServiceCredentials } from '../credentials';
@@ -74,7 +75,7 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
     const put = async (): Promise<number> => {
       const t = await c.issueToken();
       // azure-iothub: name = HostName for SAS; for Entra the same audience, type `jwt`.
-      await (this.cbs as CbsClient).putToken(c.host, t.token, t.type);
+      await (this.cbs as CbsClient).putToken(c.tokenHost, t.token, t.type);
       this.o.onTokenRenewed?.(t.expiresAtMs);
       return t.expiresAtMs;
     };
@@ -107,7 +108,7 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
       });
     }
     const link = await this.feedbackLink;
-    const missing = credit - (link as unknown as { credit: number }).credit;
+    const missing = credit - linkCredit(link);
     if (missing > 0) link.add_credit(missing);
   }
 

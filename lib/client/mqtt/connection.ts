@@ -108,12 +108,24 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private corked = false;
   private ended = false;
   private closed = false;
+  /**
+   * PUBLISHes that came before anyone listened: a hub resuming a clean=false session may send
+   * them in the CONNACK's own read, before open() has returned. Emitted once a listener comes.
+   */
+  private early: IPublishPacket[] | undefined = [];
 
   private constructor(
     private readonly stream: Duplex,
     private readonly onStreamClose: (cb: () => void) => void,
   ) {
     super();
+    (this as EventEmitter).on('newListener', (event: string) => {
+      if (event !== 'publish' || !this.early) return;
+      const early = this.early;
+      this.early = undefined;
+      // After the listener is added (newListener runs before), and before any later read.
+      if (early.length > 0) queueMicrotask(() => early.forEach((p) => this.emit('publish', p)));
+    });
   }
 
   /** Connects, sends CONNECT and resolves on an accepting CONNACK (clean=false, as the SDKs). */
@@ -177,7 +189,8 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private onPacket(p: Packet): void {
     switch (p.cmd) {
       case 'publish':
-        this.emit('publish', p);
+        if (this.early) this.early.push(p);
+        else this.emit('publish', p);
         return;
       case 'suback': {
         const s = p as ISubackPacket;

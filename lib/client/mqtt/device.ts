@@ -212,10 +212,8 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
     return this.buffer.next(timeoutMs, signal);
   }
 
-  async settle(kind: Settlement, lockToken: string): Promise<void> {
-    if (kind !== 'complete') {
-      throw new C2DError('OperationNotSupported', `${kind} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`);
-    }
+  /** Always a complete: DeviceClient refuses reject and abandon over MQTT before they come here (errors.notOverMqtt). */
+  async settle(_kind: Settlement, lockToken: string): Promise<void> {
     const lock = this.locks.get(lockToken);
     if (this.superseded.delete(lockToken)) {
       throw new C2DError('DeviceMessageLockLost', `The lock of lock token '${lockToken}' was lost: the hub has since delivered this message again (a new PUBLISH with its message id or packet id), which it does only once the old lock is gone. Settle the new delivery.`);

@@ -31,11 +31,31 @@ export type HubRoute =
   /** DELETE completes a feedback batch (reject with the `reject` flag). */
   | { kind: 'feedbackLock'; lockToken: string }
   /** POST abandons a feedback batch. */
-  | { kind: 'feedbackAbandon'; lockToken: string };
+  | { kind: 'feedbackAbandon'; lockToken: string }
+  // This hub's inspection routes, under INSPECTION_PREFIX (IoT Hub has none of them).
+  /** GET the hub's counts. */
+  | { kind: 'c2dStats' }
+  /** GET peeks the device's pending messages. */
+  | { kind: 'c2dQueue'; deviceId: string }
+  /** DELETE cancels the pending message(s) with this messageId. */
+  | { kind: 'c2dQueueMessage'; deviceId: string; messageId: string }
+  /** GET the kept dead letters of every device. */
+  | { kind: 'c2dDeadLetters' }
+  /** GET the kept dead letters of one device. */
+  | { kind: 'c2dDeviceDeadLetters'; deviceId: string }
+  /** DELETE drops one dead letter (by sequence number, as written in the path). */
+  | { kind: 'c2dDeadLetter'; deviceId: string; sequenceNumber: string }
+  /** POST sends one dead letter again. */
+  | { kind: 'c2dDeadLetterRequeue'; deviceId: string; sequenceNumber: string }
+  /** GET the recent life of a message id. */
+  | { kind: 'c2dTrace'; messageId: string };
 
 export type HubRouteKind = HubRoute['kind'];
 
 const enc = encodeURIComponent;
+
+/** Where the inspection routes live: a path IoT Hub does not use. */
+export const INSPECTION_PREFIX = '/c2d';
 
 /** Paths (with `?api-version=`) as the clients send them. */
 export const hubPaths = {
@@ -52,6 +72,17 @@ export const hubPaths = {
   feedbackLock: (lockToken: string, reject = false) =>
     withVersion(`/messages/serviceBound/feedback/${enc(lockToken)}`) + (reject ? '&reject' : ''),
   feedbackAbandon: (lockToken: string) => withVersion(`/messages/serviceBound/feedback/${enc(lockToken)}/abandon`),
+};
+
+/** The inspection routes' paths (no api-version: they are this hub's own). */
+export const inspectionPaths = {
+  stats: () => `${INSPECTION_PREFIX}/stats`,
+  queue: (deviceId: string) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/messages`,
+  queueMessage: (deviceId: string, messageId: string) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/messages/${enc(messageId)}`,
+  deadLetters: (deviceId?: string) => (deviceId === undefined ? `${INSPECTION_PREFIX}/deadletters` : `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters`),
+  deadLetter: (deviceId: string, sequenceNumber: number) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters/${sequenceNumber}`,
+  requeue: (deviceId: string, sequenceNumber: number) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters/${sequenceNumber}/requeue`,
+  trace: (messageId: string) => `${INSPECTION_PREFIX}/messages/${enc(messageId)}/trace`,
 };
 
 function withVersion(path: string): string {
@@ -93,12 +124,35 @@ export function parseHubPath(pathname: string): HubRoute | undefined {
     if (n === 6 && is(5, 'abandon')) return { kind: 'deviceBoundAbandon', deviceId, lockToken };
     return undefined;
   }
+  if (is(0, INSPECTION_PREFIX.slice(1))) return parseInspectionPath(seg.slice(1), is);
   if (is(0, 'messages') && is(1, 'servicebound') && is(2, 'feedback')) {
     if (n === 3) return { kind: 'feedback' };
     const lockToken = seg[3] ?? '';
     if (lockToken === '') return undefined;
     if (n === 4) return { kind: 'feedbackLock', lockToken };
     if (n === 5 && is(4, 'abandon')) return { kind: 'feedbackAbandon', lockToken };
+  }
+  return undefined;
+}
+
+/** The segments after INSPECTION_PREFIX; `is(i, lit)` compares segment i + 1. */
+function parseInspectionPath(seg: string[], isAt: (i: number, lit: string) => boolean): HubRoute | undefined {
+  const is = (i: number, lit: string): boolean => isAt(i + 1, lit);
+  const n = seg.length;
+  if (n === 1 && is(0, 'stats')) return { kind: 'c2dStats' };
+  if (n === 1 && is(0, 'deadletters')) return { kind: 'c2dDeadLetters' };
+  if (n === 3 && is(0, 'messages') && seg[1] !== '' && is(2, 'trace')) return { kind: 'c2dTrace', messageId: seg[1]! };
+  if (!is(0, 'devices') || n < 3 || seg[1] === '') return undefined;
+  const deviceId = seg[1]!;
+  const id = seg[3] ?? '';
+  if (is(2, 'messages')) {
+    if (n === 3) return { kind: 'c2dQueue', deviceId };
+    if (n === 4 && id !== '') return { kind: 'c2dQueueMessage', deviceId, messageId: id };
+  }
+  if (is(2, 'deadletters')) {
+    if (n === 3) return { kind: 'c2dDeviceDeadLetters', deviceId };
+    if (n === 4 && id !== '') return { kind: 'c2dDeadLetter', deviceId, sequenceNumber: id };
+    if (n === 5 && id !== '' && is(4, 'requeue')) return { kind: 'c2dDeadLetterRequeue', deviceId, sequenceNumber: id };
   }
   return undefined;
 }

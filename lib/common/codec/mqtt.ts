@@ -204,12 +204,6 @@ export function deviceBoundFilter(deviceId: string): string {
   return `${DEVICES}/${deviceId}/${MESSAGES}/${DEVICE_BOUND}/#`;
 }
 
-/** Whether `filter` is deviceBoundFilter(id) for some id (without `/`). Runs per SUBSCRIBE, not per message. */
-export function isDeviceBoundFilter(filter: string): boolean {
-  const idEnd = filter.indexOf('/', TOPIC_HEAD.length);
-  return filter.startsWith(TOPIC_HEAD) && idEnd > TOPIC_HEAD.length && filter === deviceBoundFilter(filter.slice(TOPIC_HEAD.length, idEnd));
-}
-
 /** `devices/{id}/messages/devicebound/{bag}`; the trailing `/` is always there. */
 export function deviceBoundTopic(deviceId: string, m: MqttMessageProperties): string {
   return `${DEVICES}/${deviceId}/${MESSAGES}/${DEVICE_BOUND}/${encodePropertyBag(messageBagEntries(m))}`;

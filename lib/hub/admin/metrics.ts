@@ -40,11 +40,13 @@ export interface CountEvent {
 const COMMIT_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const GROUP_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
-/** Transport label for engine events, which name no transport: the device's last connection. */
+/** Transport label for a device whose transport is not known (yet): its last delivery's, else its last connection's. */
 const UNKNOWN = 'unknown';
 
 export class HubMetrics extends EventEmitter<{ count: [CountEvent] }> {
   readonly registry = new Registry();
+  /** Each counter's name, as it was made (prom-client's typings do not show it on the counter). */
+  private readonly counterNames = new WeakMap<Counter<string>, string>();
   private readonly totals = new Map<string, number>();
   private readonly transports = new Map<string, string>();
   private source: MetricsSource | undefined;
@@ -149,12 +151,14 @@ export class HubMetrics extends EventEmitter<{ count: [CountEvent] }> {
   private readonly connected = new Map<string, string>();
 
   private counter(name: string, help: string, labelNames: string[]): Counter<string> {
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
+    const c = new Counter({ name, help, labelNames, registers: [this.registry] });
+    this.counterNames.set(c, name);
+    return c;
   }
 
   private inc(counter: Counter<string>, labels: Record<string, string> = {}, by = 1): void {
     counter.inc(labels, by);
-    const name = (counter as unknown as { name: string }).name;
+    const name = this.counterNames.get(counter) ?? '';
     const key = `${name}${JSON.stringify(labels)}`;
     const total = (this.totals.get(key) ?? 0) + by;
     this.totals.set(key, total);

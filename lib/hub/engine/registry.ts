@@ -198,6 +198,10 @@ export class DeviceRegistry implements Registry {
     return [...this.devices.values()].slice(0, n).map((r) => this.view(r));
   }
 
+  deviceIds(): string[] {
+    return [...this.devices.keys()];
+  }
+
   getPolicy(keyName: string): SharedAccessPolicy | undefined {
     const p = this.policies.get(keyName);
     return p ? structuredClone(p) : undefined;

@@ -1,6 +1,6 @@
 /**
- * The HTTPS request handler: a tiny dispatcher from IoT Hub's REST paths to
- * the route groups. It bounds the body before anything parses it, answers 404
+ * The HTTPS request handler: a tiny dispatcher from IoT Hub's REST paths (and
+ * this hub's own inspection paths under /c2d) to the route groups. It bounds the body before anything parses it, answers 404
  * for paths the hub does not serve and 405 (with `Allow`) for wrong methods,
  * and turns every thrown error into IoT Hub's error shape, so one bad request
  * never disturbs the next. Header size is bounded by the server's maxHeaderSize
@@ -21,6 +21,7 @@ import { registryRoutes } from './registry';
 import { purgeRoutes } from './purge';
 import { feedbackRoutes } from './feedback';
 import { remoteOf, type AccessEvent, type AccessObserver } from '../access';
+import { inspectionRoutes } from './inspection';
 
 export interface HttpHandlerOptions {
   /** Largest request body in bytes (default WIRE_LIMITS.httpMaxBodyBytes). */
@@ -39,7 +40,7 @@ export interface HttpHandlerOptions {
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-const ROUTES: RouteTable = { ...deviceMessageRoutes, ...deviceEventRoutes, ...registryRoutes, ...purgeRoutes, ...feedbackRoutes };
+const ROUTES: RouteTable = { ...deviceMessageRoutes, ...deviceEventRoutes, ...registryRoutes, ...purgeRoutes, ...feedbackRoutes, ...inspectionRoutes };
 
 /** Reads the whole body, refusing (413) once it passes `max` bytes. */
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {

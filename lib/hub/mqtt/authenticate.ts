@@ -4,21 +4,24 @@
  * same device; the password is a SAS token, or absent when the TLS client
  * certificate authenticates (X.509). Refusals answer CONNACK 4 (credentials
  * missing or malformed) or 5 (credentials checked and refused, unknown or
- * disabled device); a module client id gets 2 (modules are out of scope).
+ * disabled device); a module client id gets 2 (modules are out of scope), a
+ * protocol level other than 4 (MQTT 3.1.1, the only one IoT Hub's device
+ * endpoint speaks) gets 1.
  */
 import { C2DError } from '../../common/errors';
 import { parseMqttUsername } from '../../common/codec/mqtt';
 import { BOUNDS } from '../../common/limits';
-import type { HubApi, Principal } from '../api';
-import type { Client } from './aedes-client';
-import type { MqttConnection } from './connection';
+import type { ClientCertificateInfo, HubApi, Principal } from '../api';
 
-// aedes' AuthErrorCode values (a const enum in its typings, not importable from CJS).
-export const CONNACK = { IDENTIFIER_REJECTED: 2, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
+/** CONNACK return codes (MQTT 3.1.1 §3.2.2.3). */
+export const CONNACK = { ACCEPTED: 0, UNACCEPTABLE_PROTOCOL_VERSION: 1, IDENTIFIER_REJECTED: 2, SERVER_UNAVAILABLE: 3, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
+
+/** MQTT 3.1.1's protocol level. */
+export const MQTT_3_1_1 = 4;
 
 export class ConnectRefused extends Error {
   constructor(
-    readonly returnCode: 2 | 4 | 5,
+    readonly returnCode: 1 | 2 | 3 | 4 | 5,
     message: string,
   ) {
     super(message);
@@ -28,11 +31,13 @@ export class ConnectRefused extends Error {
 /** Checks one CONNECT; returns the device and principal, or throws ConnectRefused. */
 export function authenticateConnect(
   hub: HubApi,
-  conn: MqttConnection,
-  clientId: string,
-  username: string | undefined,
-  password: Buffer | undefined,
+  connect: { protocolVersion?: number; clientId: string; username?: string; password?: Buffer },
+  clientCert: ClientCertificateInfo | undefined,
 ): { deviceId: string; principal: Principal } {
+  const { clientId, username, password } = connect;
+  if (connect.protocolVersion !== MQTT_3_1_1) {
+    throw new ConnectRefused(CONNACK.UNACCEPTABLE_PROTOCOL_VERSION, `MQTT protocol level ${String(connect.protocolVersion)} is not supported: IoT Hub's device endpoint speaks MQTT 3.1.1 (level 4).`);
+  }
   if (clientId === '' || clientId.length > BOUNDS.maxIdLength) {
     throw new ConnectRefused(CONNACK.IDENTIFIER_REJECTED, 'The client id must be the device id (1..128 characters).');
   }
@@ -57,8 +62,8 @@ export function authenticateConnect(
   try {
     if (password !== undefined && password.length > 0) {
       principal = hub.auth.authenticateSas(password.toString('utf8'));
-    } else if (conn.clientCert) {
-      principal = hub.auth.authenticateX509(deviceId, conn.clientCert);
+    } else if (clientCert) {
+      principal = hub.auth.authenticateX509(deviceId, clientCert);
     } else {
       throw new ConnectRefused(CONNACK.BAD_USERNAME_OR_PASSWORD, 'Neither a SAS token (password) nor a client certificate was given.');
     }
@@ -72,30 +77,4 @@ export function authenticateConnect(
   if (!device) throw new ConnectRefused(CONNACK.NOT_AUTHORIZED, `Device '${deviceId}' is not registered.`);
   if (device.status !== 'enabled') throw new ConnectRefused(CONNACK.NOT_AUTHORIZED, `Device '${deviceId}' is disabled.`);
   return { deviceId, principal };
-}
-
-type Done = (error: (Error & { returnCode: number }) | null, success: boolean | null) => void;
-
-/** The aedes `authenticate` hook over authenticateConnect. */
-export function makeAuthenticate(
-  hub: HubApi,
-  connectionOf: (client: Client) => MqttConnection | undefined,
-  onAuthenticated: (client: Client, conn: MqttConnection) => void,
-  onRefused: (client: Client, why: string) => void,
-) {
-  return (client: Client, username: string | undefined, password: Buffer | undefined, done: Done): void => {
-    const conn = connectionOf(client);
-    try {
-      if (!conn) throw new ConnectRefused(CONNACK.NOT_AUTHORIZED, 'Unknown connection.');
-      const { deviceId, principal } = authenticateConnect(hub, conn, client.id, username, password);
-      conn.deviceId = deviceId;
-      conn.principal = principal;
-      onAuthenticated(client, conn);
-      done(null, true);
-    } catch (e) {
-      const refused = e instanceof ConnectRefused ? e : new ConnectRefused(CONNACK.NOT_AUTHORIZED, 'Authentication failed.');
-      onRefused(client, refused.message);
-      done(refused, null);
-    }
-  };
 }

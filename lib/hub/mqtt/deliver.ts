@@ -12,54 +12,54 @@
  *   says a lock ended without one (DeliverySink.lockLost: expiry, purge, cancel);
  * - closing returns the locks still held to Enqueued (receiver.close()).
  */
-import { LAZY_SETTLE, type DeviceReceiver, type HubApi } from '../api';
+import { LAZY_SETTLE, type DeliverySink, type DeviceReceiver, type HubApi } from '../api';
 import { deliveredAck, type ReceivedMessage } from '../../common/message';
 import { deviceBoundTopic } from '../../common/codec/mqtt';
-import { sendPublish, type Client } from './aedes-client';
 import type { MqttProtocol } from './connection';
 
-interface InFlight {
-  lockToken: string;
-  messageId: string;
-}
-
-export interface DeliveryEvents {
+/** The connection a delivery writes to and reports to (MqttDeviceConnection). */
+export interface DeliveryOwner {
+  /**
+   * Writes a PUBLISH; `done` runs once it is handed to the socket, with an
+   * error when it was not (the connection closed: the lock brings the message back).
+   */
+  publish(topic: string, payload: Buffer, qos: 0 | 1, packetId: number | undefined, done?: (error?: Error) => void): void;
   /** The engine closed the receiver (device deleted or disabled, a newer connection, hub closing). */
-  onReceiverClosed(reason: Error): void;
+  receiverClosed(reason: Error): void;
   /** A settlement failed (e.g. 412002 when the lock expired before the PUBACK came). */
-  onSettleError(err: unknown): void;
+  settleFailed(err: unknown): void;
 }
 
-export class C2DDelivery {
+interface InFlight {
+  packetId: number;
+  lockToken: string;
+}
+
+/** The engine's sink for one subscribed connection: it is told directly of each delivery and each lock lost. */
+export class C2DDelivery implements DeliverySink {
   private receiver: DeviceReceiver | undefined;
-  private readonly inFlight = new Map<number, InFlight>();
+  /** Written, not yet PUBACKed, oldest first: at most `window` (a PUBACK nearly always matches the first). */
+  private inFlight: InFlight[] = [];
   private nextPacketId = 1;
   private stopped = false;
 
   constructor(
     private readonly hub: HubApi,
-    private readonly client: Client,
+    private readonly owner: DeliveryOwner,
     readonly deviceId: string,
     private qos: 0 | 1,
     private readonly window: number,
     private readonly transport: MqttProtocol,
-    private readonly events: DeliveryEvents,
   ) {}
 
   start(): void {
-    this.receiver = this.hub.openReceiver(
-      this.deviceId,
-      {
-        deliver: (m) => this.deliver(m),
-        lockLost: (lockToken) => this.lockLost(lockToken),
-        closed: (reason) => {
-          this.receiver = undefined;
-          this.stop();
-          this.events.onReceiverClosed(reason);
-        },
-      },
-      { credit: this.window, replace: true, transport: this.transport },
-    );
+    this.receiver = this.hub.openReceiver(this.deviceId, this, { credit: this.window, replace: true, transport: this.transport });
+  }
+
+  closed(reason: Error): void {
+    this.receiver = undefined;
+    this.stop();
+    this.owner.receiverClosed(reason);
   }
 
   /** A new SUBSCRIBE for the same filter may change the QoS. */
@@ -68,10 +68,10 @@ export class C2DDelivery {
   }
 
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.inFlight.length;
   }
 
-  private deliver(m: ReceivedMessage): void {
+  deliver(m: ReceivedMessage): void {
     if (this.stopped) return; // the lock returns to Enqueued when it expires or the receiver closes
     const topic = deviceBoundTopic(this.deviceId, {
       messageId: m.messageId,
@@ -86,22 +86,22 @@ export class C2DDelivery {
     });
     if (this.qos === 0) {
       // Completed once handed to the socket; not if that failed (its lock brings it back).
-      sendPublish(this.client, { topic, payload: m.body, qos: 0 }, (e) => {
+      this.owner.publish(topic, m.body, 0, undefined, (e) => {
         if (!e) this.settle(m.lockToken);
       });
       return;
     }
     const packetId = this.allocatePacketId();
-    this.inFlight.set(packetId, { lockToken: m.lockToken, messageId: m.messageId });
-    sendPublish(this.client, { topic, payload: m.body, qos: 1, messageId: packetId });
+    this.inFlight.push({ packetId, lockToken: m.lockToken });
+    this.owner.publish(topic, m.body, 1, packetId);
   }
 
   /** PUBACK: complete the message it acknowledges. A PUBACK for an unknown id (late, after a lock expiry) is ignored. */
   puback(packetId: number): void {
-    const f = this.inFlight.get(packetId);
-    if (!f) return;
-    this.inFlight.delete(packetId);
-    this.settle(f.lockToken);
+    const i = this.inFlight.findIndex((f) => f.packetId === packetId);
+    if (i < 0) return;
+    const [f] = this.inFlight.splice(i, 1);
+    this.settle(f!.lockToken);
   }
 
   /**
@@ -110,19 +110,17 @@ export class C2DDelivery {
    * (new lock, new packet id), so the slot and its credit are freed; a late
    * PUBACK for the old packet id is ignored.
    */
-  private lockLost(lockToken: string): void {
-    for (const [packetId, f] of this.inFlight) {
-      if (f.lockToken !== lockToken) continue;
-      this.inFlight.delete(packetId);
-      this.receiver?.addCredit(1);
-      return;
-    }
+  lockLost(lockToken: string): void {
+    const i = this.inFlight.findIndex((f) => f.lockToken === lockToken);
+    if (i < 0) return;
+    this.inFlight.splice(i, 1);
+    this.receiver?.addCredit(1);
   }
 
   private settle(lockToken: string): void {
     // A PUBACK has no answer, so nobody waits on its commit (lazy); complete() takes the message
     // out of the queue as it is called, so the slot comes back now, not after the commit.
-    this.hub.complete(this.deviceId, lockToken, LAZY_SETTLE).catch((err: unknown) => this.events.onSettleError(err));
+    this.hub.complete(this.deviceId, lockToken, LAZY_SETTLE).catch((err: unknown) => this.owner.settleFailed(err));
     queueMicrotask(() => {
       if (!this.stopped) this.receiver?.addCredit(1);
     });
@@ -133,7 +131,7 @@ export class C2DDelivery {
     for (;;) {
       const id = this.nextPacketId;
       this.nextPacketId = id >= 65535 ? 1 : id + 1;
-      if (!this.inFlight.has(id)) return id;
+      if (!this.inFlight.some((f) => f.packetId === id)) return id;
     }
   }
 
@@ -141,7 +139,7 @@ export class C2DDelivery {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.inFlight.clear();
+    this.inFlight = [];
     const r = this.receiver;
     this.receiver = undefined;
     r?.close();

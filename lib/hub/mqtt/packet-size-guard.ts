@@ -1,11 +1,10 @@
 /**
- * Bounds MQTT packet size before aedes buffers a packet. aedes' parser has no
- * size limit for MQTT 3.1.1: a client that announces a 200 MB remaining length
- * would make it buffer 200 MB. This scanner reads only the fixed headers
- * (type byte + variable-length "remaining length") and skips bodies, so it
- * costs a few operations per chunk.
+ * Bounds MQTT packet size before mqtt-packet's parser buffers a packet: it
+ * has no size limit for MQTT 3.1.1, so a client that announces a 200 MB
+ * remaining length would make it buffer 200 MB. This scanner reads only the
+ * fixed headers (type byte + variable-length "remaining length") and skips
+ * bodies, so it costs a few operations per chunk.
  */
-import type { Duplex } from 'node:stream';
 
 export class MqttPacketSizeScanner {
   private state: 'type' | 'length' | 'body' = 'type';
@@ -14,6 +13,11 @@ export class MqttPacketSizeScanner {
   private lengthBytes = 0;
 
   constructor(private readonly maxPacketBytes: number) {}
+
+  /** Whether the bytes fed so far end where a packet ends (no packet begun and unfinished). */
+  get atBoundary(): boolean {
+    return this.state === 'type';
+  }
 
   /** Scans the next bytes; returns why the stream must be dropped, or undefined when all is well. */
   feed(chunk: Buffer): string | undefined {
@@ -47,24 +51,4 @@ export class MqttPacketSizeScanner {
     }
     return undefined;
   }
-}
-
-/**
- * Watches the bytes aedes reads from `stream` and calls `onViolation` on the
- * first oversized or malformed header. Call it after aedes attached its
- * 'readable' listener: a 'data' listener then only observes each chunk that
- * aedes reads (Node emits 'data' from read()), before aedes parses it, and
- * does not switch the stream to flowing mode.
- */
-export function guardPacketSize(stream: Duplex, maxPacketBytes: number, onViolation: (why: string) => void): void {
-  const scanner = new MqttPacketSizeScanner(maxPacketBytes);
-  let tripped = false;
-  stream.on('data', (chunk: Buffer) => {
-    if (tripped) return;
-    const why = scanner.feed(chunk);
-    if (why) {
-      tripped = true;
-      onViolation(why);
-    }
-  });
 }
