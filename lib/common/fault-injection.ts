@@ -201,3 +201,12 @@ export function faultRequestProperties(r: FaultRequest): Properties {
   if (r.durationInSecs !== undefined) p[FAULT_PROPERTIES.durationInSecs] = String(r.durationInSecs);
   return p;
 }
+
+/**
+ * The fault request fields of a JSON object or a msg.payload (the node action, the admin
+ * routes), unchecked: HubApi.injectFault checks each and names a bad one (400004).
+ */
+export function faultRequestFields(v: unknown): FaultRequest {
+  const o = (v && typeof v === 'object' && !Buffer.isBuffer(v) ? v : {}) as Record<string, unknown>;
+  return { type: o.type as FaultType, closeReason: o.closeReason as string | undefined, delayInSecs: o.delayInSecs as number | undefined, durationInSecs: o.durationInSecs as number | undefined };
+}

@@ -20,6 +20,8 @@ export interface StartOptions {
   ports: Record<Protocol, number | false>;
   limits: Partial<HubLimits>;
   registerUnknownDevices: boolean;
+  /** Whether devices' D2C fault requests are honoured (HubOptions.faultInjection). */
+  faultInjection?: boolean;
   synchronous: StoreSynchronous;
   /** CA certificates (PEM) for certificateAuthority devices. */
   trustedCaCertificates: string[];
@@ -58,7 +60,7 @@ function embeddedModule(): EmbeddedModule | undefined {
 }
 
 export async function startHub(o: StartOptions): Promise<StartedHub> {
-  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous, trustedCaCertificates: o.trustedCaCertificates, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
+  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, ...(o.faultInjection !== undefined ? { faultInjection: o.faultInjection } : {}), synchronous: o.synchronous, trustedCaCertificates: o.trustedCaCertificates, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
   const mod = embeddedModule();
   let started: StartedHub;
   if (mod) {
