@@ -129,6 +129,13 @@ describe('the README', function () {
       assert.deepEqual((json(7) as unknown as Array<Record<string, unknown>>).map((e) => e.event), ['enqueued', 'cancelled']);
       assert.deepEqual(h.peek('demo-device').map((m) => m.messageId), ['r1'], 'r1 requeued, m1 cancelled');
       assert.equal(h.deadLetters().total, 0);
+
+      // The curl line of "Test your reconnect logic", with the same preamble: a KillTcp scheduled for demo-device.
+      const faultCurl = /\n {3}```sh\n {3}(curl [^\n]*\\\n[^\n]*\/faults")\n/.exec(readme)?.[1];
+      assert.ok(faultCurl, 'the README has the fault curl line');
+      const scheduled = JSON.parse(await bash(`set -euo pipefail\n${preamble}\n${faultCurl.replace(/\\\n\s*/, '')}`)) as Record<string, unknown>;
+      assert.deepEqual([scheduled.deviceId, scheduled.type], ['demo-device', 'KillTcp']);
+      assert.match(String(scheduled.dueTimeUtc), /^\d{4}-\d\d-\d\dT.*Z$/);
     } finally {
       await hub.close();
       fs.rmSync(dir, { recursive: true, force: true });
