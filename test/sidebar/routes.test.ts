@@ -162,10 +162,14 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     assert.deepEqual([drop.body.deviceId, drop.body.type], ['demo-device', 'KillTcp']);
     assert.match(String(drop.body.dueTimeUtc), /^\d{4}-\d\d-\d\dT.*Z$/);
     assert.equal((await requested).source, 'api');
+    // A timed fault on the other device (demo-device may still be reconnecting): its sends fail 429001.
+    const other = new InProcessDeviceClient(hub, 'other');
+    await other.open();
     const started = new Promise<void>((resolve) => hub.events.on('fault', (f: M) => f.phase === 'started' && resolve()));
-    assert.equal((await admin('post', `${base}/devices/demo-device/faults`, { type: 'InvokeThrottling', durationInSecs: 60 })).status, 201);
+    assert.equal((await admin('post', `${base}/devices/other/faults`, { type: 'InvokeThrottling', durationInSecs: 60 })).status, 201);
     await started;
-    await assert.rejects(device.sendEvent(Buffer.from('x')), (e: { code?: number }) => e.code === 429001);
+    await assert.rejects(other.sendEvent(Buffer.from('x')), (e: { code?: number }) => e.code === 429001);
+    await other.close();
     for (const [path, body, status, code] of [
       [`${base}/devices/demo-device/faults`, { type: 'KillEverything' }, 400, 400004],
       [`${base}/devices/demo-device/faults`, { type: 'KillTcp', delayInSecs: 'soon' }, 400, 400004],
