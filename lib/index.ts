@@ -18,4 +18,6 @@ export { ServiceClient, type ServiceClientOptions } from './client/service-clien
 export { InProcessDeviceClient, InProcessServiceClient } from './client/in-process';
 export { DeviceCredentials, ServiceCredentials, IOTHUB_TOKEN_SCOPE, type DeviceParts, type TokenCredential, type X509Credential } from './client/credentials';
 export { SEND_TIMEOUT_MS } from './client/send-timeout';
+// Fault injection (testing reconnect logic): the D2C properties that ask the hub for a fault.
+export { faultRequestProperties, FAULT_TYPES, type FaultRequest, type FaultType } from './common/fault-injection';
 export type { EntraOptions, JsonWebKeySet } from './hub/entra';

@@ -29,7 +29,7 @@ import { followHubStatus } from './support/hub-status';
 const EVENTS: HubEventName[] = [
   'enqueued', 'delivered', 'completed', 'rejected', 'abandoned', 'lockExpired', 'expired', 'deadLettered',
   'purged', 'cancelled', 'requeued', 'deadLettersDropped', 'feedback',
-  'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted', 'deviceToCloud',
+  'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted', 'deviceToCloud', 'fault', 'warning',
 ];
 
 interface Creds {

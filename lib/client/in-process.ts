@@ -7,10 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { systemClock } from '../common/clock';
-import { errors } from '../common/errors';
+import { C2DError, errors } from '../common/errors';
 import type { DeviceMessage, OutgoingMessage, Properties } from '../common/message';
 import { assertDeviceEvent } from '../common/validate';
-import type { Device, DeviceReceiver, DeviceSpec, FeedbackReceiver, HubApi } from '../hub/api';
+import type { Device, DeviceReceiver, DeviceSession, DeviceSpec, FeedbackReceiver, HubApi } from '../hub/api';
+import { ExponentialBackoffWithJitter, type RetryPolicy } from '../common/retry';
 import { FeedbackStream } from './feedback-stream';
 import { MessageBuffer } from './message-buffer';
 import { toOutgoing } from './outgoing';
@@ -19,19 +20,32 @@ import type { DeviceConnection, FeedbackBatchHandle, ReceiveOptions, SendOptions
 
 const PROTOCOL = 'in-process';
 
+export interface InProcessDeviceOptions {
+  /** Credit while a `message` listener is attached (default 50). */
+  prefetch?: number;
+  /** When the hub drops the connection (an injected fault): how soon to reconnect (default: the DeviceClient's backoff). */
+  retryPolicy?: RetryPolicy;
+}
+
 export class InProcessDeviceClient extends EventEmitter implements DeviceConnection {
   readonly transport = 'in-process' as const;
   readonly canRejectOrAbandon = true;
   private receiver: DeviceReceiver | undefined;
   private readonly buffer = new MessageBuffer();
   private isOpen = false;
+  /** The hub's record of this connection while open. */
+  private session: DeviceSession | undefined;
+  /** Reconnecting after the hub dropped the connection. */
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly retryPolicy: RetryPolicy;
 
   constructor(
     private readonly hub: HubApi,
     readonly deviceId: string,
-    private readonly options: { prefetch?: number } = {},
+    private readonly options: InProcessDeviceOptions = {},
   ) {
     super();
+    this.retryPolicy = options.retryPolicy ?? new ExponentialBackoffWithJitter();
     this.on('newListener', (event: string | symbol) => {
       if (event !== 'message' || !this.isOpen || this.listenerCount('message') > 0) return;
       if (this.receiver) this.receiver.addCredit(this.options.prefetch ?? 50);
@@ -45,6 +59,13 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
 
   async open(): Promise<void> {
     if (this.isOpen) return;
+    this.connect();
+    this.emit('connected', { reason: 'connected' });
+    if (this.listenerCount('message') > 0) this.attach();
+  }
+
+  /** Opens the hub session (throws 404001 for an unknown or disabled device, after saying so). */
+  private connect(): void {
     const d = this.hub.registry.getDevice(this.deviceId);
     if (!d || d.status !== 'enabled') {
       const err = errors.deviceNotFound(this.deviceId);
@@ -52,9 +73,47 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
       throw err;
     }
     this.isOpen = true;
-    this.hub.noteConnection(this.deviceId, PROTOCOL, true);
-    this.emit('connected', { reason: 'connected' });
-    if (this.listenerCount('message') > 0) this.attach();
+    const session = this.hub.openSession(this.deviceId, PROTOCOL, {
+      ended: (reason) => {
+        if (this.session === session) this.drop(reason, 'device-disabled', false);
+      },
+      // No protocol layers here: every connection fault is the connection dropping, and coming back.
+      fault: (f) => {
+        if (this.session !== session) return false;
+        this.drop(new C2DError('DeviceConnectionClosedRemotely', `The hub dropped the connection (fault injected: ${f.type}, ${f.closeReason}).`), 'communication-error', true);
+        return true;
+      },
+    });
+    this.session = session;
+  }
+
+  /** The connection is gone: locks go back to the queue; reconnect after the policy's delay when `retry`. */
+  private drop(cause: Error, reason: 'device-disabled' | 'communication-error', retry: boolean): void {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    const session = this.session;
+    this.session = undefined;
+    this.receiver?.close();
+    this.receiver = undefined;
+    this.buffer.fail(cause);
+    session?.close(retry ? 'fault' : 'ended');
+    if (!retry || !this.retryPolicy.shouldRetry(cause, 1, 0)) {
+      this.emit('disconnected', { reason, cause });
+      return;
+    }
+    const delayMs = Math.max(0, this.retryPolicy.nextDelayMs(1, cause));
+    this.emit('disconnected_retrying', { reason, cause, attempt: 1, delayMs });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      try {
+        this.connect();
+      } catch {
+        return; // said as 'disconnected' by connect()
+      }
+      this.emit('connected', { reason: 'connected' });
+      if (this.listenerCount('message') > 0) this.attach();
+    }, delayMs);
+    this.reconnectTimer.unref();
   }
 
   /** One engine receiver; messages go to the listeners, or wait in the buffer for receive(). */
@@ -69,11 +128,7 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
         },
         closed: (reason) => {
           this.receiver = undefined;
-          if (this.isOpen) {
-            this.isOpen = false;
-            this.buffer.fail(reason);
-            this.emit('disconnected', { reason: 'device-disabled', cause: reason });
-          }
+          this.drop(reason, 'device-disabled', false);
         },
       },
       // Polling only (no listener): one message at a time, as AMQP's credit 1.
@@ -82,12 +137,15 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
   }
 
   async close(): Promise<void> {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     if (!this.isOpen) return;
     this.isOpen = false;
     this.receiver?.close();
     this.receiver = undefined;
     this.buffer.fail(new Error('The client was closed.'));
-    this.hub.noteConnection(this.deviceId, PROTOCOL, false, 'closed-by-client');
+    this.session?.close('closed-by-client');
+    this.session = undefined;
     this.emit('disconnected', { reason: 'closed-by-client' });
   }
 
@@ -125,7 +183,7 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
   async sendEvent(body: Buffer, properties: Properties = {}): Promise<void> {
     assertDeviceEvent(body, properties);
     if (!this.isOpen) throw errors.unavailable('The client is not open.');
-    this.hub.noteDeviceToCloud(this.deviceId, body, { ...properties });
+    this.hub.noteDeviceToCloud(this.deviceId, body, { ...properties }, this.session);
   }
 }
 

@@ -21,6 +21,7 @@ export const ERRORS = {
   InvalidProtocolVersion: { code: 400001, httpStatus: 400, amqpCondition: 'amqp:not-implemented', retry: 'fatal' },
   IotHubUnauthorized: { code: 401003, httpStatus: 401, amqpCondition: 'amqp:unauthorized-access', retry: 'unauthorized' },
   IotHubUnauthorizedAccess: { code: 401002, httpStatus: 401, amqpCondition: 'amqp:unauthorized-access', retry: 'unauthorized' },
+  IotHubQuotaExceeded: { code: 403002, httpStatus: 403, amqpCondition: 'com.microsoft:quota-exceeded', retry: 'fatal' },
   DeviceMaximumQueueDepthExceeded: { code: 403004, httpStatus: 403, amqpCondition: 'amqp:resource-limit-exceeded', retry: 'fatal' },
   InvalidMessageExpiryTime: { code: 403009, httpStatus: 403, amqpCondition: 'com.microsoft:argument-out-of-range', retry: 'fatal' },
   DeviceDisabled: { code: 403012, httpStatus: 403, amqpCondition: 'amqp:unauthorized-access', retry: 'unauthorized' },

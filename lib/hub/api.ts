@@ -7,6 +7,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { Right } from '../common/sas';
 import type { HubLimits } from '../common/limits';
+import type { ConnectionFault, FaultRequest, FaultType } from '../common/fault-injection';
 import type {
   AckMode,
   OutgoingMessage,
@@ -154,6 +155,12 @@ export interface ReceiverOptions {
 export interface SessionSink {
   /** The engine ended the session: the device was deleted or disabled, or the hub is closing. Close the connection. */
   ended(reason: Error): void;
+  /**
+   * Performs an injected fault on this connection (lib/common/fault-injection.ts):
+   * true when done, false when this connection cannot (a fault of another
+   * protocol, an AMQP link it does not have). Absent: no fault applies.
+   */
+  fault?(fault: ConnectionFault): boolean;
 }
 
 export interface DeviceSession {
@@ -209,6 +216,23 @@ export interface HubEventMap {
   deviceConnected: { deviceId: string; protocol: string };
   deviceDisconnected: { deviceId: string; protocol: string; reason?: string };
   deviceToCloud: { deviceId: string; body: Buffer; properties: Properties };
+  /**
+   * Fault injection: asked for (by the device's D2C message or the API), performed on a
+   * connection, a timed fault started or ended, or an operation of the device refused by one.
+   */
+  fault: {
+    deviceId: string;
+    type: FaultType;
+    phase: 'requested' | 'performed' | 'started' | 'ended' | 'refused';
+    source?: 'device' | 'api';
+    /** requested: the transport the request came over; performed: the connection's. */
+    transport?: TransportName;
+    closeReason?: string;
+    dueTimeUtc?: number;
+    untilUtc?: number;
+  };
+  /** Something the hub was asked and did not do, and why (e.g. a fault request it could not read: `property` names it). */
+  warning: { deviceId?: string; message: string; property?: string };
   deviceCreated: { deviceId: string };
   deviceDeleted: { deviceId: string };
 }
@@ -246,6 +270,17 @@ export const LAZY_SETTLE: SettleOptions = Object.freeze({ lazy: true });
  */
 export const STORE_SYNCHRONOUS = ['FULL', 'NORMAL'] as const;
 export type StoreSynchronous = (typeof STORE_SYNCHRONOUS)[number];
+
+/** A fault the hub will perform (HubApi.injectFault). */
+export interface FaultScheduled {
+  deviceId: string;
+  type: FaultType;
+  closeReason: string;
+  /** When it is performed (epoch ms). */
+  dueTimeUtc: number;
+  /** Timed faults: when they end. */
+  untilUtc?: number;
+}
 
 export interface HubStats {
   devices: number;
@@ -401,7 +436,17 @@ export interface HubApi {
   openSession(deviceId: string, transport: TransportName, sink: SessionSink): DeviceSession;
   /** Servers that do not hold a session report device connections here. */
   noteConnection(deviceId: string, protocol: string, connected: boolean, reason?: string): void;
-  noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties): void;
+  /**
+   * A device sent a D2C message (over `via`, the connection's session, when it has one).
+   * A fault request (AzIoTHub_FaultOperation* properties) is scheduled instead of reported.
+   * Throws 429001 / 403002 while an injected InvokeThrottling / InvokeMaxMessageQuota holds.
+   */
+  noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties, via?: DeviceSession): void;
+  /**
+   * Schedules a fault on the device's connections (as a D2C fault request would, but on each
+   * connection it applies to). 404001 for an unknown device, 400004 naming a bad field.
+   */
+  injectFault(deviceId: string, request: FaultRequest): FaultScheduled;
   /** The transports a device is connected over now (inspection); empty when it is offline. */
   connectionsOf(deviceId: string): TransportName[];
 

@@ -5,7 +5,7 @@
  * Buffers, Node-RED's binary type). Times become ISO-8601 strings, as in
  * IoT Hub's JSON and the c2d-receive node's msg.
  */
-import type { DeadLetterView, MessageView, Page, PendingMessageView, SendResult, TraceEntry } from './api';
+import type { DeadLetterView, FaultScheduled, MessageView, Page, PendingMessageView, SendResult, TraceEntry } from './api';
 
 /** How a body is handed out: `base64` in JSON, `buffer` in a Node-RED msg. */
 export type BodyEncoding = 'base64' | 'buffer';
@@ -45,4 +45,10 @@ export function traceJson(entries: TraceEntry[]): Json[] {
 
 export function requeuedJson(deviceId: string, r: SendResult): Json {
   return { deviceId, messageId: r.messageId, sequenceNumber: r.sequenceNumber, enqueuedTimeUtc: iso(r.enqueuedTimeUtc) };
+}
+
+/** A scheduled fault (HubApi.injectFault) with its times as ISO-8601 strings. */
+export function faultJson(f: FaultScheduled): Json {
+  const { dueTimeUtc, untilUtc, ...rest } = f;
+  return { ...rest, dueTimeUtc: iso(dueTimeUtc), ...(untilUtc !== undefined ? { untilUtc: iso(untilUtc) } : {}) };
 }

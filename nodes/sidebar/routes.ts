@@ -19,6 +19,7 @@
  *   DELETE /c2d/hubs/:hub/devices/:device/messages/:messageId   write  cancel
  *   POST   /c2d/hubs/:hub/devices/:device/dead-letters/:seq/requeue  write
  *   DELETE /c2d/hubs/:hub/devices/:device/dead-letters/:seq          write
+ *   POST   /c2d/hubs/:hub/devices/:device/faults              write  { type, closeReason?, delayInSecs?, durationInSecs? }
  */
 import type { Request, RequestHandler, Response } from 'express';
 import { formatConnectionString, hostNameFor } from '../../lib/common/connection-string';
@@ -26,6 +27,8 @@ import { C2DError, errors } from '../../lib/common/errors';
 import { HttpWireError } from '../../lib/common/codec/http-errors';
 import { DEFAULT_PORTS } from '../../lib/common/limits';
 import { isAckMode, type Properties } from '../../lib/common/message';
+import { faultRequestFields } from '../../lib/common/fault-injection';
+import { faultJson } from '../../lib/hub/inspection-json';
 import type { DeviceStatus } from '../../lib/hub/api';
 import type { RED } from '../support/red';
 import { deployedHubs, runningHub, type RunningHub } from './hubs';
@@ -184,4 +187,7 @@ export function mountRoutes(red: RED, state: SidebarState): void {
     await h.hub.deleteDeadLetter(device(req), { sequenceNumber: sequenceNumber(req) });
     return { deleted: true };
   }));
+
+  // A fault on the device's connections (the device row's "drop connection" is KillTcp, delay 0); the hub checks each field.
+  app.post(`${ROUTE_PREFIX}/:hub/devices/:device/faults`, ...write, withHub((req, h) => faultJson(h.hub.injectFault(device(req), faultRequestFields(bodyOf(req))))));
 }

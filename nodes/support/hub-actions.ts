@@ -8,11 +8,12 @@
  */
 import { C2DError, errors } from '../../lib/common/errors';
 import type { DeadLetterRef, Device, DeviceSpec, HubApi } from '../../lib/hub/api';
-import { deadLetterPageJson, pendingJson, requeuedJson, traceJson } from '../../lib/hub/inspection-json';
+import { faultRequestFields } from '../../lib/common/fault-injection';
+import { deadLetterPageJson, faultJson, pendingJson, requeuedJson, traceJson } from '../../lib/hub/inspection-json';
 
 export const HUB_ACTIONS = [
   'createDevice', 'deleteDevice', 'getDevice', 'listDevices', 'purge', 'stats',
-  'peek', 'deadLetters', 'requeue', 'deleteDeadLetter', 'cancel', 'trace',
+  'peek', 'deadLetters', 'requeue', 'deleteDeadLetter', 'cancel', 'trace', 'fault',
 ] as const;
 export type HubAction = (typeof HUB_ACTIONS)[number];
 
@@ -123,6 +124,9 @@ export async function runHubAction(hub: HubApi, ports: Record<string, number>, m
     }
     case 'trace':
       return traceJson(hub.trace(messageIdOf(msg)));
+    case 'fault':
+      // { deviceId, type, closeReason, delayInSecs, durationInSecs } in msg.payload; the hub checks each (400004 naming the field).
+      return faultJson(hub.injectFault(deviceIdOf(msg), faultRequestFields(msg.payload)));
     default:
       throw invalid(`msg.action must be one of ${HUB_ACTIONS.join(', ')} (got ${JSON.stringify(msg.action)}).`);
   }

@@ -16,6 +16,8 @@ export interface HubDef {
   dataDir?: string;
   devices?: string;
   registerUnknown?: boolean;
+  /** Whether devices' D2C fault requests are honoured; absent (flows made before it existed) = true. */
+  faultInjection?: boolean;
   /** The store's synchronous setting; absent (flows made before it existed) = FULL. */
   storeSync?: string;
   queueDepth?: string | number;
@@ -71,6 +73,7 @@ export function hubOptionsOf(def: HubDef, creds: { deviceKey?: string; serviceKe
     ports: { amqps: port(def.amqpsPort), mqtts: port(def.mqttsPort), https: port(def.httpsPort) },
     limits,
     registerUnknownDevices: def.registerUnknown === true,
+    faultInjection: def.faultInjection !== false,
     // Hub.open checks the value (400004 for anything but FULL or NORMAL).
     synchronous: (def.storeSync || 'FULL') as StoreSynchronous,
     // Hub.open checks each is a CA certificate (400004).

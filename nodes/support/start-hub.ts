@@ -20,6 +20,8 @@ export interface StartOptions {
   ports: Record<Protocol, number | false>;
   limits: Partial<HubLimits>;
   registerUnknownDevices: boolean;
+  /** Whether devices' D2C fault requests are honoured (HubOptions.faultInjection). */
+  faultInjection?: boolean;
   synchronous: StoreSynchronous;
   /** CA certificates (PEM) for certificateAuthority devices. */
   trustedCaCertificates: string[];
@@ -42,7 +44,7 @@ export interface StartedHub {
 }
 
 export async function startHub(o: StartOptions): Promise<StartedHub> {
-  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, synchronous: o.synchronous, trustedCaCertificates: o.trustedCaCertificates, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
+  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, ...(o.faultInjection !== undefined ? { faultInjection: o.faultInjection } : {}), synchronous: o.synchronous, trustedCaCertificates: o.trustedCaCertificates, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
   const e = await EmbeddedHub.start({ ...common, ports: o.ports, host: o.host, ...(o.tls ? { tls: o.tls } : {}), ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
   const started: StartedHub = { hub: e.hub, get ports() { return e.ports; }, ca: e.tls.ca ?? e.tls.cert, close: () => e.close() };
   try {

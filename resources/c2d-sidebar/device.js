@@ -2,7 +2,8 @@
  * C2D sidebar: one device. Its queue (peek: state, each lock's countdown,
  * delivery count, expiry), its dead letters (requeue, delete), the trace of
  * a message, and, for users with c2d.write only, the actions: send a test
- * message, cancel a message, purge, enable / disable, delete, and its
+ * message, cancel a message, purge, drop its connection (a KillTcp fault),
+ * enable / disable, delete, and its
  * connection strings (the only place a key reaches the editor, fetched when
  * asked for and never kept).
  */
@@ -59,6 +60,13 @@
             refresh();
           }, failed);
         });
+      });
+      // Tests a device's reconnect logic: its connections are cut at once (KillTcp), as a network failure would.
+      C2D.button('fa-chain-broken', t('device.drop'), t('device.dropTip')).addClass('c2d-sidebar-action-drop').appendTo(actions).on('click', function () {
+        api('POST', '/faults', { type: 'KillTcp', delayInSecs: 0 }).then(function () {
+          RED.notify(t('device.dropped', { id: deviceId }), { type: 'success', timeout: 2000 });
+          refresh();
+        }, failed);
       });
       toggleStatus = C2D.button('fa-ban', t('device.disable')).addClass('c2d-sidebar-action-status').appendTo(actions).on('click', function () {
         var to = detail && detail.status === 'enabled' ? 'disabled' : 'enabled';

@@ -52,6 +52,33 @@ describe('the README', function () {
     });
   }
 
+  it('runs the device example of "Test your reconnect logic": the device asks for KillTcp, drops and connects again', async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const block = /\n {3}```js\n( {3}const \{ EmbeddedHub, DeviceClient, faultRequestProperties[\s\S]*?) {3}```/.exec(readme)?.[1];
+    assert.ok(block, 'the README has the fault injection example');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-readme-fault-'));
+    try {
+      const script = path.join(dir, 'fault.js');
+      fs.writeFileSync(
+        script,
+        block
+          .replace(/^ {3}/gm, '')
+          .replace("require('node-red-contrib-c2d')", `require(${JSON.stringify(path.join(ROOT, 'dist/lib/index.js'))})`)
+          .replace("'./fault-hub-data'", JSON.stringify(path.join(dir, 'hub-data'))),
+      );
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, out);
+      assert.match(out, /dropped: .+/);
+      assert.match(out, /connected again/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs the curl lines of "Inspecting a hub over HTTPS" against a real hub: stats, peek, dead letters, requeue, delete, cancel, trace', async function () {
     if (spawnSync('curl', ['--version']).status !== 0) {
       console.log('      (skipped: no curl on this machine; .ci/run installs it)');
@@ -102,6 +129,13 @@ describe('the README', function () {
       assert.deepEqual((json(7) as unknown as Array<Record<string, unknown>>).map((e) => e.event), ['enqueued', 'cancelled']);
       assert.deepEqual(h.peek('demo-device').map((m) => m.messageId), ['r1'], 'r1 requeued, m1 cancelled');
       assert.equal(h.deadLetters().total, 0);
+
+      // The curl line of "Test your reconnect logic", with the same preamble: a KillTcp scheduled for demo-device.
+      const faultCurl = /\n {3}```sh\n {3}(curl [^\n]*\\\n[^\n]*\/faults")\n/.exec(readme)?.[1];
+      assert.ok(faultCurl, 'the README has the fault curl line');
+      const scheduled = JSON.parse(await bash(`set -euo pipefail\n${preamble}\n${faultCurl.replace(/\\\n\s*/, '')}`)) as Record<string, unknown>;
+      assert.deepEqual([scheduled.deviceId, scheduled.type], ['demo-device', 'KillTcp']);
+      assert.match(String(scheduled.dueTimeUtc), /^\d{4}-\d\d-\d\dT.*Z$/);
     } finally {
       await hub.close();
       fs.rmSync(dir, { recursive: true, force: true });

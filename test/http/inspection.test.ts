@@ -5,7 +5,7 @@
  * reading needs RegistryRead, changing needs ServiceConnect.
  */
 import { strict as assert } from 'node:assert';
-import { inspectionPaths } from '../../lib/common/codec/http-paths';
+import { hubPaths, inspectionPaths } from '../../lib/common/codec/http-paths';
 import { startRig, type HttpReply, type Rig } from './helpers';
 
 type J = Record<string, unknown>;
@@ -170,6 +170,30 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     for (const [method, path] of writes.filter(([, p]) => !p.endsWith('/requeue'))) {
       assert.ok([200, 204].includes((await rig.request(method, path, { headers: owner })).status), `${method} ${path} as owner`);
     }
+  });
+
+  it('POST /c2d/devices/{id}/faults injects a fault (ServiceConnect): InvokeThrottling refuses the device\'s HTTPS sends 429001; bad requests are 400004 / 404001', async () => {
+    const key = await rig.addDevice('in-fault');
+    const device = { authorization: rig.deviceToken('in-fault', key) };
+    const send = async (): Promise<number> => (await rig.request('POST', hubPaths.deviceEvents('in-fault'), { headers: device, body: 'hello' })).status;
+    assert.equal(await send(), 204);
+    const body = JSON.stringify({ type: 'InvokeThrottling', delayInSecs: 0, durationInSecs: 60 });
+    assert.equal(errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: reader, body }))[2], '401003', 'RegistryRead is not ServiceConnect');
+    assert.equal(await send(), 204, 'nothing injected by a refused request');
+    const r = await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body });
+    assert.equal(r.status, 200);
+    const scheduled = r.json() as J;
+    assert.deepEqual([scheduled.deviceId, scheduled.type, Date.parse(String(scheduled.untilUtc)) - Date.parse(String(scheduled.dueTimeUtc))], ['in-fault', 'InvokeThrottling', 60_000]);
+    rig.clock.advance(0); // the delay (0 s) runs on the hub's clock
+    assert.equal(await send(), 429);
+    rig.clock.advance(60_000);
+    assert.equal(await send(), 204, 'over after its duration');
+    const bad = await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: JSON.stringify({ type: 'KillEverything' }) });
+    assert.deepEqual(errorOf(bad), [400, 'ArgumentInvalid', '400004']);
+    assert.match(String((bad.json() as J).Message ?? (bad.json() as J).ExceptionMessage), /type must be one of KillTcp/);
+    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: JSON.stringify({ type: 'KillTcp', delayInSecs: -1 }) })), [400, 'ArgumentInvalid', '400004']);
+    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: 'not json' })), [400, 'ArgumentInvalid', '400004']);
+    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('nobody'), { headers: service, body: JSON.stringify({ type: 'KillTcp' }) })), [404, 'DeviceNotFound', '404001']);
   });
 
   it('a path under /c2d that is not a route is 404; a wrong method is 405 with Allow', async () => {

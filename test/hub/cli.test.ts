@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { parseDeviceConnectionString, parseServiceConnectionString, formatConnectionString } from '../../lib/common/connection-string';
 import { NoRetry } from '../../lib/common/retry';
+import { faultRequestProperties } from '../../lib/common/fault-injection';
 import { generateKey } from '../../lib/common/sas';
 import { DeviceClient } from '../../lib/client/device-client';
 import { ServiceClient } from '../../lib/client/service-client';
@@ -230,6 +231,27 @@ describe('the c2d-hub command', function () {
       assert.equal(r.code, 1);
       assert.match(r.err, /--amqps does not apply to c2d-hub reset/);
     });
+  });
+
+  it('honours D2C fault requests by default; --no-fault-injection (or C2D_FAULT_INJECTION=false) leaves them ordinary D2C messages', async () => {
+    for (const [args, env, honoured] of [
+      [[], {}, true],
+      [['--no-fault-injection'], {}, false],
+      [[], { C2D_FAULT_INJECTION: 'false' }, false],
+    ] as const) {
+      const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--device', 'dev-f', ...args], env);
+      const lines = cli.out().split('\n').map((l) => l.trim());
+      const device = DeviceClient.fromConnectionString(lines[lines.indexOf('Device connection string (dev-f):') + 1] as string, {
+        transport: 'amqp', ca: fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8'), retryPolicy: new NoRetry(),
+      });
+      await device.open();
+      // InvokeThrottling at once: the device's next send is refused 429001 while it holds, if the hub honours the request.
+      await device.sendEvent(Buffer.from('fault'), faultRequestProperties({ type: 'InvokeThrottling', delayInSecs: 0, durationInSecs: 60 }));
+      const next = await device.sendEvent(Buffer.from('next')).then(() => 'sent', (e: { code?: number }) => e.code);
+      assert.equal(next, honoured ? 429001 : 'sent', JSON.stringify(args) + JSON.stringify(env));
+      await device.close();
+      assert.equal(await cli.stop(), 0);
+    }
   });
 
   it('starts when the environment holds unrelated C2D_* variables', async () => {

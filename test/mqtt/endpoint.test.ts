@@ -196,6 +196,37 @@ describe('MQTT endpoint (lib/hub/mqtt on mqtt-packet)', () => {
       assert.equal(h.hub.stats().locked, 0, 'no PUBACK came: the locks went back to the queue');
     });
 
+    it('fault ShutDownMqtt is end(): the device gets every PUBLISH written before it, then the end of the stream', async () => {
+      const { device, setFlowing } = await onHeldStream();
+      setFlowing(false);
+      await sendWritten(3);
+      h.hub.injectFault('dev1', { type: 'ShutDownMqtt' });
+      h.clock.advance(0);
+      setFlowing(true);
+      await once(device.stream, 'end');
+      assert.equal(device.packets.filter((p) => p.cmd === 'publish').length, 3);
+      device.stream.end();
+      await device.closed;
+      assert.equal(h.hub.stats().locked, 0);
+    });
+
+    it('fault KillTcp is destroy(): nothing more reaches the device, no end of stream, its locks go back to the queue', async () => {
+      const { device, setFlowing } = await onHeldStream();
+      setFlowing(false);
+      await sendWritten(3);
+      let ended = false;
+      device.stream.on('end', () => (ended = true));
+      const performed = new Promise<void>((resolve) => h.hub.events.on('fault', (f: { phase: string }) => f.phase === 'performed' && resolve()));
+      h.hub.injectFault('dev1', { type: 'KillTcp' });
+      h.clock.advance(0);
+      await performed;
+      setFlowing(true);
+      await device.closed;
+      assert.equal(device.packets.filter((p) => p.cmd === 'publish').length, 0);
+      assert.equal(ended, false, 'no FIN: the socket was destroyed');
+      assert.equal(h.hub.queueOf('dev1')?.messages.length, 3);
+    });
+
     it('destroy() closes at once: what the device had not taken is dropped, its locks go back to the queue', async () => {
       const { device, setFlowing } = await onHeldStream();
       setFlowing(false);

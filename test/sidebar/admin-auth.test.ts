@@ -35,6 +35,7 @@ const CHANGES: Array<[string, string, unknown?]> = [
   ['DELETE', `${dev}/messages/some-id`],
   ['POST', `${dev}/dead-letters/1/requeue`],
   ['DELETE', `${dev}/dead-letters/1`],
+  ['POST', `${dev}/faults`, { type: 'KillTcp' }],
 ];
 
 describe('sidebar admin routes under adminAuth (real Node-RED 4.1)', function () {
@@ -106,6 +107,7 @@ describe('sidebar admin routes under adminAuth (real Node-RED 4.1)', function ()
         // Past the permission check: the hub's own answer (no such dead letter).
         ['POST', `${base}/devices/${id}/dead-letters/1/requeue`, undefined, 404],
         ['DELETE', `${base}/devices/${id}/dead-letters/1`, undefined, 404],
+        ['POST', `${base}/devices/${id}/faults`, { type: 'KillTcp', delayInSecs: 0 }, 201],
         ['DELETE', `${base}/devices/${id}`, undefined, 200],
       ];
       for (const [method, route, body, status] of steps) {

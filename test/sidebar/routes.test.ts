@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import type { HubApi } from '../../lib/hub/api';
 import { runningHubs } from '../../nodes/support/hub-registry';
+import { InProcessDeviceClient } from '../../lib/client/in-process';
 import { ALL_NODES, baseFlow, deploy, helper, tempDir } from '../nodes/helpers';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -149,6 +150,35 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     }
     const none = await admin('delete', `${base}/devices/demo-device/messages/m-404`);
     assert.deepEqual([none.status, none.body.code], [404, 404000]);
+  });
+
+  it('faults: POST .../devices/:device/faults injects one (the device row\'s "drop connection" is KillTcp, delay 0); bad input gets 400004 / 404001', async () => {
+    await start();
+    const device = new InProcessDeviceClient(hub, 'demo-device');
+    await device.open();
+    const requested = new Promise<M>((resolve) => hub.events.on('fault', (f: M) => f.phase === 'requested' && f.type === 'KillTcp' && resolve(f)));
+    const drop = await admin('post', `${base}/devices/demo-device/faults`, { type: 'KillTcp', delayInSecs: 0 });
+    assert.equal(drop.status, 201);
+    assert.deepEqual([drop.body.deviceId, drop.body.type], ['demo-device', 'KillTcp']);
+    assert.match(String(drop.body.dueTimeUtc), /^\d{4}-\d\d-\d\dT.*Z$/);
+    assert.equal((await requested).source, 'api');
+    // A timed fault on the other device (demo-device may still be reconnecting): its sends fail 429001.
+    const other = new InProcessDeviceClient(hub, 'other');
+    await other.open();
+    const started = new Promise<void>((resolve) => hub.events.on('fault', (f: M) => f.phase === 'started' && resolve()));
+    assert.equal((await admin('post', `${base}/devices/other/faults`, { type: 'InvokeThrottling', durationInSecs: 60 })).status, 201);
+    await started;
+    await assert.rejects(other.sendEvent(Buffer.from('x')), (e: { code?: number }) => e.code === 429001);
+    await other.close();
+    for (const [path, body, status, code] of [
+      [`${base}/devices/demo-device/faults`, { type: 'KillEverything' }, 400, 400004],
+      [`${base}/devices/demo-device/faults`, { type: 'KillTcp', delayInSecs: 'soon' }, 400, 400004],
+      [`${base}/devices/nobody/faults`, { type: 'KillTcp' }, 404, 404001],
+    ] as const) {
+      const r = await admin('post', path, body);
+      assert.deepEqual([r.status, r.body.code], [status, code], JSON.stringify(body));
+    }
+    await device.close();
   });
 
   it('dead letters: a rejected message is listed with its reason, requeued as a new message with the same id, or deleted', async () => {

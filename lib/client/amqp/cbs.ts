@@ -20,11 +20,12 @@ import {
   CBS_TYPE_SAS,
 } from '../../common/codec/amqp';
 import { C2DError, errorNameForCode } from '../../common/errors';
-import { attachReceiver, attachSender } from './rhea-connection';
+import { amqpFailure, attachReceiver, attachSender } from './rhea-connection';
 
 const CBS_TIMEOUT_MS = 30_000;
 
 export class CbsClient {
+  private detachedListener: ((cause: Error) => void) | undefined;
   private readonly pending = new Map<string, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   private constructor(
@@ -32,6 +33,15 @@ export class CbsClient {
     receiver: Receiver,
   ) {
     receiver.on('message', (ctx: EventContext) => this.onReply(ctx));
+    // Without either link no token can be renewed: the session is as good as lost (the SDKs reconnect too).
+    const detached = (ctx: EventContext): void => this.detachedListener?.(amqpFailure(ctx, '$cbs link'));
+    for (const ev of ['sender_close', 'sender_error']) sender.on(ev, detached);
+    for (const ev of ['receiver_close', 'receiver_error']) receiver.on(ev, detached);
+  }
+
+  /** Called when the hub detaches a $cbs link. */
+  onDetached(listener: (cause: Error) => void): void {
+    this.detachedListener = listener;
   }
 
   static async attach(connection: Connection): Promise<CbsClient> {

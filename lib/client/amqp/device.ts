@@ -65,6 +65,7 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
     const c = this.o.credentials;
     if (!c.usesToken) return;
     this.cbs = await CbsClient.attach(this.connection);
+    this.cbs.onDetached((e) => this.lost(e));
     // The Node SDK's audience: the token's `sr`, still URL-encoded.
     const audience = encodeURIComponent(c.resource);
     const put = async (): Promise<number> => {

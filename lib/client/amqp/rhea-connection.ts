@@ -46,6 +46,8 @@ export function onConnectionLost(connection: Connection, lost: (cause: Error) =>
   connection.on('disconnected', handler);
   connection.on('connection_error', handler);
   connection.on('connection_close', handler);
+  // The hub ended our session (one per connection here): its links are gone with it.
+  connection.on('session_close', handler);
   connection.on('error', () => undefined);
 }
 

@@ -71,6 +71,7 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
   async authenticate(): Promise<void> {
     const c = this.o.credentials;
     this.cbs = await CbsClient.attach(this.connection);
+    this.cbs.onDetached((e) => this.lost(e));
     const put = async (): Promise<number> => {
       const t = await c.issueToken();
       // azure-iothub: name = HostName for SAS; for Entra the same audience, type `jwt`.

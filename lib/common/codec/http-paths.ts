@@ -48,7 +48,8 @@ export type HubRoute =
   /** POST sends one dead letter again. */
   | { kind: 'c2dDeadLetterRequeue'; deviceId: string; sequenceNumber: string }
   /** GET the recent life of a message id. */
-  | { kind: 'c2dTrace'; messageId: string };
+  | { kind: 'c2dTrace'; messageId: string }
+  | { kind: 'c2dFault'; deviceId: string };
 
 export type HubRouteKind = HubRoute['kind'];
 
@@ -83,6 +84,8 @@ export const inspectionPaths = {
   deadLetter: (deviceId: string, sequenceNumber: number) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters/${sequenceNumber}`,
   requeue: (deviceId: string, sequenceNumber: number) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters/${sequenceNumber}/requeue`,
   trace: (messageId: string) => `${INSPECTION_PREFIX}/messages/${enc(messageId)}/trace`,
+  /** POST a fault request ({ type, closeReason, delayInSecs, durationInSecs }) for the device. */
+  fault: (deviceId: string) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/faults`,
 };
 
 function withVersion(path: string): string {
@@ -149,6 +152,7 @@ function parseInspectionPath(seg: string[], isAt: (i: number, lit: string) => bo
     if (n === 3) return { kind: 'c2dQueue', deviceId };
     if (n === 4 && id !== '') return { kind: 'c2dQueueMessage', deviceId, messageId: id };
   }
+  if (n === 3 && is(2, 'faults')) return { kind: 'c2dFault', deviceId };
   if (is(2, 'deadletters')) {
     if (n === 3) return { kind: 'c2dDeviceDeadLetters', deviceId };
     if (n === 4 && id !== '') return { kind: 'c2dDeadLetter', deviceId, sequenceNumber: id };

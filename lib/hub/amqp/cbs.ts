@@ -34,6 +34,7 @@ export function openCbsRequests(peer: HubSide, link: Receiver): LinkHandler {
   echoTermini(link);
   link.add_credit(CBS_CREDIT);
   return {
+    kind: 'cbs-requests',
     onMessage(ctx: EventContext) {
       ctx.delivery?.accept();
       link.add_credit(1);
@@ -49,6 +50,7 @@ export function openCbsReplies(peer: HubSide, link: Sender): LinkHandler {
   echoTermini(link);
   peer.cbsReplies = link;
   return {
+    kind: 'cbs-replies',
     onClose() {
       if (peer.cbsReplies === link) peer.cbsReplies = undefined;
     },

@@ -7,13 +7,15 @@ import { create_container, type Connection, type EventContext, type Receiver, ty
 import type { Cancel, Clock } from '../../common/clock';
 import { toAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError, errors } from '../../common/errors';
-import type { ClientCertificateInfo, HubApi } from '../api';
+import type { ClientCertificateInfo, DeviceSession, HubApi } from '../api';
+import type { ConnectionFault } from '../../common/fault-injection';
 import { transportOf, type AccessObserver } from '../access';
 import { ConnectionAuth } from './auth';
 import { acceptSocket, incompleteTransferBytes, keyLinksByNameAndRole, stopHeartbeats } from '../../common/rhea-internals';
 import { guardStream, type RheaSocket } from './frame-guard';
 import type { AmqpLog, BearerVerifier, LinkHandler, Outcome, HubSide } from './peer';
 import { openLink, UnknownAddressError } from './routes';
+import { performAmqpFault, type FaultTarget } from './faults';
 import { serverMechanisms } from './sasl';
 
 export interface ConnectionSettings {
@@ -33,9 +35,6 @@ export interface ConnectionSettings {
   /** Whether the server is shutting down (new sends are refused 503001). */
   isClosing(): boolean;
   track(p: Promise<unknown>): void;
-  /** A connection starts / stops acting for a device (the server counts them across connections). */
-  deviceUp(deviceId: string, protocol: string): void;
-  deviceDown(deviceId: string, protocol: string, reason?: string): void;
 }
 
 type Link = Sender | Receiver;
@@ -58,6 +57,10 @@ export class AmqpConnection implements HubSide {
   private cancelAuthTimeout: Cancel | undefined;
   private markClosed!: () => void;
   private ended = false;
+  /** The peer's AMQP sessions, as they began. */
+  private readonly amqpSessions = new Set<Session>();
+  /** The hub's session for each device this connection acts for (from its first principal or link). */
+  private readonly sessions = new Map<string, DeviceSession>();
 
   /** `gone` resolves when the underlying socket or WebSocket has closed, whoever closed it. */
   constructor(
@@ -73,7 +76,7 @@ export class AmqpConnection implements HubSide {
     this.log = settings.log;
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
     const access = settings.access ? { observe: settings.access, transport: transportOf(settings.protocol), ...(settings.remote ? { remote: settings.remote } : {}) } : undefined;
-    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => settings.deviceUp(deviceId, this.protocol), access);
+    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => this.openSession(deviceId), access);
     // A container per connection, so the SASL mechanisms can know this connection.
     const container = create_container({ id: this.hub.hubName });
     container.sasl_server_mechanisms = serverMechanisms(
@@ -130,10 +133,61 @@ export class AmqpConnection implements HubSide {
     return this.settings.isClosing();
   }
 
-  closeConnection(err: C2DError | AmqpError): void {
+  sessionOf(deviceId: string): DeviceSession | undefined {
+    return this.sessions.get(deviceId);
+  }
+
+  /** The connection acts for a device from now on: the hub knows it as one of the device's connections. */
+  private openSession(deviceId: string): void {
+    if (this.ended || this.sessions.has(deviceId)) return;
+    const ended = (reason: Error): void => this.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
+    const fault = (f: ConnectionFault): boolean => {
+      if (this.ended) return false;
+      this.log('fault', { deviceId, type: f.type });
+      return performAmqpFault(this.faultTarget, deviceId, f);
+    };
+    this.sessions.set(deviceId, this.hub.openSession(deviceId, this.protocol, { ended, fault }));
+  }
+
+  private readonly faultTarget: FaultTarget = {
+    links: () => this.links.entries(),
+    kill: () => this.stream.destroy(),
+    closeConnection: (error) => this.teardown(error),
+    shutDown: () => this.teardown(undefined),
+    dropLink: (link, error) => {
+      link.close(error);
+      this.linkClosed(link);
+    },
+    endSession: (session, error) => {
+      session.close(error);
+      this.sessionClosed(session);
+    },
+  };
+
+  /**
+   * Detaches every link and ends every session with `error` before the close. A close alone
+   * strands the Node SDK: on the peer's close it detaches its links one by one and waits for
+   * each answer, but its rhea has answered our close already, so the answers never come and
+   * it recovers only after its 45 s forced rundown. With the links and sessions already gone
+   * it has nothing to wait for and reconnects at once.
+   */
+  private teardown(error: AmqpError | undefined): void {
+    if (this.ended) return;
+    if (this.connection.is_remote_open()) {
+      for (const link of [...this.links.keys()]) {
+        link.close(error);
+        this.linkClosed(link);
+      }
+      for (const session of this.amqpSessions) session.close(error);
+    }
+    this.closeConnection(error);
+  }
+
+  /** Closes with `err` (undefined: a clean close); the socket is cut if the peer does not answer in time. */
+  closeConnection(err: C2DError | AmqpError | undefined): void {
     if (this.ended) return;
     const error = err instanceof C2DError ? toAmqpError(err) : err;
-    this.log('connection-closing', { condition: error.condition, description: error.description });
+    this.log('connection-closing', { condition: error?.condition, description: error?.description });
     if (!this.connection.is_remote_open()) {
       // No AMQP open yet (e.g. the auth timeout on a silent socket): nothing to say it to.
       this.stream.destroy();
@@ -161,9 +215,14 @@ export class AmqpConnection implements HubSide {
     for (const e of ['sender_close', 'receiver_close', 'sender_error', 'receiver_error']) c.on(e, linkGone);
     // Before the session's first attach: links are told apart by name and role (AMQP 1.0 §2.6.1).
     c.on('session_open', (ctx) => {
-      if (ctx.session) keyLinksByNameAndRole(ctx.session);
+      if (!ctx.session) return;
+      this.amqpSessions.add(ctx.session);
+      keyLinksByNameAndRole(ctx.session);
     });
-    c.on('session_close', (ctx) => this.sessionClosed(ctx.session));
+    c.on('session_close', (ctx) => {
+      if (ctx.session) this.amqpSessions.delete(ctx.session);
+      this.sessionClosed(ctx.session);
+    });
     c.on('session_error', () => undefined);
     c.on('connection_error', (ctx) => this.log('peer-closed-with-error', { error: String(ctx.connection.error?.description ?? '') }));
     c.on('connection_close', () => undefined);
@@ -224,7 +283,8 @@ export class AmqpConnection implements HubSide {
     this.cancelAuthTimeout?.();
     for (const link of [...this.links.keys()]) this.linkClosed(link);
     this.auth.dispose();
-    for (const deviceId of this.auth.devices) this.settings.deviceDown(deviceId, this.protocol, reason);
+    for (const s of this.sessions.values()) s.close(reason);
+    this.sessions.clear();
     this.stream.destroy();
     stopHeartbeats(this.connection);
     this.markClosed();

@@ -17,6 +17,8 @@ export function openDeviceEventsLink(peer: HubSide, link: Receiver, deviceId: st
   peer.auth.noteDevice(deviceId);
   link.add_credit(D2C_CREDIT);
   return {
+    kind: 'd2c',
+    deviceId,
     reauthorize() {
       peer.auth.forDevice(deviceId);
     },
@@ -27,7 +29,7 @@ export function openDeviceEventsLink(peer: HubSide, link: Receiver, deviceId: st
         const msg = (ctx.message ?? {}) as AmqpMessage;
         const properties: Properties = {};
         for (const [k, v] of Object.entries(msg.application_properties ?? {})) setOwn(properties, k, String(v));
-        peer.hub.noteDeviceToCloud(deviceId, bodyToBuffer(msg.body), properties);
+        peer.hub.noteDeviceToCloud(deviceId, bodyToBuffer(msg.body), properties, peer.sessionOf(deviceId));
         delivery.accept();
       } catch (e) {
         delivery.reject(toAmqpError(e));

@@ -45,6 +45,8 @@ export function openDeviceReceiveLink(peer: HubSide, link: Sender, deviceId: str
   peer.auth.noteDevice(deviceId);
   credit.sync(receiver);
   return {
+    kind: 'c2d',
+    deviceId,
     reauthorize() {
       peer.auth.forDevice(deviceId);
     },

@@ -7,7 +7,7 @@
 import type { Connection, EventContext, Sender, link as Link } from 'rhea';
 import type { Clock } from '../../common/clock';
 import type { C2DError } from '../../common/errors';
-import type { HubApi, Principal } from '../api';
+import type { DeviceSession, HubApi, Principal } from '../api';
 import type { ConnectionAuth } from './auth';
 
 export type AmqpLog = (event: string, detail: Record<string, unknown>) => void;
@@ -29,6 +29,8 @@ export interface HubSide {
   readonly closing: boolean;
   /** The sender link on which put-token replies go (source `$cbs`), once attached. */
   cbsReplies: Sender | undefined;
+  /** The hub's session for a device this connection acts for (D2C goes with it, so a fault it asks for hits this connection). */
+  sessionOf(deviceId: string): DeviceSession | undefined;
   /** Keeps a service send in view until it settles, so close() can wait for it. */
   track(p: Promise<unknown>): void;
   /** Closes the whole connection with the error (the SDKs reconnect on that; they do not re-attach a detached link). */
@@ -37,7 +39,13 @@ export interface HubSide {
 
 export type Outcome = 'accepted' | 'rejected' | 'released';
 
+/** What a link is for, so a fault can find it (amqp/faults.ts). */
+export type LinkKind = 'cbs-requests' | 'cbs-replies' | 'c2d' | 'd2c' | 'service-send' | 'feedback';
+
 export interface LinkHandler {
+  readonly kind?: LinkKind;
+  /** The device a c2d or d2c link serves. */
+  readonly deviceId?: string;
   /** Rechecks the link's right to exist after a token expired; throws 401003 when it has none. */
   reauthorize?(): void;
   onMessage?(ctx: EventContext): void;

@@ -68,9 +68,6 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
   const connections = new Set<AmqpConnection>();
   const pending = new Set<Promise<unknown>>();
   let closing = false;
-  // A device may be on two connections for a while (reconnect before the old one is noticed dead):
-  // it is connected while any connection acts for it.
-  const deviceRefs = new Map<string, number>();
   const base: Omit<ConnectionSettings, 'protocol'> = {
     hub,
     clock: options.clock ?? systemClock,
@@ -84,20 +81,6 @@ export function createAmqpServer(hub: HubApi, options: AmqpServerOptions = {}): 
     track(p) {
       pending.add(p);
       void p.finally(() => pending.delete(p));
-    },
-    deviceUp(deviceId, protocol) {
-      const n = deviceRefs.get(deviceId) ?? 0;
-      deviceRefs.set(deviceId, n + 1);
-      if (n === 0) hub.noteConnection(deviceId, protocol, true);
-    },
-    deviceDown(deviceId, protocol, reason) {
-      const n = (deviceRefs.get(deviceId) ?? 1) - 1;
-      if (n > 0) {
-        deviceRefs.set(deviceId, n);
-        return;
-      }
-      deviceRefs.delete(deviceId);
-      hub.noteConnection(deviceId, protocol, false, reason);
     },
   };
 

@@ -97,6 +97,19 @@ export const port: Kind<number | false> = {
   },
 };
 
+/**
+ * A setting that is on unless turned off: on the command line the flag (`--no-...`) is just
+ * present and means false; a variable or the config file spells the setting itself (true/false).
+ */
+export const offFlag: Kind<boolean> = {
+  fromText(t, where) {
+    return where.startsWith('--') ? false : flag.fromText(t, where);
+  },
+  fromJson(v, where) {
+    return flag.fromJson(v, where, '');
+  },
+};
+
 export const flag: Kind<boolean> = {
   fromText(t, where) {
     // A flag given on the command line is just present (parseArgs gives 'true'); a variable spells it.

@@ -53,6 +53,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   opt({ key: 'entra.audience', path: 'entra.audience', flag: 'entra-audience', env: 'C2D_ENTRA_AUDIENCE', kind: K.texts, multiple: true, help: 'with --trust-jwks: an accepted audience; repeatable', defaultText: IOTHUB_AUDIENCE, commands: SERVE }),
   opt({ key: 'synchronous', path: 'synchronous', flag: 'synchronous', env: 'C2D_SYNCHRONOUS', kind: K.choice<StoreSynchronous>(STORE_SYNCHRONOUS), help: 'store commits synced to disk (full) or not: normal survives a crash of this process, not of the machine', defaultText: 'full', commands: SERVE }),
   opt({ key: 'registerUnknownDevices', path: 'registerUnknownDevices', flag: 'register-unknown-devices', env: 'C2D_REGISTER_UNKNOWN_DEVICES', kind: K.flag, help: 'create a device on its first send', defaultText: 'false', commands: SERVE }),
+  opt({ key: 'faultInjection', path: 'faultInjection', flag: 'no-fault-injection', env: 'C2D_FAULT_INJECTION', kind: K.offFlag, help: 'ignore devices\' D2C fault requests (AzIoTHub_FaultOperation*): they stay ordinary D2C messages; the variable and config key say true or false', defaultText: 'fault requests honoured', commands: SERVE }),
   opt({ key: 'limits', path: 'limits', flag: 'limit', env: 'C2D_LIMITS', kind: K.limits, multiple: true, help: 'a hub limit (HubLimits name, e.g. maxConnections=1000); repeatable; the variable takes a comma-separated list', defaultText: "IoT Hub's values", commands: SERVE }),
   opt({ key: 'devices', path: 'devices', flag: 'device', env: 'C2D_DEVICES', kind: K.devices, multiple: true, help: 'devices to create or update on start: ids, or JSON as in the config file; repeatable', defaultText: 'demo-device', commands: SERVE }),
   opt({ key: 'policies', path: 'policies', flag: 'policy', env: 'C2D_POLICIES', kind: K.policies, multiple: true, help: 'shared access policies (JSON as in the config file); when given, the hub has exactly these', defaultText: 'IoT Hub\'s five', commands: SERVE }),
@@ -80,6 +81,8 @@ export interface CliConfig {
   entra?: { jwks?: string; issuer?: string; audience?: string[] };
   synchronous?: StoreSynchronous;
   registerUnknownDevices: boolean;
+  /** Whether devices' D2C fault requests are honoured (HubOptions.faultInjection). */
+  faultInjection: boolean;
   limits: Partial<HubLimits>;
   devices?: K.DeviceConfig[];
   policies?: K.PolicyConfig[];
@@ -97,6 +100,7 @@ export function defaults(cwd: string): CliConfig {
     hubName: 'localhost',
     ports: { ...DEFAULT_PORTS },
     registerUnknownDevices: false,
+    faultInjection: true,
     limits: {},
     admin: { port: false, host: '127.0.0.1' },
     log: 'text',

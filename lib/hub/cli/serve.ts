@@ -100,6 +100,7 @@ export async function serve(config: CliConfig): Promise<RunningHub> {
       ...(config.tls?.cert && config.tls.key ? { tls: { cert: config.tls.cert, key: config.tls.key } } : {}),
       ...(config.trustedCaCertificates ? { trustedCaCertificates: config.trustedCaCertificates.map((f) => fs.readFileSync(f, 'utf8')) } : {}),
       registerUnknownDevices: config.registerUnknownDevices,
+      faultInjection: config.faultInjection,
       ...(config.synchronous ? { synchronous: config.synchronous } : {}),
       limits: config.limits,
       onCommit: metrics.onCommit,

@@ -32,6 +32,8 @@ export class HubAuthenticator implements Authenticator {
     private readonly clock: Clock,
     /** The CA certificates given to the hub: the only anchors for certificateAuthority devices. */
     readonly trustedCas: TrustedCas = new TrustedCas(),
+    /** Refuses a device for a while (an injected InvokeAuthError, engine/faults.ts); throws 401003. */
+    private readonly gate: (deviceId: string) => void = () => undefined,
   ) {}
 
   authenticateSas(token: string, audience?: string): Principal {
@@ -54,6 +56,7 @@ export class HubAuthenticator implements Authenticator {
         throw unauthorized('The SAS token signature does not match.');
       }
       if (d.status !== 'enabled') throw unauthorized('The device is disabled.');
+      this.gate(deviceId);
       return { kind: 'device', deviceId, via: 'sas', expiresAtMs };
     }
     const policy = this.registry.getPolicy(parsed.keyName);
@@ -67,6 +70,7 @@ export class HubAuthenticator implements Authenticator {
     const type = d.authentication.type;
     if (type !== 'selfSigned' && type !== 'certificateAuthority') throw unauthorized(`Device '${deviceId}' authenticates with ${type}, not with an X.509 certificate.`);
     if (d.status !== 'enabled') throw unauthorized('The device is disabled.');
+    this.gate(deviceId);
     if (type === 'certificateAuthority') {
       this.trustedCas.verifyDevice(deviceId, cert.chain ?? [], this.clock.now());
       return { kind: 'device', deviceId, via: 'x509' };
@@ -85,9 +89,11 @@ export class HubAuthenticator implements Authenticator {
       if (p.deviceId !== deviceId) throw unauthorized(`This identity may not act for device '${deviceId}'.`);
       const d = this.registry.record(deviceId);
       if (!d || d.status !== 'enabled') throw unauthorized('The device is unknown or disabled.');
+      this.gate(deviceId);
       return;
     }
     if (!p.rights.has('DeviceConnect')) throw unauthorized('The policy lacks DeviceConnect.');
+    this.gate(deviceId);
   }
 
   assertRight(p: Principal, right: Right): void {

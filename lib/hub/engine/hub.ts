@@ -21,6 +21,7 @@ import { errors } from '../../common/errors';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
 import type { C2DMessage, OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
+import { checkFault, type FaultRequest } from '../../common/fault-injection';
 import {
   STORE_SYNCHRONOUS,
   type DeadLetterQuery,
@@ -29,6 +30,7 @@ import {
   type DeliverySink,
   type DeviceReceiver,
   type DeviceSession,
+  type FaultScheduled,
   type FeedbackReceiver,
   type FeedbackSink,
   type HubApi,
@@ -48,6 +50,7 @@ import { HubAuthenticator } from './auth';
 import * as DL from './dead-letters';
 import { TrustedCas } from './x509-ca';
 import { Dispatcher } from './dispatcher';
+import { FaultInjector } from './faults';
 import * as F from './feedback';
 import { EngineDeviceLifecycle } from './lifecycle';
 import { EventOutbox } from './outbox';
@@ -84,6 +87,11 @@ export interface HubOptions {
    * "Certificates". 400004 for one that is not a CA certificate.
    */
   trustedCaCertificates?: readonly (string | Buffer)[];
+  /**
+   * Whether a device's D2C message may ask for a fault (AzIoTHub_FaultOperation* properties,
+   * lib/common/fault-injection.ts); default true. injectFault() works either way.
+   */
+  faultInjection?: boolean;
 }
 
 export class Hub implements HubApi {
@@ -98,6 +106,7 @@ export class Hub implements HubApi {
   private readonly sessions: Sessions;
   private readonly trace_: Trace;
   private readonly throttle: SendThrottle;
+  private readonly faults: FaultInjector;
   private closed = false;
 
   private constructor(
@@ -107,6 +116,7 @@ export class Hub implements HubApi {
     hubName: string,
     private readonly registerUnknown: boolean,
     trustedCas: TrustedCas,
+    faultInjection: boolean,
   ) {
     this.hubName = hubName;
     this.limits = Object.freeze({ ...limits });
@@ -118,8 +128,9 @@ export class Hub implements HubApi {
     this.transitions = new Transitions({ store, clock, limits: this.limits, outbox, receivers: this.dispatcher, hubName });
     this.dispatcher.serve(this.transitions);
     this.sessions = new Sessions(clock, outbox);
-    this.registry = new DeviceRegistry(clock, this.transitions, new EngineDeviceLifecycle(this.transitions, this.dispatcher, this.sessions));
-    this.auth = new HubAuthenticator(this.registry, clock, trustedCas);
+    this.faults = new FaultInjector(clock, outbox, this.sessions, faultInjection);
+    this.registry = new DeviceRegistry(clock, this.transitions, new EngineDeviceLifecycle(this.transitions, this.dispatcher, this.sessions, this.faults));
+    this.auth = new HubAuthenticator(this.registry, clock, trustedCas, (deviceId) => this.faults.assertAuthentication(deviceId));
     this.trace_ = new Trace(this.events, clock, this.limits);
   }
 
@@ -133,7 +144,7 @@ export class Hub implements HubApi {
     }
     const trustedCas = new TrustedCas(options.trustedCaCertificates);
     const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs, onCommit: options.onCommit });
-    const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false, trustedCas);
+    const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false, trustedCas, options.faultInjection ?? true);
     try {
       await hub.recover();
     } catch (e) {
@@ -202,6 +213,7 @@ export class Hub implements HubApi {
   async receive(deviceId: string, options?: { transport?: TransportName }): Promise<ReceivedMessage | null> {
     this.assertOpen();
     this.enabledQueue(deviceId);
+    this.faults.assertOperation(deviceId);
     return this.transitions.lockNext(deviceId, options?.transport ?? 'http') ?? null;
   }
 
@@ -365,8 +377,17 @@ export class Hub implements HubApi {
     return this.sessions.transportsOf(deviceId);
   }
 
-  noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties): void {
+  noteDeviceToCloud(deviceId: string, body: Buffer, properties: Properties, via?: DeviceSession): void {
+    this.faults.assertOperation(deviceId);
+    if (this.faults.fromDeviceToCloud(deviceId, properties, via)) return;
     this.events.emit('deviceToCloud', { deviceId, body, properties });
+  }
+
+  injectFault(deviceId: string, request: FaultRequest): FaultScheduled {
+    this.assertOpen();
+    if (typeof deviceId !== 'string' || !this.registry.record(deviceId)) throw errors.deviceNotFound(String(deviceId));
+    if (!request || typeof request !== 'object') throw errors.invalid('A fault request ({ type, closeReason, delayInSecs, durationInSecs }) is required.');
+    return this.faults.request(deviceId, checkFault(request));
   }
 
   stats(): HubStats {
@@ -426,6 +447,7 @@ export class Hub implements HubApi {
     // Receivers' locks go back to the queue (locks are not persisted anyway).
     this.dispatcher.closeAll(errors.unavailable('The hub is closing.'));
     this.closed = true;
+    this.faults.close();
     await this.transitions.stop();
     this.trace_.close();
     this.store.close();

@@ -7,6 +7,7 @@
  */
 import { errors } from '../../common/errors';
 import type { Dispatcher } from './dispatcher';
+import type { FaultInjector } from './faults';
 import * as Q from './queue';
 import type { DeviceLifecycle } from './registry';
 import type { Sessions } from './sessions';
@@ -18,6 +19,7 @@ export class EngineDeviceLifecycle implements DeviceLifecycle {
     private readonly transitions: Transitions,
     private readonly dispatcher: Dispatcher,
     private readonly sessions: Sessions,
+    private readonly faults?: FaultInjector,
   ) {}
 
   pendingCount(deviceId: string): number {
@@ -44,6 +46,7 @@ export class EngineDeviceLifecycle implements DeviceLifecycle {
     this.dispatcher.closeDevice(deviceId, reason);
     this.sessions.endDevice(deviceId, reason);
     this.sessions.forget(deviceId);
+    this.faults?.forget(deviceId);
     return joined(this.transitions.dropDevice(deviceId), { ops: [], events: [['deviceDeleted', { deviceId }]] });
   }
 }

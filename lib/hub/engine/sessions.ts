@@ -1,16 +1,16 @@
 /**
  * Device connections as the protocol servers register them. The hub reports
- * each (deviceConnected / deviceDisconnected, after the fact, through the
- * outbox), keeps each device's live connection state (the registry shows
- * it), and ends a device's
- * connections when the device is deleted or disabled, by telling each
- * server's SessionSink directly (never through hub events).
+ * a device's first connection and the end of its last (deviceConnected /
+ * deviceDisconnected, after the fact, through the outbox), keeps each
+ * device's live connection state (the registry shows it), and tells each
+ * server's SessionSink directly (never through hub events) when a device's
+ * connections end (device deleted or disabled) or a fault is injected.
  */
 import type { Clock } from '../../common/clock';
 import type { DeviceSession, SessionSink, TransportName } from '../api';
 import type { EventOutbox } from './outbox';
 
-class Session implements DeviceSession {
+export class Session implements DeviceSession {
   closed = false;
   constructor(
     readonly deviceId: string,
@@ -55,7 +55,9 @@ export class Sessions {
     if (!set) this.byDevice.set(deviceId, (set = new Set()));
     set.add(s);
     this.setConnected(deviceId, true);
-    this.outbox.after(undefined, [['deviceConnected', { deviceId, protocol: transport }]]);
+    // The device's state changes with its first connection and its last (a reconnect that
+    // overlaps the old connection, or a second transport, changes nothing).
+    if (set.size === 1) this.outbox.after(undefined, [['deviceConnected', { deviceId, protocol: transport }]]);
     return s;
   }
 
@@ -80,13 +82,25 @@ export class Sessions {
     const set = this.byDevice.get(s.deviceId);
     set?.delete(s);
     if (set && set.size === 0) this.byDevice.delete(s.deviceId);
-    this.setConnected(s.deviceId, (set?.size ?? 0) > 0);
-    this.outbox.after(undefined, [['deviceDisconnected', { deviceId: s.deviceId, protocol: s.transport, ...(reason !== undefined ? { reason } : {}) }]]);
+    const still = (set?.size ?? 0) > 0;
+    this.setConnected(s.deviceId, still);
+    if (!still) this.outbox.after(undefined, [['deviceDisconnected', { deviceId: s.deviceId, protocol: s.transport, ...(reason !== undefined ? { reason } : {}) }]]);
   }
 
   /** Ends every connection of the device (deleted or disabled): each server closes its own. */
   endDevice(deviceId: string, reason: Error): void {
     for (const s of [...(this.byDevice.get(deviceId) ?? [])]) if (s.sink) queueMicrotask(() => s.sink!.ended(reason));
+  }
+
+  /**
+   * Where a fault for the device goes: `via` while it is open; after it closed (the device
+   * reconnected meanwhile), the device's connections of the same transport; without `via`, all.
+   */
+  targets(deviceId: string, via?: DeviceSession): Session[] {
+    const all = [...(this.byDevice.get(deviceId) ?? [])];
+    if (!via) return all;
+    const own = all.find((s) => s === via);
+    return own ? [own] : all.filter((s) => s.transport === via.transport);
   }
 
   /** The transports the device is connected over now (several: e.g. AMQP and HTTPS polling). */

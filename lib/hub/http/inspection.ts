@@ -2,8 +2,9 @@
  * This hub's inspection and repair over HTTPS, under INSPECTION_PREFIX (/c2d,
  * a path IoT Hub does not use), so the c2d-hub command and any tool can look
  * into a hub: its counts, a device's pending messages (peek), kept dead
- * letters (list, requeue, delete), cancelling one message, and a message's
- * trace. Reading needs a policy with RegistryRead, changing one with
+ * letters (list, requeue, delete), cancelling one message, a message's
+ * trace, and injecting a fault on a device's connections (to test its
+ * reconnect logic). Reading needs a policy with RegistryRead, changing one with
  * ServiceConnect (the right IoT Hub asks for purge). JSON in IoT Hub's
  * content type; times ISO-8601, bodies base64 (inspection-json.ts).
  */
@@ -11,7 +12,9 @@ import type { DeadLetterRef } from '../api';
 import type { Right } from '../../common/sas';
 import { errors } from '../../common/errors';
 import { INSPECTION_PREFIX, type HubRoute } from '../../common/codec/http-paths';
-import { deadLetterPageJson, pendingJson, requeuedJson, traceJson } from '../inspection-json';
+import { faultRequestFields } from '../../common/fault-injection';
+import { deadLetterPageJson, faultJson, pendingJson, requeuedJson, traceJson } from '../inspection-json';
+import { parseJsonBody } from './device-json';
 import { authenticateService } from './auth';
 import { json, noContent, type RequestContext, type Reply, type RouteTable } from './context';
 
@@ -92,6 +95,13 @@ async function trace(ctx: Ctx<'c2dTrace'>): Promise<Reply> {
   return json(200, traceJson(ctx.hub.trace(ctx.route.messageId)));
 }
 
+/** A fault request ({ type, closeReason, delayInSecs, durationInSecs }); the hub checks each field (400004 naming it, 404001 for the device). */
+async function fault(ctx: Ctx<'c2dFault'>): Promise<Reply> {
+  await allow(ctx, 'ServiceConnect');
+  const request = faultRequestFields(parseJsonBody(ctx.body));
+  return json(200, faultJson(ctx.hub.injectFault(ctx.route.deviceId, request)));
+}
+
 export const inspectionRoutes: RouteTable = {
   c2dStats: { GET: stats },
   c2dQueue: { GET: peek },
@@ -101,4 +111,5 @@ export const inspectionRoutes: RouteTable = {
   c2dDeadLetter: { DELETE: deleteDeadLetter },
   c2dDeadLetterRequeue: { POST: requeue },
   c2dTrace: { GET: trace },
+  c2dFault: { POST: fault },
 };

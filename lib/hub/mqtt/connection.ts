@@ -34,6 +34,7 @@ import { ownParser, type PacketHandler, type SharedPacketReader } from './packet
 import type { SessionStore } from './sessions';
 import { refusal, remoteOf, transportOf, type AccessObserver } from '../access';
 import { errors } from '../../common/errors';
+import type { ConnectionFault } from '../../common/fault-injection';
 
 export type MqttProtocol = 'mqtt' | 'mqtt-ws';
 
@@ -276,7 +277,14 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
     const deviceId = this.deviceId!;
     const rule = publishRule(deviceId, p);
     if (rule.kind === 'refuse') return this.drop(rule.why);
-    if (rule.kind === 'd2c') this.ctx.hub.noteDeviceToCloud(deviceId, typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, rule.properties);
+    if (rule.kind === 'd2c') {
+      try {
+        this.ctx.hub.noteDeviceToCloud(deviceId, typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, rule.properties, this.session);
+      } catch (e) {
+        // Refused (an injected InvokeThrottling or InvokeMaxMessageQuota): MQTT 3.1.1 has no negative PUBACK, so IoT Hub closes the connection.
+        return this.drop(`D2C refused: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     if (p.qos === 1) this.write(mqttPacket.generate({ cmd: 'puback', messageId: p.messageId }));
   }
 
@@ -334,6 +342,24 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
     void this.end(reason.message);
   }
 
+  /**
+   * An injected fault (lib/common/fault-injection.ts). KillTcp: the stream is destroyed with
+   * nothing said (no DISCONNECT, no FIN, no WebSocket close). ShutDownMqtt: MQTT 3.1.1 has no
+   * server DISCONNECT, so the connection ends after what was written (a PUBACK in flight) is
+   * flushed. Other faults are not MQTT's.
+   */
+  fault(f: ConnectionFault): boolean {
+    if (f.type === 'KillTcp') {
+      this.destroy(`fault injected: KillTcp (${f.closeReason})`);
+      return true;
+    }
+    if (f.type === 'ShutDownMqtt') {
+      void this.end(`fault injected: ShutDownMqtt (${f.closeReason})`);
+      return true;
+    }
+    return false;
+  }
+
   private stopDelivery(): void {
     this.subscribedQos = undefined;
     this.delivery?.stop(); // locks still held return to Enqueued
@@ -384,7 +410,12 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
     if (deviceId !== undefined && will) {
       // IoT Hub sends a will as a D2C message when the device's connection ends without DISCONNECT.
       const rule = publishRule(deviceId, will);
-      if (rule.kind === 'd2c') this.ctx.hub.noteDeviceToCloud(deviceId, will.payload, rule.properties);
+      try {
+        if (rule.kind === 'd2c') this.ctx.hub.noteDeviceToCloud(deviceId, will.payload, rule.properties, this.session);
+      } catch (e) {
+        // A timed fault refuses the device's sends, its will too.
+        this.ctx.diagnostic({ deviceId, message: `will refused: ${e instanceof Error ? e.message : String(e)}` });
+      }
     }
     this.session?.close(this.reason);
     this.session = undefined;
