@@ -303,5 +303,39 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
         removeDir(dir);
       }
     });
+
+    it('a listener added after changes nobody observed sees the next ones, and none after it is removed', async () => {
+      // No trace either: nothing listens, so the engine builds no events until someone does.
+      t = await openTestHub({ traceMaxEvents: 0 });
+      await t.hub.send('dev1', { body: body('a'), messageId: 'unseen' });
+      const seen: string[] = [];
+      const onEnqueued = (e: HubEventMap['enqueued']): void => {
+        seen.push(e.messageId);
+      };
+      t.hub.events.on('enqueued', onEnqueued);
+      await t.hub.send('dev1', { body: body('b'), messageId: 'seen' });
+      await t.hub.idle();
+      assert.deepEqual(seen, ['seen']);
+      t.hub.events.off('enqueued', onEnqueued);
+      await t.hub.send('dev1', { body: body('c'), messageId: 'after' });
+      await t.hub.idle();
+      assert.deepEqual(seen, ['seen']);
+      t.hub.events.on('enqueued', onEnqueued);
+      await t.hub.send('dev1', { body: body('d'), messageId: 'again' });
+      await t.hub.idle();
+      assert.deepEqual(seen, ['seen', 'again']);
+    });
+
+    it('each purge of an empty queue reports itself once (a change handed out is never added to in place)', async () => {
+      t = await openTestHub();
+      const purged: number[] = [];
+      t.hub.events.on('purged', (e) => purged.push(e.count));
+      assert.equal(await t.hub.purge('dev1'), 0);
+      assert.equal(await t.hub.purge('dev1'), 0);
+      await t.hub.send('dev1', { body: body('x'), messageId: 'x' });
+      assert.equal(await t.hub.purge('dev1'), 1);
+      await t.hub.idle();
+      assert.deepEqual(purged, [0, 0, 1]);
+    });
   });
 });

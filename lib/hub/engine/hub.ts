@@ -61,7 +61,7 @@ import { SqliteStore, type SqliteStoreOptions } from './sqlite-store';
 import type { Store } from './store';
 import { SendThrottle } from './throttle';
 import { Trace } from './trace';
-import { Transitions, type Change } from './transitions';
+import { Transitions, joined, type Change } from './transitions';
 import { deadLetterView, pendingView } from './views';
 
 export interface HubOptions {
@@ -242,8 +242,7 @@ export class Hub implements HubApi {
     this.knownQueue(deviceId);
     const { result, change } = this.transitions.applyQueue(deviceId, (q, now) => Q.purge(q, now));
     const purged = result.effects.flatMap((e) => (e.type === 'purged' ? e.messages : []));
-    change.events.push(['purged', { deviceId, count: purged.length, messageIds: purged.map((m) => m.messageId) }]);
-    await this.transitions.commit(change);
+    await this.transitions.commit(joined(change, { ops: [], events: [['purged', { deviceId, count: purged.length, messageIds: purged.map((m) => m.messageId) }]] }));
     return purged.length;
   }
 

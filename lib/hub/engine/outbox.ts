@@ -19,11 +19,22 @@ export class EventOutbox {
   private readonly queue: Entry[] = [];
   private flushing = false;
 
-  constructor(private readonly events: HubEvents) {}
+  /** Whether anyone listens, worked out again only after a listener came or went (it is read for every change). */
+  private listened: boolean | undefined;
+
+  constructor(private readonly events: HubEvents) {
+    const forget = (): void => {
+      this.listened = undefined;
+    };
+    // Node emits these two for every on()/off() of the emitter (documented on EventEmitter).
+    events.on('newListener' as never, forget);
+    events.on('removeListener' as never, forget);
+  }
 
   /** Whether anyone listens at all: when nobody does, the engine builds no event objects. */
   get observed(): boolean {
-    return this.events.eventNames().length > 0;
+    this.listened ??= this.events.eventNames().some((n) => n !== 'newListener' && n !== 'removeListener');
+    return this.listened;
   }
 
   /**

@@ -34,22 +34,29 @@ export class Trace {
       this.listeners.push([name, fn as (e: HubEventMap[HubEventName]) => void]);
       events.on(name, fn);
     };
-    const add = (messageId: string, entry: Omit<TraceEntry, 'time'>): void => this.add({ ...entry, messageId, time: this.clock.now() });
-    on('enqueued', (e) => add(e.messageId, { event: 'enqueued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }));
-    on('delivered', (e) => add(e.messageId, { event: 'delivered', deviceId: e.deviceId, deliveryCount: e.deliveryCount, ...(e.transport !== undefined ? { transport: e.transport } : {}) }));
-    on('completed', (e) => add(e.messageId, { event: 'completed', deviceId: e.deviceId }));
-    on('abandoned', (e) => add(e.messageId, { event: 'abandoned', deviceId: e.deviceId, deliveryCount: e.deliveryCount }));
-    on('lockExpired', (e) => add(e.messageId, { event: 'lockExpired', deviceId: e.deviceId }));
-    on('rejected', (e) => add(e.messageId, { event: 'rejected', deviceId: e.deviceId }));
-    on('expired', (e) => add(e.messageId, { event: 'expired', deviceId: e.deviceId }));
-    on('deadLettered', (e) => add(e.messageId, { event: 'deadLettered', deviceId: e.deviceId, reason: e.reason }));
-    on('cancelled', (e) => add(e.messageId, { event: 'cancelled', deviceId: e.deviceId }));
-    on('requeued', (e) => add(e.messageId, { event: 'requeued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }));
+    // One object literal per entry (no spread of a partial entry): this runs for every event of every message.
+    const time = (): number => this.clock.now();
+    on('enqueued', (e) => this.add({ messageId: e.messageId, time: time(), event: 'enqueued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }));
+    on('delivered', (e) =>
+      this.add(
+        e.transport !== undefined
+          ? { messageId: e.messageId, time: time(), event: 'delivered', deviceId: e.deviceId, deliveryCount: e.deliveryCount, transport: e.transport }
+          : { messageId: e.messageId, time: time(), event: 'delivered', deviceId: e.deviceId, deliveryCount: e.deliveryCount },
+      ),
+    );
+    on('completed', (e) => this.add({ messageId: e.messageId, time: time(), event: 'completed', deviceId: e.deviceId }));
+    on('abandoned', (e) => this.add({ messageId: e.messageId, time: time(), event: 'abandoned', deviceId: e.deviceId, deliveryCount: e.deliveryCount }));
+    on('lockExpired', (e) => this.add({ messageId: e.messageId, time: time(), event: 'lockExpired', deviceId: e.deviceId }));
+    on('rejected', (e) => this.add({ messageId: e.messageId, time: time(), event: 'rejected', deviceId: e.deviceId }));
+    on('expired', (e) => this.add({ messageId: e.messageId, time: time(), event: 'expired', deviceId: e.deviceId }));
+    on('deadLettered', (e) => this.add({ messageId: e.messageId, time: time(), event: 'deadLettered', deviceId: e.deviceId, reason: e.reason }));
+    on('cancelled', (e) => this.add({ messageId: e.messageId, time: time(), event: 'cancelled', deviceId: e.deviceId }));
+    on('requeued', (e) => this.add({ messageId: e.messageId, time: time(), event: 'requeued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }));
     on('purged', (e) => {
-      for (const id of e.messageIds) add(id, { event: 'purged', deviceId: e.deviceId });
+      for (const id of e.messageIds) this.add({ messageId: id, time: time(), event: 'purged', deviceId: e.deviceId });
     });
     on('feedback', (e) => {
-      for (const r of e.records) add(r.originalMessageId, { event: 'feedback', deviceId: r.deviceId, reason: r.statusCode });
+      for (const r of e.records) this.add({ messageId: r.originalMessageId, time: time(), event: 'feedback', deviceId: r.deviceId, reason: r.statusCode });
     });
   }
 

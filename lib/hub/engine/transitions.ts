@@ -37,10 +37,33 @@ export interface Change {
   events: PendingEvent[];
 }
 
-export const NO_CHANGE: Readonly<Change> = Object.freeze({ ops: [], events: [] }) as Readonly<Change>;
+/** Frozen to the arrays: a caller that adds to a change it was handed must build its own. */
+export const NO_CHANGE: Readonly<Change> = Object.freeze({ ops: Object.freeze([]), events: Object.freeze([]) }) as unknown as Readonly<Change>;
 
+const isEmpty = (c: Change): boolean => c.ops.length === 0 && c.events.length === 0;
+
+/**
+ * The changes as one, in order. Every message passes here several times, and
+ * nearly always all but one of the parts are empty: that one is returned as it
+ * is (no copy), which is why a change is never added to in place.
+ */
 export function joined(...changes: Change[]): Change {
-  return { ops: changes.flatMap((c) => c.ops), events: changes.flatMap((c) => c.events) };
+  let only: Change | undefined;
+  let parts = 0;
+  for (const c of changes) {
+    if (isEmpty(c)) continue;
+    only = c;
+    parts++;
+  }
+  if (parts === 0) return NO_CHANGE;
+  if (parts === 1) return only!;
+  const ops: StoreOp[] = [];
+  const events: PendingEvent[] = [];
+  for (const c of changes) {
+    for (const op of c.ops) ops.push(op);
+    for (const e of c.events) events.push(e);
+  }
+  return { ops, events };
 }
 
 /** What the receivers (the dispatcher) are told. Always called on a later microtask than the change. */
