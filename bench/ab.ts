@@ -71,7 +71,7 @@ async function main(): Promise<void> {
         const row = await withBuild(b.dir, () => endToEnd({ transport: 'mqtt', devices: 100, ack: 'none', messages, window: 100, bodyBytes: 256 }));
         const run = { rate: row.rate, cpu: row.hubCpuUsPerMsg ?? NaN, ratio: row.rate / aedes.perSec };
         e2e.get(b.name)!.push(run);
-        console.log(`round ${r + 1} scenario 1 ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, ratio to aedes ${run.ratio.toFixed(2)}, p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`);
+        console.log(`round ${r + 1} scenario 1 ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, load ${fmt(row.loadCpuUsPerMsg ?? NaN)} µs/msg, ratio to aedes ${run.ratio.toFixed(2)}, p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`);
       }
     }
     if (only !== 'e2e') {

@@ -147,16 +147,26 @@ function onMessage(dev: Dev, m: DeviceMessage): void {
     },
     // Judged a little later: a settlement refused because its connection ended can fail before the
     // client reports the disconnection that explains it.
-    (e: unknown) => void setTimeout(() => settleFailed(e), 5000).unref(),
+    (e: unknown) => {
+      const failedAt = Date.now();
+      setTimeout(() => settleFailed(e, failedAt), 5000).unref();
+    },
   );
-  function settleFailed(e: unknown): void {
+  function settleFailed(e: unknown, failedAt: number): void {
     {
       const name = (e as { name?: unknown }).name;
       if (name === 'DeviceMessageLockLost') {
         // Expected when the connection ended since the delivery, or the lock ran out.
         const late = sinceStart() - deliveredAt > lockTimeoutMs - 5000;
+        // Its time to live ran out while it was locked (IoT Hub dead-letters it as Expired): the hub
+        // answered at or after the expiry (same machine, same clock), so the answer came after it too.
+        const expired = m.expiryTimeUtc !== undefined && failedAt >= m.expiryTimeUtc;
         if (dev.epoch !== epoch || late || !dev.client.connected) tally.add(`${how}: 412002 lock lost (connection ended or lock expired)`);
-        else tally.add(`unexpected: ${how} failed 412002 on a live connection`, `s${n} at ${dev.d.deviceId}`);
+        else if (expired) tally.add(`${how}: 412002 message expired while locked`);
+        else {
+          const ttlLeft = m.expiryTimeUtc === undefined ? 'no expiry' : `${m.expiryTimeUtc - failedAt} ms before its expiry`;
+          tally.add(`unexpected: ${how} failed 412002 on a live connection`, `s${n} at ${dev.d.deviceId} (${dev.d.transport}${dev.d.sleepy ? ', sleepy' : ''}), ${sinceStart() - deliveredAt} ms after delivery, ${ttlLeft}`);
+        }
         return;
       }
       // The answer is missing, not the settlement: the hub may have applied it.
