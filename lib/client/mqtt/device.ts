@@ -18,7 +18,7 @@
  * has since delivered again (the same message id, or the same packet id, in
  * a new PUBLISH): in doubt it says 412002, and the message comes again.
  *
- * The packets themselves go through connection.ts (mqtt-packet on the socket).
+ * The packets themselves go through packet-connection.ts (mqtt-packet on the socket).
  *
  * Token renewal is what the SDK does: DISCONNECT, then CONNECT with the new
  * password, same client id, clean=false, and no new SUBSCRIBE (the hub keeps

@@ -23,6 +23,7 @@ import mqttPacket, { type IConnackPacket, type IPubackPacket, type IPublishPacke
 import WebSocket, { createWebSocketStream } from 'ws';
 import { WS_SUBPROTOCOL_MQTT } from '../../common/limits';
 import { connectionReset } from '../../common/errors';
+import { TurnCork } from '../../common/turn-cork';
 import { webSocketAgent, type ProxySetting } from '../proxy';
 
 export interface MqttConnectOptions {
@@ -105,7 +106,8 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   private readonly pubacks = new Map<number, () => void>();
   private pingTimer: NodeJS.Timeout | undefined;
   private awaitingPong = false;
-  private corked = false;
+  /** The PUBACKs of the messages that arrived together (one read) go out as one write. */
+  private readonly cork: TurnCork;
   private ended = false;
   private closed = false;
   /**
@@ -119,6 +121,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
     private readonly onStreamClose: (cb: () => void) => void,
   ) {
     super();
+    this.cork = new TurnCork(stream);
     (this as EventEmitter).on('newListener', (event: string) => {
       if (event !== 'publish' || !this.early) return;
       const early = this.early;
@@ -272,15 +275,7 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
   /** PUBACK for `packetId`; resolves once it is handed to the socket. */
   puback(packetId: number): Promise<void> {
     if (this.closed) return Promise.reject(connectionReset('The MQTT connection is not open.'));
-    // The PUBACKs of the messages that arrived together (one read) go out as one TLS record and one write.
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
+    this.cork.hold();
     return new Promise((resolve, reject) => {
       this.stream.write(pubackBytes(packetId), (e) => (e ? reject(e) : resolve()));
     });

@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../../common/clock';
 import { WIRE_LIMITS } from '../../common/limits';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { clientCertificateOf } from '../client-cert';
-import { AmqpConnection, type ConnectionSettings } from './connection';
+import { AmqpConnection, type ConnectionSettings } from './peer-connection';
 import { webSocketStream, type RheaSocket } from './frame-guard';
 import type { AmqpLog, BearerVerifier } from './peer';
 import { remoteOf, type AccessObserver } from '../access';

@@ -15,7 +15,7 @@
 import { LAZY_SETTLE, type DeliverySink, type DeviceReceiver, type HubApi } from '../api';
 import { deliveredAck, type ReceivedMessage } from '../../common/message';
 import { deviceBoundTopic } from '../../common/codec/mqtt';
-import type { MqttProtocol } from './connection';
+import type { MqttProtocol } from './device-connection';
 
 /** The connection a delivery writes to and reports to (MqttDeviceConnection). */
 export interface DeliveryOwner {

@@ -1,6 +1,6 @@
 /**
  * The hub's MQTT 3.1.1 device endpoint: IoT Hub's subset of MQTT written on
- * mqtt-packet (connection.ts), not a general broker. A device talks only to
+ * mqtt-packet (device-connection.ts), not a general broker. A device talks only to
  * the hub, about its own topics, so nothing routes messages between clients,
  * stores retained messages or replays outgoing packets: the engine owns every
  * C2D message and its redelivery.
@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../../common/clock';
 import { WIRE_LIMITS } from '../../common/limits';
 import type { ClientCertificateInfo, HubApi } from '../api';
 import { clientCertificateOf } from '../client-cert';
-import { MqttDeviceConnection, type EndpointContext, type MqttProtocol } from './connection';
+import { MqttDeviceConnection, type EndpointContext, type MqttProtocol } from './device-connection';
 import { SharedPacketReader } from './packet-reader';
 import { SessionStore } from './sessions';
 import type { AccessObserver } from '../access';

@@ -1,7 +1,8 @@
 /**
- * One AMQP connection: the rhea Connection on a guarded stream, its auth
- * state and its links. rhea's events for the connection are routed here and
- * from here to each link's handler.
+ * One AMQP connection from a peer (a device, a service, or both on one
+ * connection): the rhea Connection on a guarded stream, its auth state and
+ * its links. rhea's events for the connection are routed here and from here
+ * to each link's handler.
  */
 import { create_container, type Connection, type EventContext, type Receiver, type Sender, type Session } from 'rhea';
 import type { Cancel, Clock } from '../../common/clock';

@@ -23,6 +23,7 @@
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet, type Parser } from 'mqtt-packet';
 import type { Clock } from '../../common/clock';
+import { TurnCork } from '../../common/turn-cork';
 import { SAS_CLOCK_SKEW_MS } from '../../common/sas';
 import { deviceBoundFilter } from '../../common/codec/mqtt';
 import type { ClientCertificateInfo, DeviceSession, HubApi, Principal, SessionSink } from '../api';
@@ -87,7 +88,8 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
   private expiresAtMs: number | undefined;
   /** The CONNECT deadline, then (while closing) end()'s grace: never held by an open connection. */
   private timer: NodeJS.Timeout | undefined;
-  private corked = false;
+  /** What one turn writes (a dispatch run, the answers to one read) leaves as one write. */
+  private readonly cork: TurnCork;
   private paused = false;
   private reason: string | undefined;
 
@@ -98,6 +100,7 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
     readonly clientCert?: ClientCertificateInfo,
   ) {
     this.scanner = new MqttPacketSizeScanner(ctx.maxPacketBytes);
+    this.cork = new TurnCork(stream);
     this.parser = ownParser(this);
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     // The device closed its side: what was written still goes out, then the socket closes.
@@ -382,15 +385,7 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
       if (done) setImmediate(done, new Error('The MQTT connection is closed.'));
       return;
     }
-    // What one turn writes (a dispatch run, the answers to one read) leaves as one TLS record and one write.
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
+    this.cork.hold();
     this.stream.write(bytes, done ? (e) => done(e ?? undefined) : undefined);
   }
 
