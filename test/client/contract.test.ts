@@ -14,7 +14,7 @@ import { ServiceClient } from '../../lib/client/service-client';
 import type { DeviceConnection, DeviceTransport, ServiceConnection } from '../../lib/client/types';
 import { NoRetry } from '../../lib/common/retry';
 import type { DeviceMessage } from '../../lib/common/message';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 
 type Kind = 'in-process' | DeviceTransport;
 const KINDS: Kind[] = ['in-process', 'amqp', 'amqp-ws', 'mqtt', 'mqtt-ws', 'http'];
@@ -22,12 +22,7 @@ const KINDS: Kind[] = ['in-process', 'amqp', 'amqp-ws', 'mqtt', 'mqtt-ws', 'http
 describe('client contract: in-process and network clients behave alike', function () {
   this.timeout(30_000);
   let rig: Rig;
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(async () => {
-    await rig.close();
-  });
+  rigForSuite((r) => (rig = r));
 
   for (const kind of KINDS) {
     describe(kind, () => {

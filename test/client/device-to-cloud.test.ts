@@ -13,18 +13,13 @@ import { DEVICE_TRANSPORTS, type DeviceConnection } from '../../lib/client/types
 import { C2DError } from '../../lib/common/errors';
 import { NoRetry } from '../../lib/common/retry';
 import type { HubEventMap } from '../../lib/hub/api';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 
 describe('device-to-cloud: sendEvent on every transport, seen as the hub\'s deviceToCloud event', function () {
   this.timeout(20_000);
   let rig: Rig;
   const clients: DeviceConnection[] = [];
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(async () => {
-    await rig.close();
-  });
+  rigForSuite((r) => (rig = r));
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.close();
   });

@@ -9,7 +9,7 @@ import { DeviceClient } from '../../lib/client/device-client';
 import { DEVICE_TRANSPORTS } from '../../lib/client/types';
 import type { DeviceMessage } from '../../lib/common/message';
 import { NoRetry } from '../../lib/common/retry';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 
 const HUB_ONLY = ['sequenceNumber', 'enqueuedTimeUtc', 'deliveryCount'] as const;
 
@@ -17,12 +17,7 @@ describe('fields per transport: what the wire does not carry is absent', functio
   this.timeout(20_000);
   let rig: Rig;
   const clients: DeviceClient[] = [];
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(async () => {
-    await rig.close();
-  });
+  rigForSuite((r) => (rig = r));
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.close();
   });

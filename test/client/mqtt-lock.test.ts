@@ -14,18 +14,13 @@ import { ManualClock } from '../../lib/common/clock';
 import { C2DError } from '../../lib/common/errors';
 import type { DeviceMessage } from '../../lib/common/message';
 import { NoRetry } from '../../lib/common/retry';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 
 describe('MQTT: a late complete() fails with 412002, as on AMQP and HTTPS', function () {
   this.timeout(20_000);
   let rig: Rig;
   const clients: DeviceClient[] = [];
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(async () => {
-    await rig.close();
-  });
+  rigForSuite((r) => (rig = r));
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.close();
   });

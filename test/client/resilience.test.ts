@@ -12,23 +12,14 @@ import { ServiceClient } from '../../lib/client/service-client';
 import { DEVICE_TRANSPORTS, type DeviceTransport } from '../../lib/client/types';
 import type { ReceivedMessage } from '../../lib/common/message';
 import { ExponentialBackoffWithJitter } from '../../lib/common/retry';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 
 const fastRetry = (): ExponentialBackoffWithJitter => new ExponentialBackoffWithJitter({ initialDelayMs: 20, maxDelayMs: 200 });
 
 describe('client resilience', function () {
   this.timeout(20_000);
   let rig: Rig;
-  const closers: (() => Promise<void>)[] = [];
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(async () => {
-    await rig.close();
-  });
-  afterEach(async () => {
-    for (const c of closers.splice(0)) await c();
-  });
+  const closers = rigForSuite((r) => (rig = r));
 
   for (const transport of DEVICE_TRANSPORTS) {
     it(`${transport}: listeners closed and reopened on the same ports -> disconnected_retrying, reconnect, no message lost`, async () => {

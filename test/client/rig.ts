@@ -124,3 +124,26 @@ export class Rig {
     await this.hub.close();
   }
 }
+
+/**
+ * The mocha wiring of a suite on one Rig: started before its tests (handed to
+ * `use`), closed after them. Returns the list of closers: what a test pushes
+ * there (its clients, devices) is closed after that test, in order.
+ * `options` may be a function, for options made in an earlier before() hook.
+ */
+export function rigForSuite(use: (rig: Rig) => void, options: RigOptions | (() => RigOptions) = {}): (() => Promise<void>)[] {
+  let rig: Rig | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  before(async () => {
+    rig = await Rig.start(typeof options === 'function' ? options() : options);
+    use(rig);
+  });
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+  });
+  after(async () => {
+    for (const c of closers.splice(0)) await c();
+    await rig?.close();
+  });
+  return closers;
+}

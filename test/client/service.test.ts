@@ -10,7 +10,7 @@ import type { FeedbackBatchHandle, ServiceTransport } from '../../lib/client/typ
 import { C2DError } from '../../lib/common/errors';
 import { ExponentialBackoffWithJitter, NoRetry } from '../../lib/common/retry';
 import { generateKey } from '../../lib/common/sas';
-import { Rig } from './rig';
+import { rigForSuite, Rig } from './rig';
 
 async function nextBatch(it: AsyncIterator<FeedbackBatchHandle>): Promise<FeedbackBatchHandle> {
   const r = await it.next();
@@ -22,12 +22,7 @@ describe('ServiceClient (network)', function () {
   this.timeout(20_000);
   let rig: Rig;
   let svc: ServiceClient;
-  before(async () => {
-    rig = await Rig.start({ hub: { limits: { maxQueueDepth: 2, maxMessageBytes: 1024 } } });
-  });
-  after(async () => {
-    await rig.close();
-  });
+  rigForSuite((r) => (rig = r), { hub: { limits: { maxQueueDepth: 2, maxMessageBytes: 1024 } } });
   afterEach(async () => {
     await svc?.close();
   });

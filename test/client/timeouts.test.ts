@@ -18,21 +18,12 @@ import { DEVICE_TRANSPORTS, type DeviceConnection, type ServiceConnection } from
 import { ManualClock } from '../../lib/common/clock';
 import { C2DError } from '../../lib/common/errors';
 import { ExponentialBackoffWithJitter, NoRetry } from '../../lib/common/retry';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 
 describe('timeouts: send, feedback receive, device receive', function () {
   this.timeout(20_000);
   let rig: Rig;
-  const closers: (() => Promise<void>)[] = [];
-  before(async () => {
-    rig = await Rig.start({ hub: { limits: { feedbackBatchWindowMs: 0 } } });
-  });
-  after(async () => {
-    await rig.close();
-  });
-  afterEach(async () => {
-    for (const c of closers.splice(0)) await c();
-  });
+  const closers = rigForSuite((r) => (rig = r), { hub: { limits: { feedbackBatchWindowMs: 0 } } });
 
   function service(extra: { clock?: ManualClock; retry?: boolean } = {}): ServiceClient {
     const s = ServiceClient.fromConnectionString(rig.serviceConnectionString(), {

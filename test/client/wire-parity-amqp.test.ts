@@ -13,18 +13,13 @@ import { Amqp as SdkAmqp } from 'azure-iot-device-amqp';
 import { DeviceClient } from '../../lib/client/device-client';
 import type { ReceivedMessage } from '../../lib/common/message';
 import { NoRetry } from '../../lib/common/retry';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 import { tap, type Attach, type Recording } from './rhea-tap';
 
 describe('wire parity with the official SDK (AMQP device)', function () {
   this.timeout(20_000);
   let rig: Rig;
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(async () => {
-    await rig.close();
-  });
+  rigForSuite((r) => (rig = r));
 
   it('same CBS put-token fields and audience shape, same link addresses, accepted on complete', async () => {
     const ours: Recording = { attaches: [], cbs: [], outcomes: [] };

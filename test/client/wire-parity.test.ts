@@ -13,7 +13,7 @@ import { Mqtt as SdkMqtt } from 'azure-iot-device-mqtt';
 import { DeviceClient } from '../../lib/client/device-client';
 import type { ReceivedMessage } from '../../lib/common/message';
 import { NoRetry } from '../../lib/common/retry';
-import { Rig } from './rig';
+import { rigForSuite, type Rig } from './rig';
 
 interface Seen {
   cmd: string;
@@ -42,12 +42,7 @@ function record(rig: Rig, into: Seen[]): void {
 describe('wire parity with the official SDK (MQTT)', function () {
   this.timeout(20_000);
   let rig: Rig;
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(async () => {
-    await rig.close();
-  });
+  rigForSuite((r) => (rig = r));
 
   it('same client id, username shape, clean=false, SAS password, one QoS 1 subscription, PUBACK on complete', async () => {
     const ours: Seen[] = [];

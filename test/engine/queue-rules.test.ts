@@ -8,6 +8,19 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
   });
 
   describe('a service send is Enqueued with hub-assigned facts', () => {
+    it('keeps its own copy of the body: not a view that holds the sender\'s larger buffer alive, not changed by the sender after', async () => {
+      t = await openTestHub();
+      // What a protocol decoder hands over: a few bytes inside a whole socket read.
+      const read = Buffer.alloc(64 * 1024, 0x20);
+      read.write('hello', 1000);
+      const view = read.subarray(1000, 1005);
+      await t.hub.send('dev1', { body: view, messageId: 'v' });
+      read.fill(0x58);
+      const m = await mustReceive(t.hub);
+      assert.equal(m.body.toString(), 'hello');
+      assert.equal(m.body.buffer.byteLength, 5, 'the kept body owns exactly its bytes');
+    });
+
     it('assigns a messageId when absent, increasing sequence numbers, enqueued time and default TTL', async () => {
       t = await openTestHub();
       const now = t.clock.now();

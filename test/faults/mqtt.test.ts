@@ -12,7 +12,7 @@ import { Mqtt } from 'azure-iot-device-mqtt';
 import { DeviceClient } from '../../lib/client/device-client';
 import { ExponentialBackoffWithJitter, NoRetry } from '../../lib/common/retry';
 import { faultRequestProperties } from '../../lib/common/fault-injection';
-import { Rig } from '../client/rig';
+import { rigForSuite, type Rig } from '../client/rig';
 import { faultScenario, nextEvent } from './scenario';
 import { SdkDevice } from './sdk-device';
 import { OurDevice } from './our-device';
@@ -23,14 +23,7 @@ describe('Fault injection over MQTT', function () {
   this.timeout(30_000);
   let rig: Rig;
   let n = 0;
-  const closers: (() => Promise<void>)[] = [];
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(() => rig.close());
-  afterEach(async () => {
-    for (const c of closers.splice(0)) await c();
-  });
+  const closers = rigForSuite((r) => (rig = r));
   const ca = (): string => rig.tls.ca ?? rig.tls.cert;
 
   for (const fault of ['KillTcp', 'ShutDownMqtt'] as const) {

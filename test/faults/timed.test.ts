@@ -14,7 +14,7 @@ import { C2DError } from '../../lib/common/errors';
 import { ExponentialBackoffWithJitter, NoRetry } from '../../lib/common/retry';
 import { faultRequestProperties } from '../../lib/common/fault-injection';
 import type { DeviceTransport } from '../../lib/client/types';
-import { Rig } from '../client/rig';
+import { rigForSuite, type Rig } from '../client/rig';
 import { Ledger, nextEvent } from './scenario';
 import { SdkDevice } from './sdk-device';
 
@@ -28,14 +28,7 @@ describe('Fault injection: throttling, quota and auth errors', function () {
   this.timeout(30_000);
   let rig: Rig;
   let n = 0;
-  const closers: (() => Promise<void>)[] = [];
-  before(async () => {
-    rig = await Rig.start();
-  });
-  after(() => rig.close());
-  afterEach(async () => {
-    for (const c of closers.splice(0)) await c();
-  });
+  const closers = rigForSuite((r) => (rig = r));
   const ca = (): string => rig.tls.ca ?? rig.tls.cert;
 
   /** Asks for a timed fault through the device's own D2C and waits for it to start. */

@@ -94,6 +94,19 @@ export interface HubOptions {
   faultInjection?: boolean;
 }
 
+/**
+ * A body as the hub keeps it: its own copy, of its own size. What a protocol
+ * decoded is usually a view into the whole socket read it came in (tens of KB),
+ * which a message kept for hours (queued, dead-lettered) would otherwise hold
+ * alive; and a caller that reuses its buffer after send() cannot change what
+ * was accepted.
+ */
+function keptBody(body: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(body.length);
+  body.copy(own);
+  return own;
+}
+
 export class Hub implements HubApi {
   readonly hubName: string;
   readonly limits: Readonly<HubLimits>;
@@ -188,7 +201,8 @@ export class Hub implements HubApi {
     if (this.registerUnknown && !this.registry.record(deviceId)) await this.registry.createDevice({ deviceId });
     this.enabledQueue(deviceId);
     this.throttle.take();
-    return this.enqueue(deviceId, (q, now) => Q.send(q, message, randomUUID(), now, this.limits));
+    const kept = { ...message, body: keptBody(message.body) };
+    return this.enqueue(deviceId, (q, now) => Q.send(q, kept, randomUUID(), now, this.limits));
   }
 
   /** Applies a send rule, commits it, and pushes the message once it is durable; takes it back if the commit fails. */
