@@ -3,7 +3,8 @@
  * decodes to the same model, through rhea's real encoder and decoder.
  */
 import assert from 'node:assert/strict';
-import { message as rheaMessage, types as rheaTypes } from 'rhea';
+import { message as rheaMessage, types as rheaTypes, type Message } from 'rhea';
+import { deliveryPayload } from '../../lib/hub/amqp/credit';
 import {
   decodeDeviceDelivery,
   decodeFeedback,
@@ -127,6 +128,20 @@ describe('AMQP codec: device delivery on /devices/{id}/messages/devicebound', ()
     assert.equal(raw.application_properties?.['iothub-ack'], 'negative');
     const { lockedUntilUtc: _omit, deviceId: _own, ...expected } = received;
     assert.deepEqual(decodeDeviceDelivery(raw, tag), expected);
+  });
+
+  // rhea keeps a delivery's tag and bytes in its session until the peer settled it and every
+  // delivery ahead of it: a view into a shared slab or an encoder's buffer would keep that alive.
+  it('gives rhea a tag and delivery bytes that own exactly their memory', () => {
+    const { message, tag } = encodeDeviceDelivery(received);
+    assert.equal(tag.buffer.byteLength, 16, 'the tag is not a view into one of Node\'s 8 KB slabs');
+    const bytes = deliveryPayload(message as Message);
+    assert.equal(bytes.byteOffset, 0);
+    assert.equal(bytes.buffer.byteLength, bytes.length, 'exactly the encoded size');
+    assert.ok(rheaMessage.encode(message).buffer.byteLength > bytes.length, "rhea's own encoding is a view into a bigger working buffer (why the copy)");
+    assert.deepEqual(rheaMessage.decode(bytes), rheaMessage.decode(rheaMessage.encode(message)));
+    const other = encodeDeviceDelivery({ ...received, lockToken: 'not-a-uuid' }).tag;
+    assert.equal(other.buffer.byteLength, other.length, 'a non-uuid token too');
   });
 });
 

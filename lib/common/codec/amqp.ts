@@ -5,6 +5,7 @@
  */
 import { message as rheaMessage, types as rheaTypes } from 'rhea';
 import { errors } from '../errors';
+import { ownedCopy } from '../owned-bytes';
 import {
   FEEDBACK_CONTENT_TYPE,
   deliveredAck,
@@ -149,9 +150,14 @@ export function encodeDeviceEvent(deviceId: string, body: Buffer, properties: Pr
   });
 }
 
-/** Lock tokens are uuids; the tag is their 16 bytes (SDKs read it as a GUID). Other tokens go as UTF-8. */
+/**
+ * Lock tokens are uuids; the tag is their 16 bytes (SDKs read it as a GUID).
+ * Other tokens go as UTF-8. The tag stays with its delivery in rhea's session
+ * until the peer settles it and every delivery ahead of it: its own 16 bytes,
+ * not a view that keeps one of Node's shared 8 KB slabs alive.
+ */
 export function lockTokenToTag(lockToken: string): Buffer {
-  return uuidBytes(lockToken) ?? Buffer.from(lockToken, 'utf8');
+  return ownedCopy(uuidBytes(lockToken) ?? Buffer.from(lockToken, 'utf8'));
 }
 
 export function tagToLockToken(tag: Buffer): string {

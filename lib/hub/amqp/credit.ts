@@ -10,13 +10,17 @@
  * per session (2048) and throws when it is full: a peer granting huge credit
  * and never settling must not reach that.
  */
-import type { Message, Sender } from 'rhea';
+import { message as rheaMessage, type Message, type Sender } from 'rhea';
+import { ownedCopy } from '../../common/owned-bytes';
 import { senderPermits } from '../../common/rhea-internals';
 import { errors } from '../../common/errors';
 import type { HubSide } from './peer';
 
 /** Unsettled deliveries one link may hold (the Node SDKs grant 1000 credit, C# 50; two such links and the CBS replies must fit one session ring). */
 export const MAX_UNSETTLED_PER_LINK = 500;
+
+/** AMQP 1.0 §2.7.5 message-format 0: a message encoded as the standard sections. */
+const STANDARD_MESSAGE_FORMAT = 0;
 
 export interface EngineCredit {
   addCredit(n: number): void;
@@ -50,6 +54,17 @@ export class CreditFollower {
 }
 
 /**
+ * A message as the bytes of one delivery, exactly their size. rhea keeps a
+ * delivery's bytes in its session's ring until the peer settled it and every
+ * delivery ahead of it (a device that leaves one message unsettled holds all
+ * later ones there), and its own encoder returns a view into a working buffer
+ * of 1 KB or more.
+ */
+export function deliveryPayload(message: Message): Buffer {
+  return ownedCopy(rheaMessage.encode(message));
+}
+
+/**
  * Sends one engine delivery on `link`, counted against `credit`. If rhea
  * refuses it (session ring full, link gone), the connection ends: the lock
  * then returns the message (or batch) to the engine for another receiver.
@@ -57,7 +72,7 @@ export class CreditFollower {
 export function pushDelivery(peer: HubSide, link: Sender, credit: CreditFollower, message: unknown, tag: Buffer): void {
   credit.delivered();
   try {
-    link.send(message as Message, tag);
+    link.send(deliveryPayload(message as Message), tag, STANDARD_MESSAGE_FORMAT);
   } catch (e) {
     peer.log('deliver-failed', { error: String(e) });
     peer.closeConnection(errors.internal('The connection could not take more deliveries.'));

@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../../common/clock';
 import { errors } from '../../common/errors';
+import { ownedCopy } from '../../common/owned-bytes';
 import { DEFAULT_LIMITS, validateLimits, type HubLimits } from '../../common/limits';
 import type { C2DMessage, OutgoingMessage, Properties, ReceivedFeedbackBatch, ReceivedMessage } from '../../common/message';
 import { assertDeviceId, assertOutgoingMessage } from '../../common/validate';
@@ -92,19 +93,6 @@ export interface HubOptions {
    * lib/common/fault-injection.ts); default true. injectFault() works either way.
    */
   faultInjection?: boolean;
-}
-
-/**
- * A body as the hub keeps it: its own copy, of its own size. What a protocol
- * decoded is usually a view into the whole socket read it came in (tens of KB),
- * which a message kept for hours (queued, dead-lettered) would otherwise hold
- * alive; and a caller that reuses its buffer after send() cannot change what
- * was accepted.
- */
-function keptBody(body: Buffer): Buffer {
-  const own = Buffer.allocUnsafeSlow(body.length);
-  body.copy(own);
-  return own;
 }
 
 export class Hub implements HubApi {
@@ -201,7 +189,10 @@ export class Hub implements HubApi {
     if (this.registerUnknown && !this.registry.record(deviceId)) await this.registry.createDevice({ deviceId });
     this.enabledQueue(deviceId);
     this.throttle.take();
-    const kept = { ...message, body: keptBody(message.body) };
+    // The hub's own copy, of its own size: a protocol's body is usually a view into the whole
+    // socket read it came in, which a message kept for hours would hold alive; and a caller
+    // reusing its buffer after send() cannot change what was accepted.
+    const kept = { ...message, body: ownedCopy(message.body) };
     return this.enqueue(deviceId, (q, now) => Q.send(q, kept, randomUUID(), now, this.limits));
   }
 
