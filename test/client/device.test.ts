@@ -171,6 +171,44 @@ describe('DeviceClient (network, every transport)', function () {
       }
 
       if (transport.startsWith('amqp')) {
+        it("a message left unsettled past its lock does not hold the session: the device keeps receiving past rhea's 2,048-delivery ring", async function () {
+          // rhea frees a session's deliveries in order, once both sides settled them. The hub
+          // settles its side of a delivery whose lock it lost (412002), so the one message this
+          // device never settles does not keep the next 2,100 in memory and then end the connection.
+          this.timeout(120_000);
+          const id = `ring-${transport}`;
+          const c = await device(id, transport);
+          let disconnected = false;
+          c.on('disconnected', () => (disconnected = true));
+          await c.open();
+          await rig.hub.send(id, { body: Buffer.from('never settled'), messageId: 'kept' });
+          const kept = await c.receive({ timeoutMs: 5000 });
+          assert.equal(kept?.messageId, 'kept');
+          const expired = once(rig.hub.events, 'lockExpired');
+          rig.clock.advance(rig.hub.limits.lockTimeoutMs + 1);
+          await expired;
+          const again = await c.receive({ timeoutMs: 5000 });
+          assert.equal(again?.messageId, 'kept');
+          await c.complete(again as ReceivedMessage);
+          const total = 2100;
+          let completed = 0;
+          const done = new Promise<void>((resolve, reject) => {
+            c.on('message', (m: ReceivedMessage) => {
+              c.complete(m).then(() => {
+                if (++completed === total) resolve();
+              }, reject);
+            });
+          });
+          for (let sent = 0; sent < total; ) {
+            while (sent < total && sent - completed < 40) await rig.hub.send(id, { body: Buffer.from(String(sent)), messageId: `r${sent++}` });
+            await Promise.race([once(rig.hub.events, 'completed'), done]);
+          }
+          await done;
+          assert.equal(disconnected, false, 'the connection stayed up');
+          assert.equal(pending(id), 0);
+          await assert.rejects(c.complete(kept as ReceivedMessage), (e: C2DError) => e.code === 412002);
+        });
+
         for (const order of [['reject', 'complete'], ['complete', 'reject']] as const) {
           it(`two messages settled in the same tick (${order.join(', then ')}) each get their own outcome at the hub`, async () => {
             // rhea sends dispositions in ranges; it once merged these two into one range with the first's state.

@@ -149,7 +149,11 @@ class AmqpDeviceSession extends SessionLife implements DeviceSession {
 
   settle(kind: Settlement, lockToken: string): Promise<void> {
     const d = this.deliveries.get(lockToken);
-    if (!d || this.closed) return Promise.reject(errors.lockLost(lockToken));
+    // Settled by the hub already: the lock was lost (it expired, or the message left the queue).
+    if (!d || this.closed || d.remote_settled) {
+      this.deliveries.delete(lockToken);
+      return Promise.reject(errors.lockLost(lockToken));
+    }
     this.deliveries.delete(lockToken);
     return (this.settler as Settler).settle(d, OUTCOME[kind]);
   }

@@ -10,7 +10,7 @@
  * per session (2048) and throws when it is full: a peer granting huge credit
  * and never settling must not reach that.
  */
-import { message as rheaMessage, type Message, type Sender } from 'rhea';
+import { message as rheaMessage, type Delivery, type Message, type Sender } from 'rhea';
 import { ownedCopy } from '../../common/owned-bytes';
 import { senderPermits } from '../../common/rhea-internals';
 import { errors } from '../../common/errors';
@@ -69,12 +69,13 @@ export function deliveryPayload(message: Message): Buffer {
  * refuses it (session ring full, link gone), the connection ends: the lock
  * then returns the message (or batch) to the engine for another receiver.
  */
-export function pushDelivery(peer: HubSide, link: Sender, credit: CreditFollower, message: unknown, tag: Buffer): void {
+export function pushDelivery(peer: HubSide, link: Sender, credit: CreditFollower, message: unknown, tag: Buffer): Delivery | undefined {
   credit.delivered();
   try {
-    link.send(deliveryPayload(message as Message), tag, STANDARD_MESSAGE_FORMAT);
+    return link.send(deliveryPayload(message as Message), tag, STANDARD_MESSAGE_FORMAT);
   } catch (e) {
     peer.log('deliver-failed', { error: String(e) });
     peer.closeConnection(errors.internal('The connection could not take more deliveries.'));
+    return undefined;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Settling our side of a delivery the peer has answered. With
+ * Settling our side of a delivery the peer has answered, or one whose lock
+ * the hub lost before the peer did (then with the 412002 error). With
  * rcv-settle-mode first (Node SDKs) the peer has already settled and there is
  * nothing to say; with mode second (C#) it waits for our settlement carrying
  * the final outcome, or `rejected` with the error when the hub refused it.
