@@ -71,7 +71,9 @@ async function main(): Promise<void> {
         const row = await withBuild(b.dir, () => endToEnd({ transport: 'mqtt', devices: 100, ack: 'none', messages, window: 100, bodyBytes: 256 }));
         const run = { rate: row.rate, cpu: row.hubCpuUsPerMsg ?? NaN, ratio: row.rate / aedes.perSec };
         e2e.get(b.name)!.push(run);
-        console.log(`round ${r + 1} scenario 1 ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, load ${fmt(row.loadCpuUsPerMsg ?? NaN)} µs/msg, ratio to aedes ${run.ratio.toFixed(2)}, p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`);
+        console.log(
+          `round ${r + 1} scenario 1 ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, load ${fmt(row.loadCpuUsPerMsg ?? NaN)} µs/msg, ratio to aedes ${run.ratio.toFixed(2)}, p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`,
+        );
       }
     }
     if (only !== 'e2e') {
@@ -82,7 +84,9 @@ async function main(): Promise<void> {
         const per = perDevice(f.base, f.after, devices);
         const run = { above: per.rssKB - floor.perConnKB, perDevice: per.rssKB, heap: per.heapKB };
         idle.get(b.name)!.push(run);
-        console.log(`round ${r + 1} scenario 4 ${b.name}: ${run.perDevice.toFixed(1)} KB per device (heap ${run.heap.toFixed(1)}), ${run.above.toFixed(1)} KB above the floor`);
+        console.log(
+          `round ${r + 1} scenario 4 ${b.name}: ${run.perDevice.toFixed(1)} KB per device (heap ${run.heap.toFixed(1)}), ${run.above.toFixed(1)} KB above the floor`,
+        );
       }
     }
   }
@@ -91,8 +95,14 @@ async function main(): Promise<void> {
     const e = e2e.get(b.name)!;
     const i = idle.get(b.name)!;
     const parts: string[] = [];
-    if (e.length) parts.push(`scenario 1 ${fmt(median(e.map((x) => x.rate)))} msgs/s, hub ${fmt(median(e.map((x) => x.cpu)))} µs/msg (runs ${e.map((x) => fmt(x.cpu)).join(' / ')}), ratio to aedes ${median(e.map((x) => x.ratio)).toFixed(2)} (${e.map((x) => x.ratio.toFixed(2)).join(' / ')})`);
-    if (i.length) parts.push(`scenario 4 ${median(i.map((x) => x.above)).toFixed(1)} KB per idle device above the TLS floor (runs ${i.map((x) => x.above.toFixed(1)).join(' / ')}; heap ${median(i.map((x) => x.heap)).toFixed(1)} KB)`);
+    if (e.length)
+      parts.push(
+        `scenario 1 ${fmt(median(e.map((x) => x.rate)))} msgs/s, hub ${fmt(median(e.map((x) => x.cpu)))} µs/msg (runs ${e.map((x) => fmt(x.cpu)).join(' / ')}), ratio to aedes ${median(e.map((x) => x.ratio)).toFixed(2)} (${e.map((x) => x.ratio.toFixed(2)).join(' / ')})`,
+      );
+    if (i.length)
+      parts.push(
+        `scenario 4 ${median(i.map((x) => x.above)).toFixed(1)} KB per idle device above the TLS floor (runs ${i.map((x) => x.above.toFixed(1)).join(' / ')}; heap ${median(i.map((x) => x.heap)).toFixed(1)} KB)`,
+      );
     console.log(`${b.name}: ${parts.join('; ')}`);
   }
 }

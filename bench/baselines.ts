@@ -13,9 +13,17 @@ import { Child } from './lib/ipc';
 import { HUB_CPU, pool } from './lib/fleet';
 import { sqliteGroupCommitRate } from './lib/sqlite-baseline';
 
-export interface Rate { perSec: number; serverCpuS: number; loadCpuS?: number; messages: number }
+export interface Rate {
+  perSec: number;
+  serverCpuS: number;
+  loadCpuS?: number;
+  messages: number;
+}
 
-interface Server { port: number; ca: string }
+interface Server {
+  port: number;
+  ca: string;
+}
 
 /** `messages` QoS 1 publishes spread over `subscribers` topics, `window` in flight; rate at the subscribers. */
 export async function aedesBaseline(o: { subscribers: number; messages: number; window: number; bodyBytes: number }): Promise<Rate> {
@@ -25,7 +33,18 @@ export async function aedesBaseline(o: { subscribers: number; messages: number; 
   try {
     const srv = await child.call<Server>('start');
     const connect = async (clientId: string): Promise<MqttClient> => {
-      const c = mqtt.connect({ protocol: 'mqtts', host: '127.0.0.1', port: srv.port, ca: srv.ca, servername: 'localhost', rejectUnauthorized: false, clientId, protocolVersion: 4, clean: false, reconnectPeriod: 0 });
+      const c = mqtt.connect({
+        protocol: 'mqtts',
+        host: '127.0.0.1',
+        port: srv.port,
+        ca: srv.ca,
+        servername: 'localhost',
+        rejectUnauthorized: false,
+        clientId,
+        protocolVersion: 4,
+        clean: false,
+        reconnectPeriod: 0,
+      });
       await new Promise<void>((resolve, reject) => {
         c.once('connect', () => resolve());
         c.once('error', reject);
@@ -72,7 +91,16 @@ export async function aedesBaseline(o: { subscribers: number; messages: number; 
 }
 
 function openAmqp(srv: Server, id: string): Promise<Connection> {
-  const c = rhea.create_container({ id }).connect({ transport: 'tls', host: '127.0.0.1', port: srv.port, ca: srv.ca, servername: 'localhost', rejectUnauthorized: false, reconnect: false, tcp_no_delay: true } as rhea.ConnectionOptions);
+  const c = rhea.create_container({ id }).connect({
+    transport: 'tls',
+    host: '127.0.0.1',
+    port: srv.port,
+    ca: srv.ca,
+    servername: 'localhost',
+    rejectUnauthorized: false,
+    reconnect: false,
+    tcp_no_delay: true,
+  } as rhea.ConnectionOptions);
   return new Promise((resolve, reject) => {
     c.once('connection_open', () => resolve(c));
     c.once('connection_error', reject);
@@ -95,38 +123,39 @@ export async function rheaBaseline(o: { messages: number; window: number; bodyBy
     const sender = sc.open_sender({ target: { address: 'relay' } });
     await once(sender, 'sendable');
     const body = Buffer.alloc(o.bodyBytes, 'x');
-    const run = (count: number): Promise<number> => new Promise((resolve) => {
-      let sent = 0;
-      let settled = 0;
-      let inFlight = 0;
-      const t0 = performance.now();
-      const pump = (): void => {
-        while (sent < count && inFlight < o.window && sender.sendable()) {
-          sender.send({ body: rhea.message.data_section(body) });
-          sent++;
-          inFlight++;
-        }
-      };
-      const onAccepted = (): void => {
-        inFlight--;
-        if (++settled === count) {
-          sender.removeListener('accepted', onAccepted);
-          sender.removeListener('released', onReleased);
-          sender.removeListener('sendable', pump);
-          resolve(performance.now() - t0);
-        } else pump();
-      };
-      // Released (no credit at the relay's receiver side): send it again.
-      const onReleased = (): void => {
-        inFlight--;
-        sent--;
+    const run = (count: number): Promise<number> =>
+      new Promise((resolve) => {
+        let sent = 0;
+        let settled = 0;
+        let inFlight = 0;
+        const t0 = performance.now();
+        const pump = (): void => {
+          while (sent < count && inFlight < o.window && sender.sendable()) {
+            sender.send({ body: rhea.message.data_section(body) });
+            sent++;
+            inFlight++;
+          }
+        };
+        const onAccepted = (): void => {
+          inFlight--;
+          if (++settled === count) {
+            sender.removeListener('accepted', onAccepted);
+            sender.removeListener('released', onReleased);
+            sender.removeListener('sendable', pump);
+            resolve(performance.now() - t0);
+          } else pump();
+        };
+        // Released (no credit at the relay's receiver side): send it again.
+        const onReleased = (): void => {
+          inFlight--;
+          sent--;
+          pump();
+        };
+        sender.on('accepted', onAccepted);
+        sender.on('released', onReleased);
+        sender.on('sendable', pump);
         pump();
-      };
-      sender.on('accepted', onAccepted);
-      sender.on('released', onReleased);
-      sender.on('sendable', pump);
-      pump();
-    });
+      });
     await run(Math.min(2000, o.messages));
     const cpu0 = (await child.call<{ cpuS: number }>('stats')).cpuS;
     const load0 = process.cpuUsage();

@@ -65,7 +65,12 @@ async function child(kind: string, cs: string, caFile: string, n: number): Promi
   await done;
   const cpu = process.cpuUsage(cpu0);
   const rss = process.memoryUsage().rss;
-  const r: Result = { cpuMs: (cpu.user + cpu.system) / 1000, rssGrowthMb: (Math.max(peak, rss) - rss0) / 2 ** 20, peakRssMb: Math.max(peak, rss) / 2 ** 20, wallMs: Date.now() - t0 };
+  const r: Result = {
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    rssGrowthMb: (Math.max(peak, rss) - rss0) / 2 ** 20,
+    peakRssMb: Math.max(peak, rss) / 2 ** 20,
+    wallMs: Date.now() - t0,
+  };
   process.send?.(r);
 }
 
@@ -96,18 +101,26 @@ async function runOne(hub: EmbeddedHub, kind: string, deviceId: string, caFile: 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 10_000);
   const rounds = Number(process.argv[3] ?? 3);
-  const hub = await EmbeddedHub.start({ ports: { amqps: false, https: false, mqtts: 0 }, host: '127.0.0.1', limits: { maxQueueDepth: 1000 }, synchronous: 'NORMAL' });
+  const hub = await EmbeddedHub.start({
+    ports: { amqps: false, https: false, mqtts: 0 },
+    host: '127.0.0.1',
+    limits: { maxQueueDepth: 1000 },
+    synchronous: 'NORMAL',
+  });
   const dir = mkdtempSync(path.join(tmpdir(), 'c2d-bench-'));
   const caFile = path.join(dir, 'ca.pem');
   writeFileSync(caFile, hub.tls.cert);
-  const per10k = (r: Result): string => `${((r.cpuMs * 10_000) / n).toFixed(0)} ms CPU, +${r.rssGrowthMb.toFixed(1)} MB RSS (peak ${r.peakRssMb.toFixed(0)} MB), ${((n / r.wallMs) * 1000).toFixed(0)} msg/s`;
+  const per10k = (r: Result): string =>
+    `${((r.cpuMs * 10_000) / n).toFixed(0)} ms CPU, +${r.rssGrowthMb.toFixed(1)} MB RSS (peak ${r.peakRssMb.toFixed(0)} MB), ${((n / r.wallMs) * 1000).toFixed(0)} msg/s`;
   try {
     for (let round = 1; round <= rounds; round++) {
       const sdk = await runOne(hub, 'sdk', `sdk-${round}`, caFile, n);
       const ours = await runOne(hub, 'ours', `ours-${round}`, caFile, n);
       console.log(`round ${round}: official ${per10k(sdk)}`);
       console.log(`round ${round}: ours     ${per10k(ours)}`);
-      console.log(`round ${round}: CPU ratio ours/official ${(ours.cpuMs / sdk.cpuMs).toFixed(2)}, peak RSS ratio ${(ours.peakRssMb / sdk.peakRssMb).toFixed(2)}`);
+      console.log(
+        `round ${round}: CPU ratio ours/official ${(ours.cpuMs / sdk.cpuMs).toFixed(2)}, peak RSS ratio ${(ours.peakRssMb / sdk.peakRssMb).toFixed(2)}`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

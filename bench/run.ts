@@ -92,18 +92,46 @@ async function main(): Promise<void> {
       const ratio = medianBy(ratios, (x) => x);
       const spread = (xs: number[]): string => xs.map((x) => fmt(x)).join(' / ');
       return [
-        { ...baselineRow('aedes QoS 1 pub -> sub', `mqtt.js, 100 subscribers, ${windowFor(100)} publishes in flight, no durability (median of ${PAIRS})`, b), note: `runs: ${spread(base.map((x) => x.perSec))} msgs/s` },
-        { ...r, setup: `${r.setup} (median of ${PAIRS})`, note: `${r.note ? `${r.note}; ` : ""}runs: ${spread(ours.map((x) => x.rate ?? 0))} msgs/s; ratios to the aedes run just before: ${ratios.map((x) => x.toFixed(2)).join(' / ')}`, target: { text: '>= 0.6x raw aedes QoS 1 (median of paired ratios) and hub CPU <= 110 µs per message', met: ratio >= 0.6 && (r.hubCpuUsPerMsg ?? Infinity) <= 110, ratio } },
+        {
+          ...baselineRow('aedes QoS 1 pub -> sub', `mqtt.js, 100 subscribers, ${windowFor(100)} publishes in flight, no durability (median of ${PAIRS})`, b),
+          note: `runs: ${spread(base.map((x) => x.perSec))} msgs/s`,
+        },
+        {
+          ...r,
+          setup: `${r.setup} (median of ${PAIRS})`,
+          note: `${r.note ? `${r.note}; ` : ''}runs: ${spread(ours.map((x) => x.rate ?? 0))} msgs/s; ratios to the aedes run just before: ${ratios.map((x) => x.toFixed(2)).join(' / ')}`,
+          target: {
+            text: '>= 0.6x raw aedes QoS 1 (median of paired ratios) and hub CPU <= 110 µs per message',
+            met: ratio >= 0.6 && (r.hubCpuUsPerMsg ?? Infinity) <= 110,
+            ratio,
+          },
+        },
       ];
     });
   }
   if (want('baselines')) {
-    await step('baseline aedes', async () => baselineRow('aedes QoS 1 pub -> sub', `mqtt.js, 100 subscribers, window ${windowFor(100)}, no durability`, await aedesBaseline({ subscribers: 100, messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY })));
-    await step('baseline rhea', async () => baselineRow('rhea sender -> relay -> receiver', `window ${windowFor(100)}, accepted end to end, no durability`, await rheaBaseline({ messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY })));
+    await step('baseline aedes', async () =>
+      baselineRow(
+        'aedes QoS 1 pub -> sub',
+        `mqtt.js, 100 subscribers, window ${windowFor(100)}, no durability`,
+        await aedesBaseline({ subscribers: 100, messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY }),
+      ),
+    );
+    await step('baseline rhea', async () =>
+      baselineRow(
+        'rhea sender -> relay -> receiver',
+        `window ${windowFor(100)}, accepted end to end, no durability`,
+        await rheaBaseline({ messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY }),
+      ),
+    );
     await step('engine only', async () => {
       const r = await engineOnly({ devices: 100, messages: E2E_MESSAGES * 2, window: windowFor(100), bodyBytes: BODY });
       return {
-        ...baselineRow('engine and store, no network', `100 devices, ${windowFor(100)} sends in flight, in-process receivers complete at once, SQLite WAL synchronous FULL (hub's core)`, r),
+        ...baselineRow(
+          'engine and store, no network',
+          `100 devices, ${windowFor(100)} sends in flight, in-process receivers complete at once, SQLite WAL synchronous FULL (hub's core)`,
+          r,
+        ),
         scenario: 'breakdown: engine and store, no network',
         note: `${fmt(r.messagesPerCommit, 1)} messages per store commit; the hub's CPU per message in scenario 1 minus this is what its protocol servers cost`,
       };
@@ -111,9 +139,19 @@ async function main(): Promise<void> {
     for (const side of ['service', 'device'] as const) {
       await step(`breakdown ${side}`, () => breakdown({ side, devices: 100, messages: E2E_MESSAGES, window: windowFor(100), bodyBytes: BODY }));
     }
-    await step('baseline sqlite', async () => baselineRow('SQLite group commit', 'groups of 100 rows, WAL, synchronous FULL (in the bench process)', sqliteBaseline({ groupSize: 100, rows: E2E_MESSAGES * 2, bodyBytes: BODY })));
+    await step('baseline sqlite', async () =>
+      baselineRow(
+        'SQLite group commit',
+        'groups of 100 rows, WAL, synchronous FULL (in the bench process)',
+        sqliteBaseline({ groupSize: 100, rows: E2E_MESSAGES * 2, bodyBytes: BODY }),
+      ),
+    );
   }
-  const e2e = [['e2e-mqtt', 'mqtt'], ['e2e-amqp', 'amqp'], ['e2e-http', 'http']] as const;
+  const e2e = [
+    ['e2e-mqtt', 'mqtt'],
+    ['e2e-amqp', 'amqp'],
+    ['e2e-http', 'http'],
+  ] as const;
   for (const [name, transport] of e2e) {
     if (!want(name)) continue;
     for (const devices of DEVICE_COUNTS) {
@@ -135,7 +173,10 @@ async function main(): Promise<void> {
     const p99 = (r: Row): number => r.latency?.p99 ?? Infinity;
     const medianRow = (runs: Row[], extra = ''): Row => {
       const mid = medianBy(runs, p99);
-      return { ...mid, note: `${runs.length > 1 ? `median of ${runs.length} runs by p99 (p99 ${runs.map((r) => fmt(p99(r), 2)).join(' / ')} ms); ` : ''}${extra}${mid.note ?? ''}` };
+      return {
+        ...mid,
+        note: `${runs.length > 1 ? `median of ${runs.length} runs by p99 (p99 ${runs.map((r) => fmt(p99(r), 2)).join(' / ')} ms); ` : ''}${extra}${mid.note ?? ''}`,
+      };
     };
     await step('latency', async () => {
       const aedes: Row[] = [];
@@ -152,7 +193,14 @@ async function main(): Promise<void> {
       const fullRow = medianRow(full, `p99 ratios to the aedes run just before: ${ratios.map((x) => x.toFixed(2)).join(' / ')}; `);
       return [
         medianRow(aedes),
-        { ...fullRow, target: { text: 'p99 <= 1.5x raw aedes QoS 1 p99 at the same rate (median of paired ratios)', met: ratio <= 1.5 && !/sends failed/.test(fullRow.note ?? ''), ratio } },
+        {
+          ...fullRow,
+          target: {
+            text: 'p99 <= 1.5x raw aedes QoS 1 p99 at the same rate (median of paired ratios)',
+            met: ratio <= 1.5 && !/sends failed/.test(fullRow.note ?? ''),
+            ratio,
+          },
+        },
         medianRow(normal),
       ];
     });

@@ -34,18 +34,18 @@ export = function register(RED: RED): void {
     // without one it settles through the config named in msg._c2d (the c2d-receive's).
     if (def.hub) joinConfig(RED, this, def.hub, 'device');
     onInput(this, async (msg) => {
-        const action = settlementOf(msg, fallback);
-        const ref = (msg._c2d ?? {}) as Partial<SettleRef>;
-        const lockToken = ref.lockToken ?? msg.lockToken;
-        if (typeof lockToken !== 'string' || lockToken === '') throw errors.invalid('No lock token: pass the msg from c2d-receive (msg._c2d or msg.lockToken).');
-        const configId = ref.config || def.hub;
-        const cfg = configId ? (RED.nodes.getNode(configId) as HubConfigNode | null) : null;
-        if (!cfg || cfg.settings.role !== 'device') throw errors.invalid('No device c2d-hub-config for this message (msg._c2d.config or the node\'s setting).');
-        const conn = (await cfg.shared.ready(CONNECT_WAIT_MS)) as DeviceConnection;
-        // Reject and abandon over MQTT fail here with 405001 (the client's one check of that rule).
-        await conn[action](lockToken);
-        msg.settlement = { action, lockToken, deviceId: conn.deviceId, messageId: msg.messageId };
-        return msg;
+      const action = settlementOf(msg, fallback);
+      const ref = (msg._c2d ?? {}) as Partial<SettleRef>;
+      const lockToken = ref.lockToken ?? msg.lockToken;
+      if (typeof lockToken !== 'string' || lockToken === '') throw errors.invalid('No lock token: pass the msg from c2d-receive (msg._c2d or msg.lockToken).');
+      const configId = ref.config || def.hub;
+      const cfg = configId ? (RED.nodes.getNode(configId) as HubConfigNode | null) : null;
+      if (!cfg || cfg.settings.role !== 'device') throw errors.invalid("No device c2d-hub-config for this message (msg._c2d.config or the node's setting).");
+      const conn = (await cfg.shared.ready(CONNECT_WAIT_MS)) as DeviceConnection;
+      // Reject and abandon over MQTT fail here with 405001 (the client's one check of that rule).
+      await conn[action](lockToken);
+      msg.settlement = { action, lockToken, deviceId: conn.deviceId, messageId: msg.messageId };
+      return msg;
     });
   }
   RED.nodes.registerType('c2d-ack', C2DAck as never);

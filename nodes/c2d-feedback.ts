@@ -32,7 +32,13 @@ export = function register(RED: RED): void {
       b.records.forEach((r, index) => {
         emit(node, {
           topic: r.statusCode,
-          payload: { originalMessageId: r.originalMessageId, deviceId: r.deviceId, statusCode: r.statusCode, description: r.description, enqueuedTimeUtc: r.enqueuedTimeUtc },
+          payload: {
+            originalMessageId: r.originalMessageId,
+            deviceId: r.deviceId,
+            statusCode: r.statusCode,
+            description: r.description,
+            enqueuedTimeUtc: r.enqueuedTimeUtc,
+          },
           batch: { ...batch, index },
         });
       });
@@ -48,16 +54,16 @@ export = function register(RED: RED): void {
     joinConfig(RED, node, def.hub, 'service', { onFeedback });
 
     onInput(this, async (msg) => {
-        const action = msg.action;
-        if (action !== 'complete' && action !== 'abandon') throw errors.invalid(`msg.action must be complete or abandon (got ${JSON.stringify(action)}).`);
-        const token = (msg.batch as { lockToken?: unknown } | undefined)?.lockToken;
-        if (typeof token !== 'string') throw errors.invalid('msg.batch.lockToken is missing.');
-        const h = held.get(token);
-        if (!h) throw new C2DError('DeviceMessageLockLost', `No feedback batch held with lock token '${token}' (settled already, expired, or auto-completed).`);
-        held.delete(token);
-        await h.batch[action]();
-        msg.settlement = { action, lockToken: token };
-        return msg;
+      const action = msg.action;
+      if (action !== 'complete' && action !== 'abandon') throw errors.invalid(`msg.action must be complete or abandon (got ${JSON.stringify(action)}).`);
+      const token = (msg.batch as { lockToken?: unknown } | undefined)?.lockToken;
+      if (typeof token !== 'string') throw errors.invalid('msg.batch.lockToken is missing.');
+      const h = held.get(token);
+      if (!h) throw new C2DError('DeviceMessageLockLost', `No feedback batch held with lock token '${token}' (settled already, expired, or auto-completed).`);
+      held.delete(token);
+      await h.batch[action]();
+      msg.settlement = { action, lockToken: token };
+      return msg;
     });
     closeWith(node, async () => held.clear());
   }

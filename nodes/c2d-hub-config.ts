@@ -12,7 +12,6 @@ import type { ClientFactory } from './support/shared-connection';
 import { runningHubs } from './support/hub-registry';
 import { SharedConnection } from './support/shared-connection';
 
-
 type Def = NodeDef & Partial<ConfigSettings>;
 
 export = function register(RED: RED): void {

@@ -27,9 +27,26 @@ import { followHubStatus } from './support/hub-status';
  * payload is `{ deviceId, body: Buffer, properties }` (a device's sendEvent, any transport).
  */
 const EVENTS: HubEventName[] = [
-  'enqueued', 'delivered', 'completed', 'rejected', 'abandoned', 'lockExpired', 'expired', 'deadLettered',
-  'purged', 'cancelled', 'requeued', 'deadLettersDropped', 'feedback',
-  'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted', 'deviceToCloud', 'fault', 'warning',
+  'enqueued',
+  'delivered',
+  'completed',
+  'rejected',
+  'abandoned',
+  'lockExpired',
+  'expired',
+  'deadLettered',
+  'purged',
+  'cancelled',
+  'requeued',
+  'deadLettersDropped',
+  'feedback',
+  'deviceConnected',
+  'deviceDisconnected',
+  'deviceCreated',
+  'deviceDeleted',
+  'deviceToCloud',
+  'fault',
+  'warning',
 ];
 
 interface Creds {
@@ -71,7 +88,13 @@ export = function register(RED: RED): void {
         }
       }
       const r = running;
-      unhook.push(followHubStatus(r.hub, () => r.ports as Record<string, number>, (s) => node.status(s)));
+      unhook.push(
+        followHubStatus(
+          r.hub,
+          () => r.ports as Record<string, number>,
+          (s) => node.status(s),
+        ),
+      );
       const endpoint = r.ca && Object.keys(r.ports).length > 0 ? { connectHost: connectHostFor(opts.host), ports: r.ports, ca: r.ca } : undefined;
       runningHubs.up(node.id, r.hub, endpoint);
     })().catch((e: unknown) => {
@@ -85,10 +108,10 @@ export = function register(RED: RED): void {
     });
 
     onInput(this, async (msg) => {
-        await starting;
-        if (!running) throw new Error('The hub is not running (see its status).');
-        msg.payload = await runHubAction(running.hub, running.ports as Record<string, number>, msg);
-        return msg;
+      await starting;
+      if (!running) throw new Error('The hub is not running (see its status).');
+      msg.payload = await runHubAction(running.hub, running.ports as Record<string, number>, msg);
+      return msg;
     });
 
     closeWith(node, async () => {

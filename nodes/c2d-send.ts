@@ -39,16 +39,16 @@ export = function register(RED: RED): void {
     }
     const defaults = { deviceId: def.deviceId?.trim() || undefined, ack: def.ack || undefined, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
     onInput(this, async (msg) => {
-        if (!cfg) throw new Error('No c2d-hub-config with the service role.');
-        const req = toSendRequest(msg, defaults);
-        const conn = (await cfg.shared.ready(CONNECT_WAIT_MS)) as ServiceConnection;
-        const r = await conn.send(req.deviceId, req.message, req.options);
-        msg.c2d = {
-          messageId: r.messageId,
-          deviceId: r.deviceId,
-          ...(r.enqueuedTimeUtc !== undefined ? { enqueuedTimeUtc: new Date(r.enqueuedTimeUtc).toISOString() } : {}),
-        };
-        return msg;
+      if (!cfg) throw new Error('No c2d-hub-config with the service role.');
+      const req = toSendRequest(msg, defaults);
+      const conn = (await cfg.shared.ready(CONNECT_WAIT_MS)) as ServiceConnection;
+      const r = await conn.send(req.deviceId, req.message, req.options);
+      msg.c2d = {
+        messageId: r.messageId,
+        deviceId: r.deviceId,
+        ...(r.enqueuedTimeUtc !== undefined ? { enqueuedTimeUtc: new Date(r.enqueuedTimeUtc).toISOString() } : {}),
+      };
+      return msg;
     });
   }
   RED.nodes.registerType('c2d-send', C2DSend as never);

@@ -56,7 +56,8 @@ const plan = planFor(values.profile as Profile, minutes);
 const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
 const outDir = path.resolve(values.out ?? path.join(ROOT, '.tmp', 'soak', stamp));
 const record = values.record;
-if (record && plan.profile !== 'full') throw new Error('--record records a run of the full profile only (the ci profile is scaled down and its timing is not judged).');
+if (record && plan.profile !== 'full')
+  throw new Error('--record records a run of the full profile only (the ci profile is scaled down and its timing is not judged).');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const log = (line: string): void => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -123,7 +124,12 @@ async function redGet<T>(red: RedProcess, route: string, timeoutMs = 15_000): Pr
 }
 
 async function redControl(red: RedProcess, body: { quiet?: boolean; draining?: boolean }): Promise<void> {
-  const r = await fetch(`${red.url}/soak/control`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+  const r = await fetch(`${red.url}/soak/control`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
   if (!r.ok) throw new Error(`/soak/control: ${r.status}`);
 }
 
@@ -140,7 +146,9 @@ async function main(): Promise<number> {
   const configFile = path.join(work, 'c2d-hub.json');
   fs.writeFileSync(configFile, JSON.stringify(hubConfig(hubData, devices, deviceKey, serviceKey), null, 2), { mode: 0o600 });
   const loadStart = os.loadavg();
-  log(`plan: ${plan.profile}, ${minutes} min; ${plan.devices.mqtt} MQTT, ${plan.devices.amqp} AMQP, ${plan.devices.http} HTTPS, ${plan.devices.sleepy} sleepy devices; ${plan.ratePerSecond} msg/s; out ${outDir}`);
+  log(
+    `plan: ${plan.profile}, ${minutes} min; ${plan.devices.mqtt} MQTT, ${plan.devices.amqp} AMQP, ${plan.devices.http} HTTPS, ${plan.devices.sleepy} sleepy devices; ${plan.ratePerSecond} msg/s; out ${outDir}`,
+  );
   if (!pinnable()) log('taskset not found: processes are not pinned to cores');
 
   const hub = await startHubProcess({ configFile, logFile: path.join(outDir, 'hub.log'), cpu: HUB_CPU });
@@ -149,7 +157,9 @@ async function main(): Promise<number> {
   const startMetrics = await hub.metrics();
   const lockTimeoutMs = 60_000;
   const maxDeliveryCount = 10;
-  log(`hub pid ${hub.pid} on core ${HUB_CPU}: amqps ${hub.ports.amqps}, mqtts ${hub.ports.mqtts}, https ${hub.ports.https}, admin ${hub.adminPort}; ${startMetrics.get('c2d_devices')} devices`);
+  log(
+    `hub pid ${hub.pid} on core ${HUB_CPU}: amqps ${hub.ports.amqps}, mqtts ${hub.ports.mqtts}, https ${hub.ports.https}, admin ${hub.adminPort}; ${startMetrics.get('c2d_devices')} devices`,
+  );
 
   // Load processes, on the load core with this driver.
   const backend = Child.start('../soak/lib/backend-child', { cpu: LOAD_CPU });
@@ -159,7 +169,11 @@ async function main(): Promise<number> {
     running.children.push(child);
     return { kind, child, devices: devices.filter((d) => d.transport === kind) };
   });
-  const serviceConnectionString = formatConnectionString({ HostName: `localhost:${hub.ports.amqps}`, SharedAccessKeyName: 'iothubowner', SharedAccessKey: serviceKey });
+  const serviceConnectionString = formatConnectionString({
+    HostName: `localhost:${hub.ports.amqps}`,
+    SharedAccessKeyName: 'iothubowner',
+    SharedAccessKey: serviceKey,
+  });
   await backend.call('open', { plan, devices, serviceConnectionString, ca, httpsPort: hub.ports.https, defaultTtlMs: 3_600_000 });
   const ports = { amqp: hub.ports.amqps, mqtt: hub.ports.mqtts, http: hub.ports.https };
   const opened = await Promise.all(fleets.map((f) => f.child.call<number>('open', { plan, devices: f.devices, ports, ca, deviceKey, lockTimeoutMs })));
@@ -167,7 +181,11 @@ async function main(): Promise<number> {
 
   // Node-RED with the nodes (this checkout, through nodesDir) and the probe its flows report to.
   const probe = path.join(__dirname, 'lib', 'red-probe.js');
-  const red = await startRed({ userDir: redUser, nodesDir: [ROOT], extraSettings: `functionGlobalContext: { soakProbe: require(${JSON.stringify(probe)}).probe },` });
+  const red = await startRed({
+    userDir: redUser,
+    nodesDir: [ROOT],
+    extraSettings: `functionGlobalContext: { soakProbe: require(${JSON.stringify(probe)}).probe },`,
+  });
   running.red = red;
   const devCs = (id: string, port: number): string => formatConnectionString({ HostName: `localhost:${port}`, DeviceId: id, SharedAccessKey: deviceKey });
   const flows = soakFlows({
@@ -175,7 +193,11 @@ async function main(): Promise<number> {
     injectS: plan.redInjectS,
     network: {
       serviceConnectionString,
-      deviceConnectionStrings: [devCs(RED_NETWORK_DEVICES[0]!, hub.ports.mqtts), devCs(RED_NETWORK_DEVICES[1]!, hub.ports.amqps), devCs(RED_NETWORK_DEVICES[2]!, hub.ports.https)],
+      deviceConnectionStrings: [
+        devCs(RED_NETWORK_DEVICES[0]!, hub.ports.mqtts),
+        devCs(RED_NETWORK_DEVICES[1]!, hub.ports.amqps),
+        devCs(RED_NETWORK_DEVICES[2]!, hub.ports.https),
+      ],
       ca,
     },
   });
@@ -196,7 +218,9 @@ async function main(): Promise<number> {
     for (let m = 0; live; m++) {
       await sleep(t0 + m * plan.churnEveryMs + 20_000 - Date.now());
       if (!live) return;
-      await Promise.all(fleets.map((f) => f.child.call('churn', { fraction: plan.churnFraction }))).catch((e: unknown) => log(`churn failed: ${describeError(e)}`));
+      await Promise.all(fleets.map((f) => f.child.call('churn', { fraction: plan.churnFraction }))).catch((e: unknown) =>
+        log(`churn failed: ${describeError(e)}`),
+      );
     }
   })();
   const redeployLoop = (async () => {
@@ -214,7 +238,11 @@ async function main(): Promise<number> {
   let lastSent = 0;
   for (let m = 1; m <= minutes; m++) {
     await sleep(t0 + m * 60_000 - Date.now());
-    const [hm, b, ...fs_] = await Promise.all([hub.metrics(), backend.call<BackendSample>('sample'), ...fleets.map((f) => f.child.call<FleetSample>('sample'))]);
+    const [hm, b, ...fs_] = await Promise.all([
+      hub.metrics(),
+      backend.call<BackendSample>('sample'),
+      ...fleets.map((f) => f.child.call<FleetSample>('sample')),
+    ]);
     const fleetSamples = fs_ as FleetSample[];
     let redM: RedMetrics | undefined;
     try {
@@ -235,7 +263,9 @@ async function main(): Promise<number> {
       }
     }
     pushHists.push(hists);
-    const queueFull = Object.entries(b.tally).filter(([k]) => k.startsWith('refused: 403004')).reduce((a, [, e]) => a + e.count, 0);
+    const queueFull = Object.entries(b.tally)
+      .filter(([k]) => k.startsWith('refused: 403004'))
+      .reduce((a, [, e]) => a + e.count, 0);
     const p = push.summary();
     const row: MinuteRow = {
       minute: m,
@@ -294,7 +324,7 @@ async function main(): Promise<number> {
     if (r === undefined) redProblems.add(`unexpected: ${what} did not finish within ${ms / 1000} s`);
     return r;
   };
-  const sentTotal = (await within('the backend\'s last sends', backend.call<number>('stop'), 120_000)) ?? (await backend.call<BackendSample>('sample')).sent;
+  const sentTotal = (await within("the backend's last sends", backend.call<number>('stop'), 120_000)) ?? (await backend.call<BackendSample>('sample')).sent;
   await Promise.all([churnLoop, redeployLoop, redeploying]);
   await within('reconnecting every device for the drain', Promise.all(fleets.map((f) => f.child.call('drain'))), plan.drainTimeoutMs);
   await backend.call('drain');
@@ -309,7 +339,9 @@ async function main(): Promise<number> {
     const feedbackLeft = end.get('c2d_feedback_records_pending') + end.get('c2d_feedback_batches');
     const redPending = redEnd ? redEnd.hub.queued + redEnd.hub.locked : 1;
     if ((hubPending === 0 && feedbackLeft === 0 && redPending === 0) || Date.now() - drainStart > plan.drainTimeoutMs) {
-      log(`drained in ${((Date.now() - drainStart) / 1000).toFixed(0)} s: hub pending ${hubPending}, feedback ${feedbackLeft}, Node-RED's hub pending ${redPending}`);
+      log(
+        `drained in ${((Date.now() - drainStart) / 1000).toFixed(0)} s: hub pending ${hubPending}, feedback ${feedbackLeft}, Node-RED's hub pending ${redPending}`,
+      );
       break;
     }
     await sleep(2000);
@@ -363,10 +395,18 @@ async function main(): Promise<number> {
   };
   const hubPending = new Map<number, number>();
   for (const d of devices) if ((pendingById[d.deviceId] ?? 0) > 0) hubPending.set(d.index, pendingById[d.deviceId]!);
-  const feedbackSettleFailures = Object.entries(backendTally).filter(([k]) => k.startsWith('unexpected: feedback')).reduce((a, [, e]) => a + e.count, 0);
+  const feedbackSettleFailures = Object.entries(backendTally)
+    .filter(([k]) => k.startsWith('unexpected: feedback'))
+    .reduce((a, [, e]) => a + e.count, 0);
   const acc: Account = account({
     sends,
-    devices: { deliveries: sum('deliveries', true), completes: sum('completes'), rejects: sum('rejects'), abandons: sum('abandons'), unknown: orBits('unknown') },
+    devices: {
+      deliveries: sum('deliveries', true),
+      completes: sum('completes'),
+      rejects: sum('rejects'),
+      abandons: sum('abandons'),
+      unknown: orBits('unknown'),
+    },
     length,
     atMs,
     maxDeliveryCount,
@@ -383,7 +423,8 @@ async function main(): Promise<number> {
   const nSettled = Object.values(n.settled);
   const redPendingN = RED_NETWORK_DEVICES.reduce((a, id) => a + (pendingById[id] ?? 0), 0);
   const redFeedback: Partial<Record<FeedbackStatusCode, number>> = {};
-  for (const statuses of Object.values(backendRecords.redFeedback)) for (const st of new Set(statuses)) redFeedback[st as FeedbackStatusCode] = (redFeedback[st as FeedbackStatusCode] ?? 0) + 1;
+  for (const statuses of Object.values(backendRecords.redFeedback))
+    for (const st of new Set(statuses)) redFeedback[st as FeedbackStatusCode] = (redFeedback[st as FeedbackStatusCode] ?? 0) + 1;
   const other: OtherTraffic = {
     accepted: nAccepted.length,
     completed: nSettled.filter((s) => s.includes('complete')).length,
@@ -413,7 +454,7 @@ async function main(): Promise<number> {
   const checks: CrossCheck[] = [
     ...crossCheck(acc, other, hubTotals, acc.timedOutUnseen),
     ...feedbackCheck(feedbackByStatus(sends.feedback, length), redFeedback, hubTotals.feedback),
-    { name: "Node-RED network flow: every accepted send completed, rejected or pending", harness: redNLost, hub: 0, ok: redNLost === 0 },
+    { name: 'Node-RED network flow: every accepted send completed, rejected or pending', harness: redNLost, hub: 0, ok: redNLost === 0 },
   ];
   // Node-RED's embedded flow: every accepted send received (auto-completed) or still in its hub.
   const e = redRecords.e ?? { accepted: [], sendErrors: {}, received: {}, settled: {}, settleErrors: {}, feedback: {} };
@@ -422,8 +463,18 @@ async function main(): Promise<number> {
   const ePending = redEnd ? redEnd.hub.queued + redEnd.hub.locked : -1;
   const eEvents = redSample?.hubEvents ?? {};
   checks.push(
-    { name: 'Node-RED embedded flow: every accepted send received or pending', harness: eAccepted.length - eReceived, hub: ePending, ok: eAccepted.length - eReceived === ePending },
-    { name: 'Node-RED embedded hub: enqueued events = accepted sends', harness: eAccepted.length, hub: eEvents.enqueued ?? 0, ok: eAccepted.length === (eEvents.enqueued ?? 0) },
+    {
+      name: 'Node-RED embedded flow: every accepted send received or pending',
+      harness: eAccepted.length - eReceived,
+      hub: ePending,
+      ok: eAccepted.length - eReceived === ePending,
+    },
+    {
+      name: 'Node-RED embedded hub: enqueued events = accepted sends',
+      harness: eAccepted.length,
+      hub: eEvents.enqueued ?? 0,
+      ok: eAccepted.length === (eEvents.enqueued ?? 0),
+    },
   );
 
   // ---------------------------------------------------------------- errors
@@ -467,7 +518,7 @@ async function main(): Promise<number> {
     ...processCriteria('Node-RED', rows, (r) => r.red, w),
     latencyCriterion(lf.p99, ll.p99, [lf.count, ll.count]),
     {
-      name: 'every accepted send is accounted for, and the hub\'s counters and the feedback agree',
+      name: "every accepted send is accounted for, and the hub's counters and the feedback agree",
       met: accountingOk,
       detail: `${acc.accepted} accepted: ${FATES.map((f) => `${acc.fates[f]} ${f}`).join(', ')}; ${checks.filter((c) => !c.ok).length} of ${checks.length} cross-checks differ`,
       timing: false,
@@ -475,13 +526,16 @@ async function main(): Promise<number> {
     {
       name: 'no completed message delivered again except across a dropped connection or a lock expiry',
       met: !Object.keys(tally).some((k) => k.includes('violation: delivered again')),
-      detail: `${(tally['mqtt devices: redelivered after completion across a dropped connection (MQTT)']?.count ?? 0)} redeliveries after an MQTT completion across a dropped connection`,
+      detail: `${tally['mqtt devices: redelivered after completion across a dropped connection (MQTT)']?.count ?? 0} redeliveries after an MQTT completion across a dropped connection`,
       timing: false,
     },
     {
       name: 'no unhandled rejection, no uncaught exception, no unexpected error in any log',
       met: unexpected.length === 0,
-      detail: unexpected.length === 0 ? `${expectedHub} expected lines in the hub's log (its stop notice; TLS handshakes cut by churn)` : unexpected.map(([k, v]) => `${k} (${v.count})`).join('; '),
+      detail:
+        unexpected.length === 0
+          ? `${expectedHub} expected lines in the hub's log (its stop notice; TLS handshakes cut by churn)`
+          : unexpected.map(([k, v]) => `${k} (${v.count})`).join('; '),
       timing: false,
     },
   ];
@@ -535,15 +589,25 @@ async function main(): Promise<number> {
     '',
     '### Events and refusals counted',
     '',
-    ...Object.entries(tally).map(([k, v]) => `- ${k}: ${v.count}${v.examples.length && /unexpected|violation|log|flow/.test(k) ? ` (e.g. \`${v.examples[0]!.replace(/`/g, "'")}\`)` : ''}`),
+    ...Object.entries(tally).map(
+      ([k, v]) => `- ${k}: ${v.count}${v.examples.length && /unexpected|violation|log|flow/.test(k) ? ` (e.g. \`${v.examples[0]!.replace(/`/g, "'")}\`)` : ''}`,
+    ),
     '',
   ].join('\n');
   fs.writeFileSync(path.join(outDir, 'report.md'), `# Soak report\n\n${section}`);
-  fs.writeFileSync(path.join(outDir, 'result.json'), JSON.stringify({ plan, machine: m, redeploys, rows, account: acc, checks, criteria, tally, ok, redSample, hubInfo: Object.fromEntries(hub.infoCounts) }, null, 2));
-  if (record) writeSection(path.join(ROOT, "RELIABILITY.md"), section, "# Reliability");
+  fs.writeFileSync(
+    path.join(outDir, 'result.json'),
+    JSON.stringify(
+      { plan, machine: m, redeploys, rows, account: acc, checks, criteria, tally, ok, redSample, hubInfo: Object.fromEntries(hub.infoCounts) },
+      null,
+      2,
+    ),
+  );
+  if (record) writeSection(path.join(ROOT, 'RELIABILITY.md'), section, '# Reliability');
 
   console.log(`\n${summary}\n\nPass criteria:`);
-  for (const c of criteria) console.log(`  ${c.met ? 'met    ' : 'NOT MET'} ${c.name}: ${c.detail}${plan.profile === 'ci' && c.timing ? ' (not judged in the ci profile)' : ''}`);
+  for (const c of criteria)
+    console.log(`  ${c.met ? 'met    ' : 'NOT MET'} ${c.name}: ${c.detail}${plan.profile === 'ci' && c.timing ? ' (not judged in the ci profile)' : ''}`);
   console.log(`\n${accountText}\n`);
   for (const [k, v] of unexpected) console.log(`  ${k}: ${v.count}${v.examples.length ? `\n      e.g. ${v.examples.join('\n      e.g. ')}` : ''}`);
   console.log(`\n${ok ? 'PASS' : 'FAIL'}: results in ${outDir}${record ? ', RELIABILITY.md updated' : ''}`);

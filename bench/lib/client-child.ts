@@ -38,7 +38,14 @@ serve({
       const [host, port] = String(cs.HostName).split(':') as [string, string];
       const deviceId = String(cs.DeviceId);
       const c = await MqttConnection.open({
-        webSocket: false, host, port: Number(port), servername: host, ca: a.ca, clientId: deviceId, keepaliveS: 180, connectTimeoutMs: 10_000,
+        webSocket: false,
+        host,
+        port: Number(port),
+        servername: host,
+        ca: a.ca,
+        clientId: deviceId,
+        keepaliveS: 180,
+        connectTimeoutMs: 10_000,
         username: buildMqttUsername({ host, deviceId, params: {} }),
         password: createSas(`${host}/devices/${deviceId}`, String(cs.SharedAccessKey), Math.floor(Date.now() / 1000) + 3600),
       });
@@ -68,10 +75,11 @@ serve({
     }
   },
   /** Resolves with this process's stats once `count` messages were completed in all. */
-  mark: (a: { count: number }) => new Promise((resolve) => {
-    marks.push({ at: a.count, resolve });
-    if (received >= a.count) got();
-  }),
+  mark: (a: { count: number }) =>
+    new Promise((resolve) => {
+      marks.push({ at: a.count, resolve });
+      if (received >= a.count) got();
+    }),
   async close(): Promise<void> {
     await close?.();
   },

@@ -12,7 +12,12 @@ import { tmpDir } from './measure';
 import { autoCompleteReceivers, pumpSends } from './in-process';
 
 serve({
-  async run(a: { devices: number; messages: number; window: number; bodyBytes: number }): Promise<{ perSec: number; cpuUsPerMsg: number; messagesPerCommit: number }> {
+  async run(a: {
+    devices: number;
+    messages: number;
+    window: number;
+    bodyBytes: number;
+  }): Promise<{ perSec: number; cpuUsPerMsg: number; messagesPerCommit: number }> {
     const dir = tmpDir('c2d-engine-');
     const hub = await Hub.open({ dataDir: dir });
     try {

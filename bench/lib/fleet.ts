@@ -103,7 +103,10 @@ export class Fleet {
   /** Senders waiting for room in a device's queue, by device index (see room()). */
   private readonly roomWaiters = new Map<number, (() => void)[]>();
 
-  constructor(private readonly info: HubInfo, private readonly o: FleetOptions) {}
+  constructor(
+    private readonly info: HubInfo,
+    private readonly o: FleetOptions,
+  ) {}
 
   async open(concurrency = 50): Promise<void> {
     const prefix = this.o.prefix ?? 'dev-';
@@ -118,10 +121,13 @@ export class Fleet {
       c.on('message', (m: ReceivedMessage) => {
         this.o.onMessage?.(m, i);
         if (this.o.settle === false) return;
-        c.complete(m).then(() => {
-          this.completes++;
-          this.roomWaiters.get(i)?.shift()?.();
-        }, () => undefined);
+        c.complete(m).then(
+          () => {
+            this.completes++;
+            this.roomWaiters.get(i)?.shift()?.();
+          },
+          () => undefined,
+        );
       });
       this.clients[i] = c;
     });

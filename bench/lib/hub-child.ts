@@ -53,13 +53,21 @@ async function ensureDevices(h: EmbeddedHub, prefix: string, count: number): Pro
     const ids: string[] = [];
     for (let j = i; j < Math.min(count, i + chunk); j++) if (!h.hub.registry.getDevice(`${prefix}${j}`)) ids.push(`${prefix}${j}`);
     // Concurrent creates share one commit.
-    await Promise.all(ids.map((deviceId) => h.hub.registry.createDevice({ deviceId, authentication: { symmetricKey: { primaryKey: DEVICE_KEY, secondaryKey: DEVICE_KEY } } })));
+    await Promise.all(
+      ids.map((deviceId) => h.hub.registry.createDevice({ deviceId, authentication: { symmetricKey: { primaryKey: DEVICE_KEY, secondaryKey: DEVICE_KEY } } })),
+    );
   }
 }
 
 serve({
   async start(a: HubStartArgs): Promise<HubInfo> {
-    hub = await EmbeddedHub.start({ dataDir: a.dataDir, limits: a.limits, synchronous: a.synchronous, host: '127.0.0.1', ports: { amqps: 0, mqtts: 0, https: 0 } });
+    hub = await EmbeddedHub.start({
+      dataDir: a.dataDir,
+      limits: a.limits,
+      synchronous: a.synchronous,
+      host: '127.0.0.1',
+      ports: { amqps: 0, mqtts: 0, https: 0 },
+    });
     const startedAtMs = performance.timeOrigin + performance.now();
     hub.hub.events.on('completed', () => completed++);
     const t = (name: string): void => void (marks[name] ??= performance.timeOrigin + performance.now());

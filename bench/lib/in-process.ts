@@ -11,11 +11,18 @@ import type { Hub } from '../../lib/hub';
 export function autoCompleteReceivers(hub: Hub, devices: number, options: { prefix?: string; credit?: number } = {}): void {
   for (let i = 0; i < devices; i++) {
     const id = `${options.prefix ?? 'dev-'}${i}`;
-    const r = hub.openReceiver(id, {
-      deliver: (m) => {
-        hub.complete(id, m.lockToken).then(() => r.addCredit(1), () => undefined);
+    const r = hub.openReceiver(
+      id,
+      {
+        deliver: (m) => {
+          hub.complete(id, m.lockToken).then(
+            () => r.addCredit(1),
+            () => undefined,
+          );
+        },
       },
-    }, { credit: options.credit ?? 8 });
+      { credit: options.credit ?? 8 },
+    );
   }
 }
 

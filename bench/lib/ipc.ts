@@ -10,8 +10,17 @@ import path from 'node:path';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each handler types its own args
 type Handler = (args: any) => unknown;
-interface Request { id: number; cmd: string; args: unknown }
-interface Reply { id: number; ok: boolean; value?: unknown; error?: string }
+interface Request {
+  id: number;
+  cmd: string;
+  args: unknown;
+}
+interface Reply {
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: string;
+}
 
 const TASKSET = '/usr/bin/taskset';
 
@@ -47,12 +56,14 @@ export class Child {
       if (m.ok) w.resolve(m.value);
       else w.reject(new Error(m.error));
     });
-    this.exit = new Promise((resolve) => proc.once('exit', (code) => {
-      this.exited = true;
-      for (const w of this.waiting.values()) w.reject(new Error(`child exited (${code})`));
-      this.waiting.clear();
-      resolve(code);
-    }));
+    this.exit = new Promise((resolve) =>
+      proc.once('exit', (code) => {
+        this.exited = true;
+        for (const w of this.waiting.values()) w.reject(new Error(`child exited (${code})`));
+        this.waiting.clear();
+        resolve(code);
+      }),
+    );
   }
 
   /**
@@ -114,7 +125,7 @@ export function serve(handlers: Record<string, Handler>): void {
         const value = await h(m.args);
         process.send?.({ id: m.id, ok: true, value } satisfies Reply);
       } catch (e) {
-        process.send?.({ id: m.id, ok: false, error: e instanceof Error ? e.stack ?? e.message : String(e) } satisfies Reply);
+        process.send?.({ id: m.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies Reply);
       }
       if (m.cmd === 'close') process.disconnect?.();
     })();
@@ -131,5 +142,13 @@ export function processStats(): { cpuS: number; userS: number; systemS: number; 
   const m = process.memoryUsage();
   const hwm = /VmHWM:\s*(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
   const maxRssMB = hwm !== undefined ? Number(hwm) / 1024 : u.maxRSS / 1024;
-  return { cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6, userS: u.userCPUTime / 1e6, systemS: u.systemCPUTime / 1e6, maxRssMB, rssMB: m.rss / 1048576, heapMB: m.heapUsed / 1048576, externalMB: m.external / 1048576 };
+  return {
+    cpuS: (u.userCPUTime + u.systemCPUTime) / 1e6,
+    userS: u.userCPUTime / 1e6,
+    systemS: u.systemCPUTime / 1e6,
+    maxRssMB,
+    rssMB: m.rss / 1048576,
+    heapMB: m.heapUsed / 1048576,
+    externalMB: m.external / 1048576,
+  };
 }

@@ -6,7 +6,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import * as hdr from 'hdr-histogram-js';
 
-export interface Latency { p50: number; p99: number; p999: number; max: number; count: number }
+export interface Latency {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  count: number;
+}
 
 export class LatencyRecorder {
   private readonly h = hdr.build({ bitBucketSize: 64, lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });

@@ -19,14 +19,19 @@ export function table(rows: Row[]): string {
   const sep = '|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map((r) => {
     const l = r.latency;
-    const target = r.target ? `${r.target.met ? 'MET' : 'NOT MET'}: ${r.target.text}${r.target.ratio !== undefined ? ` (ratio ${r.target.ratio.toFixed(2)})` : ''}` : '';
+    const target = r.target
+      ? `${r.target.met ? 'MET' : 'NOT MET'}: ${r.target.text}${r.target.ratio !== undefined ? ` (ratio ${r.target.ratio.toFixed(2)})` : ''}`
+      : '';
     return `| ${r.scenario} | ${r.setup} | ${cell(r.rate)} | ${cell(l?.p50, 2)} | ${cell(l?.p99, 2)} | ${cell(l?.p999, 2)} | ${cell(l?.max, 2)} | ${cell(r.hubCpuS, 2)} | ${cell(r.hubCpuUsPerMsg)} | ${cell(r.loadCpuUsPerMsg)} | ${cell(r.hubMaxRssMB)} | ${target} |`;
   });
   return [head, sep, ...lines].join('\n');
 }
 
 export function notes(rows: Row[]): string {
-  return rows.filter((r) => r.note).map((r) => `- ${r.scenario} (${r.setup}): ${r.note}`).join('\n');
+  return rows
+    .filter((r) => r.note)
+    .map((r) => `- ${r.scenario} (${r.setup}): ${r.note}`)
+    .join('\n');
 }
 
 export function machineLine(): string {

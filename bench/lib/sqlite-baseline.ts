@@ -15,10 +15,19 @@ export function sqliteGroupCommitRate(groupSize: number, rows: number, bodyBytes
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.exec('CREATE TABLE rows (device_id TEXT NOT NULL, seq INTEGER NOT NULL, delivery_count INTEGER NOT NULL, body BLOB NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID');
+    db.exec(
+      'CREATE TABLE rows (device_id TEXT NOT NULL, seq INTEGER NOT NULL, delivery_count INTEGER NOT NULL, body BLOB NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (device_id, seq)) WITHOUT ROWID',
+    );
     const insert = db.prepare('INSERT INTO rows VALUES (?, ?, ?, ?, ?)');
     // Meta of the same length as the engine's row (ids, to, expiry, ack, properties).
-    const meta = JSON.stringify({ messageId: '00000000-0000-0000-0000-000000000000', to: '/devices/bench-00/messages/devicebound', expiryTimeUtc: Date.now(), ack: 'full', properties: { wave: '00' }, enqueuedTimeUtc: Date.now() });
+    const meta = JSON.stringify({
+      messageId: '00000000-0000-0000-0000-000000000000',
+      to: '/devices/bench-00/messages/devicebound',
+      expiryTimeUtc: Date.now(),
+      ack: 'full',
+      properties: { wave: '00' },
+      enqueuedTimeUtc: Date.now(),
+    });
     let n = 0;
     const group = db.transaction(() => {
       for (let i = 0; i < groupSize; i++, n++) insert.run(`bench-${n % devices}`, n, 0, body, meta);

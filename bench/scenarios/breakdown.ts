@@ -48,9 +48,10 @@ export async function breakdown(o: { side: 'service' | 'device'; devices: number
     const cpu = after.cpuS - before.cpuS;
     return {
       scenario: `breakdown: ${o.side === 'service' ? 'service side only' : 'device side only'}`,
-      setup: o.side === 'service'
-        ? `AMQP ServiceClient sends, in-process receivers in the hub complete at once; ${o.devices} devices, ${o.window} in flight`
-        : `in-process Hub.send, MQTT DeviceClients receive and complete; ${o.devices} devices, ${o.window} in flight`,
+      setup:
+        o.side === 'service'
+          ? `AMQP ServiceClient sends, in-process receivers in the hub complete at once; ${o.devices} devices, ${o.window} in flight`
+          : `in-process Hub.send, MQTT DeviceClients receive and complete; ${o.devices} devices, ${o.window} in flight`,
       rate: (o.messages * 1000) / ms,
       hubCpuS: cpu,
       hubCpuUsPerMsg: (cpu * 1e6) / o.messages,

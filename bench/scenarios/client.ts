@@ -16,7 +16,12 @@ import type { ClientKind } from '../lib/client-child';
 
 type Stats = { cpuS: number; userS: number; systemS: number; maxRssMB: number };
 
-async function measure(kind: ClientKind, deviceId: string, messages: number, bodyBytes: number): Promise<{ cpuPer10k: number; systemShare: number; maxRssMB: number; rate: number }> {
+async function measure(
+  kind: ClientKind,
+  deviceId: string,
+  messages: number,
+  bodyBytes: number,
+): Promise<{ cpuPer10k: number; systemShare: number; maxRssMB: number; rate: number }> {
   const dataDir = tmpDir();
   const hub = await startHub({ dataDir, devices: 1, prefix: deviceId });
   // BENCH_CLIENT_PROF=<dir>: the client process writes a CPU profile there.
@@ -34,7 +39,12 @@ async function measure(kind: ClientKind, deviceId: string, messages: number, bod
     await hub.child.call('stream', { deviceId: id, count: messages, bodyBytes, window: 20 });
     const s1 = await done;
     const ms = performance.now() - t0;
-    return { cpuPer10k: ((s1.cpuS - s0.cpuS) * 10_000) / messages, systemShare: (s1.systemS - s0.systemS) / (s1.cpuS - s0.cpuS), maxRssMB: s1.maxRssMB, rate: (messages * 1000) / ms };
+    return {
+      cpuPer10k: ((s1.cpuS - s0.cpuS) * 10_000) / messages,
+      systemShare: (s1.systemS - s0.systemS) / (s1.cpuS - s0.cpuS),
+      maxRssMB: s1.maxRssMB,
+      rate: (messages * 1000) / ms,
+    };
   } finally {
     await client.stop();
     await hub.child.stop();
@@ -79,6 +89,9 @@ export async function clientCpu(o: { messages: number; bodyBytes: number; rounds
       note: `${floorRow.note}: parses each PUBLISH and writes its PUBACK, no message model; median ${floorRatio.toFixed(2)}x the official client's CPU, so that is as low as any client gets on this stream`,
     },
     row('official azure-iot-device', 'official'),
-    { ...row('our DeviceClient', 'ours'), target: { text: '<= 0.5x the official client CPU per message (median of the ratios within a round)', met: ratio <= 0.5, ratio } },
+    {
+      ...row('our DeviceClient', 'ours'),
+      target: { text: '<= 0.5x the official client CPU per message (median of the ratios within a round)', met: ratio <= 0.5, ratio },
+    },
   ];
 }

@@ -28,15 +28,20 @@ export async function tlsFloor(connections: number): Promise<{ perConnKB: number
   try {
     const srv = await child.call<{ port: number; ca: string }>('start');
     const base = await child.call<Mem>('stats');
-    await pool(connections, 100, () => new Promise<void>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: srv.port, ca: srv.ca, servername: 'localhost' }, () => {
-        // A CONNECT-sized first write, as a device sends.
-        s.write(Buffer.alloc(200));
-        resolve();
-      });
-      s.once('error', reject);
-      sockets.push(s);
-    }));
+    await pool(
+      connections,
+      100,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const s = tls.connect({ host: '127.0.0.1', port: srv.port, ca: srv.ca, servername: 'localhost' }, () => {
+            // A CONNECT-sized first write, as a device sends.
+            s.write(Buffer.alloc(200));
+            resolve();
+          });
+          s.once('error', reject);
+          sockets.push(s);
+        }),
+    );
     await new Promise((r) => setTimeout(r, 2000));
     const after = await child.call<Mem>('stats');
     const per = perDevice(base, after, connections);
@@ -54,7 +59,11 @@ export type HubStats = Mem & { cpuS: number; maxRssMB: number };
  * connects, once all are connected, and after `idleMs` of idling. Everything is closed
  * before it returns, so measurements never overlap.
  */
-export async function idleFleet(transport: 'mqtt' | 'amqp', devices: number, idleMs: number): Promise<{ base: HubStats; connected: HubStats; after: HubStats; connectS: number }> {
+export async function idleFleet(
+  transport: 'mqtt' | 'amqp',
+  devices: number,
+  idleMs: number,
+): Promise<{ base: HubStats; connected: HubStats; after: HubStats; connectS: number }> {
   const dataDir = tmpDir();
   const { child, info } = await startHub({ dataDir, devices });
   let fleet: Fleet | undefined;

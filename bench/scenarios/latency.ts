@@ -45,7 +45,18 @@ export async function aedesFixedRateLatency(o: { devices: number; ratePerSec: nu
   try {
     const srv = await child.call<{ port: number; ca: string }>('start');
     const connect = async (clientId: string): Promise<MqttClient> => {
-      const c = mqtt.connect({ protocol: 'mqtts', host: '127.0.0.1', port: srv.port, ca: srv.ca, servername: 'localhost', rejectUnauthorized: false, clientId, protocolVersion: 4, clean: false, reconnectPeriod: 0 });
+      const c = mqtt.connect({
+        protocol: 'mqtts',
+        host: '127.0.0.1',
+        port: srv.port,
+        ca: srv.ca,
+        servername: 'localhost',
+        rejectUnauthorized: false,
+        clientId,
+        protocolVersion: 4,
+        clean: false,
+        reconnectPeriod: 0,
+      });
       clients.push(c);
       await new Promise<void>((resolve, reject) => {
         c.once('connect', () => resolve());
@@ -71,7 +82,9 @@ export async function aedesFixedRateLatency(o: { devices: number; ratePerSec: nu
     const offer = (count: number): Promise<void> =>
       offerAtRate(count, o.ratePerSec, () => {
         const i = sent++;
-        pub.publishAsync(`devices/sub-${i % o.devices}/messages/devicebound/`, stampedBody(o.bodyBytes ?? 256), { qos: 1 }).catch((e: unknown) => failures.push(e));
+        pub
+          .publishAsync(`devices/sub-${i % o.devices}/messages/devicebound/`, stampedBody(o.bodyBytes ?? 256), { qos: 1 })
+          .catch((e: unknown) => failures.push(e));
       });
     const allReceived = (): Promise<void> => (received >= sent ? Promise.resolve() : new Promise((resolve) => (waiting = { count: sent, resolve })));
     await offer(Math.min(1000, o.ratePerSec));
@@ -97,7 +110,13 @@ export async function aedesFixedRateLatency(o: { devices: number; ratePerSec: nu
   }
 }
 
-export async function fixedRateLatency(o: { devices: number; ratePerSec: number; seconds: number; bodyBytes?: number; synchronous?: HubStartArgs['synchronous'] }): Promise<Row> {
+export async function fixedRateLatency(o: {
+  devices: number;
+  ratePerSec: number;
+  seconds: number;
+  bodyBytes?: number;
+  synchronous?: HubStartArgs['synchronous'];
+}): Promise<Row> {
   const dataDir = tmpDir();
   const synchronous = o.synchronous ?? 'FULL';
   const { child, info } = await startHub({ dataDir, devices: o.devices, synchronous });

@@ -36,10 +36,7 @@ export interface TlsClientAuth {
   passphrase?: string;
 }
 
-export type DeviceAuth =
-  | { kind: 'sas-key'; key: string; keyName?: string }
-  | { kind: 'sas-token'; token: string }
-  | ({ kind: 'x509' } & X509Credential);
+export type DeviceAuth = { kind: 'sas-key'; key: string; keyName?: string } | { kind: 'sas-token'; token: string } | ({ kind: 'x509' } & X509Credential);
 
 /** The tls.connect options of an X.509 credential (every transport passes these). */
 export function tlsClientAuth(x: X509Credential | TlsClientAuth): TlsClientAuth {
@@ -54,7 +51,8 @@ export function tlsClientAuth(x: X509Credential | TlsClientAuth): TlsClientAuth 
 function checkX509(x: unknown): X509Credential {
   const v = (x ?? {}) as Partial<TlsClientAuth>;
   const pem = v.cert !== undefined || v.key !== undefined;
-  if (pem === (v.pfx !== undefined)) throw errors.invalid('An X.509 credential is a certificate with its private key (cert, key) or a PFX file (pfx), not both.');
+  if (pem === (v.pfx !== undefined))
+    throw errors.invalid('An X.509 credential is a certificate with its private key (cert, key) or a PFX file (pfx), not both.');
   if (pem && (v.cert === undefined || v.key === undefined)) throw errors.invalid('An X.509 certificate needs its private key (give both cert and key).');
   if (v.pfx !== undefined && !Buffer.isBuffer(v.pfx)) throw errors.invalid('pfx must be a Buffer with the bytes of the PKCS#12 file.');
   const opts = tlsClientAuth(v);
@@ -62,11 +60,12 @@ function checkX509(x: unknown): X509Credential {
     tls.createSecureContext(opts);
   } catch (e) {
     const reason = (e as Error).message.replace(/^error:[0-9A-F]+:/i, '');
-    const hint = v.pfx !== undefined
-      ? 'the PFX cannot be opened: a wrong or missing pass phrase, or not a PKCS#12 file'
-      : /mismatch/i.test(reason)
-        ? 'the private key does not belong to the certificate (a bundle must start with the device certificate, then its intermediates)'
-        : 'the certificate or key cannot be read: not PEM, or an encrypted key with a wrong or missing pass phrase';
+    const hint =
+      v.pfx !== undefined
+        ? 'the PFX cannot be opened: a wrong or missing pass phrase, or not a PKCS#12 file'
+        : /mismatch/i.test(reason)
+          ? 'the private key does not belong to the certificate (a bundle must start with the device certificate, then its intermediates)'
+          : 'the certificate or key cannot be read: not PEM, or an encrypted key with a wrong or missing pass phrase';
     throw errors.invalid(`The X.509 credential cannot be used: ${hint} (${reason}).`);
   }
   return opts as X509Credential;
@@ -125,7 +124,8 @@ export class DeviceCredentials {
     if (!parts.deviceId) throw errors.invalid('A device id is required.');
     const given = [parts.sharedAccessKey, parts.sharedAccessSignature, parts.x509].filter((v) => v !== undefined).length;
     if (given !== 1) throw errors.invalid('Give exactly one of a SAS key, a SAS token or an X.509 certificate.');
-    if (parts.sharedAccessKey !== undefined) this.auth = { kind: 'sas-key', key: parts.sharedAccessKey, ...(parts.sharedAccessKeyName ? { keyName: parts.sharedAccessKeyName } : {}) };
+    if (parts.sharedAccessKey !== undefined)
+      this.auth = { kind: 'sas-key', key: parts.sharedAccessKey, ...(parts.sharedAccessKeyName ? { keyName: parts.sharedAccessKeyName } : {}) };
     else if (parts.sharedAccessSignature !== undefined) this.auth = { kind: 'sas-token', token: parts.sharedAccessSignature };
     else this.auth = { kind: 'x509', ...checkX509(parts.x509) };
     this.tokenLifetimeMs = timing.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
@@ -193,7 +193,8 @@ export class DeviceCredentials {
   }
 }
 
-export type ServiceAuth = { kind: 'sas-key'; keyName: string; key: string } | { kind: 'sas-token'; token: string } | { kind: 'entra'; credential: TokenCredential };
+export type ServiceAuth =
+  { kind: 'sas-key'; keyName: string; key: string } | { kind: 'sas-token'; token: string } | { kind: 'entra'; credential: TokenCredential };
 
 export class ServiceCredentials {
   /** Where to connect. */
@@ -210,7 +211,12 @@ export class ServiceCredentials {
    * `gatewayHostName`: connect there (`host` or `host:port`) instead of
    * `hostName`, which still names the hub in tokens (as a device's GatewayHostName).
    */
-  constructor(hostName: string, readonly auth: ServiceAuth, timing: TokenTiming = {}, gatewayHostName?: string) {
+  constructor(
+    hostName: string,
+    readonly auth: ServiceAuth,
+    timing: TokenTiming = {},
+    gatewayHostName?: string,
+  ) {
     const hp = splitHostPort(gatewayHostName ?? hostName);
     this.hostName = hostName;
     this.host = hp.host;

@@ -117,7 +117,8 @@ export class DeviceClient extends EventEmitter implements DeviceConnection {
     );
     // A `message` listener is the subscription: attach starts it, removing the last one stops it.
     this.on('newListener', (event: string | symbol) => {
-      if (event === 'message' && this.listenerCount('message') === 0) void this.keeper.current?.enableMessages(this.emitMessage).catch((e: unknown) => this.emitError(e));
+      if (event === 'message' && this.listenerCount('message') === 0)
+        void this.keeper.current?.enableMessages(this.emitMessage).catch((e: unknown) => this.emitError(e));
     });
     this.on('removeListener', (event: string | symbol) => {
       if (event === 'message' && this.listenerCount('message') === 0) void this.keeper.current?.disableMessages().catch((e: unknown) => this.emitError(e));

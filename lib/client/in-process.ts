@@ -80,7 +80,11 @@ export class InProcessDeviceClient extends EventEmitter implements DeviceConnect
       // No protocol layers here: every connection fault is the connection dropping, and coming back.
       fault: (f) => {
         if (this.session !== session) return false;
-        this.drop(new C2DError('DeviceConnectionClosedRemotely', `The hub dropped the connection (fault injected: ${f.type}, ${f.closeReason}).`), 'communication-error', true);
+        this.drop(
+          new C2DError('DeviceConnectionClosedRemotely', `The hub dropped the connection (fault injected: ${f.type}, ${f.closeReason}).`),
+          'communication-error',
+          true,
+        );
         return true;
       },
     });
@@ -227,7 +231,12 @@ export class InProcessServiceClient extends EventEmitter implements ServiceConne
     const m = toOutgoing(body, options);
     const messageId = (m.messageId ??= randomUUID());
     const timeoutMs = sendTimeoutOf(options.timeoutMs);
-    const r = await withSendTimeout(systemClock, timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), () => this.hub.send(deviceId, m));
+    const r = await withSendTimeout(
+      systemClock,
+      timeoutMs,
+      () => sendTimedOut(deviceId, messageId, timeoutMs),
+      () => this.hub.send(deviceId, m),
+    );
     return { messageId: r.messageId, deviceId, enqueuedTimeUtc: r.enqueuedTimeUtc };
   }
 

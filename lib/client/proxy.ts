@@ -54,6 +54,7 @@ export function webSocketAgent(host: string, port: number, proxy: ProxySetting):
     // Never echo the value: it may hold the proxy's password.
     throw errors.invalid('The proxy setting is not a URL such as http://proxy:3128.');
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw errors.invalid(`A proxy URL starts with http:// or https:// (got ${parsed.protocol}//${parsed.host}).`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw errors.invalid(`A proxy URL starts with http:// or https:// (got ${parsed.protocol}//${parsed.host}).`);
   return new HttpsProxyAgent(parsed);
 }

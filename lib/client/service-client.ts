@@ -129,7 +129,12 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
     const m = toOutgoing(body, options);
     const messageId = (m.messageId ??= randomUUID());
     const timeoutMs = sendTimeoutOf(options.timeoutMs);
-    return withSendTimeout(this.clock, timeoutMs, () => sendTimedOut(deviceId, messageId, timeoutMs), (signal) => this.sendWithRetry(deviceId, m, signal));
+    return withSendTimeout(
+      this.clock,
+      timeoutMs,
+      () => sendTimedOut(deviceId, messageId, timeoutMs),
+      (signal) => this.sendWithRetry(deviceId, m, signal),
+    );
   }
 
   /**
@@ -150,7 +155,8 @@ export class ServiceClient extends EventEmitter implements ServiceConnection {
       } catch (e) {
         const cls = classifyError(e);
         const policy = this.retryPolicy;
-        if (signal.aborted || (cls !== 'transient' && cls !== 'throttled') || !this.keeper.alive || !policy.shouldRetry(e, attempt, Date.now() - started)) throw e;
+        if (signal.aborted || (cls !== 'transient' && cls !== 'throttled') || !this.keeper.alive || !policy.shouldRetry(e, attempt, Date.now() - started))
+          throw e;
         const delayMs = policy.nextDelayMs(attempt, e);
         this.emit('send_retrying', { deviceId, messageId: m.messageId, attempt, delayMs, cause: e });
         await new Promise((r) => setTimeout(r, delayMs).unref());

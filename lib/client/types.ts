@@ -16,14 +16,7 @@ export type ServiceTransport = 'amqp' | 'amqp-ws';
 
 /** Why a connection changed state (connection status events). */
 export type ConnectionReason =
-  | 'connected'
-  | 'closed-by-client'
-  | 'expired-token'
-  | 'bad-credential'
-  | 'communication-error'
-  | 'retry-expired'
-  | 'device-disabled'
-  | 'no-network';
+  'connected' | 'closed-by-client' | 'expired-token' | 'bad-credential' | 'communication-error' | 'retry-expired' | 'device-disabled' | 'no-network';
 
 export interface ConnectionStatus {
   reason: ConnectionReason;

@@ -45,9 +45,7 @@ export const ERRORS = {
 
 export type ErrorName = keyof typeof ERRORS;
 
-const BY_CODE = new Map<number, ErrorName>(
-  (Object.keys(ERRORS) as ErrorName[]).map((n) => [ERRORS[n].code, n]),
-);
+const BY_CODE = new Map<number, ErrorName>((Object.keys(ERRORS) as ErrorName[]).map((n) => [ERRORS[n].code, n]));
 const BY_CONDITION = new Map<string, ErrorName>();
 for (const n of Object.keys(ERRORS) as ErrorName[]) {
   // First name wins for shared conditions: the table is ordered by precedence.
@@ -105,10 +103,12 @@ export const errors = {
   deviceNotFound: (deviceId: string) => new C2DError('DeviceNotFound', `Device '${deviceId}' is not registered or is disabled.`),
   queueFull: (deviceId: string, depth: number) =>
     new C2DError('DeviceMaximumQueueDepthExceeded', `The queue of device '${deviceId}' already holds ${depth} messages, the most it may hold.`),
-  tooLarge: (bytes: number, max: number) =>
-    new C2DError('MessageTooLarge', `The message is ${bytes} bytes (body and properties); the most allowed is ${max}.`),
+  tooLarge: (bytes: number, max: number) => new C2DError('MessageTooLarge', `The message is ${bytes} bytes (body and properties); the most allowed is ${max}.`),
   lockLost: (lockToken: string) =>
-    new C2DError('DeviceMessageLockLost', `Lock token '${lockToken}' does not match a locked message: the lock expired, the message was settled, or the token is unknown.`),
+    new C2DError(
+      'DeviceMessageLockLost',
+      `Lock token '${lockToken}' does not match a locked message: the lock expired, the message was settled, or the token is unknown.`,
+    ),
   messageNotFound: (deviceId: string, what: string) => new C2DError('MessageNotFound', `Device '${deviceId}' has no ${what}.`),
   /** 401003: the credential is missing, wrong, expired or not allowed this. */
   unauthorized: (why: string) => new C2DError('IotHubUnauthorized', why),
@@ -131,7 +131,10 @@ export const errors = {
   throttled: (limit: number) => new C2DError('ThrottlingException', `More than ${limit} sends per second; slow down and retry.`),
   /** Reject and abandon over MQTT: IoT Hub's MQTT has only PUBACK (c2d-semantics §1.3). */
   notOverMqtt: (settlement: string) =>
-    new C2DError('OperationNotSupported', `${settlement} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`),
+    new C2DError(
+      'OperationNotSupported',
+      `${settlement} is not supported over MQTT: IoT Hub's MQTT has only PUBACK, which completes the message. Use AMQP or HTTP to reject or abandon.`,
+    ),
 };
 
 /**

@@ -144,12 +144,17 @@ function seconds(v: unknown, name: string): number | undefined {
 }
 
 /** Checks a request given as fields (the API, the node, the admin route); names are the field names. Throws BadFaultRequest. */
-export function checkFault(r: { type?: unknown; closeReason?: unknown; delayInSecs?: unknown; durationInSecs?: unknown }, names: Record<keyof typeof FAULT_PROPERTIES, string> = FIELD_NAMES): CheckedFault {
-  if (!isFaultType(r.type)) throw new BadFaultRequest(names.type, `${names.type} must be one of ${FAULT_TYPES.join(', ')} (got ${JSON.stringify(r.type ?? null)}).`);
+export function checkFault(
+  r: { type?: unknown; closeReason?: unknown; delayInSecs?: unknown; durationInSecs?: unknown },
+  names: Record<keyof typeof FAULT_PROPERTIES, string> = FIELD_NAMES,
+): CheckedFault {
+  if (!isFaultType(r.type))
+    throw new BadFaultRequest(names.type, `${names.type} must be one of ${FAULT_TYPES.join(', ')} (got ${JSON.stringify(r.type ?? null)}).`);
   if (r.closeReason !== undefined && r.closeReason !== null && typeof r.closeReason !== 'string') {
     throw new BadFaultRequest(names.closeReason, `${names.closeReason} must be text (got ${JSON.stringify(r.closeReason)}).`);
   }
-  const reason = typeof r.closeReason === 'string' && r.closeReason.trim() !== '' ? r.closeReason.trim().slice(0, MAX_CLOSE_REASON_CHARS) : DEFAULT_CLOSE_REASON;
+  const reason =
+    typeof r.closeReason === 'string' && r.closeReason.trim() !== '' ? r.closeReason.trim().slice(0, MAX_CLOSE_REASON_CHARS) : DEFAULT_CLOSE_REASON;
   const delay = seconds(r.delayInSecs, names.delayInSecs) ?? 0;
   const duration = seconds(r.durationInSecs, names.durationInSecs) ?? DEFAULT_FAULT_DURATION_S;
   return { type: r.type, closeReason: reason, delayMs: Math.round(delay * 1000), durationMs: Math.round(duration * 1000) };
@@ -208,5 +213,10 @@ export function faultRequestProperties(r: FaultRequest): Properties {
  */
 export function faultRequestFields(v: unknown): FaultRequest {
   const o = (v && typeof v === 'object' && !Buffer.isBuffer(v) ? v : {}) as Record<string, unknown>;
-  return { type: o.type as FaultType, closeReason: o.closeReason as string | undefined, delayInSecs: o.delayInSecs as number | undefined, durationInSecs: o.durationInSecs as number | undefined };
+  return {
+    type: o.type as FaultType,
+    closeReason: o.closeReason as string | undefined,
+    delayInSecs: o.delayInSecs as number | undefined,
+    durationInSecs: o.durationInSecs as number | undefined,
+  };
 }

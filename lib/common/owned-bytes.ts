@@ -12,4 +12,3 @@ export function ownedCopy(bytes: Uint8Array): Buffer {
   own.set(bytes);
   return own;
 }
-

@@ -6,7 +6,17 @@
  * that test and not a running hub. Read against rhea 3.0.5 (lib/connection.js,
  * lib/session.js, lib/link.js, lib/message.js, lib/sasl.js).
  */
-import { message as rheaMessage, sasl as rheaSasl, type Connection, type ConnectionOptions, type Container, type Delivery, type Receiver, type Sender, type Session } from 'rhea';
+import {
+  message as rheaMessage,
+  sasl as rheaSasl,
+  type Connection,
+  type ConnectionOptions,
+  type Container,
+  type Delivery,
+  type Receiver,
+  type Sender,
+  type Session,
+} from 'rhea';
 
 // ------------------------------------------------------------ connections
 
@@ -93,7 +103,13 @@ export function senderPermits(link: Sender): number {
  * Applied to each session the hub serves, before its first attach.
  */
 export function keyLinksByNameAndRole(session: Session): void {
-  type Link = (Sender | Receiver) & { name: string; is_sender(): boolean; is_remote_open(): boolean; on_attach(frame: unknown): void; remote: { attach?: unknown } };
+  type Link = (Sender | Receiver) & {
+    name: string;
+    is_sender(): boolean;
+    is_remote_open(): boolean;
+    on_attach(frame: unknown): void;
+    remote: { attach?: unknown };
+  };
   type AttachFrame = { performative: { name: string; role: boolean; handle: number } };
   const s = session as unknown as {
     links: Record<string, Link>;
@@ -124,7 +140,9 @@ export function keyLinksByNameAndRole(session: Session): void {
     const existing = this.links[key(name, role)];
     if (existing?.is_remote_open()) {
       // The same name and role while that link is attached: not a second link, and not a resume.
-      throw Object.assign(new Error(`A ${role ? 'receiver' : 'sender'} link named '${name}' is already attached on this session.`), { condition: 'amqp:not-allowed' });
+      throw Object.assign(new Error(`A ${role ? 'receiver' : 'sender'} link named '${name}' is already attached on this session.`), {
+        condition: 'amqp:not-allowed',
+      });
     }
     const link = existing ?? (role ? this.create_sender(name) : this.create_receiver(name));
     this.remote.handles[handle] = link;
@@ -195,7 +213,9 @@ export function writeDispositionsApart(): void {
         const pending = this[listName]!;
         const i = pending.indexOf(delivery);
         if (i >= 0) pending.splice(i, 1);
-        delivery.link.session.output(frames.disposition({ role: delivery.link.is_receiver(), first: delivery.id, last: delivery.id, state: delivery.state, settled: delivery.settled }));
+        delivery.link.session.output(
+          frames.disposition({ role: delivery.link.is_receiver(), first: delivery.id, last: delivery.id, state: delivery.state, settled: delivery.settled }),
+        );
       }
       delivery.link.connection._register();
     };

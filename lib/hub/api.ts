@@ -8,14 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { Right } from '../common/sas';
 import type { HubLimits } from '../common/limits';
 import type { ConnectionFault, FaultRequest, FaultType } from '../common/fault-injection';
-import type {
-  AckMode,
-  OutgoingMessage,
-  ReceivedMessage,
-  ReceivedFeedbackBatch,
-  FeedbackRecord,
-  Properties,
-} from '../common/message';
+import type { AckMode, OutgoingMessage, ReceivedMessage, ReceivedFeedbackBatch, FeedbackRecord, Properties } from '../common/message';
 
 // ---------------------------------------------------------------- registry
 
@@ -354,7 +347,19 @@ export interface Page<T> {
 export interface TraceEntry {
   /** Epoch ms. */
   time: number;
-  event: 'enqueued' | 'delivered' | 'completed' | 'abandoned' | 'lockExpired' | 'rejected' | 'expired' | 'deadLettered' | 'purged' | 'cancelled' | 'requeued' | 'feedback';
+  event:
+    | 'enqueued'
+    | 'delivered'
+    | 'completed'
+    | 'abandoned'
+    | 'lockExpired'
+    | 'rejected'
+    | 'expired'
+    | 'deadLettered'
+    | 'purged'
+    | 'cancelled'
+    | 'requeued'
+    | 'feedback';
   deviceId: string;
   sequenceNumber?: number;
   deliveryCount?: number;

@@ -17,7 +17,9 @@ async function storeCommand(inv: Invocation): Promise<void> {
       const { snapshot, counts } = exportStore(config.dataDir);
       // The export holds every key of the store: readable by its owner only.
       fs.writeFileSync(inv.file!, `${JSON.stringify(snapshot, null, 2)}\n`, { mode: 0o600 });
-      console.log(`Exported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.deadLetters} dead letters, ${counts.feedbackRecords + counts.feedbackBatches} feedback items from ${config.dataDir} to ${inv.file}.`);
+      console.log(
+        `Exported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.deadLetters} dead letters, ${counts.feedbackRecords + counts.feedbackBatches} feedback items from ${config.dataDir} to ${inv.file}.`,
+      );
       return;
     }
     case 'import': {
@@ -28,13 +30,20 @@ async function storeCommand(inv: Invocation): Promise<void> {
         throw new Error(`Cannot read the export ${inv.file}: ${(e as Error).message}`, { cause: e });
       }
       const counts = await importStore(config.dataDir, checkSnapshot(parsed), { force: config.force });
-      console.log(`Imported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.deadLetters} dead letters into ${config.dataDir}.`);
+      console.log(
+        `Imported ${counts.devices} devices, ${counts.policies} policies, ${counts.messages} pending messages, ${counts.deadLetters} dead letters into ${config.dataDir}.`,
+      );
       return;
     }
     case 'reset': {
-      if (!config.yes) throw new Error(`c2d-hub reset empties the store in ${config.dataDir}${config.keepRegistry ? ' (devices and policies are kept)' : ', devices and policies included'}; add --yes to do it.`);
+      if (!config.yes)
+        throw new Error(
+          `c2d-hub reset empties the store in ${config.dataDir}${config.keepRegistry ? ' (devices and policies are kept)' : ', devices and policies included'}; add --yes to do it.`,
+        );
       const counts = await resetStore(config.dataDir, { keepRegistry: config.keepRegistry });
-      console.log(`Reset ${config.dataDir}: ${counts.messages} messages, ${counts.deadLetters} dead letters and ${counts.feedbackRecords + counts.feedbackBatches} feedback items removed${config.keepRegistry ? `; ${counts.devices} devices and ${counts.policies} policies kept` : `, with ${counts.devices} devices and ${counts.policies} policies`}.`);
+      console.log(
+        `Reset ${config.dataDir}: ${counts.messages} messages, ${counts.deadLetters} dead letters and ${counts.feedbackRecords + counts.feedbackBatches} feedback items removed${config.keepRegistry ? `; ${counts.devices} devices and ${counts.policies} policies kept` : `, with ${counts.devices} devices and ${counts.policies} policies`}.`,
+      );
       return;
     }
     default:
@@ -60,13 +69,15 @@ export async function main(argv: string[] = process.argv.slice(2), env: NodeJS.P
     if (stopping) return;
     stopping = true;
     console.error(`${signal}: stopping...`);
-    (started.hub ?? Promise.reject(new Error('not started'))).then((r) => r.stop()).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
+    (started.hub ?? Promise.reject(new Error('not started')))
+      .then((r) => r.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -96,7 +96,11 @@ export class EmbeddedHub {
         handlers: {
           amqp: (socket) => a.handle(socket),
           mqtt: (socket) => m.handle(socket),
-          http: createHttpHandler(hub, { onError: diag ? (e) => diag(`https ${String(e)}`) : undefined, ...(options.onAccess ? { onAccess: options.onAccess } : {}), verifyBearerToken }),
+          http: createHttpHandler(hub, {
+            onError: diag ? (e) => diag(`https ${String(e)}`) : undefined,
+            ...(options.onAccess ? { onAccess: options.onAccess } : {}),
+            verifyBearerToken,
+          }),
           webSocket: {
             AMQPWSB10: (ws, req) => a.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket), remote: remoteOf(req.socket) }),
             mqtt: (ws, req) => m.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),

@@ -75,7 +75,13 @@ export function rightsForRoles(roles: unknown): Set<Right> {
 /** Checks a parsed JWKS file's shape (400004 with what is wrong): an object with a non-empty `keys` array of objects. */
 export function assertJwks(v: unknown, where = 'The JWKS'): asserts v is JsonWebKeySet {
   const keys = (v as { keys?: unknown } | null)?.keys;
-  if (typeof v !== 'object' || v === null || !Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'object' || k === null || Array.isArray(k))) {
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    keys.some((k) => typeof k !== 'object' || k === null || Array.isArray(k))
+  ) {
     throw errors.invalid(`${where} must be a JSON Web Key Set: an object { "keys": [ ... ] } with at least one key.`);
   }
 }

@@ -147,7 +147,10 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
  * regard to case: the Azure IoT C SDK asks for `MQTT`, the Node SDK for
  * `mqtt`, and IoT Hub takes both.
  */
-export function pickSubprotocol(offered: readonly string[], handlers: NonNullable<ListenerHandlers['webSocket']>): { offered: string; handler: WebSocketHandler } | undefined {
+export function pickSubprotocol(
+  offered: readonly string[],
+  handlers: NonNullable<ListenerHandlers['webSocket']>,
+): { offered: string; handler: WebSocketHandler } | undefined {
   const byName = new Map<string, WebSocketHandler>();
   for (const [name, handler] of Object.entries(handlers)) if (handler) byName.set(name.toLowerCase(), handler);
   for (const p of offered) {
@@ -193,7 +196,9 @@ function makeHttpsServer(opts: ListenerOptions, tlsOptions: tls.TlsOptions): htt
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if ((req.url ?? '').split('?')[0] !== WEBSOCKET_PATH) return refuseUpgrade(socket, 404, 'Not Found');
-    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim());
     const match = pickSubprotocol(offered, h.webSocket ?? {});
     if (!match) return refuseUpgrade(socket, 400, 'Bad Request');
     // The answer must be one of the values the client offered, spelled as it spelled it (RFC 6455 §4.2.2).
@@ -287,7 +292,8 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
     for (const protocol of ['amqps', 'mqtts', 'https'] as const) {
       const wanted = opts.ports?.[protocol] ?? DEFAULT_PORTS[protocol];
       if (wanted === false) continue;
-      if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) throw new RangeError(`Port for ${protocol} must be 0..65535 or false (got ${String(wanted)}).`);
+      if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535)
+        throw new RangeError(`Port for ${protocol} must be 0..65535 or false (got ${String(wanted)}).`);
       await bind(protocol, wanted);
     }
   } catch (e) {

@@ -83,7 +83,14 @@ function openStopped(dataDir: string, create: boolean): SqliteStore {
 }
 
 function countsOf(s: StoredState): SnapshotCounts {
-  return { devices: s.devices.length, policies: s.policies.length, messages: s.messages.length, feedbackRecords: s.pendingFeedback.length, feedbackBatches: s.feedbackBatches.length, deadLetters: s.deadLetters.length };
+  return {
+    devices: s.devices.length,
+    policies: s.policies.length,
+    messages: s.messages.length,
+    feedbackRecords: s.pendingFeedback.length,
+    feedbackBatches: s.feedbackBatches.length,
+    deadLetters: s.deadLetters.length,
+  };
 }
 
 export function exportStore(dataDir: string): { snapshot: Snapshot; counts: SnapshotCounts } {
@@ -97,7 +104,11 @@ export function exportStore(dataDir: string): { snapshot: Snapshot; counts: Snap
       registry: { devices: s.devices, policies: s.policies },
       queues: { messages: s.messages.map((m) => ({ ...m, body: m.body.toString('base64') })), sequences: Object.fromEntries(s.sequences) },
       feedback: { pending: s.pendingFeedback, batches: s.feedbackBatches },
-      deadLetters: s.deadLetters.map((d) => ({ message: { ...d.message, body: d.message.body.toString('base64') }, reason: d.reason, deadLetteredTimeUtc: d.deadLetteredTimeUtc })),
+      deadLetters: s.deadLetters.map((d) => ({
+        message: { ...d.message, body: d.message.body.toString('base64') },
+        reason: d.reason,
+        deadLetteredTimeUtc: d.deadLetteredTimeUtc,
+      })),
     };
     return { snapshot, counts: countsOf(s) };
   } finally {
@@ -110,8 +121,16 @@ export function checkSnapshot(value: unknown): Snapshot {
   const o = value as Partial<Snapshot> | null;
   if (typeof o !== 'object' || o === null || o.format !== SNAPSHOT_FORMAT) throw new Error(`Not a c2d-hub export (no "format": "${SNAPSHOT_FORMAT}").`);
   if (o.version !== SNAPSHOT_VERSION) throw new Error(`This c2d-hub reads export version ${SNAPSHOT_VERSION}, the file is version ${String(o.version)}.`);
-  for (const k of Object.keys(o)) if (!SECTIONS.includes(k)) throw new Error(`The export has a section '${k}' this c2d-hub does not know; use a c2d-hub that does.`);
-  const arrays: Array<[unknown, string]> = [[o.registry?.devices, 'registry.devices'], [o.registry?.policies, 'registry.policies'], [o.queues?.messages, 'queues.messages'], [o.feedback?.pending, 'feedback.pending'], [o.feedback?.batches, 'feedback.batches'], ...(o.deadLetters !== undefined ? [[o.deadLetters, 'deadLetters'] as [unknown, string]] : [])];
+  for (const k of Object.keys(o))
+    if (!SECTIONS.includes(k)) throw new Error(`The export has a section '${k}' this c2d-hub does not know; use a c2d-hub that does.`);
+  const arrays: Array<[unknown, string]> = [
+    [o.registry?.devices, 'registry.devices'],
+    [o.registry?.policies, 'registry.policies'],
+    [o.queues?.messages, 'queues.messages'],
+    [o.feedback?.pending, 'feedback.pending'],
+    [o.feedback?.batches, 'feedback.batches'],
+    ...(o.deadLetters !== undefined ? [[o.deadLetters, 'deadLetters'] as [unknown, string]] : []),
+  ];
   for (const [a, name] of arrays) if (!Array.isArray(a)) throw new Error(`The export has no ${name} list.`);
   if (typeof o.queues?.sequences !== 'object' || o.queues.sequences === null) throw new Error('The export has no queues.sequences object.');
   return o as Snapshot;
@@ -141,7 +160,9 @@ export async function importStore(dataDir: string, snapshot: Snapshot, options: 
     const existing = store.load();
     const held = countsOf(existing);
     if (Object.values(held).some((n) => n > 0) && !options.force) {
-      throw new Error(`The store in ${dataDir} is not empty (${held.devices} devices, ${held.policies} policies, ${held.messages} messages); add --force to replace it.`);
+      throw new Error(
+        `The store in ${dataDir} is not empty (${held.devices} devices, ${held.policies} policies, ${held.messages} messages); add --force to replace it.`,
+      );
     }
     const ops: StoreOp[] = emptyingOps(existing, false);
     for (const device of snapshot.registry.devices) ops.push({ t: 'putDevice', device });
@@ -150,7 +171,11 @@ export async function importStore(dataDir: string, snapshot: Snapshot, options: 
     for (const [deviceId, sequenceNumber] of Object.entries(snapshot.queues.sequences)) ops.push({ t: 'setSequence', deviceId, sequenceNumber });
     for (const pending of snapshot.feedback.pending) ops.push({ t: 'insertPending', pending });
     for (const batch of snapshot.feedback.batches) ops.push({ t: 'insertBatch', batch });
-    for (const d of snapshot.deadLetters ?? []) ops.push({ t: 'insertDeadLetter', deadLetter: { message: { ...d.message, body: Buffer.from(d.message.body, 'base64') }, reason: d.reason, deadLetteredTimeUtc: d.deadLetteredTimeUtc } });
+    for (const d of snapshot.deadLetters ?? [])
+      ops.push({
+        t: 'insertDeadLetter',
+        deadLetter: { message: { ...d.message, body: Buffer.from(d.message.body, 'base64') }, reason: d.reason, deadLetteredTimeUtc: d.deadLetteredTimeUtc },
+      });
     // One write: one transaction, so a failed import leaves the store as it was.
     await store.write(ops);
     return countsOf(store.load());

@@ -47,8 +47,22 @@ export interface LiveUpdate {
 
 /** Events that concern one device. */
 const DEVICE_EVENTS: HubEventName[] = [
-  'enqueued', 'delivered', 'completed', 'rejected', 'abandoned', 'lockExpired', 'expired', 'deadLettered',
-  'purged', 'cancelled', 'requeued', 'deadLettersDropped', 'deviceConnected', 'deviceDisconnected', 'deviceCreated', 'deviceDeleted',
+  'enqueued',
+  'delivered',
+  'completed',
+  'rejected',
+  'abandoned',
+  'lockExpired',
+  'expired',
+  'deadLettered',
+  'purged',
+  'cancelled',
+  'requeued',
+  'deadLettersDropped',
+  'deviceConnected',
+  'deviceDisconnected',
+  'deviceCreated',
+  'deviceDeleted',
 ];
 /** Seconds of history an update carries (the editor fills its chart from them). */
 const UPDATE_SECONDS = 5;

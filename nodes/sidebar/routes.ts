@@ -79,7 +79,13 @@ function bodyOf(req: Request): Record<string, unknown> {
   return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
 }
 
-function testMessage(b: Record<string, unknown>): { body: Buffer; properties: Properties; ack: 'none' | 'positive' | 'negative' | 'full'; messageId?: string; contentType?: string } {
+function testMessage(b: Record<string, unknown>): {
+  body: Buffer;
+  properties: Properties;
+  ack: 'none' | 'positive' | 'negative' | 'full';
+  messageId?: string;
+  contentType?: string;
+} {
   const text = b.body ?? '';
   if (typeof text !== 'string') throw errors.invalid('body must be text.');
   const props = b.properties ?? {};
@@ -106,88 +112,148 @@ export function mountRoutes(red: RED, state: SidebarState): void {
   const read = canRead(red);
   const write = canWrite(red);
 
-  const withHub = (h: Handler): RequestHandler => (req, res) => {
-    void (async () => {
-      const id = param(req, 'hub');
-      const hub = runningHub(red, id);
-      if (!hub) throw new HttpWireError('GenericNotFound', `No running c2d-hub node '${id}': deploy one, or see its status for why it did not start.`);
-      const out = await h(req, hub);
-      res.status(req.method === 'POST' ? 201 : 200).json(out ?? {});
-    })().catch((e: unknown) => sendError(res, e));
-  };
+  const withHub =
+    (h: Handler): RequestHandler =>
+    (req, res) => {
+      void (async () => {
+        const id = param(req, 'hub');
+        const hub = runningHub(red, id);
+        if (!hub) throw new HttpWireError('GenericNotFound', `No running c2d-hub node '${id}': deploy one, or see its status for why it did not start.`);
+        const out = await h(req, hub);
+        res.status(req.method === 'POST' ? 201 : 200).json(out ?? {});
+      })().catch((e: unknown) => sendError(res, e));
+    };
   const device = (req: Request): string => param(req, 'device');
 
   app.get(ROUTE_PREFIX, ...read, (_req, res) => {
     res.json(deployedHubs(red));
   });
 
-  app.get(`${ROUTE_PREFIX}/:hub`, ...read, withHub((_req, h) => {
-    const live = state.live(h.id);
-    live?.watch();
-    return summaryOf(h.id, h.hub, h.ports, live, state.now());
-  }));
+  app.get(
+    `${ROUTE_PREFIX}/:hub`,
+    ...read,
+    withHub((_req, h) => {
+      const live = state.live(h.id);
+      live?.watch();
+      return summaryOf(h.id, h.hub, h.ports, live, state.now());
+    }),
+  );
 
-  app.get(`${ROUTE_PREFIX}/:hub/devices`, ...read, withHub((req, h) => devicePage(h.hub, pageQuery(req.query as Record<string, unknown>, 100), state.live(h.id))));
+  app.get(
+    `${ROUTE_PREFIX}/:hub/devices`,
+    ...read,
+    withHub((req, h) => devicePage(h.hub, pageQuery(req.query as Record<string, unknown>, 100), state.live(h.id))),
+  );
 
-  app.get(`${ROUTE_PREFIX}/:hub/devices/:device`, ...read, withHub((req, h) => {
-    const q = pageQuery(req.query as Record<string, unknown>, 100);
-    return deviceDetail(h.hub, device(req), state.live(h.id), q, state.now());
-  }));
+  app.get(
+    `${ROUTE_PREFIX}/:hub/devices/:device`,
+    ...read,
+    withHub((req, h) => {
+      const q = pageQuery(req.query as Record<string, unknown>, 100);
+      return deviceDetail(h.hub, device(req), state.live(h.id), q, state.now());
+    }),
+  );
 
-  app.get(`${ROUTE_PREFIX}/:hub/trace/:messageId`, ...read, withHub((req, h) => {
-    const messageId = param(req, 'messageId');
-    return { messageId, entries: h.hub.trace(messageId) };
-  }));
+  app.get(
+    `${ROUTE_PREFIX}/:hub/trace/:messageId`,
+    ...read,
+    withHub((req, h) => {
+      const messageId = param(req, 'messageId');
+      return { messageId, entries: h.hub.trace(messageId) };
+    }),
+  );
 
-  app.get(`${ROUTE_PREFIX}/:hub/devices/:device/connection-strings`, ...write, withHub((req, h) => {
-    const deviceId = device(req);
-    const d = h.hub.registry.getDevice(deviceId);
-    if (!d) throw errors.notFound(`Device '${deviceId}' is not registered.`);
-    const key = d.authentication.symmetricKey.primaryKey;
-    if (d.authentication.type !== 'sas' || !key) throw errors.invalid(`Device '${deviceId}' authenticates with ${d.authentication.type}, not a shared access key: it has no key connection string.`);
-    const connectionStrings: Record<string, string> = {};
-    for (const p of Object.keys(DEFAULT_PORTS) as Array<keyof typeof DEFAULT_PORTS>) {
-      const port = h.ports[p];
-      if (port !== undefined) connectionStrings[p] = formatConnectionString({ HostName: hostNameFor(h.hub.hubName, p, port), DeviceId: deviceId, SharedAccessKey: key });
-    }
-    return { deviceId, connectionStrings };
-  }));
+  app.get(
+    `${ROUTE_PREFIX}/:hub/devices/:device/connection-strings`,
+    ...write,
+    withHub((req, h) => {
+      const deviceId = device(req);
+      const d = h.hub.registry.getDevice(deviceId);
+      if (!d) throw errors.notFound(`Device '${deviceId}' is not registered.`);
+      const key = d.authentication.symmetricKey.primaryKey;
+      if (d.authentication.type !== 'sas' || !key)
+        throw errors.invalid(`Device '${deviceId}' authenticates with ${d.authentication.type}, not a shared access key: it has no key connection string.`);
+      const connectionStrings: Record<string, string> = {};
+      for (const p of Object.keys(DEFAULT_PORTS) as Array<keyof typeof DEFAULT_PORTS>) {
+        const port = h.ports[p];
+        if (port !== undefined)
+          connectionStrings[p] = formatConnectionString({ HostName: hostNameFor(h.hub.hubName, p, port), DeviceId: deviceId, SharedAccessKey: key });
+      }
+      return { deviceId, connectionStrings };
+    }),
+  );
 
-  app.post(`${ROUTE_PREFIX}/:hub/devices`, ...write, withHub(async (req, h) => {
-    const deviceId = bodyOf(req).deviceId;
-    if (typeof deviceId !== 'string') throw errors.invalid('deviceId is required.');
-    await h.hub.registry.createDevice({ deviceId });
-    return deviceRow(h.hub, deviceId, state.live(h.id));
-  }));
+  app.post(
+    `${ROUTE_PREFIX}/:hub/devices`,
+    ...write,
+    withHub(async (req, h) => {
+      const deviceId = bodyOf(req).deviceId;
+      if (typeof deviceId !== 'string') throw errors.invalid('deviceId is required.');
+      await h.hub.registry.createDevice({ deviceId });
+      return deviceRow(h.hub, deviceId, state.live(h.id));
+    }),
+  );
 
-  app.patch(`${ROUTE_PREFIX}/:hub/devices/:device`, ...write, withHub(async (req, h) => {
-    const deviceId = device(req);
-    const status = bodyOf(req).status as DeviceStatus;
-    if (status !== 'enabled' && status !== 'disabled') throw errors.invalid('status must be enabled or disabled.');
-    if (!h.hub.registry.getDevice(deviceId)) throw errors.notFound(`Device '${deviceId}' is not registered.`);
-    await h.hub.registry.updateDevice({ deviceId, status }, '*');
-    return deviceRow(h.hub, deviceId, state.live(h.id));
-  }));
+  app.patch(
+    `${ROUTE_PREFIX}/:hub/devices/:device`,
+    ...write,
+    withHub(async (req, h) => {
+      const deviceId = device(req);
+      const status = bodyOf(req).status as DeviceStatus;
+      if (status !== 'enabled' && status !== 'disabled') throw errors.invalid('status must be enabled or disabled.');
+      if (!h.hub.registry.getDevice(deviceId)) throw errors.notFound(`Device '${deviceId}' is not registered.`);
+      await h.hub.registry.updateDevice({ deviceId, status }, '*');
+      return deviceRow(h.hub, deviceId, state.live(h.id));
+    }),
+  );
 
-  app.delete(`${ROUTE_PREFIX}/:hub/devices/:device`, ...write, withHub(async (req, h) => {
-    const deviceId = device(req);
-    await h.hub.registry.deleteDevice(deviceId);
-    return { deviceId, deleted: true };
-  }));
+  app.delete(
+    `${ROUTE_PREFIX}/:hub/devices/:device`,
+    ...write,
+    withHub(async (req, h) => {
+      const deviceId = device(req);
+      await h.hub.registry.deleteDevice(deviceId);
+      return { deviceId, deleted: true };
+    }),
+  );
 
-  app.post(`${ROUTE_PREFIX}/:hub/devices/:device/messages`, ...write, withHub((req, h) => h.hub.send(device(req), testMessage(bodyOf(req)))));
+  app.post(
+    `${ROUTE_PREFIX}/:hub/devices/:device/messages`,
+    ...write,
+    withHub((req, h) => h.hub.send(device(req), testMessage(bodyOf(req)))),
+  );
 
-  app.delete(`${ROUTE_PREFIX}/:hub/devices/:device/messages`, ...write, withHub(async (req, h) => ({ purged: await h.hub.purge(device(req)) })));
+  app.delete(
+    `${ROUTE_PREFIX}/:hub/devices/:device/messages`,
+    ...write,
+    withHub(async (req, h) => ({ purged: await h.hub.purge(device(req)) })),
+  );
 
-  app.delete(`${ROUTE_PREFIX}/:hub/devices/:device/messages/:messageId`, ...write, withHub(async (req, h) => ({ cancelled: await h.hub.cancel(device(req), param(req, 'messageId')) })));
+  app.delete(
+    `${ROUTE_PREFIX}/:hub/devices/:device/messages/:messageId`,
+    ...write,
+    withHub(async (req, h) => ({ cancelled: await h.hub.cancel(device(req), param(req, 'messageId')) })),
+  );
 
-  app.post(`${ROUTE_PREFIX}/:hub/devices/:device/dead-letters/:seq/requeue`, ...write, withHub((req, h) => h.hub.requeueDeadLetter(device(req), { sequenceNumber: sequenceNumber(req) })));
+  app.post(
+    `${ROUTE_PREFIX}/:hub/devices/:device/dead-letters/:seq/requeue`,
+    ...write,
+    withHub((req, h) => h.hub.requeueDeadLetter(device(req), { sequenceNumber: sequenceNumber(req) })),
+  );
 
-  app.delete(`${ROUTE_PREFIX}/:hub/devices/:device/dead-letters/:seq`, ...write, withHub(async (req, h) => {
-    await h.hub.deleteDeadLetter(device(req), { sequenceNumber: sequenceNumber(req) });
-    return { deleted: true };
-  }));
+  app.delete(
+    `${ROUTE_PREFIX}/:hub/devices/:device/dead-letters/:seq`,
+    ...write,
+    withHub(async (req, h) => {
+      await h.hub.deleteDeadLetter(device(req), { sequenceNumber: sequenceNumber(req) });
+      return { deleted: true };
+    }),
+  );
 
   // A fault on the device's connections (the device row's "drop connection" is KillTcp, delay 0); the hub checks each field.
-  app.post(`${ROUTE_PREFIX}/:hub/devices/:device/faults`, ...write, withHub((req, h) => faultJson(h.hub.injectFault(device(req), faultRequestFields(bodyOf(req))))));
+  app.post(
+    `${ROUTE_PREFIX}/:hub/devices/:device/faults`,
+    ...write,
+    withHub((req, h) => faultJson(h.hub.injectFault(device(req), faultRequestFields(bodyOf(req))))),
+  );
 }

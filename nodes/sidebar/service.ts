@@ -46,7 +46,10 @@ export class SidebarService {
   private add(id: string, hub: HubApi): void {
     this.lives.get(id)?.close();
     // The counts are read only when an update goes out: at most four times a second, and only while an editor watches.
-    this.lives.set(id, new LiveHub(hub, (update) => this.comms.publish(hubTopic(id), { ...update, counts: countsOf(hub) }), { clock: this.clock, ...this.options }));
+    this.lives.set(
+      id,
+      new LiveHub(hub, (update) => this.comms.publish(hubTopic(id), { ...update, counts: countsOf(hub) }), { clock: this.clock, ...this.options }),
+    );
   }
 
   live(hubId: string): LiveHub | undefined {

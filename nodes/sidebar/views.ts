@@ -124,7 +124,8 @@ export function pageQuery(q: Record<string, unknown>, defaultLimit: number): Pag
     return n;
   };
   const filter = q.filter === undefined ? '' : q.filter;
-  if (typeof filter !== 'string' || filter.length > BOUNDS.maxIdLength) throw errors.invalid(`filter must be text of at most ${BOUNDS.maxIdLength} characters.`);
+  if (typeof filter !== 'string' || filter.length > BOUNDS.maxIdLength)
+    throw errors.invalid(`filter must be text of at most ${BOUNDS.maxIdLength} characters.`);
   return { offset: int('offset', q.offset, 0, 0, Number.MAX_SAFE_INTEGER), limit: int('limit', q.limit, defaultLimit, 1, MAX_PAGE), filter };
 }
 
@@ -172,7 +173,13 @@ export interface DeviceDetail extends DeviceRow {
   deadLetterPage: { total: number; offset: number; items: Array<MessageRow<DeadLetterView>> };
 }
 
-export function deviceDetail(hub: HubApi, deviceId: string, live: LiveHub | undefined, deadLetters: { offset: number; limit: number }, now: number): DeviceDetail {
+export function deviceDetail(
+  hub: HubApi,
+  deviceId: string,
+  live: LiveHub | undefined,
+  deadLetters: { offset: number; limit: number },
+  now: number,
+): DeviceDetail {
   const row = deviceRow(hub, deviceId, live);
   const d = hub.registry.getDevice(deviceId)!;
   const page = hub.deadLetters({ deviceId, offset: deadLetters.offset, limit: deadLetters.limit, includeBody: true });

@@ -19,7 +19,10 @@ export class AutoSettler {
   private readonly pending = new Map<string, Pending>();
   private readonly hookName: string;
 
-  constructor(private readonly hooks: Hooks, nodeId: string) {
+  constructor(
+    private readonly hooks: Hooks,
+    nodeId: string,
+  ) {
     this.hookName = `onComplete.c2dReceive_${nodeId.replace(/[^A-Za-z0-9]/g, '_')}`;
     hooks.add(this.hookName, (e) => this.onComplete(e));
   }

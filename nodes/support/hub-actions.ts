@@ -12,8 +12,19 @@ import { faultRequestFields } from '../../lib/common/fault-injection';
 import { deadLetterPageJson, faultJson, pendingJson, requeuedJson, traceJson } from '../../lib/hub/inspection-json';
 
 export const HUB_ACTIONS = [
-  'createDevice', 'deleteDevice', 'getDevice', 'listDevices', 'purge', 'stats',
-  'peek', 'deadLetters', 'requeue', 'deleteDeadLetter', 'cancel', 'trace', 'fault',
+  'createDevice',
+  'deleteDevice',
+  'getDevice',
+  'listDevices',
+  'purge',
+  'stats',
+  'peek',
+  'deadLetters',
+  'requeue',
+  'deleteDeadLetter',
+  'cancel',
+  'trace',
+  'fault',
 ] as const;
 export type HubAction = (typeof HUB_ACTIONS)[number];
 

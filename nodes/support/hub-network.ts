@@ -33,7 +33,10 @@ function portFor(endpoint: HubEndpoint | undefined, transport: DeviceTransport):
   const protocol = PORT_OF[transport];
   const port = endpoint?.ports[protocol];
   if (port === undefined) {
-    throw new SetupError(`hub has no ${protocol} port`, `The c2d-hub does not listen on ${protocol}, which ${transport} needs: set a port for it in the hub node (0 = any free port).`);
+    throw new SetupError(
+      `hub has no ${protocol} port`,
+      `The c2d-hub does not listen on ${protocol}, which ${transport} needs: set a port for it in the hub node (0 = any free port).`,
+    );
   }
   return port;
 }
@@ -49,7 +52,8 @@ function servicePolicy(hub: HubApi): SharedAccessPolicy {
 export function hubNetworkClient(hub: HubApi, endpoint: HubEndpoint | undefined, s: ConfigSettings, o: ConnectOptions): AnyConnection {
   const transport = s.transport;
   if (s.role === 'service') {
-    if (transport !== 'amqp' && transport !== 'amqp-ws') throw new SetupError('service needs amqp', `A service connects over amqp or amqp-ws, not ${transport}.`);
+    if (transport !== 'amqp' && transport !== 'amqp-ws')
+      throw new SetupError('service needs amqp', `A service connects over amqp or amqp-ws, not ${transport}.`);
     const port = portFor(endpoint, transport);
     const p = servicePolicy(hub);
     const credentials = new ServiceCredentials(hub.hubName, { kind: 'sas-key', keyName: p.keyName, key: p.primaryKey }, {}, endpoint!.connectHost);
@@ -66,7 +70,10 @@ export function hubNetworkClient(hub: HubApi, endpoint: HubEndpoint | undefined,
   if (!device) throw errors.deviceNotFound(s.deviceId);
   const key = device.authentication.symmetricKey.primaryKey;
   if (device.authentication.type !== 'sas' || !key) {
-    throw new SetupError('device has no SAS key', `Device '${s.deviceId}' authenticates with ${device.authentication.type}, not a SAS key: use the network target with its certificate.`);
+    throw new SetupError(
+      'device has no SAS key',
+      `Device '${s.deviceId}' authenticates with ${device.authentication.type}, not a SAS key: use the network target with its certificate.`,
+    );
   }
   return DeviceClient.fromParts(
     // HostName names the hub in tokens; the connection goes to where it listens.

@@ -9,15 +9,16 @@ import type { HubApi, HubEventName } from '../../lib/hub/api';
 import type { NodeStatusLike } from './status';
 
 /** The events after which the counts may have changed. */
-const COUNT_EVENTS: HubEventName[] = [
-  'enqueued', 'completed', 'deadLettered', 'purged', 'cancelled', 'requeued', 'deviceCreated', 'deviceDeleted',
-];
+const COUNT_EVENTS: HubEventName[] = ['enqueued', 'completed', 'deadLettered', 'purged', 'cancelled', 'requeued', 'deviceCreated', 'deviceDeleted'];
 
 /** At most one redraw per this many ms. */
 export const HUB_STATUS_INTERVAL_MS = 1000;
 
 export function hubStatusText(ports: Record<string, number>, devices: number, pending: number): string {
-  const p = Object.entries(ports).map(([name, n]) => `${name}:${n}`).join(' ') || 'in-process';
+  const p =
+    Object.entries(ports)
+      .map(([name, n]) => `${name}:${n}`)
+      .join(' ') || 'in-process';
   return `${p} · ${devices} device${devices === 1 ? '' : 's'} · ${pending} pending`;
 }
 
@@ -26,7 +27,12 @@ export function hubStatusText(ports: Record<string, number>, devices: number, pe
  * change in a quiet period is drawn at once, later ones at the end of the
  * interval). Returns the function that stops it.
  */
-export function followHubStatus(hub: HubApi, ports: () => Record<string, number>, show: (s: NodeStatusLike) => void, intervalMs = HUB_STATUS_INTERVAL_MS): () => void {
+export function followHubStatus(
+  hub: HubApi,
+  ports: () => Record<string, number>,
+  show: (s: NodeStatusLike) => void,
+  intervalMs = HUB_STATUS_INTERVAL_MS,
+): () => void {
   let timer: NodeJS.Timeout | undefined;
   let lastDrawn = 0;
   const draw = (): void => {

@@ -66,7 +66,7 @@ function expiryOf(v: unknown): number {
 /** Reads a c2d-send input msg. */
 export function toSendRequest(msg: Msg, defaults: SendDefaults): SendRequest {
   const deviceId = optionalId(msg, 'deviceId') ?? (defaults.deviceId || undefined);
-  if (!deviceId) throw invalid('No device id: set msg.deviceId or the node\'s Device ID.');
+  if (!deviceId) throw invalid("No device id: set msg.deviceId or the node's Device ID.");
   const { body, contentType, contentEncoding } = bodyOf(msg.payload);
   const ack = msg.ack === undefined || msg.ack === '' ? defaults.ack : msg.ack;
   if (ack !== undefined && !isAckMode(ack)) throw invalid(`msg.ack must be none, positive, negative or full (got ${JSON.stringify(ack)}).`);
@@ -79,7 +79,8 @@ export function toSendRequest(msg: Msg, defaults: SendDefaults): SendRequest {
   if (msg.expiryTimeUtc !== undefined) options.expiryTimeUtc = expiryOf(msg.expiryTimeUtc);
   const timeout = msg.timeout === undefined || msg.timeout === '' ? defaults.timeoutMs : msg.timeout;
   if (timeout !== undefined) {
-    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw invalid('msg.timeout must be a number of milliseconds, 0 or more (0: no timeout).');
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)
+      throw invalid('msg.timeout must be a number of milliseconds, 0 or more (0: no timeout).');
     options.timeoutMs = timeout;
   }
   const message: OutgoingMessage = { body };

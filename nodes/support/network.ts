@@ -16,7 +16,10 @@ import { SetupError } from './setup-error';
 /** A setting the config needs; missing: "no <what>" in the status ("no connection string"), the whole sentence in the log. */
 function need(v: string | undefined, what: string): string {
   if (!v?.trim()) {
-    const words = what.split(' ').map((w) => (w === w.toUpperCase() ? w : w.toLowerCase())).join(' ');
+    const words = what
+      .split(' ')
+      .map((w) => (w === w.toUpperCase() ? w : w.toLowerCase()))
+      .join(' ');
     throw new SetupError(`no ${words}`, `${what} is not set in the c2d-hub-config.`);
   }
   return v;
@@ -57,7 +60,8 @@ export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: Connec
   const ca = c.ca?.trim() ? c.ca : undefined;
   const via = proxy ? { proxy } : {};
   if (s.role === 'service') {
-    if (s.transport !== 'amqp' && s.transport !== 'amqp-ws') throw new SetupError('service needs amqp', `A service connects over amqp or amqp-ws, not ${s.transport}.`);
+    if (s.transport !== 'amqp' && s.transport !== 'amqp-ws')
+      throw new SetupError('service needs amqp', `A service connects over amqp or amqp-ws, not ${s.transport}.`);
     const opts = { transport: s.transport as ServiceTransport, ...(ca ? { ca } : {}), ...via };
     switch (s.auth) {
       case 'connection-string':
@@ -83,7 +87,10 @@ export function networkClient(s: ConfigSettings, c: ConfigCredentials, o: Connec
     case 'connection-string':
       return DeviceClient.fromConnectionString(connectionString(c, parseDeviceConnectionString), opts);
     case 'sas-token':
-      return DeviceClient.fromParts({ hostName: need(s.hostName, 'Host name'), deviceId: need(s.deviceId, 'Device ID'), sharedAccessSignature: need(c.sasToken, 'SAS token') }, opts);
+      return DeviceClient.fromParts(
+        { hostName: need(s.hostName, 'Host name'), deviceId: need(s.deviceId, 'Device ID'), sharedAccessSignature: need(c.sasToken, 'SAS token') },
+        opts,
+      );
     case 'x509':
       if (!x509) throw new SetupError('no certificate', 'Neither a certificate with its private key nor a PFX file is set in the c2d-hub-config.');
       return DeviceClient.fromParts({ hostName: need(s.hostName, 'Host name'), deviceId: need(s.deviceId, 'Device ID'), x509 }, opts);

@@ -76,7 +76,8 @@ export function expandCredentials<T extends object>(red: RED, node: Node, creds:
       typeof v === 'string'
         ? v.replace(REF, (_all, name: string) => {
             const value = getSetting(node, name);
-            if (value === undefined || value === null || value === '') throw errors.invalid(`The environment variable ${name} (in the ${k} credential) is not set.`);
+            if (value === undefined || value === null || value === '')
+              throw errors.invalid(`The environment variable ${name} (in the ${k} credential) is not set.`);
             return String(value);
           })
         : v;

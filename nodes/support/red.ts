@@ -33,7 +33,9 @@ export function hooksOf(red: RED): Hooks {
 /** Runs an async close step and always calls done (Node-RED waits at most 15 s). */
 export function closeWith(node: Node, step: (removed: boolean) => Promise<void>): void {
   node.on('close', (removed: boolean, done: () => void) => {
-    step(removed).catch((e: unknown) => node.error(e instanceof Error ? e.message : String(e))).finally(done);
+    step(removed)
+      .catch((e: unknown) => node.error(e instanceof Error ? e.message : String(e)))
+      .finally(done);
   });
 }
 

@@ -51,7 +51,10 @@ export class SharedConnection {
   private feedbackStop: (() => void) | undefined;
   private readonly waiters = new Set<(c: AnyConnection | Error) => void>();
 
-  constructor(private readonly factory: ClientFactory, private readonly onError: (e: Error) => void) {}
+  constructor(
+    private readonly factory: ClientFactory,
+    private readonly onError: (e: Error) => void,
+  ) {}
 
   get connection(): AnyConnection | undefined {
     return this.state === 'connected' ? this.client : undefined;

@@ -44,9 +44,31 @@ export interface StartedHub {
 }
 
 export async function startHub(o: StartOptions): Promise<StartedHub> {
-  const common = { hubName: o.hubName, dataDir: o.dataDir, limits: o.limits, registerUnknownDevices: o.registerUnknownDevices, ...(o.faultInjection !== undefined ? { faultInjection: o.faultInjection } : {}), synchronous: o.synchronous, trustedCaCertificates: o.trustedCaCertificates, ...(o.onCommit ? { onCommit: o.onCommit } : {}) };
-  const e = await EmbeddedHub.start({ ...common, ports: o.ports, host: o.host, ...(o.tls ? { tls: o.tls } : {}), ...(o.onAccess ? { onAccess: o.onAccess } : {}) });
-  const started: StartedHub = { hub: e.hub, get ports() { return e.ports; }, ca: e.tls.ca ?? e.tls.cert, close: () => e.close() };
+  const common = {
+    hubName: o.hubName,
+    dataDir: o.dataDir,
+    limits: o.limits,
+    registerUnknownDevices: o.registerUnknownDevices,
+    ...(o.faultInjection !== undefined ? { faultInjection: o.faultInjection } : {}),
+    synchronous: o.synchronous,
+    trustedCaCertificates: o.trustedCaCertificates,
+    ...(o.onCommit ? { onCommit: o.onCommit } : {}),
+  };
+  const e = await EmbeddedHub.start({
+    ...common,
+    ports: o.ports,
+    host: o.host,
+    ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.onAccess ? { onAccess: o.onAccess } : {}),
+  });
+  const started: StartedHub = {
+    hub: e.hub,
+    get ports() {
+      return e.ports;
+    },
+    ca: e.tls.ca ?? e.tls.cert,
+    close: () => e.close(),
+  };
   try {
     await provision(started.hub, o);
   } catch (e) {
@@ -79,7 +101,10 @@ async function provision(hub: HubApi, o: StartOptions): Promise<void> {
     const symmetricKey = o.deviceKey ? { primaryKey: o.deviceKey } : undefined;
     if (!d) await hub.registry.createDevice({ deviceId, authentication: { type: 'sas', ...(symmetricKey ? { symmetricKey } : {}) } });
     else if (symmetricKey && d.authentication.symmetricKey.primaryKey !== o.deviceKey) {
-      await hub.registry.updateDevice({ deviceId, authentication: { type: 'sas', symmetricKey: { primaryKey: o.deviceKey, secondaryKey: d.authentication.symmetricKey.secondaryKey } } });
+      await hub.registry.updateDevice({
+        deviceId,
+        authentication: { type: 'sas', symmetricKey: { primaryKey: o.deviceKey, secondaryKey: d.authentication.symmetricKey.secondaryKey } },
+      });
     }
   }
 }

@@ -41,17 +41,22 @@
       var create = function () {
         var id = String(idInput.val() || '').trim();
         if (!id) return;
-        C2D.api('POST', C2D.path(ctx.hubId()) + '/devices', { deviceId: id }).then(function () {
-          idInput.val('');
-          form.addClass('hide');
-          RED.notify(t('devices.created', { id: id }), { type: 'success', timeout: 2000 });
-          ctx.open(id);
-        }, function (e) {
-          RED.notify(t('errors.action', { error: C2D.errorText(e) }), 'error');
-        });
+        C2D.api('POST', C2D.path(ctx.hubId()) + '/devices', { deviceId: id }).then(
+          function () {
+            idInput.val('');
+            form.addClass('hide');
+            RED.notify(t('devices.created', { id: id }), { type: 'success', timeout: 2000 });
+            ctx.open(id);
+          },
+          function (e) {
+            RED.notify(t('errors.action', { error: C2D.errorText(e) }), 'error');
+          },
+        );
       };
       ok.on('click', create);
-      idInput.on('keydown', function (e) { if (e.key === 'Enter') create(); });
+      idInput.on('keydown', function (e) {
+        if (e.key === 'Enter') create();
+      });
     }
 
     var head = C2D.el('div', 'c2d-sidebar-row c2d-sidebar-row-head').appendTo(root);
@@ -63,8 +68,16 @@
     var prev = C2D.button('fa-angle-left', '', t('devices.prev')).appendTo(pager);
     var range = C2D.el('span', 'c2d-sidebar-pager-range').appendTo(pager);
     var next = C2D.button('fa-angle-right', '', t('devices.next')).appendTo(pager);
-    prev.on('click', function () { offset = Math.max(0, offset - PAGE); refresh(); });
-    next.on('click', function () { if (offset + PAGE < total) { offset += PAGE; refresh(); } });
+    prev.on('click', function () {
+      offset = Math.max(0, offset - PAGE);
+      refresh();
+    });
+    next.on('click', function () {
+      if (offset + PAGE < total) {
+        offset += PAGE;
+        refresh();
+      }
+    });
 
     function connectionText(d) {
       if (d.status === 'disabled') return t('devices.disabled');
@@ -87,11 +100,15 @@
         C2D.el('span', 'c2d-sidebar-device-id', d.deviceId).appendTo(name);
         var sub = C2D.el('span', 'c2d-sidebar-device-sub').appendTo(id);
         C2D.el('span', 'c2d-sidebar-col-connection', connectionText(d)).appendTo(sub);
-        C2D.el('span', 'c2d-sidebar-col-lastActivity').attr('data-at', d.lastActivityUtc || '').appendTo(sub);
+        C2D.el('span', 'c2d-sidebar-col-lastActivity')
+          .attr('data-at', d.lastActivityUtc || '')
+          .appendTo(sub);
         C2D.el('span', 'c2d-sidebar-col-pending', d.pending).appendTo(row);
         C2D.el('span', 'c2d-sidebar-col-locked', d.locked).appendTo(row);
         C2D.el('span', 'c2d-sidebar-col-deadLetters', d.deadLetters).appendTo(row);
-        row.on('click', function () { ctx.open(d.deviceId); });
+        row.on('click', function () {
+          ctx.open(d.deviceId);
+        });
       });
       range.text(total === 0 ? '' : t('devices.range', { from: page.offset + 1, to: page.offset + page.items.length, total: total }));
       prev.prop('disabled', page.offset === 0);
@@ -109,18 +126,21 @@
     var refresh = C2D.coalesce(function () {
       var hub = ctx.hubId();
       if (!hub) return undefined;
-      return C2D.api('GET', C2D.path(hub) + '/devices?offset=' + offset + '&limit=' + PAGE + '&filter=' + encodeURIComponent(filter)).then(function (page) {
-        if (hub !== ctx.hubId()) return;
-        if (page.items.length === 0 && offset > 0 && page.total > 0) {
-          offset = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE);
-          refresh();
-          return;
-        }
-        render(page);
-      }, function (e) {
-        list.empty();
-        C2D.el('div', 'c2d-sidebar-error', C2D.errorText(e)).appendTo(list);
-      });
+      return C2D.api('GET', C2D.path(hub) + '/devices?offset=' + offset + '&limit=' + PAGE + '&filter=' + encodeURIComponent(filter)).then(
+        function (page) {
+          if (hub !== ctx.hubId()) return;
+          if (page.items.length === 0 && offset > 0 && page.total > 0) {
+            offset = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE);
+            refresh();
+            return;
+          }
+          render(page);
+        },
+        function (e) {
+          list.empty();
+          C2D.el('div', 'c2d-sidebar-error', C2D.errorText(e)).appendTo(list);
+        },
+      );
     });
 
     return {
@@ -134,14 +154,20 @@
       },
       /** A live update: read the page again when a device on it changed, or devices came or went. */
       update: function (u) {
-        var again = u.changed === null || u.changed.some(function (id) { return visible[id]; });
+        var again =
+          u.changed === null ||
+          u.changed.some(function (id) {
+            return visible[id];
+          });
         if (u.counts && u.counts.devices !== devicesOnHub) {
           again = again || devicesOnHub !== -1;
           devicesOnHub = u.counts.devices;
         }
         if (again) refresh();
       },
-      rows: function () { return rows; },
+      rows: function () {
+        return rows;
+      },
     };
   };
 })();

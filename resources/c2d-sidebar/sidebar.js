@@ -12,7 +12,9 @@
   var LEASE_MS = 20000;
 
   C2D.start = function (plugin) {
-    var t = function (key, opts) { return plugin._('c2d-sidebar.' + key, opts); };
+    var t = function (key, opts) {
+      return plugin._('c2d-sidebar.' + key, opts);
+    };
     if (!RED.user.hasPermission('c2d.read')) return;
     var canWrite = RED.user.hasPermission('c2d.write');
     /** The hub picked, and (when it is running) the one the tab reads. */
@@ -34,18 +36,30 @@
       C2D.el('p', '', t('help.' + k)).appendTo(help);
     });
     if (!canWrite) C2D.el('p', 'c2d-sidebar-help-readonly', t('help.readOnly')).appendTo(help);
-    helpButton.on('click', function () { help.toggleClass('hide'); });
+    helpButton.on('click', function () {
+      help.toggleClass('hide');
+    });
     var notice = C2D.el('div', 'c2d-sidebar-notice hide').appendTo(scroll);
     var hubView = C2D.el('div', 'c2d-sidebar-hub-view').appendTo(scroll);
 
     var ctx = {
       t: t,
       canWrite: canWrite,
-      hubId: function () { return hubId; },
-      hubNow: function () { return Date.now() + offset; },
-      clockFrom: function (hubNow) { offset = hubNow - Date.now(); },
-      open: function (id) { openDevice(id); },
-      back: function () { closeDevice(); },
+      hubId: function () {
+        return hubId;
+      },
+      hubNow: function () {
+        return Date.now() + offset;
+      },
+      clockFrom: function (hubNow) {
+        offset = hubNow - Date.now();
+      },
+      open: function (id) {
+        openDevice(id);
+      },
+      back: function () {
+        closeDevice();
+      },
     };
     var summary = C2D.Summary(hubView, t);
     var devices = C2D.DeviceList(hubView, ctx);
@@ -87,17 +101,20 @@
     var loadSummary = C2D.coalesce(function () {
       var id = hubId;
       if (!id) return undefined;
-      return C2D.api('GET', C2D.path(id)).then(function (s) {
-        if (id !== hubId) return;
-        say('');
-        offset = s.now - Date.now();
-        summary.show(s);
-        devices.update({ changed: [], counts: s });
-      }, function (e) {
-        if (id !== hubId) return;
-        summary.clear();
-        say(e.status === 404 ? t('notice.notRunning') : C2D.errorText(e));
-      });
+      return C2D.api('GET', C2D.path(id)).then(
+        function (s) {
+          if (id !== hubId) return;
+          say('');
+          offset = s.now - Date.now();
+          summary.show(s);
+          devices.update({ changed: [], counts: s });
+        },
+        function (e) {
+          if (id !== hubId) return;
+          summary.clear();
+          say(e.status === 404 ? t('notice.notRunning') : C2D.errorText(e));
+        },
+      );
     });
 
     /** Picks a hub; only a running one is asked for anything (hubId stays null otherwise). */
@@ -125,33 +142,49 @@
     }
 
     var loadHubs = C2D.coalesce(function () {
-      return C2D.api('GET', '').then(function (hubs) {
-        picker.empty();
-        hubs.forEach(function (h) { $('<option>').val(h.id).text(hubLabel(h)).appendTo(picker); });
-        known = {};
-        hubs.forEach(function (h) { known[h.id] = h.running; });
-        if (hubs.length === 0) {
-          say(t('notice.noHubs'));
-          pick(null, false);
-          return;
-        }
-        var first = hubs.filter(function (h) { return h.running; })[0] || hubs[0];
-        var id = selected in known ? selected : first.id;
-        picker.val(id);
-        if (id === hubId && known[id]) {
-          loadSummary();
-          devices.refresh();
-          if (device.deviceId()) device.refresh();
-        } else pick(id, known[id]);
-      }, function (e) {
-        say(C2D.errorText(e));
-      });
+      return C2D.api('GET', '').then(
+        function (hubs) {
+          picker.empty();
+          hubs.forEach(function (h) {
+            $('<option>').val(h.id).text(hubLabel(h)).appendTo(picker);
+          });
+          known = {};
+          hubs.forEach(function (h) {
+            known[h.id] = h.running;
+          });
+          if (hubs.length === 0) {
+            say(t('notice.noHubs'));
+            pick(null, false);
+            return;
+          }
+          var first =
+            hubs.filter(function (h) {
+              return h.running;
+            })[0] || hubs[0];
+          var id = selected in known ? selected : first.id;
+          picker.val(id);
+          if (id === hubId && known[id]) {
+            loadSummary();
+            devices.refresh();
+            if (device.deviceId()) device.refresh();
+          } else pick(id, known[id]);
+        },
+        function (e) {
+          say(C2D.errorText(e));
+        },
+      );
     });
 
-    picker.on('change', function () { pick(picker.val(), known[picker.val()]); });
-    reload.on('click', function () { loadHubs(); });
+    picker.on('change', function () {
+      pick(picker.val(), known[picker.val()]);
+    });
+    reload.on('click', function () {
+      loadHubs();
+    });
     // Only while the tab is shown: an editor that does not look asks for nothing.
-    RED.comms.subscribe('c2d/hubs', function () { if (visible()) loadHubs(); });
+    RED.comms.subscribe('c2d/hubs', function () {
+      if (visible()) loadHubs();
+    });
 
     setInterval(function () {
       if (!visible() || !hubId) return;
@@ -160,9 +193,13 @@
       devices.tick(now);
       device.tick(now);
     }, 1000);
-    setInterval(function () { if (visible()) loadSummary(); }, LEASE_MS);
+    setInterval(function () {
+      if (visible()) loadSummary();
+    }, LEASE_MS);
 
-    RED.actions.add('c2d:show-sidebar', function () { RED.sidebar.show(TAB); });
+    RED.actions.add('c2d:show-sidebar', function () {
+      RED.sidebar.show(TAB);
+    });
     RED.sidebar.addTab({
       id: TAB,
       label: t('tab.label'),
@@ -171,10 +208,14 @@
       content: content,
       enableOnEdit: true,
       action: 'c2d:show-sidebar',
-      onchange: function () { loadHubs(); },
+      onchange: function () {
+        loadHubs();
+      },
     });
     // Deploys start and stop hubs; the list follows.
-    RED.events.on('deploy', function () { if (visible()) loadHubs(); });
+    RED.events.on('deploy', function () {
+      if (visible()) loadHubs();
+    });
     if (visible()) loadHubs();
   };
 })();

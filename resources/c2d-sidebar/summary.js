@@ -91,7 +91,9 @@
 
     return {
       show: function (summary) {
-        var ports = Object.keys(summary.ports).map(function (p) { return p + ' ' + summary.ports[p]; });
+        var ports = Object.keys(summary.ports).map(function (p) {
+          return p + ' ' + summary.ports[p];
+        });
         values.ports.text(ports.length ? ports.join(' · ') : t('summary.inProcess'));
         counts(summary);
         seconds = {};
@@ -108,7 +110,9 @@
         draw(Math.floor(hubNow / 1000) - 1);
       },
       clear: function () {
-        Object.keys(values).forEach(function (k) { values[k].text('–'); });
+        Object.keys(values).forEach(function (k) {
+          values[k].text('–');
+        });
         seconds = {};
       },
     };

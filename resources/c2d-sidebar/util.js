@@ -22,17 +22,23 @@
         data: body === undefined ? undefined : JSON.stringify(body),
         cache: false,
       }).then(
-        function (data) { resolve(data); },
+        function (data) {
+          resolve(data);
+        },
         function (xhr) {
           var e = xhr.responseJSON || {};
           reject({ status: xhr.status, code: e.code, message: e.message || xhr.statusText || String(xhr.status) });
-        }
+        },
       );
     });
   };
 
   C2D.path = function () {
-    return Array.prototype.map.call(arguments, function (p) { return '/' + encodeURIComponent(String(p)); }).join('');
+    return Array.prototype.map
+      .call(arguments, function (p) {
+        return '/' + encodeURIComponent(String(p));
+      })
+      .join('');
   };
 
   /** A readable error: IoT Hub's code and the hub's words. */
@@ -50,8 +56,14 @@
 
   C2D.button = function (icon, label, title) {
     var b = $('<button type="button" class="red-ui-button red-ui-button-small">');
-    if (icon) $('<i>').addClass('fa ' + icon).appendTo(b);
-    if (label) $('<span>').text((icon ? ' ' : '') + label).appendTo(b);
+    if (icon)
+      $('<i>')
+        .addClass('fa ' + icon)
+        .appendTo(b);
+    if (label)
+      $('<span>')
+        .text((icon ? ' ' : '') + label)
+        .appendTo(b);
     if (title) RED.popover.tooltip(b, title);
     return b;
   };
@@ -79,13 +91,15 @@
   /** "name=value" lines into properties; throws on a line without "=". */
   C2D.parseProperties = function (text) {
     var out = {};
-    String(text || '').split(/\r?\n/).forEach(function (line) {
-      var l = line.trim();
-      if (l === '') return;
-      var eq = l.indexOf('=');
-      if (eq <= 0) throw new Error(l);
-      out[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
-    });
+    String(text || '')
+      .split(/\r?\n/)
+      .forEach(function (line) {
+        var l = line.trim();
+        if (l === '') return;
+        var eq = l.indexOf('=');
+        if (eq <= 0) throw new Error(l);
+        out[l.slice(0, eq).trim()] = l.slice(eq + 1).trim();
+      });
     return out;
   };
 
@@ -99,13 +113,18 @@
         return;
       }
       running = true;
-      Promise.resolve().then(fn).catch(function () { /* each part shows its own errors */ }).then(function () {
-        running = false;
-        if (again) {
-          again = false;
-          run();
-        }
-      });
+      Promise.resolve()
+        .then(fn)
+        .catch(function () {
+          /* each part shows its own errors */
+        })
+        .then(function () {
+          running = false;
+          if (again) {
+            again = false;
+            run();
+          }
+        });
     };
   };
 })();

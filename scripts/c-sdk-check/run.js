@@ -39,7 +39,14 @@ Options:
   -h, --help          this text`;
 
 function parseArgs(argv) {
-  const opts = { sdk: process.env.C2D_C_SDK_DIR, buildDir: path.join(os.tmpdir(), 'c2d-c-sdk-check-build'), transports: [], jobs: 2, timeout: 60, trace: false };
+  const opts = {
+    sdk: process.env.C2D_C_SDK_DIR,
+    buildDir: path.join(os.tmpdir(), 'c2d-c-sdk-check-build'),
+    transports: [],
+    jobs: 2,
+    timeout: 60,
+    trace: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -109,7 +116,12 @@ function build(opts) {
   // rewrites generated headers on every configure, which would recompile all of it.
   const cache = path.join(opts.buildDir, 'CMakeCache.txt');
   const sdkSetting = `AZURE_IOT_SDK_C:UNINITIALIZED=${path.resolve(opts.sdk)}`;
-  const configured = fs.existsSync(cache) && fs.readFileSync(cache, 'utf8').split('\n').some((l) => l.replace(/:PATH=|:STRING=/, ':UNINITIALIZED=') === sdkSetting);
+  const configured =
+    fs.existsSync(cache) &&
+    fs
+      .readFileSync(cache, 'utf8')
+      .split('\n')
+      .some((l) => l.replace(/:PATH=|:STRING=/, ':UNINITIALIZED=') === sdkSetting);
   if (!configured) run(['-S', __dirname, '-B', opts.buildDir, `-DAZURE_IOT_SDK_C=${path.resolve(opts.sdk)}`, '-DCMAKE_BUILD_TYPE=Debug']);
   run(['--build', opts.buildDir, '--target', 'c2d_check', '--parallel', String(opts.jobs)]);
   const exe = path.join(opts.buildDir, 'c2d_check');
@@ -120,7 +132,9 @@ function build(opts) {
 /** Resolves when `promise` does or after `ms`, whichever is first, leaving no timer behind. */
 function within(promise, ms) {
   let timer;
-  const timeout = new Promise((resolve) => { timer = setTimeout(resolve, Math.max(0, ms)); });
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms));
+  });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -130,7 +144,9 @@ async function startHub(dataDir) {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stderr.on('data', (d) => { err += d; });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
   const banner = await new Promise((resolve, reject) => {
     const onData = (d) => {
       out += d;
@@ -146,11 +162,12 @@ async function startHub(dataDir) {
   const service = /Service connection string[^\n]*\n\s*(\S+)/.exec(banner);
   const cert = /NODE_EXTRA_CA_CERTS=(\S+)/.exec(banner);
   if (!service || !cert) throw new Error(`c2d-hub's banner lacks a service connection string or certificate:\n${banner}`);
-  const stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
   return { serviceConnectionString: service[1], certFile: cert[1], stop };
 }
 
@@ -201,12 +218,16 @@ function startDevice(exe, transport, connectionString, certFile, opts) {
     }
     for (const w of device.waiters.splice(0)) w();
   });
-  child.stderr.on('data', (d) => { device.log = (device.log + d).slice(-40000); });
-  device.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    device.exit = signal ?? code;
-    for (const w of device.waiters.splice(0)) w();
-    resolve();
-  }));
+  child.stderr.on('data', (d) => {
+    device.log = (device.log + d).slice(-40000);
+  });
+  device.exited = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      device.exit = signal ?? code;
+      for (const w of device.waiters.splice(0)) w();
+      resolve();
+    }),
+  );
   device.waitForMessage = async (messageId, deadline) => {
     for (;;) {
       const m = device.messages.find((x) => x.messageId === messageId);
@@ -250,7 +271,8 @@ async function checkTransport(t, ctx) {
       properties: { transport: t, checkTag: tag, note: 'a=b&c d/e' },
     };
   };
-  const send = (m) => ctx.service.send(deviceId, { body: m.body, messageId: m.messageId, correlationId: m.correlationId, properties: m.properties, ack: 'full' });
+  const send = (m) =>
+    ctx.service.send(deviceId, { body: m.body, messageId: m.messageId, correlationId: m.correlationId, properties: m.properties, ack: 'full' });
   const deadline = Date.now() + ctx.opts.timeout * 1000;
   // The first waits in the device's queue before it connects, the second is sent while it is connected.
   const queued = outgoing('queued');
@@ -268,13 +290,16 @@ async function checkTransport(t, ctx) {
       const got = await run.waitForMessage(sent.messageId, deadline);
       if (!got) {
         const ids = run.messages.map((x) => `'${x.messageId}'`).join(', ');
-        return why(`the device did not get the ${m ? 'queued' : 'live'} message within ${ctx.opts.timeout} s${ids ? ` (it got ${ids}, not '${sent.messageId}')` : ''}`);
+        return why(
+          `the device did not get the ${m ? 'queued' : 'live'} message within ${ctx.opts.timeout} s${ids ? ` (it got ${ids}, not '${sent.messageId}')` : ''}`,
+        );
       }
       const bad = mismatch(got, sent);
       if (bad) return why(`the ${m ? 'queued' : 'live'} message arrived with ${bad}`);
       const record = await ctx.feedback.waitFor(sent.messageId, deadline);
       if (!record) return why(`no feedback for the ${m ? 'queued' : 'live'} message within ${ctx.opts.timeout} s (the hub did not see it completed)`);
-      if (record.statusCode !== 'Success') return why(`feedback for the ${m ? 'queued' : 'live'} message is ${record.statusCode} (${record.description}), not Success`);
+      if (record.statusCode !== 'Success')
+        return why(`feedback for the ${m ? 'queued' : 'live'} message is ${record.statusCode} (${record.description}), not Success`);
     }
     const after = await ctx.service.getDevice(deviceId);
     if (after.cloudToDeviceMessageCount !== 0) return why(`the hub still holds ${after.cloudToDeviceMessageCount} message(s) for the device`);
@@ -343,7 +368,11 @@ async function main() {
       results.push({ t, reason });
       if (reason && opts.trace && ctx.sdkLog) traces.push(`--- ${t}: the SDK's log ---\n${ctx.sdkLog}`);
       ctx.sdkLog = '';
-      console.log(reason ? `FAIL ${t.padEnd(8)} ${reason}` : `PASS ${t.padEnd(8)} queued and live C2D messages received with their properties, accepted; feedback Success`);
+      console.log(
+        reason
+          ? `FAIL ${t.padEnd(8)} ${reason}`
+          : `PASS ${t.padEnd(8)} queued and live C2D messages received with their properties, accepted; feedback Success`,
+      );
     }
   } catch (e) {
     console.error(`FAIL hub: ${e.message}`);
@@ -359,7 +388,12 @@ async function main() {
   return failed ? 1 : 0;
 }
 
-main().then((code) => { process.exitCode = code; }, (e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    console.error(e);
+    process.exitCode = 1;
+  },
+);

@@ -184,7 +184,8 @@ export function account(i: AccountInput): Account {
     if (mine.length !== hub) a.pendingMismatch.push([dev, mine.length, hub]);
   }
   if (a.feedback.missing > 0) violation(a, 'feedback the ack mode asks for never came', `${a.feedback.missing} messages`);
-  if (a.feedback.repeated > 0 && i.feedbackSettleFailures === 0) violation(a, 'feedback records came again after their batch was completed', `${a.feedback.repeated} records`);
+  if (a.feedback.repeated > 0 && i.feedbackSettleFailures === 0)
+    violation(a, 'feedback records came again after their batch was completed', `${a.feedback.repeated} records`);
   return a;
 }
 
@@ -225,13 +226,28 @@ export function crossCheck(a: Account, other: OtherTraffic, hub: HubTotals, time
   const eq = (name: string, harness: number, hubValue: number): void => void out.push({ name, harness, hub: hubValue, ok: harness === hubValue });
   // A send that timed out may or may not have been committed: the hub may count up to that many more.
   const sends = a.accepted + other.accepted;
-  out.push({ name: 'sends committed', harness: timedOutUnseen ? `${sends}..${sends + timedOutUnseen}` : sends, hub: hub.sends, ok: hub.sends >= sends && hub.sends <= sends + timedOutUnseen });
+  out.push({
+    name: 'sends committed',
+    harness: timedOutUnseen ? `${sends}..${sends + timedOutUnseen}` : sends,
+    hub: hub.sends,
+    ok: hub.sends >= sends && hub.sends <= sends + timedOutUnseen,
+  });
   const done = a.fates.completed + other.completed;
-  out.push({ name: 'completed', harness: other.unsettled ? `${done}..${done + other.unsettled}` : done, hub: hub.completed, ok: hub.completed >= done && hub.completed <= done + other.unsettled });
+  out.push({
+    name: 'completed',
+    harness: other.unsettled ? `${done}..${done + other.unsettled}` : done,
+    hub: hub.completed,
+    ok: hub.completed >= done && hub.completed <= done + other.unsettled,
+  });
   eq('rejected', a.fates.rejected + other.rejected, hub.rejected);
   const ab = a.abandons.known + other.abandoned;
   const abUnknown = a.abandons.unknown + other.unsettled;
-  out.push({ name: 'abandoned', harness: abUnknown ? `${ab}..${ab + abUnknown}` : ab, hub: hub.abandoned, ok: hub.abandoned >= ab && hub.abandoned <= ab + abUnknown });
+  out.push({
+    name: 'abandoned',
+    harness: abUnknown ? `${ab}..${ab + abUnknown}` : ab,
+    hub: hub.abandoned,
+    ok: hub.abandoned >= ab && hub.abandoned <= ab + abUnknown,
+  });
   eq('expired', a.fates.expired, hub.expired);
   eq('dead-lettered: Rejected', a.fates.rejected + other.rejected, hub.deadLettered.Rejected);
   eq('dead-lettered: Expired', a.fates.expired, hub.deadLettered.Expired);
@@ -241,7 +257,11 @@ export function crossCheck(a: Account, other: OtherTraffic, hub: HubTotals, time
 }
 
 /** Feedback records the hub produced, by status, against the distinct ones the backends received. */
-export function feedbackCheck(received: Partial<Record<FeedbackStatusCode, number>>, other: Partial<Record<FeedbackStatusCode, number>>, hub: Partial<Record<FeedbackStatusCode, number>>): CrossCheck[] {
+export function feedbackCheck(
+  received: Partial<Record<FeedbackStatusCode, number>>,
+  other: Partial<Record<FeedbackStatusCode, number>>,
+  hub: Partial<Record<FeedbackStatusCode, number>>,
+): CrossCheck[] {
   return (Object.keys(FEEDBACK_BIT) as FeedbackStatusCode[]).map((status) => {
     const harness = (received[status] ?? 0) + (other[status] ?? 0);
     const h = hub[status] ?? 0;

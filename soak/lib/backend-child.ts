@@ -25,7 +25,6 @@ export interface BackendOpenArgs {
   defaultTtlMs: number;
 }
 
-
 export interface BackendSample {
   sendLatency: string;
   tally: TallyReport;
@@ -91,7 +90,12 @@ function sendOne(): void {
   rec.expiresAt.set(n, sentAt + (ttlMs ?? defaultTtlMs));
   inFlight++;
   service
-    .send(d.deviceId, encodeBody(n, d.index, sentAt, bytes), { messageId: messageIdOf(n), ack: ACKS[ackIndex], ...(ttlMs !== undefined ? { ttlMs } : {}), timeoutMs: SEND_TIMEOUT_MS })
+    .send(d.deviceId, encodeBody(n, d.index, sentAt, bytes), {
+      messageId: messageIdOf(n),
+      ack: ACKS[ackIndex],
+      ...(ttlMs !== undefined ? { ttlMs } : {}),
+      timeoutMs: SEND_TIMEOUT_MS,
+    })
     .then(
       () => {
         rec.status.set(n, SEND.accepted);
@@ -174,7 +178,12 @@ serve({
     normal = devices.filter((d) => !d.sleepy);
     sleepy = devices.filter((d) => d.sleepy);
     defaultTtlMs = a.defaultTtlMs;
-    service = ServiceClient.fromConnectionString(a.serviceConnectionString, { ca: a.ca, ports: { https: a.httpsPort }, tokenLifetimeMs: plan.tokenLifetimeMs, tokenRenewalMarginMs: plan.tokenRenewalMarginMs });
+    service = ServiceClient.fromConnectionString(a.serviceConnectionString, {
+      ca: a.ca,
+      ports: { https: a.httpsPort },
+      tokenLifetimeMs: plan.tokenLifetimeMs,
+      tokenRenewalMarginMs: plan.tokenRenewalMarginMs,
+    });
     service.on('error', (e: unknown) => tally.add(`unexpected: service client error event: ${errorLabel(e)}`, describeError(e)));
     service.on('disconnected_retrying', (s: { reason: string }) => tally.add(`service reconnecting (${s.reason})`));
     service.on('disconnected', (s: { reason: string }) => {

@@ -81,16 +81,41 @@ export function processCriteria(label: string, rows: readonly MinuteRow[], pick:
   const xs = after.filter((r) => pick(r)).map((r) => r.minute);
   const ps = after.map(pick).filter((p): p is ProcessMinute => p !== undefined);
   if (ps.length < 2) return [{ name: `${label}: enough samples after the warm-up`, met: false, detail: `${ps.length} samples`, timing: false }];
-  const rssPer10 = slope(xs, ps.map((p) => p.rssMB)) * 10;
-  const floor = (rs: readonly MinuteRow[]): number => Math.min(...rs.map(pick).filter((p): p is ProcessMinute => p !== undefined).map((p) => p.heapUsedMB));
+  const rssPer10 =
+    slope(
+      xs,
+      ps.map((p) => p.rssMB),
+    ) * 10;
+  const floor = (rs: readonly MinuteRow[]): number =>
+    Math.min(
+      ...rs
+        .map(pick)
+        .filter((p): p is ProcessMinute => p !== undefined)
+        .map((p) => p.heapUsedMB),
+    );
   const heapFirst = floor(first);
   const heapLast = floor(last);
   const fdResidual = ps.map((p) => p.openFds - p.connections);
   const handleResidual = ps.map((p) => p.activeHandles - p.connections);
-  const walFirst = Math.max(...first.map(pick).filter((p): p is ProcessMinute => p !== undefined).map((p) => p.walMB));
-  const walLast = Math.max(...last.map(pick).filter((p): p is ProcessMinute => p !== undefined).map((p) => p.walMB));
+  const walFirst = Math.max(
+    ...first
+      .map(pick)
+      .filter((p): p is ProcessMinute => p !== undefined)
+      .map((p) => p.walMB),
+  );
+  const walLast = Math.max(
+    ...last
+      .map(pick)
+      .filter((p): p is ProcessMinute => p !== undefined)
+      .map((p) => p.walMB),
+  );
   return [
-    { name: `${label}: RSS grows at most 2 MB per 10 minutes after the warm-up`, met: rssPer10 <= 2, detail: `${f1(rssPer10)} MB per 10 min (least squares over ${ps.length} minutes)`, timing: true },
+    {
+      name: `${label}: RSS grows at most 2 MB per 10 minutes after the warm-up`,
+      met: rssPer10 <= 2,
+      detail: `${f1(rssPer10)} MB per 10 min (least squares over ${ps.length} minutes)`,
+      timing: true,
+    },
     {
       name: `${label}: heap used returns to its level (lowest sample, first vs last window)`,
       met: heapLast <= heapFirst + 2,

@@ -165,7 +165,10 @@ function onMessage(dev: Dev, m: DeviceMessage): void {
         else if (expired) tally.add(`${how}: 412002 message expired while locked`);
         else {
           const ttlLeft = m.expiryTimeUtc === undefined ? 'no expiry' : `${m.expiryTimeUtc - failedAt} ms before its expiry`;
-          tally.add(`unexpected: ${how} failed 412002 on a live connection`, `s${n} at ${dev.d.deviceId} (${dev.d.transport}${dev.d.sleepy ? ', sleepy' : ''}), ${sinceStart() - deliveredAt} ms after delivery, ${ttlLeft}`);
+          tally.add(
+            `unexpected: ${how} failed 412002 on a live connection`,
+            `s${n} at ${dev.d.deviceId} (${dev.d.transport}${dev.d.sleepy ? ', sleepy' : ''}), ${sinceStart() - deliveredAt} ms after delivery, ${ttlLeft}`,
+          );
         }
         return;
       }

@@ -54,7 +54,10 @@ export function readMetrics(text: string): Metrics {
   const matches = (l: Record<string, string>, want: Record<string, string>): boolean => Object.entries(want).every(([k, v]) => l[k] === v);
   return {
     get: (name, labels = {}) => samples(name).find((s) => Object.keys(s.labels).length === Object.keys(labels).length && matches(s.labels, labels))?.value ?? 0,
-    sum: (name, where = {}) => samples(name).filter((s) => matches(s.labels, where)).reduce((a, s) => a + s.value, 0),
+    sum: (name, where = {}) =>
+      samples(name)
+        .filter((s) => matches(s.labels, where))
+        .reduce((a, s) => a + s.value, 0),
     all: samples,
   };
 }

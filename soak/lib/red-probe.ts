@@ -49,7 +49,11 @@ let n = 0;
 
 function flow(name: string): FlowRecords {
   let f = flows.get(name);
-  if (!f) flows.set(name, (f = { accepted: new Set(), sendErrors: new Map(), received: new Map(), settled: new Map(), settleErrors: new Map(), feedback: new Map() }));
+  if (!f)
+    flows.set(
+      name,
+      (f = { accepted: new Set(), sendErrors: new Map(), received: new Map(), settled: new Map(), settleErrors: new Map(), feedback: new Map() }),
+    );
   return f;
 }
 
@@ -68,7 +72,6 @@ function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
-
 
 export const probe = {
   /** Set by the driver: the flows stop sending (quiet) / settle everything with complete (draining). */
@@ -111,7 +114,13 @@ export const probe = {
     // metrics are set by a sibling's collect), which also resets the event-loop histogram.
     const all = await registry.getMetricsAsJSON();
     const value = (name: string): number => Number(all.find((m) => m.name === name)?.values[0]?.value ?? 0);
-    const [rss, heap, fds, handles, lag] = ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'process_open_fds', 'nodejs_active_handles_total', 'nodejs_eventloop_lag_p99_seconds'].map(value) as [number, number, number, number, number];
+    const [rss, heap, fds, handles, lag] = [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'process_open_fds',
+      'nodejs_active_handles_total',
+      'nodejs_eventloop_lag_p99_seconds',
+    ].map(value) as [number, number, number, number, number];
     const l = latencies;
     latencies = new Map();
     const counts: RedProcessSample['counts'] = {};

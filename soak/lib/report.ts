@@ -14,16 +14,19 @@ export const END = '<!-- soak:end -->';
 const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
 export function hubTable(rows: readonly MinuteRow[]): string {
-  const head = '| min | RSS MB | heap MB | fds | handles | conns | devices | loop p99 ms | send p99 ms | push p99 ms | HTTPS p99 ms | store MB | WAL MB | queued | locked | dead letters | sent | 403004 |';
+  const head =
+    '| min | RSS MB | heap MB | fds | handles | conns | devices | loop p99 ms | send p99 ms | push p99 ms | HTTPS p99 ms | store MB | WAL MB | queued | locked | dead letters | sent | 403004 |';
   const sep = `|${'---:|'.repeat(18)}`;
-  const lines = rows.map((r) =>
-    `| ${r.minute} | ${f(r.hub.rssMB)} | ${f(r.hub.heapUsedMB)} | ${r.hub.openFds} | ${r.hub.activeHandles} | ${r.hub.connections} | ${r.connectedDevices} | ${f(r.hub.eventLoopP99Ms)} | ${f(r.sendP99Ms)} | ${f(r.pushP99Ms)} | ${f(r.httpP99Ms, 0)} | ${f(r.hub.storeMB)} | ${f(r.hub.walMB)} | ${r.hub.queued} | ${r.hub.locked} | ${r.hub.deadLetters} | ${r.sent} | ${r.refusedQueueFull} |`,
+  const lines = rows.map(
+    (r) =>
+      `| ${r.minute} | ${f(r.hub.rssMB)} | ${f(r.hub.heapUsedMB)} | ${r.hub.openFds} | ${r.hub.activeHandles} | ${r.hub.connections} | ${r.connectedDevices} | ${f(r.hub.eventLoopP99Ms)} | ${f(r.sendP99Ms)} | ${f(r.pushP99Ms)} | ${f(r.httpP99Ms, 0)} | ${f(r.hub.storeMB)} | ${f(r.hub.walMB)} | ${r.hub.queued} | ${r.hub.locked} | ${r.hub.deadLetters} | ${r.sent} | ${r.refusedQueueFull} |`,
   );
   return [head, sep, ...lines].join('\n');
 }
 
 export function redTable(rows: readonly MinuteRow[]): string {
-  const head = '| min | RSS MB | heap MB | fds | handles | loop p99 ms | embedded flow p99 ms | msgs | network flow p99 ms | store MB | WAL MB | queued | locked | dead letters |';
+  const head =
+    '| min | RSS MB | heap MB | fds | handles | loop p99 ms | embedded flow p99 ms | msgs | network flow p99 ms | store MB | WAL MB | queued | locked | dead letters |';
   const sep = `|${'---:|'.repeat(14)}`;
   const lines = rows.map((r) =>
     r.red
@@ -66,7 +69,9 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, unit
       const pts = s.points.map(([m, v]) => `${sx(m).toFixed(1)},${sy(v).toFixed(1)}`).join(' ');
       parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts}"/>`);
     }
-    parts.push(`<rect x="${x0 + 10 + i * 150}" y="${y0 + 8}" width="12" height="3" fill="${s.color}"/><text x="${x0 + 26 + i * 150}" y="${y0 + 13}" font-size="11">${s.label}</text>`);
+    parts.push(
+      `<rect x="${x0 + 10 + i * 150}" y="${y0 + 8}" width="12" height="3" fill="${s.color}"/><text x="${x0 + 26 + i * 150}" y="${y0 + 13}" font-size="11">${s.label}</text>`,
+    );
   });
   return parts.join('\n');
 }
@@ -80,7 +85,11 @@ export function chart(rows: readonly MinuteRow[]): string {
   ];
   const lat: Series[] = [
     { label: 'MQTT + AMQP p99', color: '#2ca02c', points: rows.filter((r) => r.pushCount > 0).map((r) => [r.minute, r.pushP99Ms]) },
-    { label: 'Node-RED embedded flow p99', color: '#9467bd', points: rows.filter((r) => r.red && r.red.latencyCount > 0).map((r) => [r.minute, r.red!.latencyP99Ms]) },
+    {
+      label: 'Node-RED embedded flow p99',
+      color: '#9467bd',
+      points: rows.filter((r) => r.red && r.red.latencyCount > 0).map((r) => [r.minute, r.red!.latencyP99Ms]),
+    },
   ];
   const w = 640;
   const h = 180;

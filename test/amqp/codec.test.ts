@@ -61,7 +61,11 @@ describe('AMQP codec: service send on /messages/devicebound', () => {
   });
 
   it('reads a uuid-typed id sent by another client as its canonical string', () => {
-    const raw = wire({ to: '/devices/d/messages/devicebound', message_id: rheaTypes.wrap_uuid(Buffer.from(UUID.replace(/-/g, ''), 'hex')), body: rheaMessage.data_section(Buffer.from('x')) });
+    const raw = wire({
+      to: '/devices/d/messages/devicebound',
+      message_id: rheaTypes.wrap_uuid(Buffer.from(UUID.replace(/-/g, ''), 'hex')),
+      body: rheaMessage.data_section(Buffer.from('x')),
+    });
     assert.equal(decodeServiceSend(raw).message.messageId, UUID);
   });
 
@@ -73,7 +77,11 @@ describe('AMQP codec: service send on /messages/devicebound', () => {
   });
 
   it('a property named __proto__ cannot change what the model holds', () => {
-    const evil = { to: '/devices/d/messages/devicebound', application_properties: JSON.parse('{"__proto__":{"polluted":"yes"},"a":"b"}'), body: rheaMessage.data_section(Buffer.from('x')) };
+    const evil = {
+      to: '/devices/d/messages/devicebound',
+      application_properties: JSON.parse('{"__proto__":{"polluted":"yes"},"a":"b"}'),
+      body: rheaMessage.data_section(Buffer.from('x')),
+    };
     const { properties } = decodeServiceSend(wire(evil)).message;
     assert.equal(Object.getPrototypeOf(properties), Object.prototype);
     assert.equal((properties as Record<string, unknown>).polluted, undefined);
@@ -90,11 +98,26 @@ describe('AMQP codec: service send on /messages/devicebound', () => {
       }
       return 0;
     };
-    assert.equal(code(() => decodeServiceSend({ to: '/devices/d/messages/events', body })), 400004);
-    assert.equal(code(() => decodeServiceSend({ body })), 400004);
-    assert.equal(code(() => decodeServiceSend({ to: '/devices/d/messages/devicebound', application_properties: { 'iothub-ack': 'all' }, body })), 400004);
-    assert.equal(code(() => decodeServiceSend({ to: '/devices/d/messages/devicebound', application_properties: { a: [1] }, body })), 400004);
-    assert.equal(code(() => decodeServiceSend({ to: '/devices/d/messages/devicebound', message_id: Buffer.from('ab'), body })), 400004);
+    assert.equal(
+      code(() => decodeServiceSend({ to: '/devices/d/messages/events', body })),
+      400004,
+    );
+    assert.equal(
+      code(() => decodeServiceSend({ body })),
+      400004,
+    );
+    assert.equal(
+      code(() => decodeServiceSend({ to: '/devices/d/messages/devicebound', application_properties: { 'iothub-ack': 'all' }, body })),
+      400004,
+    );
+    assert.equal(
+      code(() => decodeServiceSend({ to: '/devices/d/messages/devicebound', application_properties: { a: [1] }, body })),
+      400004,
+    );
+    assert.equal(
+      code(() => decodeServiceSend({ to: '/devices/d/messages/devicebound', message_id: Buffer.from('ab'), body })),
+      400004,
+    );
   });
 });
 
@@ -134,7 +157,7 @@ describe('AMQP codec: device delivery on /devices/{id}/messages/devicebound', ()
   // delivery ahead of it: a view into a shared slab or an encoder's buffer would keep that alive.
   it('gives rhea a tag and delivery bytes that own exactly their memory', () => {
     const { message, tag } = encodeDeviceDelivery(received);
-    assert.equal(tag.buffer.byteLength, 16, 'the tag is not a view into one of Node\'s 8 KB slabs');
+    assert.equal(tag.buffer.byteLength, 16, "the tag is not a view into one of Node's 8 KB slabs");
     const bytes = deliveryPayload(message as Message);
     assert.equal(bytes.byteOffset, 0);
     assert.equal(bytes.buffer.byteLength, bytes.length, 'exactly the encoded size');
@@ -149,7 +172,14 @@ describe('AMQP codec: feedback batch on /messages/serviceBound/feedback', () => 
   it('is one JSON array in a data section, with the feedback content type, the hub as user-id and the enqueued time', () => {
     const batch: ReceivedFeedbackBatch = {
       records: [
-        { originalMessageId: 'm1', deviceId: 'd', deviceGenerationId: 'g', enqueuedTimeUtc: '2026-01-01T00:00:00.000Z', statusCode: 'Success', description: 'Success' },
+        {
+          originalMessageId: 'm1',
+          deviceId: 'd',
+          deviceGenerationId: 'g',
+          enqueuedTimeUtc: '2026-01-01T00:00:00.000Z',
+          statusCode: 'Success',
+          description: 'Success',
+        },
       ],
       enqueuedTimeUtc: Date.UTC(2026, 0, 1),
       userId: 'localhost',
@@ -182,7 +212,15 @@ describe('AMQP link addresses', () => {
   });
 
   it('name nothing for other paths', () => {
-    for (const a of ['', '/messages', '/devices//messages/devicebound', '/devices/d/modules/m/messages/devicebound', '/devices/%E0%A4%A/messages/devicebound', 42, undefined]) {
+    for (const a of [
+      '',
+      '/messages',
+      '/devices//messages/devicebound',
+      '/devices/d/modules/m/messages/devicebound',
+      '/devices/%E0%A4%A/messages/devicebound',
+      42,
+      undefined,
+    ]) {
       assert.equal(parseLinkAddress(a), undefined, String(a));
     }
   });

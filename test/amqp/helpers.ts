@@ -169,12 +169,19 @@ export function nextMessage(r: Receiver): Promise<EventContext> {
 /** Resolves with the disposition of a sent delivery. */
 export function outcomeOf(s: Sender, deliveryId: number): Promise<{ outcome: string; ctx: EventContext }> {
   return new Promise((resolve) => {
-    const on = (outcome: string) => (ctx: EventContext): void => {
-      if (ctx.delivery?.id !== deliveryId) return;
-      for (const [e, h] of handlers) s.removeListener(e, h);
-      resolve({ outcome, ctx });
-    };
-    const handlers: [string, (ctx: EventContext) => void][] = [['accepted', on('accepted')], ['rejected', on('rejected')], ['released', on('released')], ['modified', on('modified')]];
+    const on =
+      (outcome: string) =>
+      (ctx: EventContext): void => {
+        if (ctx.delivery?.id !== deliveryId) return;
+        for (const [e, h] of handlers) s.removeListener(e, h);
+        resolve({ outcome, ctx });
+      };
+    const handlers: [string, (ctx: EventContext) => void][] = [
+      ['accepted', on('accepted')],
+      ['rejected', on('rejected')],
+      ['released', on('released')],
+      ['modified', on('modified')],
+    ];
     for (const [e, h] of handlers) s.on(e, h);
   });
 }

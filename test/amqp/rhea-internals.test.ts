@@ -98,7 +98,10 @@ describe('rhea internals, pinned (lib/common/rhea-internals.ts)', function () {
       const s = (await p.server) as unknown as Record<string, unknown>;
       // The first frames have gone out: rhea has armed its timers under these names.
       await new Promise((r) => setImmediate(r));
-      assert.ok(HEARTBEAT_TIMER_FIELDS.some((k) => s[k] !== undefined), `one of ${HEARTBEAT_TIMER_FIELDS.join(', ')} is set`);
+      assert.ok(
+        HEARTBEAT_TIMER_FIELDS.some((k) => s[k] !== undefined),
+        `one of ${HEARTBEAT_TIMER_FIELDS.join(', ')} is set`,
+      );
       stopHeartbeats(s as unknown as Connection);
       for (const k of HEARTBEAT_TIMER_FIELDS) assert.equal(s[k], undefined, k);
     } finally {
@@ -234,7 +237,11 @@ describe('rhea internals, pinned (lib/common/rhea-internals.ts)', function () {
       let n = 0;
       s.on('message', (ctx: EventContext) => {
         const d = ctx.delivery as Delivery;
-        const o = [outcomes.rejected({ error: { condition: 'amqp:not-found', description: 'x' } }), outcomes.modified({ delivery_failed: true }), outcomes.released()][n++]!;
+        const o = [
+          outcomes.rejected({ error: { condition: 'amqp:not-found', description: 'x' } }),
+          outcomes.modified({ delivery_failed: true }),
+          outcomes.released(),
+        ][n++]!;
         d.update(true, o.described());
       });
       const all = new Promise<void>((resolve) => {
@@ -254,7 +261,7 @@ describe('rhea internals, pinned (lib/common/rhea-internals.ts)', function () {
     }
   });
 
-  describe('writeDispositionsApart (rhea merged two settlements of one tick into the first one\'s range)', () => {
+  describe("writeDispositionsApart (rhea merged two settlements of one tick into the first one's range)", () => {
     const notFound = (): ReturnType<typeof outcomes.rejected> => outcomes.rejected({ error: { condition: 'amqp:not-found', description: 'x' } });
     const seenBySender = (sender: Sender, count: number): Promise<string[]> =>
       new Promise((resolve) => {
@@ -400,7 +407,9 @@ describe('rhea internals, pinned (lib/common/rhea-internals.ts)', function () {
       const p = await pair({ onSession: keyLinksByNameAndRole });
       try {
         const s = await p.server;
-        const refused = new Promise<{ condition?: string; message: string }>((resolve) => s.on('error', (e: { condition?: string; message: string }) => resolve(e)));
+        const refused = new Promise<{ condition?: string; message: string }>((resolve) =>
+          s.on('error', (e: { condition?: string; message: string }) => resolve(e)),
+        );
         const session = p.client.create_session();
         session.begin();
         await opened(session.open_sender({ name: 'twice', target: { address: 'q' } }));

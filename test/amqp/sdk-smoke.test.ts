@@ -47,7 +47,10 @@ const tlsDir = process.env.C2D_TEST_TLS_DIR;
   it('send -> receive with every property; abandon redelivers, reject dead-letters, complete; feedback; unknown device', async () => {
     const dev = await hub.registry.createDevice({ deviceId: 'sdk1' });
     const owner = hub.registry.getPolicy('iothubowner')!;
-    const device = DeviceClient.fromConnectionString(`HostName=localhost:${port};DeviceId=sdk1;SharedAccessKey=${dev.authentication.symmetricKey.primaryKey}`, Amqp);
+    const device = DeviceClient.fromConnectionString(
+      `HostName=localhost:${port};DeviceId=sdk1;SharedAccessKey=${dev.authentication.symmetricKey.primaryKey}`,
+      Amqp,
+    );
     device.setRetryPolicy(new NoRetry());
     device.on('error', () => undefined);
     await device.setOptions({ ca });
@@ -69,7 +72,9 @@ const tlsDir = process.env.C2D_TEST_TLS_DIR;
       const feedback = new Promise<{ contentType: unknown; records: { originalMessageId: string; statusCode: string }[] }>((resolve, reject) => {
         svc.getFeedbackReceiver((err, receiver) => {
           if (err || !receiver) return reject(err);
-          receiver.on('message', (m: { contentType?: unknown; getData(): Buffer }) => resolve({ contentType: m.contentType, records: JSON.parse(m.getData().toString()) }));
+          receiver.on('message', (m: { contentType?: unknown; getData(): Buffer }) =>
+            resolve({ contentType: m.contentType, records: JSON.parse(m.getData().toString()) }),
+          );
         });
       });
       const m1 = new Message('hello');
@@ -95,12 +100,19 @@ const tlsDir = process.env.C2D_TEST_TLS_DIR;
       assert.equal(first.contentType, 'text/plain');
       assert.equal(first.contentEncoding, 'utf-8');
       assert.equal(first.properties.getValue('color'), 'red');
-      assert.deepEqual(seen.map((m) => m.messageId), ['m1', 'm1', 'm2'], 'm1 abandoned once, then redelivered');
+      assert.deepEqual(
+        seen.map((m) => m.messageId),
+        ['m1', 'm1', 'm2'],
+        'm1 abandoned once, then redelivered',
+      );
       await settledOnHub;
       await hub.flushFeedback();
       const fb = await feedback;
       assert.equal(fb.contentType, 'application/vnd.microsoft.iothub.feedback.json');
-      assert.deepEqual(fb.records.map((r) => [r.originalMessageId, r.statusCode]).sort(), [['m1', 'Success'], ['m2', 'Rejected']]);
+      assert.deepEqual(fb.records.map((r) => [r.originalMessageId, r.statusCode]).sort(), [
+        ['m1', 'Success'],
+        ['m2', 'Rejected'],
+      ]);
     } finally {
       // Clients before the server (sdk-wire.md §6.1).
       await device.close();

@@ -26,7 +26,10 @@ describe('AMQP stacks other than the Node SDKs', function () {
       const x = await saslMssbcbs(rig.port);
       try {
         assert.equal(x.mechanisms.type, 'Array32', 'azure-uamqp-c reads the list with amqpvalue_get_array_item_count');
-        assert.ok(x.mechanisms.elementTypes.every((t) => t.startsWith('Sym')), 'symbols');
+        assert.ok(
+          x.mechanisms.elementTypes.every((t) => t.startsWith('Sym')),
+          'symbols',
+        );
         assert.ok(x.mechanisms.names.includes('MSSBCBS'), x.mechanisms.names.join(','));
         assert.equal(x.outcomeCode, 0);
       } finally {
@@ -57,7 +60,12 @@ describe('AMQP stacks other than the Node SDKs', function () {
       const closed = once(c, 'connection_close');
       const r = c.open_receiver({ source: { address: '/devices/dev1/messages/devicebound' } });
       const [refused] = (await once(r, 'receiver_close')) as [EventContext];
-      assert.match(String((r.error as { description?: string } | undefined)?.description ?? (refused.receiver?.error as { description?: string } | undefined)?.description), /401003/);
+      assert.match(
+        String(
+          (r.error as { description?: string } | undefined)?.description ?? (refused.receiver?.error as { description?: string } | undefined)?.description,
+        ),
+        /401003/,
+      );
       rig.clock.advance(5000);
       const [ctx] = (await closed) as [EventContext];
       assert.equal(closeError(ctx).condition, 'amqp:unauthorized-access');
@@ -80,14 +88,19 @@ describe('AMQP stacks other than the Node SDKs', function () {
       return s;
     }
 
-    it('a $cbs sender and receiver with the same name (Proton\'s default) both attach and a put-token is answered', async () => {
+    it("a $cbs sender and receiver with the same name (Proton's default) both attach and a put-token is answered", async () => {
       const c = (await rig.connect()).conn;
       const s = await session(c);
       const sender = s.open_sender({ name: 'container-$cbs', target: { address: '$cbs' } });
       const receiver = s.open_receiver({ name: 'container-$cbs', source: { address: '$cbs' }, autoaccept: true });
       await Promise.all([once(sender, 'sendable'), once(receiver, 'receiver_open')]);
       const reply = nextMessage(receiver);
-      sender.send({ message_id: 'r1', reply_to: 'cbs', application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: 'localhost/devices/dev1' }, body: rig.deviceToken('dev1') });
+      sender.send({
+        message_id: 'r1',
+        reply_to: 'cbs',
+        application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: 'localhost/devices/dev1' },
+        body: rig.deviceToken('dev1'),
+      });
       const ctx = await reply;
       assert.equal(ctx.message?.application_properties?.['status-code'], 200);
       assert.equal(ctx.message?.correlation_id, 'r1');
@@ -142,7 +155,11 @@ describe('AMQP stacks other than the Node SDKs', function () {
         seen.push([ctx.message?.delivery_count, ctx.message?.message_annotations?.['iothub-deliverycount']]);
         (ctx.delivery as Delivery).update(true, outcome.described());
       }
-      assert.deepEqual(seen, [[0, 0], [1, 1], [2, 2]]);
+      assert.deepEqual(seen, [
+        [0, 0],
+        [1, 1],
+        [2, 2],
+      ]);
     });
   });
 });

@@ -32,7 +32,11 @@ describe('AMQP server', function () {
   }
 
   /** Sends on /messages/devicebound and resolves the disposition. */
-  async function send(c: Client, deviceId: string, m: Parameters<typeof encodeServiceSend>[1]): Promise<{ outcome: string; error?: { condition: string; description: string } }> {
+  async function send(
+    c: Client,
+    deviceId: string,
+    m: Parameters<typeof encodeServiceSend>[1],
+  ): Promise<{ outcome: string; error?: { condition: string; description: string } }> {
     const sender = (c as unknown as { svc?: Awaited<ReturnType<Client['attachSender']>> }).svc ?? (await c.attachSender('/messages/devicebound'));
     (c as unknown as { svc: typeof sender }).svc = sender;
     const d = sender.send(encodeServiceSend(deviceId, m) as Message);
@@ -70,10 +74,22 @@ describe('AMQP server', function () {
       const r = await d.attachReceiver('/devices/dev1/messages/devicebound', { credit_window: 10 });
       const got = nextMessage(r);
       const expiry = rig.clock.now() + 600_000;
-      assert.equal((await send(s, 'dev1', {
-        body: Buffer.from('hello'), messageId: 'm1', correlationId: 'c1', userId: 'me', expiryTimeUtc: expiry, ack: 'full',
-        contentType: 'text/plain', contentEncoding: 'utf-8', properties: { color: 'red' },
-      })).outcome, 'accepted');
+      assert.equal(
+        (
+          await send(s, 'dev1', {
+            body: Buffer.from('hello'),
+            messageId: 'm1',
+            correlationId: 'c1',
+            userId: 'me',
+            expiryTimeUtc: expiry,
+            ack: 'full',
+            contentType: 'text/plain',
+            contentEncoding: 'utf-8',
+            properties: { color: 'red' },
+          })
+        ).outcome,
+        'accepted',
+      );
       const { message: m, delivery } = await got;
       assert.ok(m && delivery);
       assert.equal(m.to, '/devices/dev1/messages/devicebound');
@@ -85,7 +101,7 @@ describe('AMQP server', function () {
       assert.equal(m.content_encoding, 'utf-8');
       assert.deepEqual(m.application_properties, { color: 'red', 'iothub-ack': 'full' });
       assert.equal((m.body as { typecode: number }).typecode, 0x75, 'body is a data section');
-      assert.equal(((m.body as { content: Buffer }).content).toString(), 'hello');
+      assert.equal((m.body as { content: Buffer }).content.toString(), 'hello');
       assert.equal(m.message_annotations?.['x-opt-sequence-number'], 1);
       assert.equal(m.message_annotations?.['iothub-deliverycount'], 0);
       assert.ok(m.message_annotations?.['iothub-enqueuedtime'] instanceof Date);
@@ -101,7 +117,11 @@ describe('AMQP server', function () {
       const got = nextMessage(r);
       const sender = await s.attachSender('/messages/devicebound');
       const id = Buffer.from('0f8fad5bd9cb469fa16570867728950e', 'hex');
-      sender.send({ to: '/devices/dev1/messages/devicebound', message_id: rheaTypes.wrap_uuid(id), body: rheaMessage.data_section(Buffer.from('x')) } as unknown as Message);
+      sender.send({
+        to: '/devices/dev1/messages/devicebound',
+        message_id: rheaTypes.wrap_uuid(id),
+        body: rheaMessage.data_section(Buffer.from('x')),
+      } as unknown as Message);
       const { message: m } = await got;
       assert.ok(Buffer.isBuffer(m?.message_id) && (m.message_id as Buffer).equals(id));
     });
@@ -306,7 +326,9 @@ describe('AMQP server', function () {
     it('close() settles every service send that reached it before closing the connection', async () => {
       const s = await service();
       const sender = await s.attachSender('/messages/devicebound');
-      const outcomes = Array.from({ length: 5 }, (_, i) => outcomeOf(sender, sender.send(encodeServiceSend('dev1', { body: Buffer.from(String(i)) }) as Message).id));
+      const outcomes = Array.from({ length: 5 }, (_, i) =>
+        outcomeOf(sender, sender.send(encodeServiceSend('dev1', { body: Buffer.from(String(i)) }) as Message).id),
+      );
       await once(rig.hub.events, 'enqueued');
       const closing = rig.server.close();
       for (const { outcome, ctx } of await Promise.all(outcomes)) {
@@ -335,10 +357,11 @@ describe('AMQP server limits', () => {
         got.push(ctx);
         wake();
       });
-      const until = (n: number): Promise<void> => new Promise((resolve) => {
-        wake = () => got.length >= n && resolve();
-        wake();
-      });
+      const until = (n: number): Promise<void> =>
+        new Promise((resolve) => {
+          wake = () => got.length >= n && resolve();
+          wake();
+        });
       await until(500);
       // One more round trip on the same connection: nothing beyond the bound arrived meanwhile.
       assert.equal((await d.putToken(rig.deviceToken('dev1'), 'localhost%2Fdevices%2Fdev1')).status, 200);

@@ -16,7 +16,16 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { create_container, type Connection, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
-import { CBS_ADDRESS, CBS_NAME, CBS_OPERATION, CBS_OPERATION_PUT_TOKEN, CBS_REPLY_TO, CBS_STATUS_CODE, CBS_TYPE, CBS_TYPE_SAS } from '../../lib/common/codec/amqp';
+import {
+  CBS_ADDRESS,
+  CBS_NAME,
+  CBS_OPERATION,
+  CBS_OPERATION_PUT_TOKEN,
+  CBS_REPLY_TO,
+  CBS_STATUS_CODE,
+  CBS_TYPE,
+  CBS_TYPE_SAS,
+} from '../../lib/common/codec/amqp';
 
 // rhea's frame codec (not part of its typed API; this test client only).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -92,7 +101,10 @@ export async function saslMssbcbs(port: number, mechanism = 'MSSBCBS'): Promise<
   await once(socket, 'connect');
   const mechanismsFrame = readFrames(socket, 1, true);
   writeHeader(socket, 3);
-  const { header, frames: [mechs] } = await mechanismsFrame;
+  const {
+    header,
+    frames: [mechs],
+  } = await mechanismsFrame;
   if (frames.read_header(header).protocol_id !== 3) throw new Error('the server did not answer with the SASL header');
   if (mechs?.descriptor?.value !== SASL_MECHANISMS) throw new Error(`expected sasl-mechanisms, got ${String(mechs?.descriptor?.value)}`);
   const field = (mechs.value as RawTyped[])[0]!;

@@ -19,7 +19,10 @@ describe('AMQP over WebSocket', () => {
     const port = (wss.address() as { port: number }).port;
     const container = create_container({ id: 'ws-client' });
     const ws = container.websocket_connect(WebSocket as never);
-    const conn: Connection = container.connect({ connection_details: ws(`ws://127.0.0.1:${port}/$iothub/websocket`, [WS_SUBPROTOCOL_AMQP], {}), reconnect: false } as never);
+    const conn: Connection = container.connect({
+      connection_details: ws(`ws://127.0.0.1:${port}/$iothub/websocket`, [WS_SUBPROTOCOL_AMQP], {}),
+      reconnect: false,
+    } as never);
     try {
       await once(conn, 'connection_open');
       const connected = once(rig.hub.events, 'deviceConnected');
@@ -27,7 +30,12 @@ describe('AMQP over WebSocket', () => {
       const cbsIn = conn.open_receiver({ source: { address: '$cbs' } });
       await once(cbsIn, 'receiver_open');
       // (rhea queues the request until the hub grants credit.)
-      cbsOut.send({ message_id: 'x1', reply_to: 'cbs', application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: 'localhost%2Fdevices%2Fdev1' }, body: rig.deviceToken('dev1') } as never);
+      cbsOut.send({
+        message_id: 'x1',
+        reply_to: 'cbs',
+        application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: 'localhost%2Fdevices%2Fdev1' },
+        body: rig.deviceToken('dev1'),
+      } as never);
       const [reply] = await once(cbsIn, 'message');
       assert.equal(reply.message.correlation_id, 'x1');
       assert.equal(reply.message.application_properties['status-code'], 200);

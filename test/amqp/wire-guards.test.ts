@@ -47,8 +47,17 @@ describe('SASL PLAIN user names (c2d-semantics.md §5.1)', () => {
   });
 
   it('refuse a name that does not match the token with 401003', () => {
-    for (const [user, p] of [['dev2@sas.localhost', device], ['iothubowner@sas.root.localhost', device], ['service@sas.root.h', policy], ['dev1', device]] as const) {
-      assert.throws(() => assertPlainUser(user, p), (e: { code?: number }) => e.code === 401003, user);
+    for (const [user, p] of [
+      ['dev2@sas.localhost', device],
+      ['iothubowner@sas.root.localhost', device],
+      ['service@sas.root.h', policy],
+      ['dev1', device],
+    ] as const) {
+      assert.throws(
+        () => assertPlainUser(user, p),
+        (e: { code?: number }) => e.code === 401003,
+        user,
+      );
     }
   });
 });

@@ -26,7 +26,15 @@ declare const document: {
 
 export const CHROMIUM = process.env.C2D_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.resolve(__dirname, '../../../test-artifacts');
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 export interface Browser {
   context: BrowserContext;
@@ -72,7 +80,8 @@ export async function openEditor(browser: Browser, url: string, login?: { userna
     // The editor catches errors thrown by a node's definition (label,
     // oneditprepare, oneditsave, validate...) and only console.logs them
     // ("Definition error: ...", "oneditprepare <id> <type> ReferenceError...").
-    if (m.type() === 'error' || m.type() === 'warning' || (m.type() === 'log' && CAUGHT_BY_EDITOR.test(m.text()))) errors.push(`console.${m.type()}: ${m.text()}`);
+    if (m.type() === 'error' || m.type() === 'warning' || (m.type() === 'log' && CAUGHT_BY_EDITOR.test(m.text())))
+      errors.push(`console.${m.type()}: ${m.text()}`);
   });
   await page.goto(url);
   if (login) {
@@ -99,7 +108,10 @@ export async function openEditor(browser: Browser, url: string, login?: { userna
 export async function importExample(page: Page, module: string, name: string): Promise<string[]> {
   await page.evaluate(() => RED.actions.invoke('core:show-examples-import-dialog'));
   const tree = page.locator('#red-ui-clipboard-dialog');
-  await tree.locator('.red-ui-treeList-label', { hasText: new RegExp(`^${module}$`) }).last().click();
+  await tree
+    .locator('.red-ui-treeList-label', { hasText: new RegExp(`^${module}$`) })
+    .last()
+    .click();
   await tree.locator('.red-ui-treeList-label', { hasText: name }).first().click();
   await page.locator('#red-ui-clipboard-dialog-ok').click();
   await page.locator('#red-ui-clipboard-dialog').waitFor({ state: 'hidden' });
@@ -165,7 +177,11 @@ export async function nodesOfTypes(page: Page, types: string[]): Promise<Array<{
   return page.evaluate((ts) => ts.flatMap((t) => RED.nodes.filterNodes({ type: t }).map((n) => ({ id: n.id, type: n.type, name: n.name }))), types);
 }
 
-export async function credentialInputs(page: Page, type: string, prefix: 'node-input' | 'node-config-input'): Promise<Array<{ name: string; declared: string; input: string | null }>> {
+export async function credentialInputs(
+  page: Page,
+  type: string,
+  prefix: 'node-input' | 'node-config-input',
+): Promise<Array<{ name: string; declared: string; input: string | null }>> {
   const creds = await page.evaluate((t) => Object.entries(RED.nodes.getType(t)?.credentials ?? {}).map(([k, v]) => [k, v.type] as const), type);
   return Promise.all(
     creds.map(async ([name, declared]) => ({

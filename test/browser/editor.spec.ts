@@ -14,8 +14,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { problemsIn, startRed, type RedProcess } from '../install/red-process';
 import {
-  CHROMIUM, credentialInputs, deploy, importExample, launchChromium, nodesOfTypes, openEditor, showTab, waitGreen,
-  type Browser, type EditorPage,
+  CHROMIUM,
+  credentialInputs,
+  deploy,
+  importExample,
+  launchChromium,
+  nodesOfTypes,
+  openEditor,
+  showTab,
+  waitGreen,
+  type Browser,
+  type EditorPage,
 } from './editor-page';
 import { EDIT_FLOW } from './flows';
 import { STORIES } from '../nodes/example-stories';
@@ -37,7 +46,11 @@ declare const RED: {
 const root = path.resolve(__dirname, '../../..');
 const MODULE = 'node-red-contrib-c2d';
 const FLOW_TYPES = ['c2d-hub', 'c2d-send', 'c2d-receive', 'c2d-ack', 'c2d-feedback'];
-const EXAMPLES = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+const EXAMPLES = fs
+  .readdirSync(path.join(root, 'examples'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.slice(0, -5))
+  .sort();
 
 type ExampleNode = Record<string, string> & { id: string; type: string };
 
@@ -119,12 +132,15 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
     const { page } = await fresh();
     for (const t of [...FLOW_TYPES, 'c2d-hub-config']) {
       await page.evaluate((x) => RED.sidebar.help.show(x), t);
-      const { label, heads, inputs, outputs } = await page.evaluate((x) => ({
-        label: (document.querySelector('.red-ui-sidebar-help-toc .red-ui-treeList-label.selected')?.textContent ?? '').trim(),
-        heads: Array.from(document.querySelectorAll('.red-ui-sidebar-help-stack .red-ui-help h3')).map((h) => (h.textContent ?? '').trim()),
-        inputs: Number(RED.nodes.getType(x)?.inputs ?? 0),
-        outputs: Number(RED.nodes.getType(x)?.outputs ?? 0),
-      }), t);
+      const { label, heads, inputs, outputs } = await page.evaluate(
+        (x) => ({
+          label: (document.querySelector('.red-ui-sidebar-help-toc .red-ui-treeList-label.selected')?.textContent ?? '').trim(),
+          heads: Array.from(document.querySelectorAll('.red-ui-sidebar-help-stack .red-ui-help h3')).map((h) => (h.textContent ?? '').trim()),
+          inputs: Number(RED.nodes.getType(x)?.inputs ?? 0),
+          outputs: Number(RED.nodes.getType(x)?.outputs ?? 0),
+        }),
+        t,
+      );
       assert.match(label, /^c2d [a-z ]+$/, `${t}: its label in the help list`);
       assert.ok(heads.includes('Details'), `${t}: ${heads.join(', ')}`);
       if (inputs > 0) assert.ok(heads.includes('Inputs'), `${t}: ${heads.join(', ')}`);
@@ -138,7 +154,8 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
       await page.locator(`[id="${n.id}"] .red-ui-flow-node`).first().dblclick();
       // The tray's buttons come before its form (built once credentials are fetched).
       await page.locator('#node-input-name').waitFor();
-      for (const c of await credentialInputs(page, n.type, 'node-input')) if (c.declared === 'password') assert.equal(c.input, 'password', `${n.type}.${c.name}`);
+      for (const c of await credentialInputs(page, n.type, 'node-input'))
+        if (c.declared === 'password') assert.equal(c.input, 'password', `${n.type}.${c.name}`);
       await page.locator('#node-input-name').fill(`edited ${n.type}`);
       if (n.hub) {
         // The config node's own dialog, through the pencil beside the select.
@@ -158,7 +175,10 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
     assert.equal(confirmed, false, 'deploy warned about improperly configured nodes');
     const { flows } = await red.api<{ flows: Array<{ id: string; name?: string }> }>('GET', '/flows');
     for (const n of EDIT_FLOW.filter((x) => FLOW_TYPES.includes(String(x.type)))) assert.equal(flows.find((f) => f.id === n.id)?.name, `edited ${n.type}`);
-    await waitGreen(page, EDIT_FLOW.filter((x) => FLOW_TYPES.includes(String(x.type)) && x.type !== 'c2d-ack').map((x) => x.id));
+    await waitGreen(
+      page,
+      EDIT_FLOW.filter((x) => FLOW_TYPES.includes(String(x.type)) && x.type !== 'c2d-ack').map((x) => x.id),
+    );
   });
 
   for (const name of EXAMPLES) {
@@ -183,20 +203,38 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
       // Statuses are drawn only on the tab shown: check tab by tab.
       for (const z of new Set(green.map((n) => n.z))) {
         await showTab(page, z);
-        await waitGreen(page, green.filter((n) => n.z === z).map((n) => n.id));
+        await waitGreen(
+          page,
+          green.filter((n) => n.z === z).map((n) => n.id),
+        );
       }
       if (needsUser.length > 0) {
         // Without their connection strings these say so in red, and the log says what is missing.
-        await page.waitForFunction((ids) => ids.every((id) => RED.nodes.node(id)?.status?.fill === 'red'), needsUser.map((n) => n.id), { timeout: 20_000 });
-        const statuses = await page.evaluate((ids) => ids.map((id) => RED.nodes.node(id)?.status?.text), needsUser.map((n) => n.id));
-        assert.deepEqual(statuses, needsUser.map(() => 'no connection string'));
+        await page.waitForFunction(
+          (ids) => ids.every((id) => RED.nodes.node(id)?.status?.fill === 'red'),
+          needsUser.map((n) => n.id),
+          { timeout: 20_000 },
+        );
+        const statuses = await page.evaluate(
+          (ids) => ids.map((id) => RED.nodes.node(id)?.status?.text),
+          needsUser.map((n) => n.id),
+        );
+        assert.deepEqual(
+          statuses,
+          needsUser.map(() => 'no connection string'),
+        );
         for (const cfg of new Set(needsUser.map((n) => n.hub))) {
           const label = String(configs(name).get(cfg)?.name ?? cfg).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
           await red.waitForLog(new RegExp(`\\[warn\\] \\[c2d-hub-config:${label}\\] .*is not set in the c2d-hub-config`));
         }
       }
       const story = STORIES[`${name}.json`];
-      if (story) await storyShown(ed!, name, story.map(([debugNode]) => debugNode));
+      if (story)
+        await storyShown(
+          ed!,
+          name,
+          story.map(([debugNode]) => debugNode),
+        );
       if (name === 'Round trip on the embedded hub') await roundTrip(ed!);
     });
   }
@@ -205,7 +243,11 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
   async function storyShown({ page, shot }: EditorPage, name: string, debugNodes: string[]): Promise<void> {
     await page.locator('#red-ui-tab-debug-link-button').click();
     const list = page.locator('.red-ui-debug-content-list');
-    for (const n of debugNodes) await list.locator('.red-ui-debug-msg', { hasText: `node: ${n}` }).first().waitFor({ timeout: 30_000 });
+    for (const n of debugNodes)
+      await list
+        .locator('.red-ui-debug-msg', { hasText: `node: ${n}` })
+        .first()
+        .waitFor({ timeout: 30_000 });
     await shot(`example ${name}: its story in the debug sidebar`);
   }
 
@@ -221,7 +263,10 @@ describe('editor in Chromium (Node-RED 4.1, this package via nodesDir)', functio
     await feedback.waitFor({ timeout: 20_000 });
     // The sidebar shows objects collapsed: open msg, then msg.payload, as a user would.
     await received.locator('.red-ui-debug-msg-object-handle').first().click();
-    await received.locator('.red-ui-debug-msg-object-key:visible', { hasText: /^payload$/ }).first().click();
+    await received
+      .locator('.red-ui-debug-msg-object-key:visible', { hasText: /^payload$/ })
+      .first()
+      .click();
     await received.getByText('hello device').first().waitFor({ timeout: 5_000 });
     const id = /messageId: "([0-9a-f-]{36})"/.exec((await received.innerText()).replace(/\s+/g, ' '))?.[1];
     assert.ok(id, 'received messageId');

@@ -150,7 +150,10 @@ describe('C2D sidebar in Chromium (Node-RED 4.1 with adminAuth)', function () {
     const cs = page.locator('.c2d-sidebar-conn-row[data-protocol="mqtts"] .c2d-sidebar-conn-value');
     await cs.waitFor();
     assert.equal(await cs.getAttribute('type'), 'password', 'hidden until asked');
-    assert.match(await cs.inputValue(), new RegExp(`^HostName=localhost:\\d+;DeviceId=demo-device;SharedAccessKey=${(await deviceKey()).replace(/[+/]/g, '\\$&')}$`));
+    assert.match(
+      await cs.inputValue(),
+      new RegExp(`^HostName=localhost:\\d+;DeviceId=demo-device;SharedAccessKey=${(await deviceKey()).replace(/[+/]/g, '\\$&')}$`),
+    );
     await page.locator('.c2d-sidebar-action-conn').click();
 
     // Back to the hub: the summary counted the traffic.
@@ -169,7 +172,11 @@ describe('C2D sidebar in Chromium (Node-RED 4.1 with adminAuth)', function () {
     });
     const bodies: string[] = [];
     page.on('response', (r) => {
-      if (r.url().includes('/c2d/')) void r.text().then((t) => bodies.push(t), () => undefined);
+      if (r.url().includes('/c2d/'))
+        void r.text().then(
+          (t) => bodies.push(t),
+          () => undefined,
+        );
     });
     await page.locator('.c2d-sidebar-device[data-device="demo-device"]').click();
     await page.locator('.c2d-sidebar-device-title', { hasText: 'demo-device' }).waitFor();
@@ -177,7 +184,15 @@ describe('C2D sidebar in Chromium (Node-RED 4.1 with adminAuth)', function () {
     await page.locator('.c2d-sidebar-help-button').click();
     await page.locator('.c2d-sidebar-help-readonly').waitFor();
     await sidebarShot(page, 'sidebar-read-only');
-    for (const cls of ['.c2d-sidebar-actions button', '.c2d-sidebar-device-create', '.c2d-sidebar-requeue', '.c2d-sidebar-delete-dead', '.c2d-sidebar-cancel-message', '.c2d-sidebar-send-form', '.c2d-sidebar-conn-value']) {
+    for (const cls of [
+      '.c2d-sidebar-actions button',
+      '.c2d-sidebar-device-create',
+      '.c2d-sidebar-requeue',
+      '.c2d-sidebar-delete-dead',
+      '.c2d-sidebar-cancel-message',
+      '.c2d-sidebar-send-form',
+      '.c2d-sidebar-conn-value',
+    ]) {
       assert.equal(await page.locator(cls).count(), 0, `${cls} for a read-only user`);
     }
     assert.ok(!(await page.content()).includes(key), 'the device key on the page');

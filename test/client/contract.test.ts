@@ -38,8 +38,17 @@ describe('client contract: in-process and network clients behave alike', functio
           device = new InProcessDeviceClient(rig.hub, deviceId);
           service = new InProcessServiceClient(rig.hub);
         } else {
-          device = DeviceClient.fromConnectionString(await rig.deviceConnectionString(deviceId, kind), { transport: kind, ca: rig.tls.cert, retryPolicy: new NoRetry(), httpPollIntervalMs: 50 });
-          service = ServiceClient.fromConnectionString(rig.serviceConnectionString(), { ca: rig.tls.cert, retryPolicy: new NoRetry(), ports: { https: rig.ports.https } });
+          device = DeviceClient.fromConnectionString(await rig.deviceConnectionString(deviceId, kind), {
+            transport: kind,
+            ca: rig.tls.cert,
+            retryPolicy: new NoRetry(),
+            httpPollIntervalMs: 50,
+          });
+          service = ServiceClient.fromConnectionString(rig.serviceConnectionString(), {
+            ca: rig.tls.cert,
+            retryPolicy: new NoRetry(),
+            ports: { https: rig.ports.https },
+          });
         }
         device.on('error', () => undefined);
         await service.open();

@@ -15,7 +15,7 @@ import { NoRetry } from '../../lib/common/retry';
 import type { HubEventMap } from '../../lib/hub/api';
 import { rigForSuite, type Rig } from './rig';
 
-describe('device-to-cloud: sendEvent on every transport, seen as the hub\'s deviceToCloud event', function () {
+describe("device-to-cloud: sendEvent on every transport, seen as the hub's deviceToCloud event", function () {
   this.timeout(20_000);
   let rig: Rig;
   const clients: DeviceConnection[] = [];
@@ -27,12 +27,16 @@ describe('device-to-cloud: sendEvent on every transport, seen as the hub\'s devi
   const makers: Array<[string, (id: string) => Promise<DeviceConnection>]> = [
     ...DEVICE_TRANSPORTS.map((transport): [string, (id: string) => Promise<DeviceConnection>] => [
       transport,
-      async (id) => DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), { transport, ca: rig.tls.cert, retryPolicy: new NoRetry() }),
+      async (id) =>
+        DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), { transport, ca: rig.tls.cert, retryPolicy: new NoRetry() }),
     ]),
-    ['in-process', async (id) => {
-      await rig.addDevice(id);
-      return new InProcessDeviceClient(rig.hub, id);
-    }],
+    [
+      'in-process',
+      async (id) => {
+        await rig.addDevice(id);
+        return new InProcessDeviceClient(rig.hub, id);
+      },
+    ],
   ];
 
   for (const [name, make] of makers) {

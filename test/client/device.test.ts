@@ -199,7 +199,7 @@ describe('DeviceClient (network, every transport)', function () {
               }, reject);
             });
           });
-          for (let sent = 0; sent < total; ) {
+          for (let sent = 0; sent < total;) {
             while (sent < total && sent - completed < 40) await rig.hub.send(id, { body: Buffer.from(String(sent)), messageId: `r${sent++}` });
             await Promise.race([once(rig.hub.events, 'completed'), done]);
           }
@@ -209,16 +209,21 @@ describe('DeviceClient (network, every transport)', function () {
           await assert.rejects(c.complete(kept as ReceivedMessage), (e: C2DError) => e.code === 412002);
         });
 
-        for (const order of [['reject', 'complete'], ['complete', 'reject']] as const) {
+        for (const order of [
+          ['reject', 'complete'],
+          ['complete', 'reject'],
+        ] as const) {
           it(`two messages settled in the same tick (${order.join(', then ')}) each get their own outcome at the hub`, async () => {
             // rhea sends dispositions in ranges; it once merged these two into one range with the first's state.
             const id = `tick-${order[0]}-${transport}`;
             const c = await device(id, transport);
             const got: ReceivedMessage[] = [];
-            const both = new Promise<void>((resolve) => c.on('message', (m: ReceivedMessage) => {
-              got.push(m);
-              if (got.length === 2) resolve();
-            }));
+            const both = new Promise<void>((resolve) =>
+              c.on('message', (m: ReceivedMessage) => {
+                got.push(m);
+                if (got.length === 2) resolve();
+              }),
+            );
             await c.open();
             const outcomes = new Map<string, string>();
             const track = (name: 'rejected' | 'completed') => (e: { deviceId: string; messageId: string }) => {
@@ -268,7 +273,7 @@ describe('DeviceClient (network, every transport)', function () {
           const depth = rig.hub.limits.maxQueueDepth;
           let stop = false;
           void done.then(() => (stop = true));
-          for (let sent = 0; sent < total && !stop; ) {
+          for (let sent = 0; sent < total && !stop;) {
             while (sent < total && pending(id) < depth) {
               await rig.hub.send(id, { body: Buffer.from(String(sent)) });
               sent++;

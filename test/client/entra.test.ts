@@ -60,7 +60,11 @@ describe('Entra (TokenCredential) for the ServiceClient', function () {
   });
 
   function client(cred: TokenCredential): ServiceClient {
-    svc = ServiceClient.fromTokenCredential(`localhost:${rig.ports.amqps}`, cred, { ca: rig.tls.cert, retryPolicy: new NoRetry(), ports: { https: rig.ports.https } });
+    svc = ServiceClient.fromTokenCredential(`localhost:${rig.ports.amqps}`, cred, {
+      ca: rig.tls.cert,
+      retryPolicy: new NoRetry(),
+      ports: { https: rig.ports.https },
+    });
     return svc;
   }
 
@@ -132,7 +136,7 @@ export function get(port: number, path: string, authorization: string, ca: strin
   });
 }
 
-describe('Entra on the embedded hub: trustEntra with an issuer\'s JWKS, end to end', function () {
+describe("Entra on the embedded hub: trustEntra with an issuer's JWKS, end to end", function () {
   this.timeout(20_000);
   let jose: Jose;
   let hub: EmbeddedHub | undefined;
@@ -145,9 +149,17 @@ describe('Entra on the embedded hub: trustEntra with an issuer\'s JWKS, end to e
     jose = await import('jose');
     const keys = (await jose.generateKeyPair('RS256', { extractable: true })) as unknown as { publicKey: KeyObject; privateKey: KeyObject };
     const jwk = { ...(await jose.exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-    hub = await EmbeddedHub.start({ ports: { amqps: 0, mqtts: false, https: 0 }, host: '127.0.0.1', trustEntra: { jwks: { keys: [jwk] }, issuer: 'https://sts.windows.net/test-tenant/' } });
+    hub = await EmbeddedHub.start({
+      ports: { amqps: 0, mqtts: false, https: 0 },
+      host: '127.0.0.1',
+      trustEntra: { jwks: { keys: [jwk] }, issuer: 'https://sts.windows.net/test-tenant/' },
+    });
     const cred = new TestCredential(jose, keys.privateKey, { kid: 'k1' });
-    const c = ServiceClient.fromTokenCredential(`localhost:${hub.ports.amqps}`, cred, { ca: hub.tls.cert, retryPolicy: new NoRetry(), ports: { https: hub.ports.https! } });
+    const c = ServiceClient.fromTokenCredential(`localhost:${hub.ports.amqps}`, cred, {
+      ca: hub.tls.cert,
+      retryPolicy: new NoRetry(),
+      ports: { https: hub.ports.https! },
+    });
     try {
       await c.createDevice({ deviceId: 'jwks-dev' });
       await c.open();
@@ -166,6 +178,9 @@ describe('Entra on the embedded hub: trustEntra with an issuer\'s JWKS, end to e
   });
 
   it('refuses a JWKS that is not one (400004) before opening anything', async () => {
-    await assert.rejects(EmbeddedHub.start({ ports: { amqps: 0, mqtts: false, https: false }, trustEntra: { jwks: { keys: [] } } }), (e: C2DError) => e.code === 400004 && /JSON Web Key Set/.test(e.message));
+    await assert.rejects(
+      EmbeddedHub.start({ ports: { amqps: 0, mqtts: false, https: false }, trustEntra: { jwks: { keys: [] } } }),
+      (e: C2DError) => e.code === 400004 && /JSON Web Key Set/.test(e.message),
+    );
   });
 });

@@ -29,7 +29,14 @@ describe('fields per transport: what the wire does not carry is absent', functio
       const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), { transport, ca: rig.tls.cert, retryPolicy: new NoRetry() });
       clients.push(c);
       await c.open();
-      const sent = await rig.hub.send(id, { body: Buffer.from('f'), messageId: 'f1', correlationId: 'c1', contentType: 'text/plain', ack: 'full', properties: { p: 'v' } });
+      const sent = await rig.hub.send(id, {
+        body: Buffer.from('f'),
+        messageId: 'f1',
+        correlationId: 'c1',
+        contentType: 'text/plain',
+        ack: 'full',
+        properties: { p: 'v' },
+      });
       const m = (await c.receive({ timeoutMs: 5000 })) as DeviceMessage;
       assert.equal(m.messageId, 'f1');
       assert.equal(m.correlationId, 'c1');

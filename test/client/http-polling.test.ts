@@ -25,11 +25,12 @@ async function warningsOnOpen(c: DeviceClient): Promise<string[]> {
   return said;
 }
 
-describe('HTTPS polling: IoT Hub\'s 25 minutes against Azure, fast against the embedded hub', function () {
+describe("HTTPS polling: IoT Hub's 25 minutes against Azure, fast against the embedded hub", function () {
   this.timeout(20_000);
 
   it('knows Azure IoT Hub host names (public and national clouds), with or without a port', () => {
-    for (const h of ['myhub.azure-devices.net', 'MyHub.Azure-Devices.NET:443', 'h.azure-devices.cn', 'h.azure-devices.us']) assert.equal(isAzureIotHubHost(h), true, h);
+    for (const h of ['myhub.azure-devices.net', 'MyHub.Azure-Devices.NET:443', 'h.azure-devices.cn', 'h.azure-devices.us'])
+      assert.equal(isAzureIotHubHost(h), true, h);
     for (const h of ['localhost', 'azure-devices.net', 'myhub.azure-devices.net.example.com', 'hub.local']) assert.equal(isAzureIotHubHost(h), false, h);
   });
 
@@ -56,16 +57,27 @@ describe('HTTPS polling: IoT Hub\'s 25 minutes against Azure, fast against the e
     afterEach(() => helper.unload());
 
     it('its config node warns when the node polls every 5 s', async () => {
-      await helper.load(ALL_NODES, [
-        { id: 'f1', type: 'tab' },
-        { id: 'az', type: 'c2d-hub-config', target: 'network', role: 'device', transport: 'http', auth: 'connection-string', deviceId: 'd1' },
-        { id: 'recv', z: 'f1', type: 'c2d-receive', hub: 'az', settle: 'auto', pollInterval: '5', wires: [[]] },
-      ], { az: { connectionString: AZURE } });
+      await helper.load(
+        ALL_NODES,
+        [
+          { id: 'f1', type: 'tab' },
+          { id: 'az', type: 'c2d-hub-config', target: 'network', role: 'device', transport: 'http', auth: 'connection-string', deviceId: 'd1' },
+          { id: 'recv', z: 'f1', type: 'c2d-receive', hub: 'az', settle: 'auto', pollInterval: '5', wires: [[]] },
+        ],
+        { az: { connectionString: AZURE } },
+      );
       const cfg = helper.getNode('az') as unknown as { warn: { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> } } & Parameters<typeof nextMsg>[0];
-      const said = (): string[] => cfg.warn.getCalls().filter((c) => c.thisValue === cfg).map((c) => String(c.args[0]));
+      const said = (): string[] =>
+        cfg.warn
+          .getCalls()
+          .filter((c) => c.thisValue === cfg)
+          .map((c) => String(c.args[0]));
       // The test helper re-emits every warn() as a `call:warn` event on the node.
       while (!said().some((m) => /25 minutes/.test(m))) await once(cfg, 'call:warn');
-      assert.ok(said().some((m) => /every 5 s.*25 minutes/.test(m)), said().join(' | '));
+      assert.ok(
+        said().some((m) => /every 5 s.*25 minutes/.test(m)),
+        said().join(' | '),
+      );
     });
   });
 });

@@ -50,7 +50,19 @@ async function scriptedServer(script: Script): Promise<{ port: number; ca: strin
 }
 
 function options(port: number, ca: string, extra: Partial<MqttConnectOptions> = {}): MqttConnectOptions {
-  return { webSocket: false, host: '127.0.0.1', port, servername: '', ca, clientId: 'dev1', username: 'hub/dev1/?api-version=2021-04-12', password: 'SharedAccessSignature sr=x&sig=y&se=1', keepaliveS: 60, connectTimeoutMs: 5000, ...extra };
+  return {
+    webSocket: false,
+    host: '127.0.0.1',
+    port,
+    servername: '',
+    ca,
+    clientId: 'dev1',
+    username: 'hub/dev1/?api-version=2021-04-12',
+    password: 'SharedAccessSignature sr=x&sig=y&se=1',
+    keepaliveS: 60,
+    connectTimeoutMs: 5000,
+    ...extra,
+  };
 }
 
 const accept: Script = (p, reply) => {
@@ -65,7 +77,8 @@ describe('MQTT device connection (mqtt-packet on the socket)', function () {
   it('sends the CONNECT the SDKs send (MQTT 3.1.1, clean=false, keep-alive, user name, password), then SUBSCRIBE, and PUBACKs only when asked', async () => {
     const srv = await scriptedServer((p, reply, socket) => {
       accept(p, reply, socket);
-      if (p.cmd === 'subscribe') reply({ cmd: 'publish', topic: 'devices/dev1/messages/devicebound/', payload: Buffer.from('hi'), qos: 1, messageId: 7, retain: false, dup: false });
+      if (p.cmd === 'subscribe')
+        reply({ cmd: 'publish', topic: 'devices/dev1/messages/devicebound/', payload: Buffer.from('hi'), qos: 1, messageId: 7, retain: false, dup: false });
     });
     try {
       const c = await MqttConnection.open(options(srv.port, srv.ca, { keepaliveS: 42 }));
@@ -87,7 +100,10 @@ describe('MQTT device connection (mqtt-packet on the socket)', function () {
       const acked = new Promise<void>((resolve) => srv.sockets.forEach((s) => s.once('data', () => resolve())));
       await c.puback(7);
       await acked;
-      assert.deepEqual(srv.seen.filter((x) => x.cmd === 'puback').map((x) => x.messageId), [7]);
+      assert.deepEqual(
+        srv.seen.filter((x) => x.cmd === 'puback').map((x) => x.messageId),
+        [7],
+      );
       await c.end();
       assert.equal(srv.seen.at(-1)?.cmd, 'disconnect');
     } finally {
@@ -109,7 +125,10 @@ describe('MQTT device connection (mqtt-packet on the socket)', function () {
   it('no CONNACK within connectTimeoutMs fails open() with ETIMEDOUT and closes the socket', async () => {
     const srv = await scriptedServer(() => undefined);
     try {
-      await assert.rejects(MqttConnection.open(options(srv.port, srv.ca, { connectTimeoutMs: 300 })), (e: unknown) => (e as { code?: string }).code === 'ETIMEDOUT');
+      await assert.rejects(
+        MqttConnection.open(options(srv.port, srv.ca, { connectTimeoutMs: 300 })),
+        (e: unknown) => (e as { code?: string }).code === 'ETIMEDOUT',
+      );
       while (srv.sockets.size > 0) await once([...srv.sockets][0]!, 'close');
     } finally {
       await srv.close();
@@ -185,10 +204,20 @@ describe('MQTT device connection (mqtt-packet on the socket)', function () {
   it('a PUBLISH in the same read as the CONNACK (a resumed clean=false session) reaches the listener added after open()', async () => {
     const srv = await scriptedServer((p, _reply, socket) => {
       if (p.cmd !== 'connect') return;
-      socket.write(Buffer.concat([
-        mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: true }),
-        mqttPacket.generate({ cmd: 'publish', topic: 'devices/dev1/messages/devicebound/', payload: Buffer.from('resumed'), qos: 1, messageId: 3, retain: false, dup: false }),
-      ]));
+      socket.write(
+        Buffer.concat([
+          mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: true }),
+          mqttPacket.generate({
+            cmd: 'publish',
+            topic: 'devices/dev1/messages/devicebound/',
+            payload: Buffer.from('resumed'),
+            qos: 1,
+            messageId: 3,
+            retain: false,
+            dup: false,
+          }),
+        ]),
+      );
     });
     try {
       const c = await MqttConnection.open(options(srv.port, srv.ca));
@@ -204,21 +233,39 @@ describe('MQTT device connection (mqtt-packet on the socket)', function () {
     const srv = await scriptedServer((p, reply, socket) => {
       if (p.cmd === 'connect') reply({ cmd: 'connack', returnCode: 0, sessionPresent: false });
       if (p.cmd === 'subscribe') {
-        socket.write(Buffer.concat([
-          mqttPacket.generate({ cmd: 'suback', messageId: p.messageId!, granted: [1] }),
-          mqttPacket.generate({ cmd: 'publish', topic: 'devices/dev1/messages/devicebound/%24.mid=m1', payload: Buffer.from('early'), qos: 1, messageId: 9, retain: false, dup: false }),
-        ]));
+        socket.write(
+          Buffer.concat([
+            mqttPacket.generate({ cmd: 'suback', messageId: p.messageId!, granted: [1] }),
+            mqttPacket.generate({
+              cmd: 'publish',
+              topic: 'devices/dev1/messages/devicebound/%24.mid=m1',
+              payload: Buffer.from('early'),
+              qos: 1,
+              messageId: 9,
+              retain: false,
+              dup: false,
+            }),
+          ]),
+        );
       }
     });
-    const c = DeviceClient.fromConnectionString(formatConnectionString({ HostName: `127.0.0.1:${srv.port}`, DeviceId: 'dev1', SharedAccessKey: generateKey() }), { transport: 'mqtt', ca: srv.ca });
+    const c = DeviceClient.fromConnectionString(
+      formatConnectionString({ HostName: `127.0.0.1:${srv.port}`, DeviceId: 'dev1', SharedAccessKey: generateKey() }),
+      { transport: 'mqtt', ca: srv.ca },
+    );
     try {
       // Completed at once, from the message handler, as an app (or c2d-receive in auto mode) does.
-      const completed = new Promise<ReceivedMessage>((resolve, reject) => c.on('message', (m: ReceivedMessage) => c.complete(m).then(() => resolve(m), reject)));
+      const completed = new Promise<ReceivedMessage>((resolve, reject) =>
+        c.on('message', (m: ReceivedMessage) => c.complete(m).then(() => resolve(m), reject)),
+      );
       await c.open();
       const m = await completed;
       assert.equal(m.messageId, 'm1');
       while (!srv.seen.some((x) => x.cmd === 'puback')) await once([...srv.sockets][0]!, 'data');
-      assert.deepEqual(srv.seen.filter((x) => x.cmd === 'puback').map((x) => x.messageId), [9]);
+      assert.deepEqual(
+        srv.seen.filter((x) => x.cmd === 'puback').map((x) => x.messageId),
+        [9],
+      );
     } finally {
       await c.close();
       await srv.close();

@@ -33,7 +33,7 @@ describe('MQTT: a late complete() fails with 412002, as on AMQP and HTTPS', func
     return c;
   }
 
-  it('trusts a lock for its timeout minus a tenth (at most 5 s): 55 s of IoT Hub\'s 60 s', () => {
+  it("trusts a lock for its timeout minus a tenth (at most 5 s): 55 s of IoT Hub's 60 s", () => {
     assert.equal(trustedLockMs(60_000), 55_000);
     assert.equal(lockMarginMs(2_000), 200);
     assert.equal(lockMarginMs(600_000), 5_000);
@@ -65,7 +65,7 @@ describe('MQTT: a late complete() fails with 412002, as on AMQP and HTTPS', func
         assert.equal(((await completed)[0] as { messageId: string }).messageId, 'late');
       });
 
-      it('once the hub delivered the message again (same message id), the older delivery\'s complete() fails 412002, even with a client lock set too long', async () => {
+      it("once the hub delivered the message again (same message id), the older delivery's complete() fails 412002, even with a client lock set too long", async () => {
         const id = `redelivered-${transport}`;
         // Ten minutes: the client believes the lock outlasts the hub's 60 s (misconfigured, hopeful).
         const c = await device(id, transport, { lockTimeoutMs: 600_000 });

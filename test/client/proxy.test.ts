@@ -85,7 +85,9 @@ describe('WebSocket transports through an HTTP(S) proxy', function () {
   async function roundTrip(d: DeviceClient): Promise<void> {
     await d.open();
     try {
-      const got = new Promise<string>((resolve) => d.on('message', (m: { body: Buffer; lockToken: string }) => void d.complete(m as never).then(() => resolve(m.body.toString()))));
+      const got = new Promise<string>((resolve) =>
+        d.on('message', (m: { body: Buffer; lockToken: string }) => void d.complete(m as never).then(() => resolve(m.body.toString()))),
+      );
       await hub.hub.send('d1', { body: Buffer.from('via proxy') });
       assert.equal(await got, 'via proxy');
     } finally {
@@ -131,7 +133,12 @@ describe('WebSocket transports through an HTTP(S) proxy', function () {
     const proxy = await startProxy({ user: 'bob', password: 'pw' });
     const owner = hub.hub.registry.getPolicy('iothubowner')!;
     const cs = formatConnectionString({ HostName: `localhost:${hub.ports.https}`, SharedAccessKeyName: 'iothubowner', SharedAccessKey: owner.primaryKey });
-    const service = ServiceClient.fromConnectionString(cs, { transport: 'amqp-ws', ca: hub.tls.cert, retryPolicy: new NoRetry(), proxy: `http://bob:pw@127.0.0.1:${proxy.port}` });
+    const service = ServiceClient.fromConnectionString(cs, {
+      transport: 'amqp-ws',
+      ca: hub.tls.cert,
+      retryPolicy: new NoRetry(),
+      proxy: `http://bob:pw@127.0.0.1:${proxy.port}`,
+    });
     try {
       await service.open();
       await service.send('d1', Buffer.from('from a service behind a proxy'));
@@ -143,7 +150,12 @@ describe('WebSocket transports through an HTTP(S) proxy', function () {
       await service.close();
       await proxy.close();
     }
-    const bad = ServiceClient.fromConnectionString(cs, { transport: 'amqp-ws', ca: hub.tls.cert, retryPolicy: new NoRetry(), proxy: 'not a url with a p4ssword' });
+    const bad = ServiceClient.fromConnectionString(cs, {
+      transport: 'amqp-ws',
+      ca: hub.tls.cert,
+      retryPolicy: new NoRetry(),
+      proxy: 'not a url with a p4ssword',
+    });
     await assert.rejects(bad.open(), (e: Error & { code?: number }) => e.code === 400004 && !e.message.includes('p4ssword'));
     await bad.close();
   });

@@ -24,7 +24,12 @@ describe('client resilience', function () {
   for (const transport of DEVICE_TRANSPORTS) {
     it(`${transport}: listeners closed and reopened on the same ports -> disconnected_retrying, reconnect, no message lost`, async () => {
       const id = `rc-${transport}`;
-      const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), { transport, ca: rig.tls.cert, retryPolicy: fastRetry(), httpPollIntervalMs: 50 });
+      const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), {
+        transport,
+        ca: rig.tls.cert,
+        retryPolicy: fastRetry(),
+        httpPollIntervalMs: 50,
+      });
       closers.push(() => c.close());
       const seen = new Set<string>();
       let wanted = 0;

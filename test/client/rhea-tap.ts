@@ -32,17 +32,46 @@ export function tap(rec: Recording): () => void {
   RheaConnection.prototype.dispatch = function (this: { is_server?: boolean }, name: string, ctx: unknown) {
     if (this.is_server) {
       const c = ctx as { receiver?: Link; sender?: Link; message?: CbsMessage; delivery?: unknown };
-      if (name === 'receiver_open' && c.receiver) rec.attaches.push({ role: 'client-sender', address: String(c.receiver.remote.attach.target?.address), rcvSettleMode: c.receiver.remote.attach.rcv_settle_mode ?? 0 });
-      if (name === 'sender_open' && c.sender) rec.attaches.push({ role: 'client-receiver', address: String(c.sender.remote.attach.source?.address), rcvSettleMode: c.sender.remote.attach.rcv_settle_mode ?? 0 });
+      if (name === 'receiver_open' && c.receiver)
+        rec.attaches.push({
+          role: 'client-sender',
+          address: String(c.receiver.remote.attach.target?.address),
+          rcvSettleMode: c.receiver.remote.attach.rcv_settle_mode ?? 0,
+        });
+      if (name === 'sender_open' && c.sender)
+        rec.attaches.push({
+          role: 'client-receiver',
+          address: String(c.sender.remote.attach.source?.address),
+          rcvSettleMode: c.sender.remote.attach.rcv_settle_mode ?? 0,
+        });
       if (name === 'message' && c.receiver?.remote.attach.target?.address === '$cbs' && c.message) {
         const ap = c.message.application_properties ?? {};
-        rec.cbs.push({ operation: ap.operation, type: ap.type, name: ap.name, to: c.message.to, replyTo: c.message.reply_to, tokenIsSas: String(c.message.body).startsWith('SharedAccessSignature ') });
+        rec.cbs.push({
+          operation: ap.operation,
+          type: ap.type,
+          name: ap.name,
+          to: c.message.to,
+          replyTo: c.message.reply_to,
+          tokenIsSas: String(c.message.body).startsWith('SharedAccessSignature '),
+        });
       }
-      if (name === 'message' && c.message && String(c.receiver?.remote.attach.target?.address ?? '').toLowerCase().endsWith('/messages/devicebound')) {
+      if (
+        name === 'message' &&
+        c.message &&
+        String(c.receiver?.remote.attach.target?.address ?? '')
+          .toLowerCase()
+          .endsWith('/messages/devicebound')
+      ) {
         const m = c.message as CbsMessage & { message_id?: unknown; body?: { typecode?: number } };
-        rec.sends?.push({ to: m.to, hasMessageId: m.message_id !== undefined, applicationProperties: { ...(m.application_properties ?? {}) }, bodyIsData: m.body?.typecode === 0x75 });
+        rec.sends?.push({
+          to: m.to,
+          hasMessageId: m.message_id !== undefined,
+          applicationProperties: { ...(m.application_properties ?? {}) },
+          bodyIsData: m.body?.typecode === 0x75,
+        });
       }
-      if (['accepted', 'rejected', 'released', 'modified'].includes(name) && c.sender?.remote.attach.source?.address?.includes('/messages/devicebound')) rec.outcomes.push(name);
+      if (['accepted', 'rejected', 'released', 'modified'].includes(name) && c.sender?.remote.attach.source?.address?.includes('/messages/devicebound'))
+        rec.outcomes.push(name);
     }
     return original.call(this, name, ctx);
   };
@@ -59,4 +88,3 @@ interface CbsMessage {
   reply_to?: unknown;
   body?: unknown;
 }
-

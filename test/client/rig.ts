@@ -53,8 +53,15 @@ export class Rig {
     const clock = new ManualClock(Date.now());
     const tls = await testTls();
     const hub = await Hub.open({ ...options.hub, clock });
-    const amqp = createAmqpServer(hub, { clock, ...(process.env.RIG_DEBUG ? { log: (e: string, d: Record<string, unknown>) => console.log('amqp:', e, JSON.stringify(d)) } : {}), ...(options.verifyBearerToken ? { verifyBearerToken: options.verifyBearerToken } : {}) });
-    const mqtt = createMqttServer(hub, { clock, ...(process.env.RIG_DEBUG ? { onDiagnostic: (d: { message: string }) => console.log('mqtt:', d.message) } : {}) });
+    const amqp = createAmqpServer(hub, {
+      clock,
+      ...(process.env.RIG_DEBUG ? { log: (e: string, d: Record<string, unknown>) => console.log('amqp:', e, JSON.stringify(d)) } : {}),
+      ...(options.verifyBearerToken ? { verifyBearerToken: options.verifyBearerToken } : {}),
+    });
+    const mqtt = createMqttServer(hub, {
+      clock,
+      ...(process.env.RIG_DEBUG ? { onDiagnostic: (d: { message: string }) => console.log('mqtt:', d.message) } : {}),
+    });
     const rig = new Rig(hub, clock, tls, amqp, mqtt, options.verifyBearerToken);
     await hub.registry.setPolicy({ keyName: 'iothubowner', primaryKey: rig.ownerKey, secondaryKey: generateKey(), rights: OWNER });
     await hub.registry.setPolicy({ keyName: 'service', primaryKey: rig.serviceKey, secondaryKey: generateKey(), rights: ['ServiceConnect'] });
@@ -76,7 +83,10 @@ export class Rig {
           this.mqtt.handle(s);
         },
         http: createHttpHandler(this.hub, this.verifyBearerToken ? { verifyBearerToken: this.verifyBearerToken } : {}),
-        webSocket: { AMQPWSB10: (ws, req) => this.amqp.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }), mqtt: (ws, req) => this.mqtt.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }) },
+        webSocket: {
+          AMQPWSB10: (ws, req) => this.amqp.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),
+          mqtt: (ws, req) => this.mqtt.handleWebSocket(ws, { clientCert: clientCertificateOf(req.socket) }),
+        },
       },
     });
     this.listeners = l;
@@ -114,7 +124,11 @@ export class Rig {
 
   /** Service connection string; `port` picks AMQP or HTTPS (registry calls go to https). */
   serviceConnectionString(keyName: 'iothubowner' | 'service' = 'iothubowner'): string {
-    return formatConnectionString({ HostName: this.hostFor('amqp-service'), SharedAccessKeyName: keyName, SharedAccessKey: keyName === 'service' ? this.serviceKey : this.ownerKey });
+    return formatConnectionString({
+      HostName: this.hostFor('amqp-service'),
+      SharedAccessKeyName: keyName,
+      SharedAccessKey: keyName === 'service' ? this.serviceKey : this.ownerKey,
+    });
   }
 
   async close(): Promise<void> {

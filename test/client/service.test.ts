@@ -42,7 +42,13 @@ describe('ServiceClient (network)', function () {
       await rig.addDevice(`s-${transport}`);
       const c = service(transport);
       await c.open();
-      const r1 = await c.send(`s-${transport}`, Buffer.from('one'), { ack: 'full', ttlMs: 60_000, correlationId: 'c1', properties: { k: 'v' }, contentType: 'text/plain' });
+      const r1 = await c.send(`s-${transport}`, Buffer.from('one'), {
+        ack: 'full',
+        ttlMs: 60_000,
+        correlationId: 'c1',
+        properties: { k: 'v' },
+        contentType: 'text/plain',
+      });
       assert.match(r1.messageId, /^[0-9a-f-]{36}$/);
       assert.equal(r1.deviceId, `s-${transport}`);
       const r2 = await c.send(`s-${transport}`, { body: Buffer.from('two'), messageId: 'given' });

@@ -90,17 +90,23 @@ describe('timeouts: send, feedback receive, device receive', function () {
   });
 
   const services: Array<[string, () => Promise<ServiceConnection>]> = [
-    ['ServiceClient (AMQP)', async () => {
-      const s = service();
-      await s.open();
-      return s;
-    }],
-    ['InProcessServiceClient', async () => {
-      const s = new InProcessServiceClient(rig.hub);
-      closers.push(() => s.close());
-      await s.open();
-      return s;
-    }],
+    [
+      'ServiceClient (AMQP)',
+      async () => {
+        const s = service();
+        await s.open();
+        return s;
+      },
+    ],
+    [
+      'InProcessServiceClient',
+      async () => {
+        const s = new InProcessServiceClient(rig.hub);
+        closers.push(() => s.close());
+        await s.open();
+        return s;
+      },
+    ],
   ];
 
   for (const [name, make] of services) {
@@ -124,7 +130,7 @@ describe('timeouts: send, feedback receive, device receive', function () {
         assert.equal(await s.receiveFeedback({ timeoutMs: 50 }), null);
       });
 
-      it('rejects with the AbortSignal\'s reason when cancelled', async () => {
+      it("rejects with the AbortSignal's reason when cancelled", async () => {
         const s = await make();
         const ac = new AbortController();
         const waiting = s.receiveFeedback({ timeoutMs: 10_000, signal: ac.signal });
@@ -136,19 +142,30 @@ describe('timeouts: send, feedback receive, device receive', function () {
   }
 
   const devices: Array<[string, (id: string) => Promise<DeviceConnection>]> = [
-    ...DEVICE_TRANSPORTS.map((transport): [string, (id: string) => Promise<DeviceConnection>] => [transport, async (id) => {
-      const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), { transport, ca: rig.tls.cert, retryPolicy: new NoRetry(), httpPollIntervalMs: 50 });
-      closers.push(() => c.close());
-      await c.open();
-      return c;
-    }]),
-    ['in-process', async (id) => {
-      await rig.addDevice(id);
-      const c = new InProcessDeviceClient(rig.hub, id);
-      closers.push(() => c.close());
-      await c.open();
-      return c;
-    }],
+    ...DEVICE_TRANSPORTS.map((transport): [string, (id: string) => Promise<DeviceConnection>] => [
+      transport,
+      async (id) => {
+        const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), {
+          transport,
+          ca: rig.tls.cert,
+          retryPolicy: new NoRetry(),
+          httpPollIntervalMs: 50,
+        });
+        closers.push(() => c.close());
+        await c.open();
+        return c;
+      },
+    ]),
+    [
+      'in-process',
+      async (id) => {
+        await rig.addDevice(id);
+        const c = new InProcessDeviceClient(rig.hub, id);
+        closers.push(() => c.close());
+        await c.open();
+        return c;
+      },
+    ],
   ];
 
   for (const [name, make] of devices) {

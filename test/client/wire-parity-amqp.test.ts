@@ -27,7 +27,11 @@ describe('wire parity with the official SDK (AMQP device)', function () {
 
     let untap = tap(ours);
     try {
-      const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString('ap-ours', 'amqp'), { transport: 'amqp', ca: rig.tls.cert, retryPolicy: new NoRetry() });
+      const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString('ap-ours', 'amqp'), {
+        transport: 'amqp',
+        ca: rig.tls.cert,
+        retryPolicy: new NoRetry(),
+      });
       await c.open();
       const got = new Promise<ReceivedMessage>((resolve) => c.on('message', resolve));
       await rig.hub.send('ap-ours', { body: Buffer.from('x') });
@@ -55,13 +59,22 @@ describe('wire parity with the official SDK (AMQP device)', function () {
     }
 
     const norm = (r: Recording, id: string): unknown => ({
-      cbs: r.cbs.map((x) => ({ ...x, name: String(x.name).replace(`%2F${id}`, '%2F<id>').replace(/localhost(%3A\d+)?/, 'localhost') })),
-      attaches: r.attaches.map((a) => ({ role: a.role, address: a.address.replace(id, '<id>') })).sort((a, b) => (a.role + a.address).localeCompare(b.role + b.address)),
+      cbs: r.cbs.map((x) => ({
+        ...x,
+        name: String(x.name)
+          .replace(`%2F${id}`, '%2F<id>')
+          .replace(/localhost(%3A\d+)?/, 'localhost'),
+      })),
+      attaches: r.attaches
+        .map((a) => ({ role: a.role, address: a.address.replace(id, '<id>') }))
+        .sort((a, b) => (a.role + a.address).localeCompare(b.role + b.address)),
       outcomes: r.outcomes,
     });
     assert.deepEqual(norm(ours, 'ap-ours'), norm(sdk, 'ap-sdk'));
     assert.deepEqual(norm(ours, 'ap-ours'), {
-      cbs: [{ operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: 'localhost%2Fdevices%2F<id>', to: '$cbs', replyTo: 'cbs', tokenIsSas: true }],
+      cbs: [
+        { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: 'localhost%2Fdevices%2F<id>', to: '$cbs', replyTo: 'cbs', tokenIsSas: true },
+      ],
       attaches: [
         { role: 'client-receiver', address: '/devices/<id>/messages/devicebound' },
         { role: 'client-receiver', address: '$cbs' },

@@ -30,7 +30,14 @@ function record(rig: Rig, into: Seen[]): void {
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     parser.on('packet', (p: mqttPacket.Packet) => {
       if (p.cmd === 'connect') {
-        into.push({ cmd: p.cmd, clientId: p.clientId, username: p.username, clean: p.clean, protocolVersion: p.protocolVersion, passwordIsSas: String(p.password ?? '').startsWith('SharedAccessSignature sr=') });
+        into.push({
+          cmd: p.cmd,
+          clientId: p.clientId,
+          username: p.username,
+          clean: p.clean,
+          protocolVersion: p.protocolVersion,
+          passwordIsSas: String(p.password ?? '').startsWith('SharedAccessSignature sr='),
+        });
       } else if (p.cmd === 'subscribe') into.push({ cmd: p.cmd, subscriptions: p.subscriptions.map((x) => ({ topic: x.topic, qos: x.qos })) });
       else into.push({ cmd: p.cmd });
     });
@@ -49,7 +56,11 @@ describe('wire parity with the official SDK (MQTT)', function () {
     const sdk: Seen[] = [];
 
     record(rig, ours);
-    const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString('wp-ours', 'mqtt'), { transport: 'mqtt', ca: rig.tls.cert, retryPolicy: new NoRetry() });
+    const c = DeviceClient.fromConnectionString(await rig.deviceConnectionString('wp-ours', 'mqtt'), {
+      transport: 'mqtt',
+      ca: rig.tls.cert,
+      retryPolicy: new NoRetry(),
+    });
     await c.open();
     const got = new Promise<ReceivedMessage>((resolve) => c.on('message', resolve));
     await rig.hub.send('wp-ours', { body: Buffer.from('x') });
@@ -76,7 +87,10 @@ describe('wire parity with the official SDK (MQTT)', function () {
         clientId: connect.clientId === id,
         // One deliberate difference: the SDK writes HostName as given, port included
         // (`localhost:41853/...`); ours writes the hub's name, as IoT Hub documents it.
-        username: connect.username?.replace(id, '<id>').replace(/^localhost:\d+\//, 'localhost/').replace(/DeviceClientType=[^&]*/, 'DeviceClientType=<ua>'),
+        username: connect.username
+          ?.replace(id, '<id>')
+          .replace(/^localhost:\d+\//, 'localhost/')
+          .replace(/DeviceClientType=[^&]*/, 'DeviceClientType=<ua>'),
         clean: connect.clean,
         protocolVersion: connect.protocolVersion,
         passwordIsSas: connect.passwordIsSas,

@@ -17,9 +17,14 @@ describe('DeviceClient with an X.509 certificate', function () {
   let device: { cert: string; private: string };
   before(async () => {
     rig = await Rig.start();
-    device = (await generate([{ name: 'commonName', value: 'x509dev' }], { keySize: 2048, algorithm: 'sha256' })) as unknown as typeof device & { fingerprint: string };
+    device = (await generate([{ name: 'commonName', value: 'x509dev' }], { keySize: 2048, algorithm: 'sha256' })) as unknown as typeof device & {
+      fingerprint: string;
+    };
     const thumbprint = (device as unknown as { fingerprint: string }).fingerprint.replace(/:/g, '').toUpperCase();
-    await rig.hub.registry.createDevice({ deviceId: 'x509dev', authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: thumbprint, secondaryThumbprint: null } } });
+    await rig.hub.registry.createDevice({
+      deviceId: 'x509dev',
+      authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: thumbprint, secondaryThumbprint: null } },
+    });
   });
   after(async () => {
     await rig.close();
@@ -29,8 +34,16 @@ describe('DeviceClient with an X.509 certificate', function () {
     it(`${transport}: receives and completes with no token`, async () => {
       const c =
         transport === 'mqtt'
-          ? DeviceClient.fromConnectionString(`HostName=${rig.hostFor(transport)};DeviceId=x509dev;x509=true`, { transport, ca: rig.tls.cert, retryPolicy: new NoRetry(), x509: { cert: device.cert, key: device.private } })
-          : DeviceClient.fromParts({ hostName: rig.hostFor(transport), deviceId: 'x509dev', x509: { cert: device.cert, key: device.private } }, { transport, ca: rig.tls.cert, retryPolicy: new NoRetry() });
+          ? DeviceClient.fromConnectionString(`HostName=${rig.hostFor(transport)};DeviceId=x509dev;x509=true`, {
+              transport,
+              ca: rig.tls.cert,
+              retryPolicy: new NoRetry(),
+              x509: { cert: device.cert, key: device.private },
+            })
+          : DeviceClient.fromParts(
+              { hostName: rig.hostFor(transport), deviceId: 'x509dev', x509: { cert: device.cert, key: device.private } },
+              { transport, ca: rig.tls.cert, retryPolicy: new NoRetry() },
+            );
       try {
         await c.open();
         await rig.hub.send('x509dev', { body: Buffer.from(`to ${transport}`), messageId: transport });

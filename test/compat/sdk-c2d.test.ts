@@ -89,7 +89,10 @@ class FeedbackInbox {
   }
 }
 
-function sdkMessage(body: string, fields: Partial<{ messageId: string; correlationId: string; ack: string; expiryTimeUtc: number; props: Record<string, string> }> = {}): SdkMessage {
+function sdkMessage(
+  body: string,
+  fields: Partial<{ messageId: string; correlationId: string; ack: string; expiryTimeUtc: number; props: Record<string, string> }> = {},
+): SdkMessage {
   const m = new Message(body);
   if (fields.messageId) m.messageId = fields.messageId;
   if (fields.correlationId) m.correlationId = fields.correlationId;
@@ -167,7 +170,10 @@ describe('the official Azure IoT SDKs against the embedded hub (test/compat)', f
         const { id, cs } = await newDevice();
         const d = await open(cs, t);
         const expiry = h.clock.now() + 30 * 60_000;
-        await svc.send(id, sdkMessage('hello', { messageId: `m-${id}`, correlationId: 'corr-1', ack: 'full', expiryTimeUtc: expiry, props: { color: 'blue', n: '42' } }));
+        await svc.send(
+          id,
+          sdkMessage('hello', { messageId: `m-${id}`, correlationId: 'corr-1', ack: 'full', expiryTimeUtc: expiry, props: { color: 'blue', n: '42' } }),
+        );
         const m = await d.inbox.next();
         assert.equal(m.getData().toString(), 'hello');
         assert.equal(m.messageId, `m-${id}`);
@@ -301,8 +307,14 @@ describe('the official Azure IoT SDKs against the embedded hub (test/compat)', f
       await waitForFeedback(`ack-positive-${id}`, 1);
       assert.deepEqual(feedback.forMessage(`ack-none-${id}`), []);
       assert.equal(feedback.forMessage(`ack-positive-${id}`)[0]?.statusCode, 'Success');
-      assert.deepEqual(feedback.forMessage(`ack-negative-${id}`).map((r) => r.statusCode), ['Rejected']);
-      assert.deepEqual(feedback.forMessage(`ack-full-${id}`).map((r) => r.statusCode), ['Rejected']);
+      assert.deepEqual(
+        feedback.forMessage(`ack-negative-${id}`).map((r) => r.statusCode),
+        ['Rejected'],
+      );
+      assert.deepEqual(
+        feedback.forMessage(`ack-full-${id}`).map((r) => r.statusCode),
+        ['Rejected'],
+      );
     });
 
     it('reports Expired for a message whose TTL passes before delivery', async () => {
@@ -316,7 +328,7 @@ describe('the official Azure IoT SDKs against the embedded hub (test/compat)', f
       assert.equal(feedback.forMessage(`ttl-${id}`)[0]?.statusCode, 'Expired');
     });
 
-    it("refuses the 51st queued message with 403004 on send", async () => {
+    it('refuses the 51st queued message with 403004 on send', async () => {
       const { id } = await newDevice();
       for (let i = 0; i < h.hub.hub.limits.maxQueueDepth; i++) await svc.send(id, sdkMessage(`n${i}`));
       await assert.rejects(svc.send(id, sdkMessage('one too many')), (e: Error & { amqpError?: { description?: string } }) => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'azure-iothub';
 import { startCompatHub, whyCompatCannotRun, type CompatHub } from './sdk-hub';
 
-describe('the official Node SDK\'s bulk registry operations against the embedded hub (test/compat)', function () {
+describe("the official Node SDK's bulk registry operations against the embedded hub (test/compat)", function () {
   this.timeout(60_000);
   let h: CompatHub;
   let registry: Registry;
@@ -25,7 +25,11 @@ describe('the official Node SDK\'s bulk registry operations against the embedded
   after(async () => {
     await h?.close();
   });
-  const ids = (): string[] => h.hub.hub.registry.listDevices().map((d) => d.deviceId).sort();
+  const ids = (): string[] =>
+    h.hub.hub.registry
+      .listDevices()
+      .map((d) => d.deviceId)
+      .sort();
 
   it('addDevices, updateDevices (forced and by etag) and removeDevices: isSuccessful with no errors', async () => {
     const added = await registry.addDevices([{ deviceId: 'bulk-1' }, { deviceId: 'bulk-2', status: 'disabled' }]);
@@ -38,7 +42,13 @@ describe('the official Node SDK\'s bulk registry operations against the embedded
     const current = (await registry.get('bulk-1')).responseBody;
     const byEtag = await registry.updateDevices([{ deviceId: 'bulk-1', status: 'disabled', etag: current.etag }], false);
     assert.equal(byEtag.responseBody.isSuccessful, true);
-    assert.deepEqual(h.hub.hub.registry.listDevices().map((d) => [d.deviceId, d.status]), [['bulk-1', 'disabled'], ['bulk-2', 'enabled']]);
+    assert.deepEqual(
+      h.hub.hub.registry.listDevices().map((d) => [d.deviceId, d.status]),
+      [
+        ['bulk-1', 'disabled'],
+        ['bulk-2', 'enabled'],
+      ],
+    );
 
     const removed = await registry.removeDevices([{ deviceId: 'bulk-1' }, { deviceId: 'bulk-2' }], true);
     assert.equal(removed.responseBody.isSuccessful, true);
@@ -54,13 +64,22 @@ describe('the official Node SDK\'s bulk registry operations against the embedded
     assert.equal(err.response?.statusCode, 400);
     const body = JSON.parse(err.responseBody as string) as { isSuccessful: boolean; errors: { deviceId: string; errorCode: string; errorStatus: string }[] };
     assert.equal(body.isSuccessful, false);
-    assert.deepEqual(body.errors.map((e) => [e.deviceId, e.errorCode]), [['taken', 'DeviceAlreadyExists']]);
+    assert.deepEqual(
+      body.errors.map((e) => [e.deviceId, e.errorCode]),
+      [['taken', 'DeviceAlreadyExists']],
+    );
     assert.deepEqual(ids(), ['fresh', 'taken']);
     const stale = await registry.removeDevices([{ deviceId: 'fresh', etag: '"stale"' }, { deviceId: 'taken' }], false).then(
       () => assert.fail('an etag mismatch fails'),
       (e: Error & { responseBody?: string }) => JSON.parse(e.responseBody as string) as { errors: { deviceId: string; errorCode: string }[] },
     );
-    assert.deepEqual(stale.errors.map((e) => [e.deviceId, e.errorCode]), [['fresh', 'PreconditionFailed'], ['taken', 'PreconditionFailed']]);
+    assert.deepEqual(
+      stale.errors.map((e) => [e.deviceId, e.errorCode]),
+      [
+        ['fresh', 'PreconditionFailed'],
+        ['taken', 'PreconditionFailed'],
+      ],
+    );
     assert.deepEqual(ids(), ['fresh', 'taken']);
   });
 });

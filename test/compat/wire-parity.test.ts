@@ -75,7 +75,11 @@ describe('wire parity with the official SDKs on the standard ports (test/compat)
 
     let untap = tapHttps('hp-ours', ours);
     try {
-      const c = DeviceClient.fromConnectionString(h.hub.deviceConnectionString('hp-ours'), { transport: 'http', httpPollIntervalMs: 100, retryPolicy: new NoRetry() });
+      const c = DeviceClient.fromConnectionString(h.hub.deviceConnectionString('hp-ours'), {
+        transport: 'http',
+        httpPollIntervalMs: 100,
+        retryPolicy: new NoRetry(),
+      });
       const got = new Promise<ReceivedMessage>((resolve) => c.on('message', resolve));
       await c.open();
       await h.hub.hub.send('hp-ours', { body: Buffer.from('x') });

@@ -12,7 +12,7 @@ import { killAll, startCli } from '../hub/cli-process';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-describe('the README\'s c2d-hub examples', function () {
+describe("the README's c2d-hub examples", function () {
   this.timeout(30_000);
   afterEach(() => killAll());
 
@@ -26,7 +26,12 @@ describe('the README\'s c2d-hub examples', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-readme-cli-'));
     try {
       fs.writeFileSync(path.join(dir, 'hub.json'), config);
-      const cli = await startCli(['--config', path.join(dir, 'hub.json')], { C2D_AMQPS_PORT: '0', C2D_MQTTS_PORT: '0', C2D_HTTPS_PORT: '0', C2D_ADMIN_PORT: '0' });
+      const cli = await startCli(['--config', path.join(dir, 'hub.json')], {
+        C2D_AMQPS_PORT: '0',
+        C2D_MQTTS_PORT: '0',
+        C2D_HTTPS_PORT: '0',
+        C2D_ADMIN_PORT: '0',
+      });
       assert.match(cli.out(), /"event":"hub-started"/, 'the example logs JSON');
       assert.ok(fs.existsSync(path.join(dir, 'hub-data', 'hub.db')), 'dataDir relative to the file');
       const script = check.replace(/\\"/g, '"').replace('127.0.0.1:9090', `127.0.0.1:${cli.adminPort}`);

@@ -14,7 +14,7 @@ const ROOT = path.resolve(__dirname, '../../..');
 describe('the README', function () {
   this.timeout(60_000);
 
-  it("runs the typed API example: the device gets the message and the backend its Success feedback", async () => {
+  it('runs the typed API example: the device gets the message and the backend its Success feedback', async () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const block = /```js\n(const \{ EmbeddedHub[\s\S]*?)```/.exec(readme)?.[1];
     assert.ok(block, 'the README has the typed API example');
@@ -100,7 +100,10 @@ describe('the README', function () {
         await h.reject('demo-device', (await h.receive('demo-device'))!.lockToken);
       }
       await h.send('demo-device', { body: Buffer.from('switch on'), messageId: 'm1' });
-      assert.deepEqual(h.deadLetters().items.map((d) => d.sequenceNumber), [1, 2]);
+      assert.deepEqual(
+        h.deadLetters().items.map((d) => d.sequenceNumber),
+        [1, 2],
+      );
 
       const key = h.registry.getPolicy('iothubowner')!.primaryKey;
       const script = block
@@ -120,14 +123,30 @@ describe('the README', function () {
       assert.equal(json(0).devices, 1);
       assert.equal(json(0).deadLetters, 2);
       const peek = json(1) as unknown as Array<Record<string, unknown>>;
-      assert.deepEqual(peek.map((m) => [m.messageId, m.state, Buffer.from(String(m.body), 'base64').toString()]), [['m1', 'Enqueued', 'switch on']]);
-      assert.deepEqual((json(2).items as Array<Record<string, unknown>>).map((d) => [d.messageId, d.reason]), [['r1', 'Rejected'], ['r2', 'Rejected']]);
+      assert.deepEqual(
+        peek.map((m) => [m.messageId, m.state, Buffer.from(String(m.body), 'base64').toString()]),
+        [['m1', 'Enqueued', 'switch on']],
+      );
+      assert.deepEqual(
+        (json(2).items as Array<Record<string, unknown>>).map((d) => [d.messageId, d.reason]),
+        [
+          ['r1', 'Rejected'],
+          ['r2', 'Rejected'],
+        ],
+      );
       assert.equal(json(3).total, 2);
       assert.deepEqual([json(4).messageId, json(4).sequenceNumber], ['r1', 4]);
       assert.equal(out[5], '', 'delete answers 204');
       assert.deepEqual(json(6), { deviceId: 'demo-device', messageId: 'm1', cancelled: 1 });
-      assert.deepEqual((json(7) as unknown as Array<Record<string, unknown>>).map((e) => e.event), ['enqueued', 'cancelled']);
-      assert.deepEqual(h.peek('demo-device').map((m) => m.messageId), ['r1'], 'r1 requeued, m1 cancelled');
+      assert.deepEqual(
+        (json(7) as unknown as Array<Record<string, unknown>>).map((e) => e.event),
+        ['enqueued', 'cancelled'],
+      );
+      assert.deepEqual(
+        h.peek('demo-device').map((m) => m.messageId),
+        ['r1'],
+        'r1 requeued, m1 cancelled',
+      );
       assert.equal(h.deadLetters().total, 0);
 
       // The curl line of "Test your reconnect logic", with the same preamble: a KillTcp scheduled for demo-device.

@@ -39,11 +39,14 @@ describe('a message knows whether its sender set ack', () => {
     hubs.length = 0;
     hub = await open();
     const got = [await mustReceive(hub), await mustReceive(hub), await mustReceive(hub)];
-    assert.deepEqual(got.map((m) => [m.messageId, m.ack, deliveredAck(m)]), [
-      ['unset', 'none', undefined],
-      ['none', 'none', 'none'],
-      ['full', 'full', 'full'],
-    ]);
+    assert.deepEqual(
+      got.map((m) => [m.messageId, m.ack, deliveredAck(m)]),
+      [
+        ['unset', 'none', undefined],
+        ['none', 'none', 'none'],
+        ['full', 'full', 'full'],
+      ],
+    );
   });
 
   it('opens a database written before the flag existed: a stored none is not delivered, any other mode is', async () => {
@@ -64,9 +67,12 @@ describe('a message knows whether its sender set ack', () => {
     db.close();
     hub = await open();
     const got = [await mustReceive(hub), await mustReceive(hub)];
-    assert.deepEqual(got.map((m) => [m.messageId, m.ack, deliveredAck(m)]), [
-      ['old-none', 'none', undefined],
-      ['old-positive', 'positive', 'positive'],
-    ]);
+    assert.deepEqual(
+      got.map((m) => [m.messageId, m.ack, deliveredAck(m)]),
+      [
+        ['old-none', 'none', undefined],
+        ['old-positive', 'positive', 'positive'],
+      ],
+    );
   });
 });

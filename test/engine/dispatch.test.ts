@@ -7,8 +7,12 @@ function sink(): { got: ReceivedMessage[]; closed: Error[]; deliver(m: ReceivedM
   const s = {
     got: [] as ReceivedMessage[],
     closed: [] as Error[],
-    deliver(m: ReceivedMessage) { s.got.push(m); },
-    closedFn(e: Error) { s.closed.push(e); },
+    deliver(m: ReceivedMessage) {
+      s.got.push(m);
+    },
+    closedFn(e: Error) {
+      s.closed.push(e);
+    },
   };
   return s;
 }
@@ -27,13 +31,19 @@ describe('push delivery by credit (dispatcher)', () => {
     await t.hub.send('dev1', { body: body('a') });
     const s = sink();
     const r = t.hub.openReceiver('dev1', { deliver: s.deliver, closed: s.closedFn }, { credit: 1 });
-    assert.deepEqual(s.got.map((m) => m.body.toString()), ['a']);
+    assert.deepEqual(
+      s.got.map((m) => m.body.toString()),
+      ['a'],
+    );
     await t.hub.send('dev1', { body: body('b') });
     await t.hub.send('dev1', { body: body('c') });
     await settleMicrotasks();
     assert.equal(s.got.length, 1, 'no credit, no delivery');
     r.addCredit(5);
-    assert.deepEqual(s.got.map((m) => m.body.toString()), ['a', 'b', 'c']);
+    assert.deepEqual(
+      s.got.map((m) => m.body.toString()),
+      ['a', 'b', 'c'],
+    );
     assert.equal(r.credit, 3);
     await t.hub.complete('dev1', s.got[0]!.lockToken);
     r.close();
@@ -78,7 +88,11 @@ describe('push delivery by credit (dispatcher)', () => {
     assert.equal(s1.got.length, 1);
     t.hub.openReceiver('dev1', { deliver: s2.deliver, closed: s2.closedFn }, { credit: 1, replace: true });
     assert.equal(s1.closed.length, 1);
-    assert.deepEqual(s2.got.map((m) => m.body.toString()), ['a'], 'the old receiver\'s lock went back to the queue');
+    assert.deepEqual(
+      s2.got.map((m) => m.body.toString()),
+      ['a'],
+      "the old receiver's lock went back to the queue",
+    );
   });
 
   it('deleting or disabling a device closes its receiver', async () => {
@@ -98,12 +112,16 @@ describe('push delivery by credit (dispatcher)', () => {
   it('a sink may settle synchronously inside deliver()', async () => {
     t = await openTestHub();
     const done: string[] = [];
-    const r = t.hub.openReceiver('dev1', {
-      deliver: (m) => {
-        done.push(m.body.toString());
-        void t.hub.complete('dev1', m.lockToken);
+    const r = t.hub.openReceiver(
+      'dev1',
+      {
+        deliver: (m) => {
+          done.push(m.body.toString());
+          void t.hub.complete('dev1', m.lockToken);
+        },
       },
-    }, { credit: 100 });
+      { credit: 100 },
+    );
     for (const x of ['a', 'b', 'c']) await t.hub.send('dev1', { body: body(x) });
     await settleMicrotasks();
     await settleMicrotasks();

@@ -45,7 +45,10 @@ describe('durability: state survives close and reopen on the same dataDir', () =
     const next = await hub.send('dev1', { body: body('d') });
     assert.equal(next.sequenceNumber, 4);
     const records = await drainFeedback(hub);
-    assert.deepEqual(records.map((r) => [r.originalMessageId, r.statusCode]), [['a', 'Success']]);
+    assert.deepEqual(
+      records.map((r) => [r.originalMessageId, r.statusCode]),
+      [['a', 'Success']],
+    );
   });
 
   it('sequence numbers continue after the message holding the last one was settled', async () => {
@@ -71,7 +74,10 @@ describe('durability: state survives close and reopen on the same dataDir', () =
     clock.advance(120_000);
     hub = await open(clock);
     assert.equal(await hub.receive('dev1'), null);
-    assert.deepEqual((await drainFeedback(hub)).map((r) => r.statusCode), ['Expired']);
+    assert.deepEqual(
+      (await drainFeedback(hub)).map((r) => r.statusCode),
+      ['Expired'],
+    );
   });
 
   it('a completed message does not come back; an unsettled batch does', async () => {

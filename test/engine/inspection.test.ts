@@ -42,11 +42,14 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
 
       const page = t.hub.deadLetters({ deviceId: 'dev1', includeBody: true });
       assert.equal(page.total, 3);
-      assert.deepEqual(page.items.map((d) => [d.messageId, d.reason, d.deliveryCount]), [
-        ['r1', 'Rejected', 0],
-        ['e1', 'Expired', 1],
-        ['d1', 'DeliveryCountExceeded', 2],
-      ]);
+      assert.deepEqual(
+        page.items.map((d) => [d.messageId, d.reason, d.deliveryCount]),
+        [
+          ['r1', 'Rejected', 0],
+          ['e1', 'Expired', 1],
+          ['d1', 'DeliveryCountExceeded', 2],
+        ],
+      );
       const r1 = page.items[0]!;
       assert.equal(r1.body?.toString(), 'body of r1');
       assert.deepEqual(r1.properties, { room: 'hall' });
@@ -56,7 +59,10 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       assert.equal(t.hub.deadLetters({ deviceId: 'dev1' }).items[0]!.body, undefined, 'the body only on request');
       assert.equal(t.hub.stats().deadLetters, 3);
       // Feedback is IoT Hub's, kept or not.
-      assert.deepEqual((await drainFeedback(t.hub)).map((r) => r.statusCode), ['Rejected']);
+      assert.deepEqual(
+        (await drainFeedback(t.hub)).map((r) => r.statusCode),
+        ['Rejected'],
+      );
     });
 
     it('drops a dead letter once it is deadLetterTtlMs old, and the oldest beyond deadLetterMaxPerDevice', async () => {
@@ -64,15 +70,28 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       const dropped: HubEventMap['deadLettersDropped'][] = [];
       t.hub.events.on('deadLettersDropped', (e) => dropped.push(e));
       for (const id of ['a', 'b', 'c', 'd']) await rejectOne(id);
-      assert.deepEqual(t.hub.deadLetters().items.map((d) => d.messageId), ['b', 'c', 'd'], 'the oldest went over the count');
+      assert.deepEqual(
+        t.hub.deadLetters().items.map((d) => d.messageId),
+        ['b', 'c', 'd'],
+        'the oldest went over the count',
+      );
       t.clock.advance(HOUR);
       await rejectOne('e');
-      assert.deepEqual(t.hub.deadLetters().items.map((d) => d.messageId), ['c', 'd', 'e']);
+      assert.deepEqual(
+        t.hub.deadLetters().items.map((d) => d.messageId),
+        ['c', 'd', 'e'],
+      );
       t.clock.advance(HOUR); // c and d are 2 h old now, e 1 h: the scheduler drops them on its own
       await t.hub.idle();
       assert.equal(t.hub.stats().deadLetters, 1);
-      assert.deepEqual(t.hub.deadLetters().items.map((d) => d.messageId), ['e']);
-      assert.deepEqual(dropped.map((e) => e.why), ['count', 'count', 'age']);
+      assert.deepEqual(
+        t.hub.deadLetters().items.map((d) => d.messageId),
+        ['e'],
+      );
+      assert.deepEqual(
+        dropped.map((e) => e.why),
+        ['count', 'count', 'age'],
+      );
     });
 
     it('keeps none with a limit of 0 (IoT Hub: dropped at once), but still reports the dead-lettering', async () => {
@@ -96,8 +115,14 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       await t.hub.reject('dev0', (await mustReceive(t.hub, 'dev0')).lockToken);
       const all = t.hub.deadLetters();
       assert.equal(all.total, 4);
-      assert.deepEqual(all.items.map((d) => `${d.deviceId}/${d.messageId}`), ['dev0/z', 'dev1/a', 'dev1/b', 'dev1/c']);
-      assert.deepEqual(t.hub.deadLetters({ offset: 1, limit: 2 }).items.map((d) => d.messageId), ['a', 'b']);
+      assert.deepEqual(
+        all.items.map((d) => `${d.deviceId}/${d.messageId}`),
+        ['dev0/z', 'dev1/a', 'dev1/b', 'dev1/c'],
+      );
+      assert.deepEqual(
+        t.hub.deadLetters({ offset: 1, limit: 2 }).items.map((d) => d.messageId),
+        ['a', 'b'],
+      );
       assert.equal(await codeOf(() => t.hub.deadLetters({ limit: 0 })), 400004);
       assert.equal(await codeOf(() => t.hub.deadLetters({ deviceId: 'nobody' })), 404001);
     });
@@ -114,7 +139,10 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       const m = await mustReceive(t.hub);
       assert.deepEqual([m.messageId, m.deliveryCount, m.body.toString(), m.properties], ['rq', 0, 'again', { k: 'v' }]);
       await t.hub.complete('dev1', m.lockToken);
-      assert.deepEqual((await drainFeedback(t.hub)).map((r) => [r.originalMessageId, r.statusCode]), [['rq', 'Success']]);
+      assert.deepEqual(
+        (await drainFeedback(t.hub)).map((r) => [r.originalMessageId, r.statusCode]),
+        [['rq', 'Success']],
+      );
     });
 
     it('requeue into a full queue is refused with 403004 and keeps the dead letter', async () => {
@@ -131,7 +159,10 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       await rejectOne('b');
       const seqOfB = t.hub.deadLetters().items[1]!.sequenceNumber;
       await t.hub.deleteDeadLetter('dev1', { sequenceNumber: seqOfB });
-      assert.deepEqual(t.hub.deadLetters().items.map((d) => d.messageId), ['a']);
+      assert.deepEqual(
+        t.hub.deadLetters().items.map((d) => d.messageId),
+        ['a'],
+      );
       await t.hub.deleteDeadLetter('dev1', { messageId: 'a' });
       assert.equal(t.hub.deadLetters().total, 0);
       assert.equal(await codeOf(t.hub.deleteDeadLetter('dev1', { messageId: 'a' })), 404000);
@@ -164,13 +195,26 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
         clock.advance(HOUR / 2); // within the copy's 1 h TTL
         hub = await Hub.open({ dataDir: dir, clock, limits });
         const kept = hub.deadLetters({ includeBody: true }).items;
-        assert.deepEqual(kept.map((d) => [d.messageId, d.reason, d.body?.toString(), d.properties.p]), [['a', 'Rejected', 'a', 'a']]);
-        assert.equal(hub.queueOf('dev1')!.messages.map((e) => e.message.messageId).join(), 'b', 'the requeued copy is pending');
+        assert.deepEqual(
+          kept.map((d) => [d.messageId, d.reason, d.body?.toString(), d.properties.p]),
+          [['a', 'Rejected', 'a', 'a']],
+        );
+        assert.equal(
+          hub
+            .queueOf('dev1')!
+            .messages.map((e) => e.message.messageId)
+            .join(),
+          'b',
+          'the requeued copy is pending',
+        );
         await hub.close();
         clock.advance((3 * HOUR) / 2);
         hub = await Hub.open({ dataDir: dir, clock, limits });
         // 'a' aged out while the hub was down; the copy of 'b' expired meanwhile (its 1 h TTL) and is a dead letter now.
-        assert.deepEqual(hub.deadLetters().items.map((d) => [d.messageId, d.reason]), [['b', 'Expired']]);
+        assert.deepEqual(
+          hub.deadLetters().items.map((d) => [d.messageId, d.reason]),
+          [['b', 'Expired']],
+        );
       } finally {
         await hub.close();
         removeDir(dir);
@@ -190,10 +234,13 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       const before = t.hub.queueOf('dev1');
       const view = t.hub.peek('dev1');
       assert.equal(t.hub.queueOf('dev1'), before, 'peek changes nothing');
-      assert.deepEqual(view.map((v) => [v.messageId, v.state, v.deliveryCount, v.lockedUntilUtc, v.expiryTimeUtc]), [
-        ['p1', 'Invisible', 1, again.lockedUntilUtc, now + t.hub.limits.defaultTtlMs],
-        ['p2', 'Enqueued', 0, undefined, now + 120_000],
-      ]);
+      assert.deepEqual(
+        view.map((v) => [v.messageId, v.state, v.deliveryCount, v.lockedUntilUtc, v.expiryTimeUtc]),
+        [
+          ['p1', 'Invisible', 1, again.lockedUntilUtc, now + t.hub.limits.defaultTtlMs],
+          ['p2', 'Enqueued', 0, undefined, now + 120_000],
+        ],
+      );
       assert.deepEqual(view[0]!.properties, { a: '1' });
       assert.equal(view[0]!.size, 'first'.length + 'p1'.length + 'none'.length + 8 + 2);
       assert.equal(view[0]!.body, undefined);
@@ -216,8 +263,14 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       await t.hub.send('dev1', { body: body('keep'), messageId: 'k' });
       await t.hub.send('dev1', { body: body('go'), messageId: 'go', ack: 'negative' });
       assert.equal(await t.hub.cancel('dev1', 'go'), 1);
-      assert.deepEqual(t.hub.peek('dev1').map((v) => v.messageId), ['k']);
-      assert.deepEqual((await drainFeedback(t.hub)).map((r) => [r.originalMessageId, r.statusCode]), [['go', 'Purged']]);
+      assert.deepEqual(
+        t.hub.peek('dev1').map((v) => v.messageId),
+        ['k'],
+      );
+      assert.deepEqual(
+        (await drainFeedback(t.hub)).map((r) => [r.originalMessageId, r.statusCode]),
+        [['go', 'Purged']],
+      );
       assert.equal(await codeOf(t.hub.cancel('dev1', 'go')), 404000);
       assert.equal(await codeOf(t.hub.cancel('nobody', 'go')), 404001);
     });
@@ -248,17 +301,20 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       await t.hub.reject('dev1', (await t.hub.receive('dev1', { transport: 'amqp' }))!.lockToken);
       await t.hub.flushFeedback();
       await t.hub.idle();
-      assert.deepEqual(t.hub.trace('tr').map((e) => [e.event, e.transport ?? e.reason ?? e.deliveryCount ?? '']), [
-        ['enqueued', 0],
-        ['delivered', 'http'],
-        ['abandoned', 1],
-        ['delivered', 'http'],
-        ['lockExpired', ''],
-        ['delivered', 'amqp'],
-        ['rejected', ''],
-        ['deadLettered', 'Rejected'],
-        ['feedback', 'Rejected'],
-      ]);
+      assert.deepEqual(
+        t.hub.trace('tr').map((e) => [e.event, e.transport ?? e.reason ?? e.deliveryCount ?? '']),
+        [
+          ['enqueued', 0],
+          ['delivered', 'http'],
+          ['abandoned', 1],
+          ['delivered', 'http'],
+          ['lockExpired', ''],
+          ['delivered', 'amqp'],
+          ['rejected', ''],
+          ['deadLettered', 'Rejected'],
+          ['feedback', 'Rejected'],
+        ],
+      );
       assert.deepEqual(t.hub.trace('unknown'), []);
     });
 
@@ -266,7 +322,10 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
       t = await openTestHub({ traceMaxEvents: 3, traceTtlMs: 60_000 });
       for (const id of ['a', 'b', 'c', 'd']) await t.hub.send('dev1', { body: body(id), messageId: id });
       await t.hub.idle();
-      assert.deepEqual(['a', 'b', 'c', 'd'].map((id) => t.hub.trace(id).length), [0, 1, 1, 1]);
+      assert.deepEqual(
+        ['a', 'b', 'c', 'd'].map((id) => t.hub.trace(id).length),
+        [0, 1, 1, 1],
+      );
       t.clock.advance(60_000);
       assert.deepEqual(t.hub.trace('d'), []);
     });
@@ -296,7 +355,11 @@ describe('inspection: kept dead letters, peek, cancel, trace', () => {
         assert.equal(await codeOf(failing), 500001);
         await hub.idle();
         assert.deepEqual(seen, ['ok'], 'no enqueued event for the send that did not commit');
-        assert.deepEqual(hub.peek('dev1').map((v) => v.messageId), ['ok'], 'the failed send is not pending');
+        assert.deepEqual(
+          hub.peek('dev1').map((v) => v.messageId),
+          ['ok'],
+          'the failed send is not pending',
+        );
         assert.equal(await codeOf(hub.complete('dev1', early.lockToken)), 412002);
       } finally {
         await hub.close();

@@ -27,7 +27,11 @@ describe('lazy recovery: queues read back on first touch or in the background', 
   const fill = async (hub: Hub, devices: number, perDevice: number, ttlMs?: number): Promise<void> => {
     for (let d = 0; d < devices; d++) await hub.registry.createDevice({ deviceId: `d${d}` });
     for (let k = 0; k < perDevice; k++) {
-      await Promise.all(Array.from({ length: devices }, (_, d) => hub.send(`d${d}`, { body: body(`${d}-${k}`), messageId: `${d}-${k}`, ack: 'full', ...(ttlMs ? { expiryTimeUtc: hub_now(hub) + ttlMs } : {}) })));
+      await Promise.all(
+        Array.from({ length: devices }, (_, d) =>
+          hub.send(`d${d}`, { body: body(`${d}-${k}`), messageId: `${d}-${k}`, ack: 'full', ...(ttlMs ? { expiryTimeUtc: hub_now(hub) + ttlMs } : {}) }),
+        ),
+      );
     }
   };
   let clockRef: ManualClock;
@@ -52,7 +56,20 @@ describe('lazy recovery: queues read back on first touch or in the background', 
     hub = await open(clock);
     // One device touched at once, the others left to the background pass or to stats().
     assert.deepEqual((await mustReceive(hub, 'd7')).messageId, '7-0');
-    assert.deepEqual({ ...hub.stats(), feedbackBatches: undefined, commits: undefined }, { devices: 120, connectedDevices: 0, queued: 359, locked: 1, deadLetters: 0, feedbackPending: 0, feedbackBatches: undefined, commits: undefined, synchronous: 'FULL' });
+    assert.deepEqual(
+      { ...hub.stats(), feedbackBatches: undefined, commits: undefined },
+      {
+        devices: 120,
+        connectedDevices: 0,
+        queued: 359,
+        locked: 1,
+        deadLetters: 0,
+        feedbackPending: 0,
+        feedbackBatches: undefined,
+        commits: undefined,
+        synchronous: 'FULL',
+      },
+    );
     for (const d of [0, 60, 119]) {
       const got: string[] = [];
       for (let k = 0; k < 3; k++) {

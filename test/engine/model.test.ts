@@ -33,21 +33,45 @@ type Command =
 
 const dev = fc.integer({ min: 0, max: DEVICES.length - 1 });
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('send' as const), dev, ack: fc.constantFrom<AckMode>('none', 'positive', 'negative', 'full'), ttl: fc.constantFrom(undefined, 30_000, 90_000, 0, 10 * 60_000) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('send' as const),
+      dev,
+      ack: fc.constantFrom<AckMode>('none', 'positive', 'negative', 'full'),
+      ttl: fc.constantFrom(undefined, 30_000, 90_000, 0, 10 * 60_000),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('receive' as const), dev }) },
-  { weight: 4, arbitrary: fc.record({ k: fc.constant('settle' as const), dev, how: fc.constantFrom('complete' as const, 'reject' as const, 'abandon' as const), pick: fc.nat() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant('settle' as const),
+      dev,
+      how: fc.constantFrom('complete' as const, 'reject' as const, 'abandon' as const),
+      pick: fc.nat(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('purge' as const), dev }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('advance' as const), ms: fc.constantFrom(1_000, 20_000, 60_000, 150_000) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'restart' as const }) },
   { weight: 1, arbitrary: fc.constant({ k: 'fbReceive' as const }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('fbSettle' as const), how: fc.constantFrom('complete' as const, 'reject' as const, 'abandon' as const), pick: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('fbSettle' as const),
+      how: fc.constantFrom('complete' as const, 'reject' as const, 'abandon' as const),
+      pick: fc.nat(),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ k: 'fbFlush' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('requeue' as const), dev, pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('dlDelete' as const), dev, pick: fc.nat() }) },
 );
 
 const recordKey = (r: { id: string; deviceId: string; status: string; at: number }): string => `${r.deviceId}|${r.id}|${r.status}|${r.at}`;
-const recordOf = (r: FeedbackRecord): string => recordKey({ id: r.originalMessageId, deviceId: r.deviceId, status: r.statusCode, at: Date.parse(r.enqueuedTimeUtc) });
+const recordOf = (r: FeedbackRecord): string =>
+  recordKey({ id: r.originalMessageId, deviceId: r.deviceId, status: r.statusCode, at: Date.parse(r.enqueuedTimeUtc) });
 
 async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
   const dir = tempDir();
@@ -70,7 +94,8 @@ async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
         let code: number | undefined;
         let seq = 0;
         try {
-          seq = (await hub.send(d, { body: Buffer.from(id), messageId: id, ack: c.ack, ...(expiry !== undefined ? { expiryTimeUtc: expiry } : {}) })).sequenceNumber;
+          seq = (await hub.send(d, { body: Buffer.from(id), messageId: id, ack: c.ack, ...(expiry !== undefined ? { expiryTimeUtc: expiry } : {}) }))
+            .sequenceNumber;
         } catch (e) {
           code = (e as { code?: number }).code;
         }
@@ -146,7 +171,11 @@ async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
         const engine = hub.queueOf(d)!.messages.map((e) => [e.message.messageId, e.state, e.message.deliveryCount]);
         const expected = [...model.queues.get(d)!].sort((a, b) => a.seq - b.seq).map((m) => [m.id, m.state, m.deliveryCount]);
         assert.deepEqual(engine, expected, `queue of ${d} after ${JSON.stringify(c)}`);
-        assert.deepEqual(hub.peek(d).map((v) => [v.messageId, v.state, v.deliveryCount]), expected, `peek of ${d} after ${JSON.stringify(c)}`);
+        assert.deepEqual(
+          hub.peek(d).map((v) => [v.messageId, v.state, v.deliveryCount]),
+          expected,
+          `peek of ${d} after ${JSON.stringify(c)}`,
+        );
         assert.deepEqual(
           hub.deadLetters({ deviceId: d }).items.map((v) => [v.messageId, v.sequenceNumber, v.reason]),
           model.keptDeadLetters(d).map((m) => [m.id, m.seq, m.reason]),
@@ -155,7 +184,11 @@ async function run(limits: ModelLimits, commands: Command[]): Promise<void> {
       }
       // Feedback agrees: the records waiting to be batched, and each batch (records, delivery count, locked or not).
       const fb = hub.feedbackState();
-      assert.deepEqual(fb.pending.map((p) => recordOf(p.record)), model.pending.map(recordKey), `pending feedback after ${JSON.stringify(c)}`);
+      assert.deepEqual(
+        fb.pending.map((p) => recordOf(p.record)),
+        model.pending.map(recordKey),
+        `pending feedback after ${JSON.stringify(c)}`,
+      );
       assert.deepEqual(
         fb.batches.map((b) => [b.records.map(recordOf), b.deliveryCount, b.lockToken !== undefined]),
         model.batches.map((b) => [b.records.map(recordKey), b.deliveryCount, b.lockToken !== undefined]),
@@ -185,7 +218,18 @@ describe('model-based: the engine agrees with a reference model of the rules', f
         }),
         fc.array(command, { minLength: 1, maxLength: LONG ? 80 : 30 }),
         async (l, commands) => {
-          await run({ ...l, lockTimeoutMs: 60_000, defaultTtlMs: 5 * 60_000, maxTtlMs: 5 * 60_000, feedbackBatchMaxRecords: 3, feedbackTtlMs: 5 * 60_000, feedbackLockMs: 60_000 }, commands);
+          await run(
+            {
+              ...l,
+              lockTimeoutMs: 60_000,
+              defaultTtlMs: 5 * 60_000,
+              maxTtlMs: 5 * 60_000,
+              feedbackBatchMaxRecords: 3,
+              feedbackTtlMs: 5 * 60_000,
+              feedbackLockMs: 60_000,
+            },
+            commands,
+          );
         },
       ),
       { numRuns: LONG ? 2_000 : 100 },

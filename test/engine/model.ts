@@ -254,7 +254,9 @@ export class Model {
       if (!next) break;
       // Everything of one device due at one instant is one event: its records join the feedback queue together.
       const { dev, at } = next;
-      const due = this.q(dev).filter((m) => Math.min(m.expiry, m.lockedUntil ?? Infinity) === at).sort((a, b) => a.seq - b.seq);
+      const due = this.q(dev)
+        .filter((m) => Math.min(m.expiry, m.lockedUntil ?? Infinity) === at)
+        .sort((a, b) => a.seq - b.seq);
       const records: ModelRecord[] = [];
       for (const m of due) {
         if (m.expiry <= at) this.outcome(dev, m, 'Expired', at, records);

@@ -32,12 +32,21 @@ describe('pure rules', () => {
     it('takes the message back out whatever its state, naming the lock that ends with it', () => {
       const q = queueWith('a', 'b');
       const enqueuedB = Q.unsend(q, 2);
-      assert.deepEqual(enqueuedB.queue.messages.map((e) => e.message.messageId), ['a']);
-      assert.deepEqual(enqueuedB.effects.map((e) => [e.type, 'lockToken' in e ? e.lockToken : undefined]), [['unsent', undefined]]);
+      assert.deepEqual(
+        enqueuedB.queue.messages.map((e) => e.message.messageId),
+        ['a'],
+      );
+      assert.deepEqual(
+        enqueuedB.effects.map((e) => [e.type, 'lockToken' in e ? e.lockToken : undefined]),
+        [['unsent', undefined]],
+      );
 
       const locked = Q.receive(q, 'tok', T0, limits).queue;
       const lockedA = Q.unsend(locked, 1);
-      assert.deepEqual(lockedA.queue.messages.map((e) => e.message.messageId), ['b']);
+      assert.deepEqual(
+        lockedA.queue.messages.map((e) => e.message.messageId),
+        ['b'],
+      );
       assert.deepEqual(lockedA.effects, [{ type: 'unsent', message: q.messages[0]!.message, lockToken: 'tok' }]);
     });
 
@@ -54,12 +63,21 @@ describe('pure rules', () => {
     it('removes every pending message with the id, with Purged feedback for negative acks; 404000 when none', () => {
       const q = Q.receive(queueWith('x', 'keep', 'x'), 'tok', T0, limits).queue;
       const t = Q.cancel(q, 'x', T0 + 5);
-      assert.deepEqual(t.queue.messages.map((e) => e.message.messageId), ['keep']);
-      assert.deepEqual(t.effects.map((e) => [e.type, e.type === 'cancelled' ? [e.feedback?.statusCode, e.lockToken] : undefined]), [
-        ['cancelled', ['Purged', 'tok']],
-        ['cancelled', ['Purged', undefined]],
-      ]);
-      assert.equal(codeOf(() => Q.cancel(q, 'nope', T0)), 404000);
+      assert.deepEqual(
+        t.queue.messages.map((e) => e.message.messageId),
+        ['keep'],
+      );
+      assert.deepEqual(
+        t.effects.map((e) => [e.type, e.type === 'cancelled' ? [e.feedback?.statusCode, e.lockToken] : undefined]),
+        [
+          ['cancelled', ['Purged', 'tok']],
+          ['cancelled', ['Purged', undefined]],
+        ],
+      );
+      assert.equal(
+        codeOf(() => Q.cancel(q, 'nope', T0)),
+        404000,
+      );
     });
   });
 
@@ -67,10 +85,13 @@ describe('pure rules', () => {
     it('TTL expiry of a locked message and a purge carry the lock tokens', () => {
       const q = Q.receive(queueWith('a', 'b'), 'tok', T0, limits).queue;
       const expired = Q.applyDeadlines(q, T0 + limits.defaultTtlMs, limits);
-      assert.deepEqual(expired.effects.map((e) => [e.type, e.type === 'deadLettered' ? e.lockToken : undefined]), [
-        ['deadLettered', 'tok'],
-        ['deadLettered', undefined],
-      ]);
+      assert.deepEqual(
+        expired.effects.map((e) => [e.type, e.type === 'deadLettered' ? e.lockToken : undefined]),
+        [
+          ['deadLettered', 'tok'],
+          ['deadLettered', undefined],
+        ],
+      );
       const purged = Q.purge(q, T0);
       assert.deepEqual(purged.effects[0]!.type === 'purged' && purged.effects[0]!.lockTokens, ['tok']);
     });
@@ -79,10 +100,13 @@ describe('pure rules', () => {
   describe('queue.peek', () => {
     it('lists pending messages in order with state and lock expiry, and changes nothing', () => {
       const q = Q.receive(queueWith('a', 'b'), 'tok', T0, limits).queue;
-      assert.deepEqual(Q.peek(q).map((p) => [p.message.messageId, p.state, p.lockedUntilUtc]), [
-        ['a', 'Invisible', T0 + limits.lockTimeoutMs],
-        ['b', 'Enqueued', undefined],
-      ]);
+      assert.deepEqual(
+        Q.peek(q).map((p) => [p.message.messageId, p.state, p.lockedUntilUtc]),
+        [
+          ['a', 'Invisible', T0 + limits.lockTimeoutMs],
+          ['b', 'Enqueued', undefined],
+        ],
+      );
     });
   });
 
@@ -102,8 +126,14 @@ describe('pure rules', () => {
         box = t.box;
         effects.push(...t.effects);
       }
-      assert.deepEqual(box.get('dev')!.map((d) => d.message.messageId), ['b', 'c']);
-      assert.deepEqual(effects.filter((e) => e.type === 'dropped'), [{ type: 'dropped', deviceId: 'dev', sequenceNumbers: [1], why: 'count' }]);
+      assert.deepEqual(
+        box.get('dev')!.map((d) => d.message.messageId),
+        ['b', 'c'],
+      );
+      assert.deepEqual(
+        effects.filter((e) => e.type === 'dropped'),
+        [{ type: 'dropped', deviceId: 'dev', sequenceNumbers: [1], why: 'count' }],
+      );
       assert.equal(DL.EMPTY_BOX.size, 0, 'the input box is never changed');
     });
 
@@ -118,7 +148,10 @@ describe('pure rules', () => {
       assert.equal(DL.nextDeadline(box, 'dev', small), T0 + 1000);
       assert.equal(DL.applyDeadlines(box, 'dev', T0 + 999, small).box, box);
       const t = DL.applyDeadlines(box, 'dev', T0 + 1000, small);
-      assert.deepEqual(t.box.get('dev')!.map((d) => d.message.messageId), ['b']);
+      assert.deepEqual(
+        t.box.get('dev')!.map((d) => d.message.messageId),
+        ['b'],
+      );
       assert.deepEqual(t.effects, [{ type: 'dropped', deviceId: 'dev', sequenceNumbers: [1], why: 'age' }]);
       assert.equal(DL.applyDeadlines(t.box, 'dev', T0 + 1500, small).box.has('dev'), false);
     });
@@ -128,13 +161,23 @@ describe('pure rules', () => {
       box = DL.keep(box, dl('same', 2, T0 + 1), limits).box;
       assert.equal(DL.find(box, 'dev', { messageId: 'same' }).message.sequenceNumber, 2);
       assert.equal(DL.find(box, 'dev', { sequenceNumber: 1 }).message.sequenceNumber, 1);
-      assert.equal(codeOf(() => DL.find(box, 'dev', { sequenceNumber: 3 })), 404000);
-      assert.equal(codeOf(() => DL.find(box, 'other', { messageId: 'same' })), 404000);
+      assert.equal(
+        codeOf(() => DL.find(box, 'dev', { sequenceNumber: 3 })),
+        404000,
+      );
+      assert.equal(
+        codeOf(() => DL.find(box, 'other', { messageId: 'same' })),
+        404000,
+      );
     });
 
     it('requeueMessage keeps ids, ack and properties, and gives the TTL it was sent with, from now', () => {
       const d = dl('r', 1, T0);
-      const m = DL.requeueMessage({ ...d, message: { ...d.message, properties: { k: 'v' }, correlationId: 'c', expiryTimeUtc: d.message.enqueuedTimeUtc + 90_000 } }, T0 + 10, limits);
+      const m = DL.requeueMessage(
+        { ...d, message: { ...d.message, properties: { k: 'v' }, correlationId: 'c', expiryTimeUtc: d.message.enqueuedTimeUtc + 90_000 } },
+        T0 + 10,
+        limits,
+      );
       assert.deepEqual([m.messageId, m.correlationId, m.ack, m.properties, m.expiryTimeUtc], ['r', 'c', 'negative', { k: 'v' }, T0 + 10 + 90_000]);
     });
   });
@@ -151,13 +194,23 @@ describe('pure rules: feedback.ts', () => {
   });
   let n = 0;
   const ids = (): string => `id${++n}`;
-  const fl: HubLimits = { ...limits, feedbackBatchMaxRecords: 2, feedbackBatchWindowMs: 1000, feedbackLockMs: 5000, feedbackTtlMs: 60_000, feedbackMaxDeliveryCount: 2 };
+  const fl: HubLimits = {
+    ...limits,
+    feedbackBatchMaxRecords: 2,
+    feedbackBatchWindowMs: 1000,
+    feedbackLockMs: 5000,
+    feedbackTtlMs: 60_000,
+    feedbackMaxDeliveryCount: 2,
+  };
 
   it('addRecords keeps records pending below the batch size, and cuts a batch at it', () => {
     const one = F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids);
     assert.deepEqual([one.state.pending.length, one.state.batches.length], [1, 0]);
     const two = F.addRecords(one.state, [rec('b'), rec('c')], T0 + 1, fl, ids);
-    assert.deepEqual(two.state.batches.map((b) => b.records.map((r) => r.originalMessageId)), [['a', 'b'], ['c']]);
+    assert.deepEqual(
+      two.state.batches.map((b) => b.records.map((r) => r.originalMessageId)),
+      [['a', 'b'], ['c']],
+    );
     assert.equal(two.state.pending.length, 0);
     assert.deepEqual(two.effects.filter((e) => e.type === 'batchCreated').length, 2);
   });
@@ -176,8 +229,15 @@ describe('pure rules: feedback.ts', () => {
     assert.equal(r.batch?.lockedUntilUtc, T0 + 5000);
     assert.equal(F.receive(r.state, 'tok2', T0, fl).batch, undefined, 'the only batch is locked');
     assert.equal(F.settle(r.state, 'tok', 'complete', T0 + 1, fl).state.batches.length, 0);
-    assert.equal(codeOf(() => F.settle(r.state, 'tok', 'complete', T0 + 5000, fl)), 412002, 'after the lock ended');
-    assert.equal(codeOf(() => F.settle(r.state, 'nope', 'complete', T0, fl)), 412002);
+    assert.equal(
+      codeOf(() => F.settle(r.state, 'tok', 'complete', T0 + 5000, fl)),
+      412002,
+      'after the lock ended',
+    );
+    assert.equal(
+      codeOf(() => F.settle(r.state, 'nope', 'complete', T0, fl)),
+      412002,
+    );
   });
 
   it('abandon returns the batch counted; at feedbackMaxDeliveryCount it is dropped; lock expiry returns it uncounted by default', () => {
@@ -196,6 +256,9 @@ describe('pure rules: feedback.ts', () => {
     assert.equal(F.applyDeadlines(F.receive(s, 't', T0 + 59_000, fl).state, T0 + 60_000, fl, ids).state.batches.length, 0);
     const p = F.addRecords(F.EMPTY_FEEDBACK, [rec('x', 'gone')], T0, fl, ids).state;
     const both = F.addRecords(p, [rec('y', 'stays')], T0, { ...fl, feedbackBatchMaxRecords: 64 }, ids).state;
-    assert.deepEqual(F.dropDevice(both, 'gone').state.pending.map((r) => r.record.deviceId), ['stays']);
+    assert.deepEqual(
+      F.dropDevice(both, 'gone').state.pending.map((r) => r.record.deviceId),
+      ['stays'],
+    );
   });
 });

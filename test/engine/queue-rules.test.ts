@@ -8,7 +8,7 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
   });
 
   describe('a service send is Enqueued with hub-assigned facts', () => {
-    it('keeps its own copy of the body: not a view that holds the sender\'s larger buffer alive, not changed by the sender after', async () => {
+    it("keeps its own copy of the body: not a view that holds the sender's larger buffer alive, not changed by the sender after", async () => {
       t = await openTestHub();
       // What a protocol decoder hands over: a few bytes inside a whole socket read.
       const read = Buffer.alloc(64 * 1024, 0x20);
@@ -104,7 +104,20 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.match(a.lockToken, /^[A-Za-z0-9-]+$/);
       assert.equal(a.lockedUntilUtc, t.clock.now() + 60_000);
       assert.equal(await t.hub.receive('dev1'), null);
-      assert.deepEqual({ ...t.hub.stats(), commits: undefined }, { devices: 1, connectedDevices: 0, queued: 0, locked: 2, deadLetters: 0, feedbackPending: 0, feedbackBatches: 0, commits: undefined, synchronous: 'FULL' });
+      assert.deepEqual(
+        { ...t.hub.stats(), commits: undefined },
+        {
+          devices: 1,
+          connectedDevices: 0,
+          queued: 0,
+          locked: 2,
+          deadLetters: 0,
+          feedbackPending: 0,
+          feedbackBatches: 0,
+          commits: undefined,
+          synchronous: 'FULL',
+        },
+      );
     });
   });
 
@@ -122,13 +135,17 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.equal(records.length, 1);
       const gen = t.hub.registry.getDevice('dev1')!.generationId;
       assert.deepEqual(records[0], {
-        originalMessageId: sent.messageId, deviceId: 'dev1', deviceGenerationId: gen,
-        enqueuedTimeUtc: new Date(t.clock.now()).toISOString(), statusCode: 'Success', description: 'Success',
+        originalMessageId: sent.messageId,
+        deviceId: 'dev1',
+        deviceGenerationId: gen,
+        enqueuedTimeUtc: new Date(t.clock.now()).toISOString(),
+        statusCode: 'Success',
+        description: 'Success',
       });
     });
   });
 
-  describe('settling with an unknown, stale or other device\'s lock token fails 412002', () => {
+  describe("settling with an unknown, stale or other device's lock token fails 412002", () => {
     it('rejects unknown tokens, tokens of another device, and tokens after lock expiry', async () => {
       t = await openTestHub();
       await t.hub.registry.createDevice({ deviceId: 'dev2' });
@@ -153,7 +170,10 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       await t.hub.reject('dev1', (await mustReceive(t.hub)).lockToken);
       assert.deepEqual(dead, ['Rejected', 'Rejected']);
       const records = await drainFeedback(t.hub);
-      assert.deepEqual(records.map((r) => [r.originalMessageId, r.statusCode, r.description]), [['r1', 'Rejected', 'Message rejected']]);
+      assert.deepEqual(
+        records.map((r) => [r.originalMessageId, r.statusCode, r.description]),
+        [['r1', 'Rejected', 'Message rejected']],
+      );
       assert.equal(await t.hub.receive('dev1'), null);
     });
   });
@@ -187,7 +207,10 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.equal(await t.hub.receive('dev1'), null);
       assert.equal(t.hub.registry.getDevice('dev1')!.cloudToDeviceMessageCount, 0);
       const records = await drainFeedback(t.hub);
-      assert.deepEqual(records.map((r) => [r.originalMessageId, r.statusCode]), [['dc', 'DeliveryCountExceeded']]);
+      assert.deepEqual(
+        records.map((r) => [r.originalMessageId, r.statusCode]),
+        [['dc', 'DeliveryCountExceeded']],
+      );
     });
 
     it('honours a smaller maxDeliveryCount', async () => {
@@ -222,7 +245,10 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.equal((await mustReceive(t.hub)).deliveryCount, 1);
       t.clock.advance(60_000);
       assert.equal(await t.hub.receive('dev1'), null);
-      assert.deepEqual((await drainFeedback(t.hub)).map((r) => r.statusCode), ['DeliveryCountExceeded']);
+      assert.deepEqual(
+        (await drainFeedback(t.hub)).map((r) => r.statusCode),
+        ['DeliveryCountExceeded'],
+      );
     });
   });
 
@@ -237,10 +263,13 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.equal(await codeOf(t.hub.complete('dev1', m.lockToken)), 412002);
       assert.equal(await t.hub.receive('dev1'), null);
       const records = await drainFeedback(t.hub);
-      assert.deepEqual(records.map((r) => [r.originalMessageId, r.statusCode, r.enqueuedTimeUtc]), [
-        ['e1', 'Expired', new Date(now + 30_000).toISOString()],
-        ['e2', 'Expired', new Date(now + 30_000).toISOString()],
-      ]);
+      assert.deepEqual(
+        records.map((r) => [r.originalMessageId, r.statusCode, r.enqueuedTimeUtc]),
+        [
+          ['e1', 'Expired', new Date(now + 30_000).toISOString()],
+          ['e2', 'Expired', new Date(now + 30_000).toISOString()],
+        ],
+      );
     });
   });
 
@@ -256,7 +285,13 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       assert.equal(await t.hub.purge('dev1'), 0);
       assert.equal(await codeOf(t.hub.purge('ghost')), 404001);
       const records = await drainFeedback(t.hub);
-      assert.deepEqual(records.map((r) => [r.originalMessageId, r.statusCode, r.description]), [['p1', 'Purged', 'Message purged'], ['p3', 'Purged', 'Message purged']]);
+      assert.deepEqual(
+        records.map((r) => [r.originalMessageId, r.statusCode, r.description]),
+        [
+          ['p1', 'Purged', 'Message purged'],
+          ['p3', 'Purged', 'Message purged'],
+        ],
+      );
     });
   });
 
@@ -282,7 +317,20 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
     it('emits enqueued, delivered, abandoned, completed, rejected, lockExpired, expired, deadLettered, purged, feedback', async () => {
       t = await openTestHub({ feedbackBatchWindowMs: 0 });
       const seen: string[] = [];
-      for (const name of ['enqueued', 'delivered', 'abandoned', 'completed', 'rejected', 'lockExpired', 'expired', 'deadLettered', 'purged', 'feedback', 'deviceCreated', 'deviceDeleted'] as const) {
+      for (const name of [
+        'enqueued',
+        'delivered',
+        'abandoned',
+        'completed',
+        'rejected',
+        'lockExpired',
+        'expired',
+        'deadLettered',
+        'purged',
+        'feedback',
+        'deviceCreated',
+        'deviceDeleted',
+      ] as const) {
         t.hub.events.on(name, () => seen.push(name));
       }
       await t.hub.send('dev1', { body: body('a'), ack: 'full' });
@@ -298,10 +346,24 @@ describe('C2D queue rules (c2d-semantics.md §1.2)', () => {
       await t.hub.registry.createDevice({ deviceId: 'dev2' });
       await t.hub.registry.deleteDevice('dev2');
       assert.deepEqual(seen, [
-        'enqueued', 'delivered', 'abandoned', 'delivered', 'completed', 'feedback',
-        'enqueued', 'delivered', 'rejected', 'deadLettered',
-        'enqueued', 'delivered', 'lockExpired', 'expired', 'deadLettered',
-        'purged', 'deviceCreated', 'deviceDeleted',
+        'enqueued',
+        'delivered',
+        'abandoned',
+        'delivered',
+        'completed',
+        'feedback',
+        'enqueued',
+        'delivered',
+        'rejected',
+        'deadLettered',
+        'enqueued',
+        'delivered',
+        'lockExpired',
+        'expired',
+        'deadLettered',
+        'purged',
+        'deviceCreated',
+        'deviceDeleted',
       ]);
     });
   });

@@ -28,8 +28,19 @@ describe('registry (c2d-semantics.md §7.3)', () => {
     t = await openTestHub();
     const d = t.hub.registry.getDevice('dev1')!;
     assert.deepEqual(Object.keys(d).sort(), [
-      'authentication', 'capabilities', 'cloudToDeviceMessageCount', 'connectionState', 'connectionStateUpdatedTime',
-      'deviceId', 'deviceScope', 'etag', 'generationId', 'lastActivityTime', 'status', 'statusReason', 'statusUpdatedTime',
+      'authentication',
+      'capabilities',
+      'cloudToDeviceMessageCount',
+      'connectionState',
+      'connectionStateUpdatedTime',
+      'deviceId',
+      'deviceScope',
+      'etag',
+      'generationId',
+      'lastActivityTime',
+      'status',
+      'statusReason',
+      'statusUpdatedTime',
     ]);
     assert.equal(d.status, 'enabled');
     assert.equal(d.authentication.type, 'sas');
@@ -109,7 +120,9 @@ describe('authentication (c2d-semantics.md §6)', () => {
     const rw = t.hub.registry.getPolicy('registryReadWrite')!;
     t.hub.auth.assertRight(t.hub.auth.authenticateSas(createSas('localhost', rw.primaryKey, se(t, 60), 'registryReadWrite')), 'RegistryRead');
     assert.equal(await codeOf(() => t.hub.auth.authenticateSas(createSas('localhost', rw.primaryKey, se(t, 60), 'service'))), 401003);
-    const devP = t.hub.auth.authenticateSas(createSas('localhost/devices/dev1', t.hub.registry.getDevice('dev1')!.authentication.symmetricKey.primaryKey!, se(t, 60)));
+    const devP = t.hub.auth.authenticateSas(
+      createSas('localhost/devices/dev1', t.hub.registry.getDevice('dev1')!.authentication.symmetricKey.primaryKey!, se(t, 60)),
+    );
     t.hub.auth.assertDevice(devP, 'dev1');
     assert.equal(await codeOf(() => t.hub.auth.assertDevice(devP, 'dev2')), 401003);
     assert.equal(await codeOf(() => t.hub.auth.assertRight(devP, 'ServiceConnect')), 401003);
@@ -117,7 +130,10 @@ describe('authentication (c2d-semantics.md §6)', () => {
 
   it('X.509: a sha1 or sha256 thumbprint (any case) of a selfSigned device, else 401003', async () => {
     t = await openTestHub();
-    await t.hub.registry.createDevice({ deviceId: 'cert1', authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: SHA1.toLowerCase(), secondaryThumbprint: SHA256 } } });
+    await t.hub.registry.createDevice({
+      deviceId: 'cert1',
+      authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: SHA1.toLowerCase(), secondaryThumbprint: SHA256 } },
+    });
     const p = t.hub.auth.authenticateX509('cert1', { sha1Thumbprint: SHA1, sha256Thumbprint: '00'.repeat(32) });
     assert.deepEqual(p, { kind: 'device', deviceId: 'cert1', via: 'x509' });
     t.hub.auth.authenticateX509('cert1', { sha1Thumbprint: '11'.repeat(20), sha256Thumbprint: SHA256.toUpperCase() });

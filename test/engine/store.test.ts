@@ -48,7 +48,13 @@ describe('SQLite store: group commit', () => {
     assert.equal(joining.commits, 1);
     await lazy;
     assert.ok(lazyDone);
-    assert.deepEqual(joining.load().policies.map((p) => p.keyName).sort(), ['p1', 'p2']);
+    assert.deepEqual(
+      joining
+        .load()
+        .policies.map((p) => p.keyName)
+        .sort(),
+      ['p1', 'p2'],
+    );
     // close() commits what is still waiting.
     const last = joining.write([policy(3)], { lazy: true });
     joining.close();
@@ -58,29 +64,38 @@ describe('SQLite store: group commit', () => {
     const store = new SqliteStore();
     await store.write([policy(4)], { lazy: true });
     assert.equal(store.commits, 1);
-    assert.deepEqual(store.load().policies.map((p) => p.keyName), ['p4']);
+    assert.deepEqual(
+      store.load().policies.map((p) => p.keyName),
+      ['p4'],
+    );
     store.close();
   });
 
-  it('a lazy completion (an MQTT PUBACK) shares the next send\'s commit; any completion is durable when complete() resolves', () =>
-    withHubAndReader(async (hub, reader) => {
-      await hub.send('dev1', { body: body('a') });
-      const m = await hub.receive('dev1');
-      assert.ok(m);
-      const before = hub.stats().commits;
-      const completing = hub.complete('dev1', m.lockToken, { lazy: true });
-      await new Promise((r) => setImmediate(r));
-      assert.equal(hub.stats().commits, before, 'a lazy settlement does not commit on its own at the next turn');
-      await Promise.all([completing, hub.send('dev1', { body: body('b') })]);
-      assert.equal(hub.stats().commits - before, 1);
-      const rows = reader.prepare('SELECT seq FROM messages').all() as { seq: number }[];
-      assert.deepEqual(rows.map((r) => r.seq), [2]);
-      // A completion with no send behind it: durable once complete() resolves.
-      const m2 = await hub.receive('dev1');
-      assert.ok(m2);
-      await hub.complete('dev1', m2.lockToken);
-      assert.equal((reader.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 0);
-    }, { lazyCommitMs: 600_000 })); // only the send's commit can take the lazy completion
+  it("a lazy completion (an MQTT PUBACK) shares the next send's commit; any completion is durable when complete() resolves", () =>
+    withHubAndReader(
+      async (hub, reader) => {
+        await hub.send('dev1', { body: body('a') });
+        const m = await hub.receive('dev1');
+        assert.ok(m);
+        const before = hub.stats().commits;
+        const completing = hub.complete('dev1', m.lockToken, { lazy: true });
+        await new Promise((r) => setImmediate(r));
+        assert.equal(hub.stats().commits, before, 'a lazy settlement does not commit on its own at the next turn');
+        await Promise.all([completing, hub.send('dev1', { body: body('b') })]);
+        assert.equal(hub.stats().commits - before, 1);
+        const rows = reader.prepare('SELECT seq FROM messages').all() as { seq: number }[];
+        assert.deepEqual(
+          rows.map((r) => r.seq),
+          [2],
+        );
+        // A completion with no send behind it: durable once complete() resolves.
+        const m2 = await hub.receive('dev1');
+        assert.ok(m2);
+        await hub.complete('dev1', m2.lockToken);
+        assert.equal((reader.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 0);
+      },
+      { lazyCommitMs: 600_000 },
+    )); // only the send's commit can take the lazy completion
 
   it('a send resolves only once its row is committed (visible to another connection)', () =>
     withHubAndReader(async (hub, reader) => {

@@ -20,7 +20,8 @@ interface Device {
 type LinkError = { condition?: string; description?: string } | undefined;
 
 /** rhea decodes an AMQP error as a composite with getters: its two fields, or undefined. */
-const plain = (e: unknown): LinkError => (e ? { condition: (e as { condition?: string }).condition, description: (e as { description?: string }).description } : undefined);
+const plain = (e: unknown): LinkError =>
+  e ? { condition: (e as { condition?: string }).condition, description: (e as { description?: string }).description } : undefined;
 
 describe('Fault injection: AMQP on the wire', function () {
   this.timeout(10_000);
@@ -54,7 +55,11 @@ describe('Fault injection: AMQP on the wire', function () {
   }
 
   const detached = (link: Sender | Receiver): Promise<LinkError> =>
-    new Promise((resolve) => link.once(link.is_sender() ? 'sender_close' : 'receiver_close', (ctx: EventContext) => resolve(plain(((ctx.sender ?? ctx.receiver) as { error?: LinkError }).error))));
+    new Promise((resolve) =>
+      link.once(link.is_sender() ? 'sender_close' : 'receiver_close', (ctx: EventContext) =>
+        resolve(plain(((ctx.sender ?? ctx.receiver) as { error?: LinkError }).error)),
+      ),
+    );
 
   for (const [type, which] of [
     ['KillAmqpCBSLinkReq', 'cbsSender'],
@@ -68,7 +73,8 @@ describe('Fault injection: AMQP on the wire', function () {
       const gone = detached(d[which]);
       await fault(id, d, type);
       assert.deepEqual(await gone, { condition: FAULT_AMQP_CONDITIONS.link, description: `reason ${type}` });
-      for (const other of (['cbsSender', 'cbsReceiver', 'c2d', 'd2c'] as const).filter((k) => k !== which)) assert.ok(d[other].is_open(), `${other} still open`);
+      for (const other of (['cbsSender', 'cbsReceiver', 'c2d', 'd2c'] as const).filter((k) => k !== which))
+        assert.ok(d[other].is_open(), `${other} still open`);
       assert.ok(d.client.conn.is_open());
     });
   }
@@ -124,7 +130,7 @@ describe('Fault injection: AMQP on the wire', function () {
     assert.equal(closeFrame, false);
   });
 
-  it('another device\'s connection, and a second connection of the same device, are not touched', async () => {
+  it("another device's connection, and a second connection of the same device, are not touched", async () => {
     const id = `wire-${n++}`;
     const d = await device(id);
     const twin = await device(id, false);
@@ -135,7 +141,7 @@ describe('Fault injection: AMQP on the wire', function () {
     assert.ok(neighbour.client.conn.is_open() && neighbour.c2d.is_open());
   });
 
-  it('a fault that is not AMQP\'s (ShutDownMqtt) over AMQP: nothing happens but a warning', async () => {
+  it("a fault that is not AMQP's (ShutDownMqtt) over AMQP: nothing happens but a warning", async () => {
     const id = `wire-${n++}`;
     const d = await device(id);
     const warned = nextEvent(rig.hub, 'warning', (e) => e.deviceId === id);

@@ -17,7 +17,16 @@ import { faultScenario } from './scenario';
 import { SdkDevice } from './sdk-device';
 import { OurDevice } from './our-device';
 
-const AMQP_FAULTS: ConnectionFaultType[] = ['KillTcp', 'KillAmqpConnection', 'KillAmqpSession', 'KillAmqpCBSLinkReq', 'KillAmqpCBSLinkResp', 'KillAmqpC2DLink', 'KillAmqpD2CLink', 'ShutDownAmqp'];
+const AMQP_FAULTS: ConnectionFaultType[] = [
+  'KillTcp',
+  'KillAmqpConnection',
+  'KillAmqpSession',
+  'KillAmqpCBSLinkReq',
+  'KillAmqpCBSLinkResp',
+  'KillAmqpC2DLink',
+  'KillAmqpD2CLink',
+  'ShutDownAmqp',
+];
 
 describe('Fault injection over AMQP', function () {
   this.timeout(30_000);

@@ -65,10 +65,16 @@ describe('Fault injection: the engine', () => {
     assert.deepEqual(neighbour.faults, [], 'another device');
     await hub.idle();
     assert.equal(seen.deviceToCloud.length, 0, 'a fault request is not reported as D2C');
-    assert.deepEqual(seen.fault.map((e) => [e.phase, e.type, e.transport]), [['requested', 'KillAmqpConnection', 'amqp'], ['performed', 'KillAmqpConnection', 'amqp']]);
+    assert.deepEqual(
+      seen.fault.map((e) => [e.phase, e.type, e.transport]),
+      [
+        ['requested', 'KillAmqpConnection', 'amqp'],
+        ['performed', 'KillAmqpConnection', 'amqp'],
+      ],
+    );
   });
 
-  it('without a connection to come over (HTTPS, the API), the fault goes to each of the device\'s connections it applies to', async () => {
+  it("without a connection to come over (HTTPS, the API), the fault goes to each of the device's connections it applies to", async () => {
     const amqp = sink();
     const mqtt = sink();
     hub.openSession('d1', 'amqp', amqp);
@@ -79,21 +85,35 @@ describe('Fault injection: the engine', () => {
     assert.equal(mqtt.faults.length, 1);
     hub.injectFault('d1', { type: 'ShutDownMqtt' });
     clock.advance(0);
-    assert.deepEqual(mqtt.faults.map((f) => f.type), ['KillTcp', 'ShutDownMqtt']);
-    assert.deepEqual(amqp.faults.map((f) => f.type), ['KillTcp'], 'ShutDownMqtt is not AMQP\'s');
+    assert.deepEqual(
+      mqtt.faults.map((f) => f.type),
+      ['KillTcp', 'ShutDownMqtt'],
+    );
+    assert.deepEqual(
+      amqp.faults.map((f) => f.type),
+      ['KillTcp'],
+      "ShutDownMqtt is not AMQP's",
+    );
   });
 
   it('a fault no connection can perform is a warning, not an error', async () => {
-    hub.openSession('d1', 'amqp', sink(() => false));
+    hub.openSession(
+      'd1',
+      'amqp',
+      sink(() => false),
+    );
     hub.injectFault('d1', { type: 'KillAmqpC2DLink' });
     hub.injectFault('d2', { type: 'KillTcp' });
     clock.advance(0);
     await hub.idle();
-    assert.deepEqual(seen.warning.map((w) => w.deviceId), ['d1', 'd2']);
+    assert.deepEqual(
+      seen.warning.map((w) => w.deviceId),
+      ['d1', 'd2'],
+    );
     assert.match(seen.warning[0]!.message, /KillAmqpC2DLink not performed/);
   });
 
-  it('the connection the request came over closed meanwhile: the device\'s newer one of that transport gets it', () => {
+  it("the connection the request came over closed meanwhile: the device's newer one of that transport gets it", () => {
     const old = sink();
     const via = hub.openSession('d1', 'mqtt', old);
     hub.noteDeviceToCloud('d1', Buffer.alloc(0), faultRequestProperties({ type: 'KillTcp', delayInSecs: 1 }), via);
@@ -112,7 +132,11 @@ describe('Fault injection: the engine', () => {
     ['an unknown type', { [FAULT_PROPERTIES.type]: 'KillEverything' }, FAULT_PROPERTIES.type],
     ['a negative delay', { [FAULT_PROPERTIES.type]: 'KillTcp', [FAULT_PROPERTIES.delayInSecs]: '-1' }, FAULT_PROPERTIES.delayInSecs],
     ['a delay that is no number', { [FAULT_PROPERTIES.type]: 'KillTcp', [FAULT_PROPERTIES.delayInSecs]: 'soon' }, FAULT_PROPERTIES.delayInSecs],
-    ['a duration of more than an hour', { [FAULT_PROPERTIES.type]: 'InvokeThrottling', [FAULT_PROPERTIES.durationInSecs]: '3601' }, FAULT_PROPERTIES.durationInSecs],
+    [
+      'a duration of more than an hour',
+      { [FAULT_PROPERTIES.type]: 'InvokeThrottling', [FAULT_PROPERTIES.durationInSecs]: '3601' },
+      FAULT_PROPERTIES.durationInSecs,
+    ],
   ] as const) {
     it(`${name}: the message is ordinary D2C, and a warning names the property`, async () => {
       const s = sink();
@@ -129,10 +153,15 @@ describe('Fault injection: the engine', () => {
     });
   }
 
-  it('the SDK suites\' values are read: a number property (Node sends an int over AMQP), a fractional delay, no duration', () => {
+  it("the SDK suites' values are read: a number property (Node sends an int over AMQP), a fractional delay, no duration", () => {
     const s = sink();
     const via = hub.openSession('d1', 'amqp', s);
-    hub.noteDeviceToCloud('d1', Buffer.alloc(0), { [FAULT_PROPERTIES.type]: 'KillTcp', [FAULT_PROPERTIES.closeReason]: ' severs the TCP connection ', [FAULT_PROPERTIES.delayInSecs]: '0.5' }, via);
+    hub.noteDeviceToCloud(
+      'd1',
+      Buffer.alloc(0),
+      { [FAULT_PROPERTIES.type]: 'KillTcp', [FAULT_PROPERTIES.closeReason]: ' severs the TCP connection ', [FAULT_PROPERTIES.delayInSecs]: '0.5' },
+      via,
+    );
     clock.advance(499);
     assert.equal(s.faults.length, 0);
     clock.advance(1);
@@ -183,7 +212,10 @@ describe('Fault injection: the engine', () => {
     assert.equal(await codeOf(send), undefined);
     assert.ok(await hub.receive('d1'));
     await hub.idle();
-    assert.deepEqual(seen.fault.map((e) => e.phase).filter((p) => p !== 'refused'), ['requested', 'started', 'ended']);
+    assert.deepEqual(
+      seen.fault.map((e) => e.phase).filter((p) => p !== 'refused'),
+      ['requested', 'started', 'ended'],
+    );
     assert.equal(seen.fault.filter((e) => e.phase === 'refused').length, 3, 'each refusal is reported');
   });
 
@@ -199,7 +231,7 @@ describe('Fault injection: the engine', () => {
     assert.equal(await codeOf(() => hub.noteDeviceToCloud('d1', Buffer.from('m'), {})), undefined);
   });
 
-  it('InvokeAuthError: the device\'s token, certificate and DeviceConnect acting for it are refused 401003 for the duration', async () => {
+  it("InvokeAuthError: the device's token, certificate and DeviceConnect acting for it are refused 401003 for the duration", async () => {
     const key = hub.registry.getDevice('d1')!.authentication.symmetricKey.primaryKey!;
     const token = createSas(`${hub.hubName}/devices/d1`, key, Math.floor(clock.now() / 1000) + 3600);
     const owner = hub.registry.getPolicy('iothubowner')!;
@@ -222,7 +254,7 @@ describe('Fault injection: the engine', () => {
     assert.equal(r.untilUtc, clock.now() + 3000);
   });
 
-  it('a deleted device\'s waiting and timed faults go with it', async () => {
+  it("a deleted device's waiting and timed faults go with it", async () => {
     const s = sink();
     hub.openSession('d1', 'amqp', s);
     hub.injectFault('d1', { type: 'KillTcp', delayInSecs: 1 });

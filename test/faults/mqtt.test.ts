@@ -69,7 +69,7 @@ describe('Fault injection over MQTT', function () {
     }
   }
 
-  it('AMQP\'s faults over MQTT are not performed: a warning says so and the connection stays', async () => {
+  it("AMQP's faults over MQTT are not performed: a warning says so and the connection stays", async () => {
     const id = `mq-amqp-${n++}`;
     const client = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, 'mqtt'), { transport: 'mqtt', ca: ca(), retryPolicy: new NoRetry() });
     closers.push(() => client.close());

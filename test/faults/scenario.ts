@@ -50,7 +50,12 @@ export interface FaultDevice {
 }
 
 /** The next hub event of `name` that `match` accepts. */
-export function nextEvent<K extends HubEventName>(hub: Hub, name: K, match: (e: HubEventMap[K]) => boolean = () => true, timeoutMs = 15_000): Promise<HubEventMap[K]> {
+export function nextEvent<K extends HubEventName>(
+  hub: Hub,
+  name: K,
+  match: (e: HubEventMap[K]) => boolean = () => true,
+  timeoutMs = 15_000,
+): Promise<HubEventMap[K]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       hub.events.off(name, listener);
@@ -81,7 +86,10 @@ export class Ledger {
     const onFeedback = (e: HubEventMap['feedback']): void => void this.records.push(...e.records.filter((r) => r.deviceId === deviceId));
     hub.events.on('completed', onCompleted);
     hub.events.on('feedback', onFeedback);
-    this.off.push(() => hub.events.off('completed', onCompleted), () => hub.events.off('feedback', onFeedback));
+    this.off.push(
+      () => hub.events.off('completed', onCompleted),
+      () => hub.events.off('feedback', onFeedback),
+    );
   }
 
   /**
@@ -97,7 +105,11 @@ export class Ledger {
     for (const id of ids) {
       assert.equal(this.completed.get(id), 1, `${id} completed once`);
       const recs = this.records.filter((r) => r.originalMessageId === id);
-      assert.deepEqual(recs.map((r) => r.statusCode), ['Success'], `${id}: one Success feedback record`);
+      assert.deepEqual(
+        recs.map((r) => r.statusCode),
+        ['Success'],
+        `${id}: one Success feedback record`,
+      );
     }
   }
 

@@ -57,7 +57,10 @@ describe('Fault injection: throttling, quota and auth errors', function () {
     closers.push(() => device.close());
     await device.open(ca(), { hub: rig.hub, deviceId: id });
     await start(id, () => device.requestFault({ type: 'InvokeMaxMessageQuota', durationInSecs: 3 }));
-    await assert.rejects(sdkSend(device, 'x'), (e: Error & { amqpError?: { description?: string } }) => e.name === 'IotHubQuotaExceededError' && /403002/.test(e.amqpError?.description ?? ''));
+    await assert.rejects(
+      sdkSend(device, 'x'),
+      (e: Error & { amqpError?: { description?: string } }) => e.name === 'IotHubQuotaExceededError' && /403002/.test(e.amqpError?.description ?? ''),
+    );
     const ledger = new Ledger(rig.hub, id);
     await rig.hub.send(id, { body: Buffer.from('c2d'), messageId: 'q-c2d', ack: 'full' });
     await (await device.inbox.next()).complete();
@@ -85,7 +88,12 @@ describe('Fault injection: throttling, quota and auth errors', function () {
   for (const transport of ['amqp', 'http'] as DeviceTransport[]) {
     it(`InvokeThrottling, our DeviceClient over ${transport}: sendEvent fails 429001 for the duration; C2D sent meanwhile arrives after it`, async () => {
       const id = `t-ours-${transport}-${n++}`;
-      const client = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), { transport, ca: ca(), retryPolicy: fastRetry(), httpPollIntervalMs: 50 });
+      const client = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, transport), {
+        transport,
+        ca: ca(),
+        retryPolicy: fastRetry(),
+        httpPollIntervalMs: 50,
+      });
       closers.push(() => client.close());
       const got: string[] = [];
       client.on('message', (m) => {

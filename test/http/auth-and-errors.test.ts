@@ -64,7 +64,10 @@ describe('HTTPS auth: every failure is 401 + 401003 (c2d-semantics §6)', () => 
     assertUnauthorized(await rig.request('DELETE', hubPaths.deviceCommands('auth-a'), { headers: device }), 'device purge');
     assertUnauthorized(await rig.request('GET', hubPaths.feedback(), { headers: reader }), 'reader feedback');
     assertUnauthorized(await rig.request('GET', hubPaths.feedback(), { headers: {} }), 'anonymous feedback');
-    assertUnauthorized(await rig.request('GET', hubPaths.feedback(), { headers: { authorization: createSas('localhost', keyA, 9_999_999_999, 'owner') } }), 'wrong policy key');
+    assertUnauthorized(
+      await rig.request('GET', hubPaths.feedback(), { headers: { authorization: createSas('localhost', keyA, 9_999_999_999, 'owner') } }),
+      'wrong policy key',
+    );
   });
 
   it('a device may authenticate with its self-signed X.509 certificate instead of a token', async () => {
@@ -75,10 +78,20 @@ describe('HTTPS auth: every failure is 401 + 401003 (c2d-semantics §6)', () => 
     const get = (deviceId: string, withCert: boolean): Promise<number> =>
       new Promise((resolve, reject) => {
         https
-          .get({ host: 'localhost', port: rig.port, path: hubPaths.deviceBound(deviceId), ca: rig.tls.cert, agent: false, ...(withCert ? { cert: cert.cert, key: cert.key } : {}) }, (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          })
+          .get(
+            {
+              host: 'localhost',
+              port: rig.port,
+              path: hubPaths.deviceBound(deviceId),
+              ca: rig.tls.cert,
+              agent: false,
+              ...(withCert ? { cert: cert.cert, key: cert.key } : {}),
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          )
           .on('error', reject);
       });
     assert.equal(await get('auth-x509', true), 204);
@@ -121,10 +134,13 @@ describe('HTTPS robustness: bad requests get a clean 4xx and the server keeps se
     assert.equal(declared.headers['iothub-errorcode'], 'GenericRequestEntityTooLarge');
     // Chunked: no Content-Length, the bound trips while reading.
     const streamed = await new Promise<number>((resolve, reject) => {
-      const req = https.request({ host: 'localhost', port: rig.port, method: 'PUT', path: hubPaths.device('big'), ca: rig.tls.cert, agent: false, headers: auth }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = https.request(
+        { host: 'localhost', port: rig.port, method: 'PUT', path: hubPaths.device('big'), ca: rig.tls.cert, agent: false, headers: auth },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       for (let i = 0; i < 5; i++) req.write(Buffer.alloc(64 * 1024, 0x20));
       req.end();

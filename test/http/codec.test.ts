@@ -6,7 +6,9 @@ import { HttpWireError, decodeHttpError, encodeHttpError } from '../../lib/commo
 import { hasRejectFlag, hubPaths, parseHubPath } from '../../lib/common/codec/http-paths';
 // The SDKs' own parsers, the judges of our wire shape.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Http: ServiceHttp } = require('azure-iothub/dist/common-http/http') as { Http: { parseErrorBody(b: string): { code: string; message: string } | null } };
+const { Http: ServiceHttp } = require('azure-iothub/dist/common-http/http') as {
+  Http: { parseErrorBody(b: string): { code: string; message: string } | null };
+};
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { RestApiClient } = require('azure-iothub/dist/common-http/rest_api_client') as {
   RestApiClient: { translateError(body: string, res: { statusCode: number }): Error & { constructor: { name: string } } };
@@ -55,7 +57,11 @@ describe('HTTP codec: C2D message headers (c2d-semantics §3)', () => {
   it('writes iothub-ack only when the sender set one (IoT Hub leaves it out otherwise)', () => {
     assert.equal(encodeC2DHeaders({ ...message, ack: 'none' })['iothub-ack'], undefined);
     assert.equal(encodeC2DHeaders({ ...message, ack: 'none', ackSetBySender: true })['iothub-ack'], 'none');
-    assert.equal(encodeC2DHeaders({ ...message, ack: 'positive' })['iothub-ack'], 'positive', 'a stored message without the flag: only a sender asks for feedback');
+    assert.equal(
+      encodeC2DHeaders({ ...message, ack: 'positive' })['iothub-ack'],
+      'positive',
+      'a stored message without the flag: only a sender asks for feedback',
+    );
   });
 
   it('decodes what it encodes (our HTTP client side)', () => {
@@ -142,7 +148,10 @@ describe('HTTP codec: REST paths (c2d-semantics §5.3)', () => {
     for (const p of ['/', '', '/devices//messages/devicebound', '/devices/d/messages', '/devices/d/messages/devicebound/t/x', '/twins/d', 'devices/d']) {
       assert.equal(parseHubPath(p), undefined, p);
     }
-    assert.throws(() => parseHubPath('/devices/%E0%A4%A/x'), (e: unknown) => e instanceof C2DError && e.code === 400004);
+    assert.throws(
+      () => parseHubPath('/devices/%E0%A4%A/x'),
+      (e: unknown) => e instanceof C2DError && e.code === 400004,
+    );
   });
 
   it('builds the paths it parses, with api-version', () => {

@@ -4,7 +4,12 @@ import { hubPaths } from '../../lib/common/codec/http-paths';
 // The Node device SDK's own response -> Message conversion (azure-iot-http-base).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Http: SdkHttp } = require('azure-iot-http-base') as {
-  Http: new () => { toMessage(res: { statusCode: number; headers: Record<string, unknown> }, body: Buffer): { lockToken: string; messageId: string; to: string; expiryTimeUtc: string; correlationId: string; properties: { getValue(k: string): string } } };
+  Http: new () => {
+    toMessage(
+      res: { statusCode: number; headers: Record<string, unknown> },
+      body: Buffer,
+    ): { lockToken: string; messageId: string; to: string; expiryTimeUtc: string; correlationId: string; properties: { getValue(k: string): string } };
+  };
 };
 
 describe('HTTPS device C2D endpoints (c2d-semantics §5.3)', () => {
@@ -137,7 +142,9 @@ describe('HTTPS device C2D endpoints (c2d-semantics §5.3)', () => {
 
   it('device-to-cloud POST answers 204 and reports the body and iothub-app-* properties', async () => {
     const d = await device();
-    const seen = new Promise<{ deviceId: string; body: Buffer; properties: Record<string, string> }>((resolve) => rig.hub.events.once('deviceToCloud', resolve));
+    const seen = new Promise<{ deviceId: string; body: Buffer; properties: Record<string, string> }>((resolve) =>
+      rig.hub.events.once('deviceToCloud', resolve),
+    );
     const r = await rig.request('POST', hubPaths.deviceEvents(d.id), { headers: { ...d.auth, 'iothub-app-temp': '21' }, body: '{"t":21}' });
     assert.equal(r.status, 204);
     const e = await seen;

@@ -41,14 +41,42 @@ describe('HTTPS response header names as IoT Hub spells them', function () {
         .on('error', reject)
         .end();
     });
-  const deviceToken = (): string => createSas('localhost/devices/dev1', hub.hub.registry.getDevice('dev1')?.authentication.symmetricKey.primaryKey as string, Math.floor(Date.now() / 1000) + 3600);
-  const serviceToken = (): string => createSas('localhost', hub.hub.registry.getPolicy('iothubowner')?.primaryKey as string, Math.floor(Date.now() / 1000) + 3600, 'iothubowner');
+  const deviceToken = (): string =>
+    createSas(
+      'localhost/devices/dev1',
+      hub.hub.registry.getDevice('dev1')?.authentication.symmetricKey.primaryKey as string,
+      Math.floor(Date.now() / 1000) + 3600,
+    );
+  const serviceToken = (): string =>
+    createSas('localhost', hub.hub.registry.getPolicy('iothubowner')?.primaryKey as string, Math.floor(Date.now() / 1000) + 3600, 'iothubowner');
 
   it('a device receive: ETag, Content-Type, Content-Length and the iothub-* headers', async () => {
-    await hub.hub.send('dev1', { body: Buffer.from('x'), messageId: 'm1', correlationId: 'c1', userId: 'u1', ack: 'full', contentType: 'text/plain', properties: { color: 'blue' } });
+    await hub.hub.send('dev1', {
+      body: Buffer.from('x'),
+      messageId: 'm1',
+      correlationId: 'c1',
+      userId: 'u1',
+      ack: 'full',
+      contentType: 'text/plain',
+      properties: { color: 'blue' },
+    });
     const r = await request('GET', '/devices/dev1/messages/devicebound?api-version=2020-09-30', deviceToken());
     assert.equal(r.status, 200);
-    for (const name of ['ETag', 'Content-Type', 'Content-Length', 'iothub-messageid', 'iothub-to', 'iothub-expiry', 'iothub-enqueuedtime', 'iothub-deliverycount', 'iothub-sequencenumber', 'iothub-correlationid', 'iothub-userid', 'iothub-ack', 'iothub-app-color']) {
+    for (const name of [
+      'ETag',
+      'Content-Type',
+      'Content-Length',
+      'iothub-messageid',
+      'iothub-to',
+      'iothub-expiry',
+      'iothub-enqueuedtime',
+      'iothub-deliverycount',
+      'iothub-sequencenumber',
+      'iothub-correlationid',
+      'iothub-userid',
+      'iothub-ack',
+      'iothub-app-color',
+    ]) {
       assert.ok(r.names.includes(name), `${name} in ${r.names.join(', ')}`);
     }
   });

@@ -44,10 +44,13 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'application/json; charset=utf-8');
     const items = r.json() as J[];
-    assert.deepEqual(items.map((v) => [v.messageId, v.state, v.deliveryCount, v.lockedUntilUtc]), [
-      ['p1', 'Invisible', 0, new Date(locked!.lockedUntilUtc).toISOString()],
-      ['p2', 'Enqueued', 0, undefined],
-    ]);
+    assert.deepEqual(
+      items.map((v) => [v.messageId, v.state, v.deliveryCount, v.lockedUntilUtc]),
+      [
+        ['p1', 'Invisible', 0, new Date(locked!.lockedUntilUtc).toISOString()],
+        ['p2', 'Enqueued', 0, undefined],
+      ],
+    );
     assert.deepEqual(items[0]!.properties, { a: '1' });
     assert.equal(typeof items[0]!.size, 'number');
     assert.match(String(items[0]!.expiryTimeUtc), /^\d{4}-\d\d-\d\dT.*Z$/);
@@ -56,7 +59,11 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     const withBody = (await rig.request('GET', `${inspectionPaths.queue('in-peek')}?includeBody=true`, { headers: reader })).json() as J[];
     assert.equal(Buffer.from(String(withBody[1]!.body), 'base64').toString(), 'second');
     assert.deepEqual(errorOf(await rig.request('GET', inspectionPaths.queue('nobody'), { headers: reader })), [404, 'DeviceNotFound', '404001']);
-    assert.deepEqual(errorOf(await rig.request('GET', `${inspectionPaths.queue('in-peek')}?includeBody=maybe`, { headers: reader })), [400, 'ArgumentInvalid', '400004']);
+    assert.deepEqual(errorOf(await rig.request('GET', `${inspectionPaths.queue('in-peek')}?includeBody=maybe`, { headers: reader })), [
+      400,
+      'ArgumentInvalid',
+      '400004',
+    ]);
   });
 
   it('dead letters: hub-wide and per device, paged, with reason, time and body; requeue sends one again, delete drops one', async () => {
@@ -65,16 +72,28 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     await rejected('in-dl-a', 'a1');
     await rejected('in-dl-a', 'a2');
     await rejected('in-dl-b', 'b1');
-    const page = (await rig.request('GET', `${inspectionPaths.deadLetters('in-dl-a')}?includeBody=true`, { headers: reader })).json() as { items: J[]; total: number };
+    const page = (await rig.request('GET', `${inspectionPaths.deadLetters('in-dl-a')}?includeBody=true`, { headers: reader })).json() as {
+      items: J[];
+      total: number;
+    };
     assert.equal(page.total, 2);
-    assert.deepEqual(page.items.map((d) => [d.deviceId, d.messageId, d.reason]), [['in-dl-a', 'a1', 'Rejected'], ['in-dl-a', 'a2', 'Rejected']]);
+    assert.deepEqual(
+      page.items.map((d) => [d.deviceId, d.messageId, d.reason]),
+      [
+        ['in-dl-a', 'a1', 'Rejected'],
+        ['in-dl-a', 'a2', 'Rejected'],
+      ],
+    );
     assert.equal(Buffer.from(String(page.items[0]!.body), 'base64').toString(), 'body of a1');
     assert.deepEqual(page.items[0]!.properties, { room: 'hall' });
     assert.match(String(page.items[0]!.deadLetteredTimeUtc), /Z$/);
 
     const all = (await rig.request('GET', `${inspectionPaths.deadLetters()}?offset=1&limit=2`, { headers: reader })).json() as { items: J[]; total: number };
     assert.equal(all.total, 3);
-    assert.deepEqual(all.items.map((d) => d.messageId), ['a2', 'b1']);
+    assert.deepEqual(
+      all.items.map((d) => d.messageId),
+      ['a2', 'b1'],
+    );
     assert.equal(all.items[0]!.body, undefined, 'no bodies unless asked');
     assert.deepEqual(errorOf(await rig.request('GET', `${inspectionPaths.deadLetters()}?limit=ten`, { headers: reader })), [400, 'ArgumentInvalid', '400004']);
     assert.deepEqual(errorOf(await rig.request('GET', `${inspectionPaths.deadLetters()}?limit=0`, { headers: reader })), [400, 'ArgumentInvalid', '400004']);
@@ -93,9 +112,17 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     const seqA2 = Number(page.items[1]!.sequenceNumber);
     assert.equal((await rig.request('DELETE', inspectionPaths.deadLetter('in-dl-a', seqA2), { headers: service })).status, 204);
     assert.equal(rig.hub.deadLetters({ deviceId: 'in-dl-a' }).total, 0);
-    assert.deepEqual(errorOf(await rig.request('DELETE', inspectionPaths.deadLetter('in-dl-a', seqA2), { headers: service })), [404, 'MessageNotFound', '404000']);
+    assert.deepEqual(errorOf(await rig.request('DELETE', inspectionPaths.deadLetter('in-dl-a', seqA2), { headers: service })), [
+      404,
+      'MessageNotFound',
+      '404000',
+    ]);
     assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.requeue('in-dl-a', 999_999), { headers: service })), [404, 'MessageNotFound', '404000']);
-    assert.deepEqual(errorOf(await rig.request('POST', '/c2d/devices/in-dl-a/deadletters/b1/requeue', { headers: service })), [400, 'ArgumentInvalid', '400004']);
+    assert.deepEqual(errorOf(await rig.request('POST', '/c2d/devices/in-dl-a/deadletters/b1/requeue', { headers: service })), [
+      400,
+      'ArgumentInvalid',
+      '400004',
+    ]);
     assert.deepEqual(errorOf(await rig.request('GET', inspectionPaths.deadLetters('nobody'), { headers: reader })), [404, 'DeviceNotFound', '404001']);
   });
 
@@ -104,7 +131,11 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     await rejected('in-full', 'kept');
     for (let i = 0; i < rig.hub.limits.maxQueueDepth; i++) await rig.hub.send('in-full', { body: Buffer.from(String(i)) });
     const seq = rig.hub.deadLetters({ deviceId: 'in-full' }).items[0]!.sequenceNumber;
-    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.requeue('in-full', seq), { headers: service })), [403, 'DeviceMaximumQueueDepthExceeded', '403004']);
+    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.requeue('in-full', seq), { headers: service })), [
+      403,
+      'DeviceMaximumQueueDepthExceeded',
+      '403004',
+    ]);
     assert.equal(rig.hub.deadLetters({ deviceId: 'in-full' }).total, 1);
   });
 
@@ -115,14 +146,24 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     const c = await rig.request('DELETE', inspectionPaths.queueMessage('in-cancel', 'go+away'), { headers: service });
     assert.equal(c.status, 200);
     assert.deepEqual(c.json(), { deviceId: 'in-cancel', messageId: 'go+away', cancelled: 1 });
-    assert.deepEqual(rig.hub.peek('in-cancel').map((v) => v.messageId), ['keep']);
-    assert.deepEqual(errorOf(await rig.request('DELETE', inspectionPaths.queueMessage('in-cancel', 'go+away'), { headers: service })), [404, 'MessageNotFound', '404000']);
+    assert.deepEqual(
+      rig.hub.peek('in-cancel').map((v) => v.messageId),
+      ['keep'],
+    );
+    assert.deepEqual(errorOf(await rig.request('DELETE', inspectionPaths.queueMessage('in-cancel', 'go+away'), { headers: service })), [
+      404,
+      'MessageNotFound',
+      '404000',
+    ]);
 
     await rig.hub.idle();
     const t = await rig.request('GET', inspectionPaths.trace('go+away'), { headers: reader });
     assert.equal(t.status, 200);
     const entries = t.json() as J[];
-    assert.deepEqual(entries.map((e) => e.event), ['enqueued', 'cancelled']);
+    assert.deepEqual(
+      entries.map((e) => e.event),
+      ['enqueued', 'cancelled'],
+    );
     assert.equal(entries[0]!.deviceId, 'in-cancel');
     assert.equal(entries[0]!.time, new Date(rig.clock.now()).toISOString());
     assert.deepEqual((await rig.request('GET', inspectionPaths.trace('never-sent'), { headers: reader })).json(), []);
@@ -172,18 +213,25 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     }
   });
 
-  it('POST /c2d/devices/{id}/faults injects a fault (ServiceConnect): InvokeThrottling refuses the device\'s HTTPS sends 429001; bad requests are 400004 / 404001', async () => {
+  it("POST /c2d/devices/{id}/faults injects a fault (ServiceConnect): InvokeThrottling refuses the device's HTTPS sends 429001; bad requests are 400004 / 404001", async () => {
     const key = await rig.addDevice('in-fault');
     const device = { authorization: rig.deviceToken('in-fault', key) };
     const send = async (): Promise<number> => (await rig.request('POST', hubPaths.deviceEvents('in-fault'), { headers: device, body: 'hello' })).status;
     assert.equal(await send(), 204);
     const body = JSON.stringify({ type: 'InvokeThrottling', delayInSecs: 0, durationInSecs: 60 });
-    assert.equal(errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: reader, body }))[2], '401003', 'RegistryRead is not ServiceConnect');
+    assert.equal(
+      errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: reader, body }))[2],
+      '401003',
+      'RegistryRead is not ServiceConnect',
+    );
     assert.equal(await send(), 204, 'nothing injected by a refused request');
     const r = await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body });
     assert.equal(r.status, 200);
     const scheduled = r.json() as J;
-    assert.deepEqual([scheduled.deviceId, scheduled.type, Date.parse(String(scheduled.untilUtc)) - Date.parse(String(scheduled.dueTimeUtc))], ['in-fault', 'InvokeThrottling', 60_000]);
+    assert.deepEqual(
+      [scheduled.deviceId, scheduled.type, Date.parse(String(scheduled.untilUtc)) - Date.parse(String(scheduled.dueTimeUtc))],
+      ['in-fault', 'InvokeThrottling', 60_000],
+    );
     rig.clock.advance(0); // the delay (0 s) runs on the hub's clock
     assert.equal(await send(), 429);
     rig.clock.advance(60_000);
@@ -191,9 +239,20 @@ describe('HTTPS inspection routes (/c2d): peek, dead letters, requeue, cancel, t
     const bad = await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: JSON.stringify({ type: 'KillEverything' }) });
     assert.deepEqual(errorOf(bad), [400, 'ArgumentInvalid', '400004']);
     assert.match(String((bad.json() as J).Message ?? (bad.json() as J).ExceptionMessage), /type must be one of KillTcp/);
-    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: JSON.stringify({ type: 'KillTcp', delayInSecs: -1 }) })), [400, 'ArgumentInvalid', '400004']);
-    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: 'not json' })), [400, 'ArgumentInvalid', '400004']);
-    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('nobody'), { headers: service, body: JSON.stringify({ type: 'KillTcp' }) })), [404, 'DeviceNotFound', '404001']);
+    assert.deepEqual(
+      errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: JSON.stringify({ type: 'KillTcp', delayInSecs: -1 }) })),
+      [400, 'ArgumentInvalid', '400004'],
+    );
+    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('in-fault'), { headers: service, body: 'not json' })), [
+      400,
+      'ArgumentInvalid',
+      '400004',
+    ]);
+    assert.deepEqual(errorOf(await rig.request('POST', inspectionPaths.fault('nobody'), { headers: service, body: JSON.stringify({ type: 'KillTcp' }) })), [
+      404,
+      'DeviceNotFound',
+      '404001',
+    ]);
   });
 
   it('a path under /c2d that is not a route is 404; a wrong method is 405 with Allow', async () => {

@@ -179,7 +179,10 @@ describe('listeners: AMQPS, MQTTS and HTTPS with the WebSocket upgrade', () => {
   it('an explicit host binds only that address', async () => {
     const port = await freePort();
     listeners = await startListeners({ ports: { amqps: false, mqtts: false, https: port }, host: '127.0.0.1', tls: material, handlers });
-    assert.deepEqual(listeners.addresses.map((a) => a.address), ['127.0.0.1']);
+    assert.deepEqual(
+      listeners.addresses.map((a) => a.address),
+      ['127.0.0.1'],
+    );
     assert.equal(listeners.ports.https, port);
   });
 });

@@ -38,7 +38,15 @@ describe('registry bulk operations (POST /devices)', function () {
       const token = createSas('localhost', hub.hub.registry.getPolicy(policy)?.primaryKey as string, Math.floor(Date.now() / 1000) + 3600, policy);
       const payload = Buffer.from(JSON.stringify(body));
       const req = https.request(
-        { method: 'POST', host: 'localhost', port: hub.ports.https, path: '/devices?api-version=2021-04-12', ca: hub.tls.cert, agent: false, headers: { authorization: token, 'content-type': 'application/json; charset=utf-8', 'content-length': payload.length } },
+        {
+          method: 'POST',
+          host: 'localhost',
+          port: hub.ports.https,
+          path: '/devices?api-version=2021-04-12',
+          ca: hub.tls.cert,
+          agent: false,
+          headers: { authorization: token, 'content-type': 'application/json; charset=utf-8', 'content-length': payload.length },
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8').on('data', (c: string) => (text += c));
@@ -48,10 +56,17 @@ describe('registry bulk operations (POST /devices)', function () {
       req.on('error', reject);
       req.end(payload);
     });
-  const ids = (): string[] => hub.hub.registry.listDevices().map((d) => d.deviceId).sort();
+  const ids = (): string[] =>
+    hub.hub.registry
+      .listDevices()
+      .map((d) => d.deviceId)
+      .sort();
 
   it('creates, updates and deletes in one request: 200 and isSuccessful', async () => {
-    const created = await post([{ id: 'a', importMode: 'create' }, { id: 'b', importMode: 'create', status: 'disabled' }]);
+    const created = await post([
+      { id: 'a', importMode: 'create' },
+      { id: 'b', importMode: 'create', status: 'disabled' },
+    ]);
     assert.deepEqual([created.status, created.json], [200, { isSuccessful: true, errors: [], warnings: [] }]);
     assert.deepEqual(ids(), ['a', 'b']);
     assert.equal(hub.hub.registry.getDevice('b')?.status, 'disabled');
@@ -80,23 +95,30 @@ describe('registry bulk operations (POST /devices)', function () {
     const result = r.json as unknown as Result;
     assert.equal(result.isSuccessful, false);
     assert.deepEqual(result.warnings, []);
-    assert.deepEqual(result.errors.map((e) => [e.deviceId, e.errorCode]), [
-      ['exists', 'DeviceAlreadyExists'],
-      ['ghost', 'DeviceNotFound'],
-      ['new2', 'DeviceNotFound'],
-    ]);
+    assert.deepEqual(
+      result.errors.map((e) => [e.deviceId, e.errorCode]),
+      [
+        ['exists', 'DeviceAlreadyExists'],
+        ['ghost', 'DeviceNotFound'],
+        ['new2', 'DeviceNotFound'],
+      ],
+    );
     assert.ok(result.errors.every((e) => typeof e.errorStatus === 'string' && e.errorStatus.length > 0));
     assert.deepEqual(ids(), ['exists', 'new1', 'new3']);
   });
 
   it('an etag mismatch on updateIfMatchETag and deleteIfMatchETag is PreconditionFailed; the device is untouched', async () => {
     await hub.hub.registry.createDevice({ deviceId: 'd' });
-    const r = await post([
-      { id: 'd', importMode: 'updateIfMatchETag', eTag: '"stale"', status: 'disabled' },
-    ]);
-    assert.deepEqual((r.json as unknown as Result).errors.map((e) => e.errorCode), ['PreconditionFailed']);
+    const r = await post([{ id: 'd', importMode: 'updateIfMatchETag', eTag: '"stale"', status: 'disabled' }]);
+    assert.deepEqual(
+      (r.json as unknown as Result).errors.map((e) => e.errorCode),
+      ['PreconditionFailed'],
+    );
     const d = await post([{ id: 'd', importMode: 'deleteIfMatchETag', eTag: 'stale' }]);
-    assert.deepEqual((d.json as unknown as Result).errors.map((e) => e.errorCode), ['PreconditionFailed']);
+    assert.deepEqual(
+      (d.json as unknown as Result).errors.map((e) => e.errorCode),
+      ['PreconditionFailed'],
+    );
     assert.equal(hub.hub.registry.getDevice('d')?.status, 'enabled');
     const etag = hub.hub.registry.getDevice('d')?.etag as string;
     assert.equal((await post([{ id: 'd', importMode: 'deleteIfMatchETag', eTag: etag }])).status, 200);
@@ -105,8 +127,22 @@ describe('registry bulk operations (POST /devices)', function () {
 
   it('refuses a malformed request as a whole, applying nothing: a repeated id, an unknown importMode, no id, not an array, more than 100', async () => {
     for (const [body, status, code] of [
-      [[{ id: 'x', importMode: 'create' }, { id: 'x', importMode: 'delete' }], 400, 'ArgumentInvalid'],
-      [[{ id: 'x', importMode: 'create' }, { id: 'y', importMode: 'updateTwin' }], 400, 'ArgumentInvalid'],
+      [
+        [
+          { id: 'x', importMode: 'create' },
+          { id: 'x', importMode: 'delete' },
+        ],
+        400,
+        'ArgumentInvalid',
+      ],
+      [
+        [
+          { id: 'x', importMode: 'create' },
+          { id: 'y', importMode: 'updateTwin' },
+        ],
+        400,
+        'ArgumentInvalid',
+      ],
       [[{ importMode: 'create' }], 400, 'ArgumentInvalid'],
       [{ id: 'x', importMode: 'create' }, 400, 'ArgumentInvalid'],
       [Array.from({ length: 101 }, (_, i) => ({ id: `d${i}`, importMode: 'create' })), 413, 'TooManyDevices'],

@@ -125,7 +125,10 @@ describe('HTTPS registry, purge and feedback (c2d-semantics §7, §4.3)', () => 
     assert.equal(first.status, 200);
     assert.match(String(first.headers['content-type']), /json/);
     const records = first.json() as Array<{ originalMessageId: string; statusCode: string; deviceId: string }>;
-    assert.deepEqual(records.map((r) => [r.originalMessageId, r.statusCode, r.deviceId]), [['fb-1', 'Success', 'reg-8']]);
+    assert.deepEqual(
+      records.map((r) => [r.originalMessageId, r.statusCode, r.deviceId]),
+      [['fb-1', 'Success', 'reg-8']],
+    );
     const lock = String(first.headers.etag).slice(1, -1);
 
     assert.equal((await rig.request('POST', hubPaths.feedbackAbandon(lock), { headers: svc })).status, 204);

@@ -58,7 +58,11 @@ describe('official SDK smoke over HTTPS (azure-iot-device-http, azure-iothub Reg
     device.setRetryPolicy(new NoRetry());
     device.on('error', () => undefined);
     await device.setOptions({ ca: rig.tls.cert, http: { agent, receivePolicy: { interval: 1, drain: true } } } as never);
-    for (const [id, ack] of [['complete-me', 'full'], ['reject-me', 'full'], ['abandon-me', 'none']] as const) {
+    for (const [id, ack] of [
+      ['complete-me', 'full'],
+      ['reject-me', 'full'],
+      ['abandon-me', 'none'],
+    ] as const) {
       await rig.hub.send('sdk-http', { body: Buffer.from(id), messageId: id, ack, properties: { kind: id } });
     }
     const outcomes: string[] = [];

@@ -57,7 +57,10 @@ describe('access decisions', function () {
         ['device_disabled', () => hub.auth.authenticateSas(createSas('localhost/devices/off', offKey, se(3600)))],
         ['wrong_resource', () => hub.auth.authenticateSas(createSas('localhost/devices/d1', key, se(3600)), 'localhost/devices/d2')],
         ['wrong_resource', () => hub.auth.authenticateSas(createSas('localhost/other', key, se(3600)))],
-        ['not_permitted', () => hub.auth.assertRight(hub.auth.authenticateSas(createSas('localhost', service.primaryKey, se(3600), 'service')), 'RegistryWrite')],
+        [
+          'not_permitted',
+          () => hub.auth.assertRight(hub.auth.authenticateSas(createSas('localhost', service.primaryKey, se(3600), 'service')), 'RegistryWrite'),
+        ],
         ['not_permitted', () => hub.auth.assertDevice(hub.auth.authenticateSas(createSas('localhost/devices/d1', key, se(3600))), 'cam')],
         ['not_permitted', () => hub.auth.assertRight(hub.auth.authenticateSas(createSas('localhost/devices/d1', key, se(3600))), 'ServiceConnect')],
         ['malformed', () => hub.auth.authenticateSas('SharedAccessSignature sr=a&sig=b')],
@@ -86,7 +89,12 @@ describe('access decisions', function () {
 
     const device = (transport: DeviceTransport, k: string): DeviceClient => {
       const port = transport.startsWith('amqp') && transport !== 'amqp-ws' ? hub.ports.amqps : transport === 'mqtt' ? hub.ports.mqtts : hub.ports.https;
-      return DeviceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${port}`, DeviceId: 'd1', SharedAccessKey: k }), { transport, ca: hub.tls.cert, retryPolicy: new NoRetry(), httpPollIntervalMs: 20 });
+      return DeviceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${port}`, DeviceId: 'd1', SharedAccessKey: k }), {
+        transport,
+        ca: hub.tls.cert,
+        retryPolicy: new NoRetry(),
+        httpPollIntervalMs: 20,
+      });
     };
 
     for (const transport of ['amqp', 'amqp-ws', 'mqtt', 'mqtt-ws', 'http'] as DeviceTransport[]) {
@@ -101,10 +109,20 @@ describe('access decisions', function () {
         const wrong = generateKey();
         const bad = device(transport, wrong);
         // HTTP has no connection to refuse: its first request is.
-        await assert.rejects(transport === 'http' ? bad.open().then(() => bad.receive({ timeoutMs: 10 })) : bad.open(), (e: { code?: number }) => e.code === 401003);
+        await assert.rejects(
+          transport === 'http' ? bad.open().then(() => bad.receive({ timeoutMs: 10 })) : bad.open(),
+          (e: { code?: number }) => e.code === 401003,
+        );
         await bad.close();
         const mine = events.filter((e) => e.type !== 'connection-refused');
-        assert.deepEqual(mine.map((e) => [e.type, e.transport]), [['auth-accepted', transport], ['auth-refused', transport]], JSON.stringify(mine));
+        assert.deepEqual(
+          mine.map((e) => [e.type, e.transport]),
+          [
+            ['auth-accepted', transport],
+            ['auth-refused', transport],
+          ],
+          JSON.stringify(mine),
+        );
         const [accepted, refused] = mine as [Extract<AccessEvent, { type: 'auth-accepted' }>, Extract<AccessEvent, { type: 'auth-refused' }>];
         assert.equal(accepted.identity, 'd1');
         assert.equal(accepted.kind, 'device');
@@ -126,13 +144,21 @@ describe('access decisions', function () {
       quiet.destroy();
       const deadline = Date.now() + 5000;
       while (!events.some((e) => e.type === 'connection-refused') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(events.map((e) => e.type === 'connection-refused' && [e.transport, e.reason]), [['amqp', 'tls_handshake']]);
+      assert.deepEqual(
+        events.map((e) => e.type === 'connection-refused' && [e.transport, e.reason]),
+        [['amqp', 'tls_handshake']],
+      );
     });
   });
 
   it('the listeners report connections over maxConnections as refused by max_connections', async () => {
     const events: AccessEvent[] = [];
-    const hub = await EmbeddedHub.start({ ports: { amqps: 0, mqtts: false, https: false }, host: '127.0.0.1', limits: { maxConnections: 1 }, onAccess: (e) => events.push(e) });
+    const hub = await EmbeddedHub.start({
+      ports: { amqps: 0, mqtts: false, https: false },
+      host: '127.0.0.1',
+      limits: { maxConnections: 1 },
+      onAccess: (e) => events.push(e),
+    });
     try {
       const first = net.connect(hub.ports.amqps!, '127.0.0.1');
       await once(first, 'connect');
@@ -140,7 +166,10 @@ describe('access decisions', function () {
       second.on('error', () => undefined);
       await once(second, 'close');
       first.destroy();
-      assert.deepEqual(events.map((e) => e.type === 'connection-refused' && [e.transport, e.reason, e.detail]), [['amqp', 'max_connections', '1 open, limit 1']]);
+      assert.deepEqual(
+        events.map((e) => e.type === 'connection-refused' && [e.transport, e.reason, e.detail]),
+        [['amqp', 'max_connections', '1 open, limit 1']],
+      );
     } finally {
       await hub.close();
     }

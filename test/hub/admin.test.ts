@@ -36,7 +36,9 @@ async function scrape(port: number): Promise<Parsed> {
 /** The value of one sample (a counter or gauge with exactly these labels); 0 when absent. */
 function value(m: Parsed, name: string, labels: Record<string, string> = {}): number {
   const family = m.find((f) => f.name === name);
-  const hit = family?.metrics.find((s) => Object.keys(labels).length === Object.keys(s.labels ?? {}).length && Object.entries(labels).every(([k, v]) => s.labels?.[k] === v));
+  const hit = family?.metrics.find(
+    (s) => Object.keys(labels).length === Object.keys(s.labels ?? {}).length && Object.entries(labels).every(([k, v]) => s.labels?.[k] === v),
+  );
   return hit && 'value' in hit ? Number(hit.value) : 0;
 }
 
@@ -71,11 +73,29 @@ describe('the c2d-hub admin listener and access log', function () {
     const deviceKey = generateKey();
     const serviceKey = generateKey();
     const wrongKey = generateKey();
-    cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', '0', '--https', 'off', '--admin-port', '0', '--limit', 'lockTimeoutMs=300', '--limit', 'feedbackBatchWindowMs=100'], {
-      C2D_DEVICES: JSON.stringify([{ deviceId: 'd1', primaryKey: deviceKey }]),
-      C2D_POLICIES: JSON.stringify([{ keyName: 'svc', rights: ['ServiceConnect'], primaryKey: serviceKey }]),
-      C2D_LOG: 'json',
-    });
+    cli = await startCli(
+      [
+        '--data',
+        dataDir,
+        '--amqps',
+        '0',
+        '--mqtts',
+        '0',
+        '--https',
+        'off',
+        '--admin-port',
+        '0',
+        '--limit',
+        'lockTimeoutMs=300',
+        '--limit',
+        'feedbackBatchWindowMs=100',
+      ],
+      {
+        C2D_DEVICES: JSON.stringify([{ deviceId: 'd1', primaryKey: deviceKey }]),
+        C2D_POLICIES: JSON.stringify([{ keyName: 'svc', rights: ['ServiceConnect'], primaryKey: serviceKey }]),
+        C2D_LOG: 'json',
+      },
+    );
     const admin = cli.adminPort!;
     assert.ok(admin > 0, 'the admin port is in the started line');
     const health = await get(admin, '/health');
@@ -87,9 +107,15 @@ describe('the c2d-hub admin listener and access log', function () {
     assert.equal((await get(admin, '/nope')).status, 404);
 
     const ca = fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8');
-    const service = ServiceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${cli.ports.amqps}`, SharedAccessKeyName: 'svc', SharedAccessKey: serviceKey }), { ca, retryPolicy: new NoRetry() });
+    const service = ServiceClient.fromConnectionString(
+      formatConnectionString({ HostName: `localhost:${cli.ports.amqps}`, SharedAccessKeyName: 'svc', SharedAccessKey: serviceKey }),
+      { ca, retryPolicy: new NoRetry() },
+    );
     clients.push(service);
-    const device = DeviceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${cli.ports.amqps}`, DeviceId: 'd1', SharedAccessKey: deviceKey }), { transport: 'amqp', ca, retryPolicy: new NoRetry() });
+    const device = DeviceClient.fromConnectionString(
+      formatConnectionString({ HostName: `localhost:${cli.ports.amqps}`, DeviceId: 'd1', SharedAccessKey: deviceKey }),
+      { transport: 'amqp', ca, retryPolicy: new NoRetry() },
+    );
     clients.push(device);
     await service.open();
     await device.open();
@@ -119,7 +145,12 @@ describe('the c2d-hub admin listener and access log', function () {
     assert.equal(value(m, 'c2d_queue_messages', { state: 'locked' }), 0);
     assert.ok(value(m, 'c2d_devices_connected', { transport: 'amqp' }) === 1);
     assert.ok(value(m, 'c2d_connections_open') >= 2);
-    m = await until(admin, 'the feedback records', (x) => value(x, 'c2d_feedback_records_total', { status: 'Success' }) === 1 && value(x, 'c2d_feedback_records_total', { status: 'Rejected' }) === 1, 20_000);
+    m = await until(
+      admin,
+      'the feedback records',
+      (x) => value(x, 'c2d_feedback_records_total', { status: 'Success' }) === 1 && value(x, 'c2d_feedback_records_total', { status: 'Rejected' }) === 1,
+      20_000,
+    );
 
     const commits = m.find((f) => f.name === 'c2d_store_commit_duration_seconds');
     assert.equal(commits?.type, 'HISTOGRAM');
@@ -127,11 +158,17 @@ describe('the c2d-hub admin listener and access log', function () {
     assert.equal(Number(histogram.count), value(m, 'c2d_store_commits_total'), 'one observation per commit');
     assert.ok(Number(histogram.count) >= 4 && Number(histogram.sum) > 0);
     assert.equal(m.find((f) => f.name === 'c2d_store_commit_group_size')?.type, 'HISTOGRAM');
-    assert.ok(m.some((f) => f.name === 'nodejs_eventloop_lag_seconds'), 'event-loop lag');
+    assert.ok(
+      m.some((f) => f.name === 'nodejs_eventloop_lag_seconds'),
+      'event-loop lag',
+    );
     for (const f of m) if (f.name.startsWith('c2d_') && f.type === 'COUNTER') assert.match(f.name, /_total$/, `${f.name}: counters end in _total`);
 
     // Refused credentials are counted by reason, and logged with it, never with the key or token.
-    const intruder = DeviceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${cli.ports.mqtts}`, DeviceId: 'd1', SharedAccessKey: wrongKey }), { transport: 'mqtt', ca, retryPolicy: new NoRetry() });
+    const intruder = DeviceClient.fromConnectionString(
+      formatConnectionString({ HostName: `localhost:${cli.ports.mqtts}`, DeviceId: 'd1', SharedAccessKey: wrongKey }),
+      { transport: 'mqtt', ca, retryPolicy: new NoRetry() },
+    );
     await assert.rejects(intruder.open(), (e: { code?: number }) => e.code === 401003);
     await intruder.close();
     m = await until(admin, 'the refused MQTT CONNECT', (x) => value(x, 'c2d_auth_failures_total', { transport: 'mqtt', reason: 'bad_signature' }) === 1);
@@ -146,10 +183,11 @@ describe('the c2d-hub admin listener and access log', function () {
     assert.equal(refused.level, 'warn');
     assert.ok(entries.some((e) => e.event === 'auth-accepted' && e.transport === 'amqp' && e.identity === 'svc' && e.kind === 'service'));
     assert.ok(entries.some((e) => e.event === 'device-connected' && e.deviceId === 'd1'));
-    for (const secret of [deviceKey, serviceKey, wrongKey, 'SharedAccessSignature', 'sig=']) assert.ok(!cli.out().includes(secret) && !cli.err().includes(secret), `no ${secret} in the output`);
+    for (const secret of [deviceKey, serviceKey, wrongKey, 'SharedAccessSignature', 'sig='])
+      assert.ok(!cli.out().includes(secret) && !cli.err().includes(secret), `no ${secret} in the output`);
   });
 
-  it('/ready is 503 with the reason while the store\'s disk is full, and 200 once it has room again (tmpfs; root only)', async function () {
+  it("/ready is 503 with the reason while the store's disk is full, and 200 once it has room again (tmpfs; root only)", async function () {
     if (process.getuid?.() !== 0) return this.skip();
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dataDir], { stdio: 'ignore' });

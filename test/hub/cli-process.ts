@@ -33,10 +33,12 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    started.delete(child);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      started.delete(child);
+      resolve(code);
+    }),
+  );
   return { child, out: () => out, err: () => err, exited };
 }
 

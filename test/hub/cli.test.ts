@@ -36,11 +36,18 @@ describe('the c2d-hub command', function () {
 
   it('starts the hub alone, prints the service and demo device connection strings and the CA file, and stops on SIGTERM', async () => {
     const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', '0', '--https', 'off', '--device', 'dev-cli']);
-    const lines = cli.out().split('\n').map((l) => l.trim());
+    const lines = cli
+      .out()
+      .split('\n')
+      .map((l) => l.trim());
     const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
     const device = lines[lines.indexOf('Device connection string (dev-cli):') + 1] as string;
     assert.equal(parseServiceConnectionString(service).SharedAccessKeyName, 'iothubowner');
-    assert.match(parseServiceConnectionString(service).HostName, /^127\.0\.0\.1:\d+$/, 'a dotted HostName the certificate covers, with the ephemeral AMQP port');
+    assert.match(
+      parseServiceConnectionString(service).HostName,
+      /^127\.0\.0\.1:\d+$/,
+      'a dotted HostName the certificate covers, with the ephemeral AMQP port',
+    );
     assert.equal(parseDeviceConnectionString(device).DeviceId, 'dev-cli');
     assert.ok(cli.out().includes(`NODE_EXTRA_CA_CERTS=${path.join(dataDir, 'tls', 'cert.pem')}`));
     assert.ok(!/https\s+port/.test(cli.out()), 'https is off');
@@ -62,11 +69,31 @@ describe('the c2d-hub command', function () {
   it('prints HostName=127.0.0.1 (the C SDK needs a dot), which the official Node SDK takes too: a device and a backend reach each other with the printed strings', async function () {
     const tlsDir = process.env.C2D_TEST_TLS_DIR;
     if (!tlsDir || !process.env.NODE_EXTRA_CA_CERTS) {
-      console.log('      skipped: NODE_EXTRA_CA_CERTS is not set (run through scripts/test.js), and the official service SDK trusts a certificate only through it');
+      console.log(
+        '      skipped: NODE_EXTRA_CA_CERTS is not set (run through scripts/test.js), and the official service SDK trusts a certificate only through it',
+      );
       return this.skip();
     }
-    const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--device', 'dev-c', '--cert', path.join(tlsDir, 'tls', 'cert.pem'), '--key', path.join(tlsDir, 'tls', 'key.pem')]);
-    const lines = cli.out().split('\n').map((l) => l.trim());
+    const cli = await startCli([
+      '--data',
+      dataDir,
+      '--amqps',
+      '0',
+      '--mqtts',
+      'off',
+      '--https',
+      'off',
+      '--device',
+      'dev-c',
+      '--cert',
+      path.join(tlsDir, 'tls', 'cert.pem'),
+      '--key',
+      path.join(tlsDir, 'tls', 'key.pem'),
+    ]);
+    const lines = cli
+      .out()
+      .split('\n')
+      .map((l) => l.trim());
     const service = lines[lines.indexOf('Service connection string (iothubowner):') + 1] as string;
     const device = lines[lines.indexOf('Device connection string (dev-c):') + 1] as string;
     const hostName = parseDeviceConnectionString(device).HostName;
@@ -102,7 +129,11 @@ describe('the c2d-hub command', function () {
     const other = await generate([{ name: 'commonName', value: 'somebox' }], { keySize: 2048, algorithm: 'sha256' });
     assert.deepEqual(bannerHost('somebox', other.cert, undefined).host, 'somebox');
     assert.match(String(bannerHost('somebox', other.cert, undefined).note), /C SDK needs a HostName with a dot/);
-    assert.equal(bannerHost('localhost', fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8'), ['::1']).host, 'localhost', 'not listening on 127.0.0.1');
+    assert.equal(
+      bannerHost('localhost', fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8'), ['::1']).host,
+      'localhost',
+      'not listening on 127.0.0.1',
+    );
   });
 
   it('refuses a bad port with a clear message and exit code 1', async () => {
@@ -134,7 +165,10 @@ describe('the c2d-hub command', function () {
         dataDir: 'store',
         hubName: 'localhost',
         ports: { amqps: 0, mqtts: 0, https: 'off' },
-        devices: [{ deviceId: 'a', primaryKey: keys.a }, { deviceId: 'b', primaryKey: keys.b, auth: 'sas' }],
+        devices: [
+          { deviceId: 'a', primaryKey: keys.a },
+          { deviceId: 'b', primaryKey: keys.b, auth: 'sas' },
+        ],
         policies: [{ keyName: 'backend', rights: ['ServiceConnect'], primaryKey: keys.backend }],
       });
       const cli = await startCli(['--config', file]);
@@ -143,9 +177,16 @@ describe('the c2d-hub command', function () {
       const ca = fs.readFileSync(path.join(dataDir, 'store', 'tls', 'cert.pem'), 'utf8');
       const host = `localhost:${cli.ports.mqtts}`;
       const device = (id: string, key: string): DeviceClient =>
-        DeviceClient.fromConnectionString(formatConnectionString({ HostName: host, DeviceId: id, SharedAccessKey: key }), { transport: 'mqtt', ca, retryPolicy: new NoRetry() });
+        DeviceClient.fromConnectionString(formatConnectionString({ HostName: host, DeviceId: id, SharedAccessKey: key }), {
+          transport: 'mqtt',
+          ca,
+          retryPolicy: new NoRetry(),
+        });
       const service = (keyName: string, key: string): ServiceClient =>
-        ServiceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${cli.ports.amqps}`, SharedAccessKeyName: keyName, SharedAccessKey: key }), { ca, retryPolicy: new NoRetry() });
+        ServiceClient.fromConnectionString(
+          formatConnectionString({ HostName: `localhost:${cli.ports.amqps}`, SharedAccessKeyName: keyName, SharedAccessKey: key }),
+          { ca, retryPolicy: new NoRetry() },
+        );
 
       const a = device('a', keys.a);
       await a.open();
@@ -173,9 +214,17 @@ describe('the c2d-hub command', function () {
       ['a bad limit', { limits: { maxQueueDepth: 0 } }, /hub\.json: limits: maxQueueDepth must be an integer from 1/],
       ['an unknown limit', { limits: { queueDepth: 5 } }, /hub\.json: limits has an unknown key 'queueDepth'/],
       ['a bad device id', { devices: [{ deviceId: 'no spaces' }] }, /hub\.json: devices\[0\]\.deviceId must be a device id/],
-      ['a device key of the wrong kind', { devices: [{ deviceId: 'x', auth: 'x509', primaryKey: generateKey() }] }, /hub\.json: devices\[0\]: keys are for auth 'sas' only/],
+      [
+        'a device key of the wrong kind',
+        { devices: [{ deviceId: 'x', auth: 'x509', primaryKey: generateKey() }] },
+        /hub\.json: devices\[0\]: keys are for auth 'sas' only/,
+      ],
       ['an x509 device without thumbprint', { devices: [{ deviceId: 'x', auth: 'x509' }] }, /needs primaryThumbprint/],
-      ['a device key that is not base64 of 16..64 bytes', { ports: { amqps: 0, mqtts: 'off', https: 'off' }, devices: [{ deviceId: 'x', primaryKey: 'short' }] }, /devices\[0\] \('x'\): Symmetric keys must be base64/],
+      [
+        'a device key that is not base64 of 16..64 bytes',
+        { ports: { amqps: 0, mqtts: 'off', https: 'off' }, devices: [{ deviceId: 'x', primaryKey: 'short' }] },
+        /devices\[0\] \('x'\): Symmetric keys must be base64/,
+      ],
       ['a bad right', { policies: [{ keyName: 'p', rights: ['Everything'] }] }, /hub\.json: policies\[0\]\.rights must be a non-empty array of RegistryRead/],
       ['a missing CA file', { trustedCaCertificates: ['nope.pem'] }, /hub\.json: trustedCaCertificates: cannot read '.*nope\.pem' \(ENOENT\)/],
       ['a CA file that is not a certificate', { trustedCaCertificates: ['hub.json'] }, /is not a PEM certificate file/],
@@ -214,7 +263,15 @@ describe('the c2d-hub command', function () {
       await cli.stop();
 
       // No file, no flags: the environment alone.
-      cli = await startCli([], { C2D_DATA_DIR: path.join(dataDir, 'env-store'), C2D_AMQPS_PORT: '0', C2D_MQTTS_PORT: 'off', C2D_HTTPS_PORT: 'off', C2D_LOG: 'json', C2D_CONFIG: file, C2D_HUB_NAME: 'only-env' });
+      cli = await startCli([], {
+        C2D_DATA_DIR: path.join(dataDir, 'env-store'),
+        C2D_AMQPS_PORT: '0',
+        C2D_MQTTS_PORT: 'off',
+        C2D_HTTPS_PORT: 'off',
+        C2D_LOG: 'json',
+        C2D_CONFIG: file,
+        C2D_HUB_NAME: 'only-env',
+      });
       assert.match(cli.out(), /"event":"hub-started","message":"c2d-hub 'only-env' is running \(data in [^"]*env-store/);
       await cli.stop();
 
@@ -240,14 +297,22 @@ describe('the c2d-hub command', function () {
       [[], { C2D_FAULT_INJECTION: 'false' }, false],
     ] as const) {
       const cli = await startCli(['--data', dataDir, '--amqps', '0', '--mqtts', 'off', '--https', 'off', '--device', 'dev-f', ...args], env);
-      const lines = cli.out().split('\n').map((l) => l.trim());
+      const lines = cli
+        .out()
+        .split('\n')
+        .map((l) => l.trim());
       const device = DeviceClient.fromConnectionString(lines[lines.indexOf('Device connection string (dev-f):') + 1] as string, {
-        transport: 'amqp', ca: fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8'), retryPolicy: new NoRetry(),
+        transport: 'amqp',
+        ca: fs.readFileSync(path.join(dataDir, 'tls', 'cert.pem'), 'utf8'),
+        retryPolicy: new NoRetry(),
       });
       await device.open();
       // InvokeThrottling at once: the device's next send is refused 429001 while it holds, if the hub honours the request.
       await device.sendEvent(Buffer.from('fault'), faultRequestProperties({ type: 'InvokeThrottling', delayInSecs: 0, durationInSecs: 60 }));
-      const next = await device.sendEvent(Buffer.from('next')).then(() => 'sent', (e: { code?: number }) => e.code);
+      const next = await device.sendEvent(Buffer.from('next')).then(
+        () => 'sent',
+        (e: { code?: number }) => e.code,
+      );
       assert.equal(next, honoured ? 429001 : 'sent', JSON.stringify(args) + JSON.stringify(env));
       await device.close();
       assert.equal(await cli.stop(), 0);

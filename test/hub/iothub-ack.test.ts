@@ -75,7 +75,14 @@ describe('iothub-ack is carried only when the sender set it, on every transport'
 
   it('AMQP: no iothub-ack application property unless the sender set one', async () => {
     await sendBoth('am');
-    const c = create_container({ id: 'ack-test' }).connect({ host: 'localhost', port: hub.ports.amqps, transport: 'tls', ca, servername: 'localhost', reconnect: false } as never);
+    const c = create_container({ id: 'ack-test' }).connect({
+      host: 'localhost',
+      port: hub.ports.amqps,
+      transport: 'tls',
+      ca,
+      servername: 'localhost',
+      reconnect: false,
+    } as never);
     c.on('error', () => undefined);
     c.on('disconnected', () => undefined);
     try {
@@ -90,7 +97,10 @@ describe('iothub-ack is carried only when the sender set it, on every transport'
           if (props.length === 2) resolve();
         }),
       );
-      assert.deepEqual(props.map((p) => p['iothub-ack']), [undefined, 'none']);
+      assert.deepEqual(
+        props.map((p) => p['iothub-ack']),
+        [undefined, 'none'],
+      );
     } finally {
       c.close();
       await once(c, 'connection_close').catch(() => undefined);
@@ -103,10 +113,20 @@ describe('iothub-ack is carried only when the sender set it, on every transport'
     const get = (): Promise<Record<string, string | string[] | undefined>> =>
       new Promise((resolve, reject) => {
         https
-          .get({ host: 'localhost', port: hub.ports.https, path: '/devices/ht/messages/devicebound?api-version=2021-04-12', ca, headers: { authorization: token('ht') }, agent: false }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.headers));
-          })
+          .get(
+            {
+              host: 'localhost',
+              port: hub.ports.https,
+              path: '/devices/ht/messages/devicebound?api-version=2021-04-12',
+              ca,
+              headers: { authorization: token('ht') },
+              agent: false,
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.headers));
+            },
+          )
           .on('error', reject);
       });
     const first = await get();

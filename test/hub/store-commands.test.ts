@@ -76,11 +76,20 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
 
     const after = await Hub.open({ dataDir: target, limits: { feedbackBatchWindowMs: 0 } });
     try {
-      assert.deepEqual(after.registry.listDevices().map(({ connectionState: _c, cloudToDeviceMessageCount: _n, ...d }) => d), devices, 'devices, keys and thumbprints included');
+      assert.deepEqual(
+        after.registry.listDevices().map(({ connectionState: _c, cloudToDeviceMessageCount: _n, ...d }) => d),
+        devices,
+        'devices, keys and thumbprints included',
+      );
       assert.deepEqual(after.registry.listPolicies(), policies);
       assert.deepEqual(after.feedbackState(), feedback, 'the Success record of d2 is still to be batched');
-      assert.deepEqual(after.deadLetters({ includeBody: true }).items.map((d) => [d.deviceId, d.messageId, d.reason, d.body?.toString(), d.properties.why]), [['d2', 'rejected-one', 'Rejected', 'bad', 'test']]);
-      const queue = after.queueOf('d1')!.messages.map((e) => ({ id: e.message.messageId, body: e.message.body.toString(), count: e.message.deliveryCount, props: e.message.properties }));
+      assert.deepEqual(
+        after.deadLetters({ includeBody: true }).items.map((d) => [d.deviceId, d.messageId, d.reason, d.body?.toString(), d.properties.why]),
+        [['d2', 'rejected-one', 'Rejected', 'bad', 'test']],
+      );
+      const queue = after
+        .queueOf('d1')!
+        .messages.map((e) => ({ id: e.message.messageId, body: e.message.body.toString(), count: e.message.deliveryCount, props: e.message.properties }));
       assert.deepEqual(queue, [
         { id: ids[0], body: 'one', count: 1, props: { n: 'one' } },
         { id: ids[1], body: 'two', count: 0, props: { n: 'two' } },
@@ -96,7 +105,14 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
       await after.flushFeedback();
       const records: string[][] = [];
       for (let b = await after.receiveFeedback(); b; b = await after.receiveFeedback()) records.push(...b.records.map((r) => [r.deviceId, r.statusCode]));
-      assert.deepEqual(records.sort(), [['d1', 'Success'], ['d2', 'Success']], 'the imported record and the new one');
+      assert.deepEqual(
+        records.sort(),
+        [
+          ['d1', 'Success'],
+          ['d2', 'Success'],
+        ],
+        'the imported record and the new one',
+      );
     } finally {
       await after.close();
     }
@@ -117,7 +133,14 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
     assert.equal(forced.code, 0, forced.err);
     const hub = await Hub.open({ dataDir: target });
     try {
-      assert.deepEqual(hub.registry.listDevices().map((d) => d.deviceId).sort(), ['d1', 'd2'], 'what the store held is gone');
+      assert.deepEqual(
+        hub.registry
+          .listDevices()
+          .map((d) => d.deviceId)
+          .sort(),
+        ['d1', 'd2'],
+        'what the store held is gone',
+      );
     } finally {
       await hub.close();
     }
@@ -152,7 +175,13 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
     assert.match(r.out, /3 messages, 1 dead letters and/);
     let hub = await Hub.open({ dataDir: source });
     try {
-      assert.deepEqual(hub.registry.listDevices().map((d) => d.deviceId).sort(), ['d1', 'd2']);
+      assert.deepEqual(
+        hub.registry
+          .listDevices()
+          .map((d) => d.deviceId)
+          .sort(),
+        ['d1', 'd2'],
+      );
       assert.equal(hub.stats().queued, 0);
       assert.equal(hub.feedbackState().pending.length, 0);
       assert.equal(hub.stats().deadLetters, 0, 'dead letters go with the messages');
@@ -167,7 +196,11 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
     try {
       assert.equal(hub.registry.listDevices().length, 0);
       assert.equal(hub.stats().queued, 0);
-      assert.deepEqual(hub.registry.listPolicies().map((p) => p.keyName), ['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite'], 'a fresh hub gets fresh default policies');
+      assert.deepEqual(
+        hub.registry.listPolicies().map((p) => p.keyName),
+        ['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite'],
+        'a fresh hub gets fresh default policies',
+      );
     } finally {
       await hub.close();
     }
@@ -177,8 +210,23 @@ describe('c2d-hub export, import and reset on a stopped store', function () {
     await populate(source);
     const running = await Hub.open({ dataDir: source });
     try {
-      for (const args of [['export', path.join(root, 'e.json')], ['import', path.join(root, 'e.json'), '--force'], ['reset', '--yes']]) {
-        if (args[0] === 'import') fs.writeFileSync(args[1]!, JSON.stringify({ format: SNAPSHOT_FORMAT, version: 1, exportedAt: '', registry: { devices: [], policies: [] }, queues: { messages: [], sequences: {} }, feedback: { pending: [], batches: [] } }));
+      for (const args of [
+        ['export', path.join(root, 'e.json')],
+        ['import', path.join(root, 'e.json'), '--force'],
+        ['reset', '--yes'],
+      ]) {
+        if (args[0] === 'import')
+          fs.writeFileSync(
+            args[1]!,
+            JSON.stringify({
+              format: SNAPSHOT_FORMAT,
+              version: 1,
+              exportedAt: '',
+              registry: { devices: [], policies: [] },
+              queues: { messages: [], sequences: {} },
+              feedback: { pending: [], batches: [] },
+            }),
+          );
         const r = await runCli([...args, '--data', source]);
         assert.equal(r.code, 1, `${args[0]}: ${r.out}`);
         assert.match(r.err, /is in use by a running hub: stop it first/);

@@ -21,11 +21,16 @@ import { createSas } from '../../lib/common/sas';
 import { EmbeddedHub } from '../../lib/hub/embedded';
 import { pickSubprotocol } from '../../lib/hub/listeners';
 
-describe('WebSocket subprotocols: any case in, the client\'s spelling out', function () {
+describe("WebSocket subprotocols: any case in, the client's spelling out", function () {
   this.timeout(20_000);
   let hub: EmbeddedHub;
   let dataDir: string;
-  const token = (id: string): string => createSas(`localhost/devices/${id}`, hub.hub.registry.getDevice(id)?.authentication.symmetricKey.primaryKey as string, Math.floor(Date.now() / 1000) + 3600);
+  const token = (id: string): string =>
+    createSas(
+      `localhost/devices/${id}`,
+      hub.hub.registry.getDevice(id)?.authentication.symmetricKey.primaryKey as string,
+      Math.floor(Date.now() / 1000) + 3600,
+    );
   const url = (): string => `wss://localhost:${hub.ports.https}${WEBSOCKET_PATH}`;
 
   before(async () => {

@@ -53,9 +53,8 @@ function defOf(type: string, obj: ts.ObjectLiteralExpression): EditorDef {
         if (!name) continue;
         if (key === 'defaults') def.defaults.push(name);
         else {
-          const typeProp = ts.isPropertyAssignment(f) && ts.isObjectLiteralExpression(f.initializer)
-            ? f.initializer.properties.find((q) => keyOf(q) === 'type')
-            : undefined;
+          const typeProp =
+            ts.isPropertyAssignment(f) && ts.isObjectLiteralExpression(f.initializer) ? f.initializer.properties.find((q) => keyOf(q) === 'type') : undefined;
           def.credentials[name] = typeProp && ts.isPropertyAssignment(typeProp) ? (literal(typeProp.initializer) as string) : undefined;
         }
       }

@@ -27,7 +27,10 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
   'node-red': { nodes: Record<string, string>; plugins: Record<string, string> };
 };
 const TYPES = Object.keys(pkg['node-red'].nodes);
-const EXAMPLES = fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+const EXAMPLES = fs
+  .readdirSync(path.join(root, 'examples'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.slice(0, -5));
 
 interface NodeSet {
   id: string;
@@ -90,14 +93,20 @@ describe('palette install (npm pack, npm install into a fresh user dir, Node-RED
       assert.ok(packed.files.includes(rel), rel);
       assert.ok(packed.files.includes(rel.replace(/\.js$/, '.html')), rel.replace(/\.js$/, '.html'));
     }
-    assert.ok(packed.files.some((f) => f.startsWith('dist/nodes/icons/')), 'icons beside the node .js files');
-    assert.ok(packed.files.some((f) => f.startsWith('dist/nodes/locales/')), 'locales beside the node .js files');
+    assert.ok(
+      packed.files.some((f) => f.startsWith('dist/nodes/icons/')),
+      'icons beside the node .js files',
+    );
+    assert.ok(
+      packed.files.some((f) => f.startsWith('dist/nodes/locales/')),
+      'locales beside the node .js files',
+    );
     for (const rel of Object.values(pkg['node-red'].plugins)) {
       assert.ok(packed.files.includes(rel), rel);
       assert.ok(packed.files.includes(rel.replace(/\.js$/, '.html')), rel.replace(/\.js$/, '.html'));
       assert.ok(packed.files.includes(`dist/nodes/locales/en-US/${path.basename(rel, '.js')}.json`), `${rel}: its message catalog`);
     }
-    assert.ok(packed.files.includes('resources/c2d-sidebar/sidebar.js'), 'the sidebar\'s editor code in resources/');
+    assert.ok(packed.files.includes('resources/c2d-sidebar/sidebar.js'), "the sidebar's editor code in resources/");
     for (const e of EXAMPLES) assert.ok(packed.files.includes(`examples/${e}.json`), e);
     const stray = packed.files.filter((f) => /^(dist\/(test|bench)\/|test\/|nodes\/|lib\/|\.tmp\/)|\.ts$(?<!\.d\.ts$)|\.(db|pem|key|tgz)$/.test(f));
     assert.deepEqual(stray, []);
@@ -106,7 +115,13 @@ describe('palette install (npm pack, npm install into a fresh user dir, Node-RED
   it('loads all six node types from userDir/node_modules with no error', async () => {
     const sets = await red!.api<NodeSet[]>('GET', '/nodes');
     const ours = sets.filter((s) => s.module === pkg.name);
-    assert.deepEqual(ours.map((s) => s.types).flat().sort(), [...TYPES].sort());
+    assert.deepEqual(
+      ours
+        .map((s) => s.types)
+        .flat()
+        .sort(),
+      [...TYPES].sort(),
+    );
     for (const s of ours) {
       assert.equal(s.err, undefined, `${s.id}: ${s.err}`);
       assert.equal(s.enabled, true, s.id);
@@ -124,21 +139,31 @@ describe('palette install (npm pack, npm install into a fresh user dir, Node-RED
     assert.deepEqual(names, [...EXAMPLES].sort());
     for (const e of EXAMPLES) {
       const flow = await red!.api<Array<{ type: string }>>('GET', `/library/examples/flows/${pkg.name}/${encodeURIComponent(e)}`);
-      assert.ok(flow.some((n) => n.type.startsWith('c2d-')), e);
+      assert.ok(
+        flow.some((n) => n.type.startsWith('c2d-')),
+        e,
+      );
     }
   });
 
   it('installs the C2D sidebar plugin: listed, enabled, with its catalog and its editor code served', async () => {
     const sets = await red!.api<Array<{ id: string; module: string; enabled: boolean; err?: string; plugins: Array<{ id: string }> }>>('GET', '/plugins');
     const ours = sets.filter((s) => s.module === pkg.name);
-    assert.deepEqual(ours.map((s) => s.id), Object.keys(pkg['node-red'].plugins).map((p) => `${pkg.name}/${p}`));
+    assert.deepEqual(
+      ours.map((s) => s.id),
+      Object.keys(pkg['node-red'].plugins).map((p) => `${pkg.name}/${p}`),
+    );
     for (const s of ours) {
       assert.equal(s.err, undefined, `${s.id}: ${s.err}`);
       assert.equal(s.enabled, true, s.id);
-      assert.deepEqual(s.plugins.map((p) => p.id), ['c2d-sidebar'], 'the runtime side registered itself');
+      assert.deepEqual(
+        s.plugins.map((p) => p.id),
+        ['c2d-sidebar'],
+        'the runtime side registered itself',
+      );
     }
     const catalogs = await red!.api<Record<string, Record<string, unknown>>>('GET', '/plugins/messages?lng=en-US');
-    assert.ok(catalogs[`${pkg.name}/c2d-sidebar`]?.['c2d-sidebar'], 'the sidebar\'s messages');
+    assert.ok(catalogs[`${pkg.name}/c2d-sidebar`]?.['c2d-sidebar'], "the sidebar's messages");
     const html = await fetch(`${red!.url}/plugins`, { headers: { Accept: 'text/html' } }).then((r) => r.text());
     assert.match(html, /RED\.plugins\.registerPlugin\('c2d-sidebar'/);
     const scripts = [...html.matchAll(/<script src="(resources\/[^"]+)"/g)].map((m) => m[1]!);

@@ -43,7 +43,9 @@ function installed(name: string): { version: string; engines?: { node?: string }
 
 const defs: EditorDef[] = Object.values(pkg['node-red']?.nodes ?? {}).flatMap((js) => editorDefs(path.join(root, 'nodes', path.basename(js, '.js') + '.html')));
 const exampleFiles = (function walk(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.json') ? [path.join(dir, e.name)] : []));
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.json') ? [path.join(dir, e.name)] : []));
 })(path.join(root, 'examples'));
 
 /** Bare module names the shipped JavaScript loads (require or dynamic import). */
@@ -115,7 +117,12 @@ describe('scorecard (node-red-dev validate rules, offline)', () => {
   it('N01: node types are prefixed c2d- and clash with no Node-RED core type (online part skipped: the flow catalogue)', () => {
     const coreDir = path.join(path.dirname(require.resolve('@node-red/nodes/package.json')), 'core');
     const core = new Set(
-      fs.readdirSync(coreDir).flatMap((d) => fs.readdirSync(path.join(coreDir, d)).filter((f) => f.endsWith('.html')).flatMap((f) => editorDefs(path.join(coreDir, d, f)).map((x) => x.type))),
+      fs.readdirSync(coreDir).flatMap((d) =>
+        fs
+          .readdirSync(path.join(coreDir, d))
+          .filter((f) => f.endsWith('.html'))
+          .flatMap((f) => editorDefs(path.join(coreDir, d, f)).map((x) => x.type)),
+      ),
     );
     assert.ok(core.has('inject') && core.has('mqtt-broker'), 'core node types were read');
     assert.deepEqual(defs.map((d) => d.type).sort(), Object.keys(pkg['node-red']?.nodes ?? {}).sort());
@@ -154,7 +161,9 @@ describe('scorecard (node-red-dev validate rules, offline)', () => {
 
   it('D02: no known-incompatible package (agent-base < 6) in the production tree of package-lock.json (online part skipped: npm-remote-ls)', () => {
     const lock = readJson<{ packages: Record<string, { version?: string; dev?: boolean }> }>(path.join(root, 'package-lock.json'));
-    const bad = Object.entries(lock.packages).filter(([p, v]) => !v.dev && /(^|\/)node_modules\/agent-base$/.test(p) && v.version && semver.lt(v.version, '6.0.0'));
+    const bad = Object.entries(lock.packages).filter(
+      ([p, v]) => !v.dev && /(^|\/)node_modules\/agent-base$/.test(p) && v.version && semver.lt(v.version, '6.0.0'),
+    );
     assert.deepEqual(bad, []);
   });
 });

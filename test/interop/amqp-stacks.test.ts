@@ -33,7 +33,7 @@ describe('other AMQP stacks against the embedded hub', function () {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  describe('Python uamqp (azure-uamqp-c, the Azure IoT C SDK\'s AMQP stack)', () => {
+  describe("Python uamqp (azure-uamqp-c, the Azure IoT C SDK's AMQP stack)", () => {
     before(function () {
       const why = whyNoPythonModule('uamqp', 'python3-uamqp');
       if (why) {
@@ -83,7 +83,10 @@ describe('other AMQP stacks against the embedded hub', function () {
       const lines = await runPython('proton_device_receive.py', ['localhost', port, 'c-dev', deviceKey, ca, '2']);
       const links = lines.find((l) => l.event === 'links');
       assert.ok(links && links.sender === links.receiver, `Proton named both $cbs links alike: ${JSON.stringify(links)}`);
-      assert.deepEqual(lines.find((l) => l.event === 'put-token'), { event: 'put-token', status: 200, correlated: true });
+      assert.deepEqual(
+        lines.find((l) => l.event === 'put-token'),
+        { event: 'put-token', status: 200, correlated: true },
+      );
       const messages = lines.filter((l) => l.event === 'message');
       assert.deepEqual(
         messages.map((l) => [l.body, l.messageId, l.headerDeliveryCount, l.annotationDeliveryCount]),

@@ -23,7 +23,9 @@ function whyNoTool(tool: string, debianPackage: string): string | undefined {
 
 function run(tool: string, args: string[], timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(tool, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => (err ? reject(new Error(`${tool}: ${err.message} ${stderr}`)) : resolve(stdout)));
+    execFile(tool, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${tool}: ${err.message} ${stderr}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -32,7 +34,11 @@ describe('command-line clients against the embedded hub', function () {
   let hub: EmbeddedHub;
   let dataDir: string;
   const token = (deviceId: string): string =>
-    createSas(`localhost/devices/${deviceId}`, hub.hub.registry.getDevice(deviceId)?.authentication.symmetricKey.primaryKey as string, Math.floor(Date.now() / 1000) + 3600);
+    createSas(
+      `localhost/devices/${deviceId}`,
+      hub.hub.registry.getDevice(deviceId)?.authentication.symmetricKey.primaryKey as string,
+      Math.floor(Date.now() / 1000) + 3600,
+    );
 
   before(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'c2d-tools-'));
@@ -62,13 +68,29 @@ describe('command-line clients against the embedded hub', function () {
       const lines = (head ?? '').split('\r\n');
       assert.match(lines[0] ?? '', /^HTTP\/1\.1 200/);
       const headers = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()] as const));
-      for (const name of ['ETag', 'Content-Type', 'iothub-messageid', 'iothub-to', 'iothub-enqueuedtime', 'iothub-deliverycount', 'iothub-app-room']) assert.ok(headers.has(name), `${name} in ${[...headers.keys()].join(', ')}`);
+      for (const name of ['ETag', 'Content-Type', 'iothub-messageid', 'iothub-to', 'iothub-enqueuedtime', 'iothub-deliverycount', 'iothub-app-room'])
+        assert.ok(headers.has(name), `${name} in ${[...headers.keys()].join(', ')}`);
       assert.equal(headers.get('iothub-messageid'), 'm-curl');
       assert.equal(headers.has('iothub-ack'), false, 'the sender set no ack');
       assert.equal(body, 'to curl');
       const etag = headers.get('ETag') as string;
       const lock = etag.slice(1, -1);
-      const done = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'DELETE', '--cacert', hub.tls.caPath as string, '-H', auth, '-H', `If-Match: ${etag}`, `${base}/${lock}?api-version=2020-09-30`]);
+      const done = await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-X',
+        'DELETE',
+        '--cacert',
+        hub.tls.caPath as string,
+        '-H',
+        auth,
+        '-H',
+        `If-Match: ${etag}`,
+        `${base}/${lock}?api-version=2020-09-30`,
+      ]);
       assert.equal(done, '204');
       assert.deepEqual([hub.hub.stats().queued, hub.hub.stats().locked], [0, 0]);
     });
@@ -87,15 +109,40 @@ describe('command-line clients against the embedded hub', function () {
       await hub.hub.send('mosq-dev', { body: Buffer.from('to mosquitto'), messageId: 'm-mosq' });
       const completed = once(hub.hub.events, 'completed');
       const out = await run('mosquitto_sub', [
-        '-h', 'localhost', '-p', String(hub.ports.mqtts), '--cafile', hub.tls.caPath as string, '-V', 'mqttv311',
-        '-i', 'mosq-dev', '-c', '-u', buildMqttUsername({ host: 'localhost', deviceId: 'mosq-dev' }), '-P', token('mosq-dev'),
-        '-t', 'devices/mosq-dev/messages/devicebound/#', '-q', '1', '-v', '-C', '1', '-W', '15',
+        '-h',
+        'localhost',
+        '-p',
+        String(hub.ports.mqtts),
+        '--cafile',
+        hub.tls.caPath as string,
+        '-V',
+        'mqttv311',
+        '-i',
+        'mosq-dev',
+        '-c',
+        '-u',
+        buildMqttUsername({ host: 'localhost', deviceId: 'mosq-dev' }),
+        '-P',
+        token('mosq-dev'),
+        '-t',
+        'devices/mosq-dev/messages/devicebound/#',
+        '-q',
+        '1',
+        '-v',
+        '-C',
+        '1',
+        '-W',
+        '15',
       ]);
       const [topic, ...payload] = out.trim().split(' ');
       const parsed = parseDeviceBoundTopic(topic as string);
       assert.equal(parsed?.deviceId, 'mosq-dev');
       assert.equal(parsed?.message.messageId, 'm-mosq');
-      assert.equal(parsed?.entries.some(([k]) => k === 'iothub-ack'), false, topic);
+      assert.equal(
+        parsed?.entries.some(([k]) => k === 'iothub-ack'),
+        false,
+        topic,
+      );
       assert.equal(payload.join(' '), 'to mosquitto');
       const [c] = (await completed) as [{ deviceId: string; messageId: string }];
       assert.deepEqual(c, { deviceId: 'mosq-dev', messageId: 'm-mosq' }, 'completed by the PUBACK');

@@ -29,7 +29,10 @@ export function runPython(script: string, args: string[], timeoutMs = 30_000): P
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       if (code === 0) resolve(lines);
       else reject(new Error(`${script} exited ${code ?? signal}: ${err.slice(-2000)}\nstdout: ${out.slice(-1000)}`));
     });

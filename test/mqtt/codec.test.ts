@@ -45,29 +45,61 @@ describe('MQTT codec: the device-bound topic (c2d-semantics §3.1)', () => {
     assert.deepEqual(parseDeviceBoundTopic('devices/d/messages/devicebound/')?.entries, []);
     assert.deepEqual(parseDeviceBoundTopic('devices/d/messages/devicebound')?.entries, []);
     // A raw `/` inside the bag is taken as part of it; `&&` and a trailing `&` are empty segments.
-    assert.deepEqual(parseDeviceBoundTopic('devices/d/messages/devicebound/a=1/2&&b&')?.entries, [['a', '1/2'], ['b', null]]);
+    assert.deepEqual(parseDeviceBoundTopic('devices/d/messages/devicebound/a=1/2&&b&')?.entries, [
+      ['a', '1/2'],
+      ['b', null],
+    ]);
   });
 
   it('writes null as the bare key and empty as key=', () => {
-    assert.equal(encodePropertyBag([['a', null], ['b', ''], ['c', 'x']]), 'a&b=&c=x');
-    assert.deepEqual(parsePropertyBag('a&b=&c=x'), [['a', null], ['b', ''], ['c', 'x']]);
+    assert.equal(
+      encodePropertyBag([
+        ['a', null],
+        ['b', ''],
+        ['c', 'x'],
+      ]),
+      'a&b=&c=x',
+    );
+    assert.deepEqual(parsePropertyBag('a&b=&c=x'), [
+      ['a', null],
+      ['b', ''],
+      ['c', 'x'],
+    ]);
   });
 
   it('round-trips awkward names and values: / & = % + spaces $ and non-ASCII text', () => {
     const text = fc.string({ unit: 'grapheme', minLength: 0, maxLength: 12 });
     fc.assert(
-      fc.property(fc.array(fc.tuple(text.filter((k) => k !== ''), fc.option(text, { nil: null })), { maxLength: 6 }), (entries) => {
-        const bag = encodePropertyBag(entries as BagEntry[]);
-        assert.ok(!bag.includes('/'), 'no raw / in a bag');
-        assert.deepEqual(parsePropertyBag(bag), entries);
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(
+            text.filter((k) => k !== ''),
+            fc.option(text, { nil: null }),
+          ),
+          { maxLength: 6 },
+        ),
+        (entries) => {
+          const bag = encodePropertyBag(entries as BagEntry[]);
+          assert.ok(!bag.includes('/'), 'no raw / in a bag');
+          assert.deepEqual(parsePropertyBag(bag), entries);
+        },
+      ),
     );
-    const awkward: BagEntry[] = [['a/b', 'c/d'], ['&=%', '%25 &=+'], ['$.x', '$'], ['sp ace', ' '], ['ünï', 'çødé ✓']];
+    const awkward: BagEntry[] = [
+      ['a/b', 'c/d'],
+      ['&=%', '%25 &=+'],
+      ['$.x', '$'],
+      ['sp ace', ' '],
+      ['ünï', 'çødé ✓'],
+    ];
     assert.deepEqual(parsePropertyBag(encodePropertyBag(awkward)), awkward);
   });
 
   it('rejects text that is not valid Unicode (a lone surrogate) with 400004', () => {
-    assert.throws(() => encodePropertyBag([['k', '\uD800']]), (e: unknown) => e instanceof C2DError && e.code === 400004);
+    assert.throws(
+      () => encodePropertyBag([['k', '\uD800']]),
+      (e: unknown) => e instanceof C2DError && e.code === 400004,
+    );
   });
 
   it('round-trips a full message through topic and parser', () => {
@@ -93,10 +125,17 @@ describe('MQTT codec: the device-bound topic (c2d-semantics §3.1)', () => {
     );
     assert.deepEqual(cli, {
       deviceId: 'pubsub',
-      entries: [['$.mid', '2c2d'], ['$.to', '/devices/pubsub/messages/devicebound'], ['$.ce', 'utf-8'], ['iothub-ack', 'none']],
+      entries: [
+        ['$.mid', '2c2d'],
+        ['$.to', '/devices/pubsub/messages/devicebound'],
+        ['$.ce', 'utf-8'],
+        ['iothub-ack', 'none'],
+      ],
       message: { messageId: '2c2d', to: '/devices/pubsub/messages/devicebound', contentEncoding: 'utf-8', ack: 'none', properties: {} },
     });
-    const csdk = parseDeviceBoundTopic('devices/my-device-1/messages/devicebound/%24.mid=84c0&%24.to=%2Fdevices%2Fmy-device-1%2Fmessages%2FdeviceBound&iothub-ack=full');
+    const csdk = parseDeviceBoundTopic(
+      'devices/my-device-1/messages/devicebound/%24.mid=84c0&%24.to=%2Fdevices%2Fmy-device-1%2Fmessages%2FdeviceBound&iothub-ack=full',
+    );
     assert.deepEqual(csdk?.message, { messageId: '84c0', to: '/devices/my-device-1/messages/deviceBound', ack: 'full', properties: {} });
     const portal = parseDeviceBoundTopic(
       'devices/nonsdkdevice/messages/devicebound/%24.to=%2Fdevices%2Fnonsdkdevice%2Fmessages%2FdeviceBound&%24.ct=text%2Fplain%3B%20charset%3DUTF-8&%24.ce=utf-8&bbb=bbbb&aaa=aaaa',
@@ -125,13 +164,24 @@ describe('MQTT codec: the device-bound topic (c2d-semantics §3.1)', () => {
     // second, and any instant after another must each come out as a fresh toISOString.
     const edges = [0, 1, 999, 1000, 1001, expiry - 1, expiry, expiry + 7, expiry + 999, expiry + 1000, 253402300799999, 253402300800000, -1, -1001, 1.5];
     for (const ms of edges) assert.equal(formatExpiry(ms), new Date(ms).toISOString(), String(ms));
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 253402300799999 }), { minLength: 1, maxLength: 20 }), (times) => {
-      for (const ms of times) for (const t of [ms, ms + 1, ms - (ms % 1000)]) assert.equal(formatExpiry(t), new Date(t).toISOString());
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 253402300799999 }), { minLength: 1, maxLength: 20 }), (times) => {
+        for (const ms of times) for (const t of [ms, ms + 1, ms - (ms % 1000)]) assert.equal(formatExpiry(t), new Date(t).toISOString());
+      }),
+    );
   });
 
   it('does not take other topics for device-bound ones', () => {
-    for (const t of ['devices/d/messages/events/a=1', 'devices//messages/devicebound/', '$iothub/twin/res/200/?$rid=1', 'devices/d/messages', 'devices/d/messages/deviceboundx/a=1', 'device/d/messages/devicebound/', 'devices/d/message/devicebound/', 'devices/d']) {
+    for (const t of [
+      'devices/d/messages/events/a=1',
+      'devices//messages/devicebound/',
+      '$iothub/twin/res/200/?$rid=1',
+      'devices/d/messages',
+      'devices/d/messages/deviceboundx/a=1',
+      'device/d/messages/devicebound/',
+      'devices/d/message/devicebound/',
+      'devices/d',
+    ]) {
       assert.equal(parseDeviceBoundTopic(t), undefined, t);
     }
   });
@@ -145,7 +195,10 @@ describe('MQTT codec: subscription filter and D2C topic', () => {
   it('parses a D2C topic with or without a bag', () => {
     assert.deepEqual(parseDeviceToCloudTopic('devices/d1/messages/events/%24.ct=application%2Fjson&k=v%2F1'), {
       deviceId: 'd1',
-      entries: [['$.ct', 'application/json'], ['k', 'v/1']],
+      entries: [
+        ['$.ct', 'application/json'],
+        ['k', 'v/1'],
+      ],
     });
     assert.deepEqual(parseDeviceToCloudTopic('devices/d1/messages/events/'), { deviceId: 'd1', entries: [] });
     assert.deepEqual(parseDeviceToCloudTopic('devices/d1/messages/events'), { deviceId: 'd1', entries: [] });
@@ -180,7 +233,11 @@ describe('MQTT codec: the CONNECT username (c2d-semantics §5.2)', () => {
 
   it('refuses usernames that do not name a device with 401003', () => {
     for (const bad of ['', 'h', 'h//?api-version=1', 'h/a/b/c/?api-version=1']) {
-      assert.throws(() => parseMqttUsername(bad), (e: unknown) => e instanceof C2DError && e.code === 401003, bad);
+      assert.throws(
+        () => parseMqttUsername(bad),
+        (e: unknown) => e instanceof C2DError && e.code === 401003,
+        bad,
+      );
     }
   });
 

@@ -184,7 +184,10 @@ describe('MQTT connections: one per device, topics per device, bad bytes', () =>
       raw.write(bytes);
       await once(raw, 'close');
     }
-    assert.ok(h.diagnostics.some((m) => m.includes('exceeds the 262144-byte limit')), 'the size bound dropped the 256 MB CONNECT');
+    assert.ok(
+      h.diagnostics.some((m) => m.includes('exceeds the 262144-byte limit')),
+      'the size bound dropped the 256 MB CONNECT',
+    );
 
     // A D2C message under the bound passes; one over it closes that connection.
     const other = await h.connect(await h.addDevice('big'));
@@ -206,7 +209,10 @@ describe('MQTT connections: one per device, topics per device, bad bytes', () =>
       const raw = net.connect(quick.port, '127.0.0.1');
       raw.on('error', () => {});
       await once(raw, 'close');
-      assert.ok(quick.diagnostics.some((m) => m.includes('no CONNECT within 50 ms')), quick.diagnostics.join('; '));
+      assert.ok(
+        quick.diagnostics.some((m) => m.includes('no CONNECT within 50 ms')),
+        quick.diagnostics.join('; '),
+      );
     } finally {
       await quick.close();
     }

@@ -116,7 +116,10 @@ describe('MQTT C2D delivery against the real hub (c2d-semantics §1.3, §3.1, §
     c.on('message', (topic) => ids.push(parseDeviceBoundTopic(topic)!.message.messageId!));
     for (let i = 0; i < 30; i++) await h.hub.send(d.id, { body: Buffer.from(String(i)), messageId: `m${i}` });
     await allDone;
-    assert.deepEqual(ids, Array.from({ length: 30 }, (_, i) => `m${i}`));
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 30 }, (_, i) => `m${i}`),
+    );
     assert.equal(h.hub.stats().queued + h.hub.stats().locked, 0);
   });
 

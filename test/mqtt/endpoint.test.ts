@@ -63,7 +63,10 @@ describe('MQTT endpoint (lib/hub/mqtt on mqtt-packet)', () => {
       const b = await connected(await h.addDevice('b'));
       a.send(RawDevice.connectPacket('a', 'x', { protocolVersion: 5 }));
       await a.closed;
-      assert.ok(h.diagnostics.some((m) => m.includes('unexpected CONNECT')), h.diagnostics.join('; '));
+      assert.ok(
+        h.diagnostics.some((m) => m.includes('unexpected CONNECT')),
+        h.diagnostics.join('; '),
+      );
       b.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: filterOf('b'), qos: 1 }] });
       assert.deepEqual(((await b.next('suback')) as ISubackPacket).granted, [1]);
       const got = b.next('publish');
@@ -76,7 +79,10 @@ describe('MQTT endpoint (lib/hub/mqtt on mqtt-packet)', () => {
       const b = await connected(await h.addDevice('b'));
       a.send(Buffer.from([0x60, 0x02, 0x00, 0x01])); // PUBREL whose reserved flags are 0000, not 0010 (MQTT-3.6.1-1)
       await a.closed;
-      assert.ok(h.diagnostics.some((m) => m.includes('malformed packet')), h.diagnostics.join('; '));
+      assert.ok(
+        h.diagnostics.some((m) => m.includes('malformed packet')),
+        h.diagnostics.join('; '),
+      );
       b.send({ cmd: 'pingreq' });
       await b.next('pingresp');
     });

@@ -44,7 +44,14 @@ describe('MQTT subscriptions: only devices/{itsId}/messages/devicebound/#', () =
   });
 
   it("refuses another device's filter, twin and method topics, and wildcards", () => {
-    for (const topic of ['devices/b/messages/devicebound/#', '$iothub/twin/res/#', '$iothub/methods/POST/#', '#', 'devices/+/messages/devicebound/#', 'devices/a/messages/devicebound/x']) {
+    for (const topic of [
+      'devices/b/messages/devicebound/#',
+      '$iothub/twin/res/#',
+      '$iothub/methods/POST/#',
+      '#',
+      'devices/+/messages/devicebound/#',
+      'devices/a/messages/devicebound/x',
+    ]) {
       assert.equal(grantSubscription('a', { topic, qos: 1 }, none), null, topic);
     }
   });
@@ -55,6 +62,13 @@ describe('MQTT subscriptions: only devices/{itsId}/messages/devicebound/#', () =
   });
 
   it('reads D2C properties, system keys as written', () => {
-    assert.deepEqual(d2cProperties([['$.ct', 'application/json'], ['k', null], ['__proto__', 'x']]), JSON.parse('{"$.ct":"application/json","k":"","__proto__":"x"}'));
+    assert.deepEqual(
+      d2cProperties([
+        ['$.ct', 'application/json'],
+        ['k', null],
+        ['__proto__', 'x'],
+      ]),
+      JSON.parse('{"$.ct":"application/json","k":"","__proto__":"x"}'),
+    );
   });
 });

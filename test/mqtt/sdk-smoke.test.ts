@@ -26,7 +26,15 @@ describe('MQTT: the official azure-iot-device-mqtt transport over TLS', function
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keySize: 2048,
       algorithm: 'sha256',
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
+      ],
     });
     ca = pems.cert;
     hub = await Hub.open();
@@ -44,9 +52,15 @@ describe('MQTT: the official azure-iot-device-mqtt transport over TLS', function
     await hub.close();
   });
 
-  async function openDevice(deviceId: string, options: Record<string, unknown> = {}): Promise<{ client: Client; messages: Message[]; next(): Promise<Message> }> {
+  async function openDevice(
+    deviceId: string,
+    options: Record<string, unknown> = {},
+  ): Promise<{ client: Client; messages: Message[]; next(): Promise<Message> }> {
     const d = await hub.registry.createDevice({ deviceId });
-    const client = Client.fromConnectionString(`HostName=localhost:${port};DeviceId=${deviceId};SharedAccessKey=${d.authentication.symmetricKey.primaryKey}`, Mqtt);
+    const client = Client.fromConnectionString(
+      `HostName=localhost:${port};DeviceId=${deviceId};SharedAccessKey=${d.authentication.symmetricKey.primaryKey}`,
+      Mqtt,
+    );
     client.setRetryPolicy(new NoRetry());
     client.on('error', () => {});
     await client.setOptions({ ca, ...options });

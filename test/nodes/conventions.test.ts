@@ -80,7 +80,11 @@ describe('nodes: Node-RED conventions (tls-config, http proxy, ${ENV} credential
   });
 
   /** Starts a hub with an HTTPS port and dev1 (key KEY); returns its node and the CA to trust. */
-  async function hubWith(extra: object[] = [], hub: Record<string, unknown> = {}, creds: Record<string, Record<string, string>> = {}): Promise<{ hubNode: HubNode; ca: string; flow: object[] }> {
+  async function hubWith(
+    extra: object[] = [],
+    hub: Record<string, unknown> = {},
+    creds: Record<string, Record<string, string>> = {},
+  ): Promise<{ hubNode: HubNode; ca: string; flow: object[] }> {
     const flow = [...baseFlow(tmp.dir, { host: '127.0.0.1', httpsPort: '0', mqttsPort: '0', ...hub }), ...extra];
     await helper.load(NODES, flow, { hub: { deviceKey: KEY }, ...creds });
     const hubNode = helper.getNode('hub') as HubNode;
@@ -100,7 +104,11 @@ describe('nodes: Node-RED conventions (tls-config, http proxy, ${ENV} credential
 
   it('c2d-hub serves the certificate and key of a tls-config node instead of its self-signed one', async () => {
     const mine = await ensureTlsMaterial(path.join(tmp.dir, 'mine'));
-    const { hubNode } = await hubWith([{ id: 'tlsconf', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true }], { tls: 'tlsconf', dataDir: path.join(tmp.dir, 'hubdata') }, { tlsconf: { certdata: mine.cert, keydata: mine.key } });
+    const { hubNode } = await hubWith(
+      [{ id: 'tlsconf', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true }],
+      { tls: 'tlsconf', dataDir: path.join(tmp.dir, 'hubdata') },
+      { tlsconf: { certdata: mine.cert, keydata: mine.key } },
+    );
     const socket = tls.connect({ host: '127.0.0.1', port: hubNode.ports.https!, ca: mine.cert, servername: 'localhost' });
     await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
     assert.equal(socket.getPeerX509Certificate()?.fingerprint256, mine.fingerprint256, 'the tls-config certificate');
@@ -108,7 +116,7 @@ describe('nodes: Node-RED conventions (tls-config, http proxy, ${ENV} credential
     assert.ok(!fs.existsSync(path.join(tmp.dir, 'hubdata', 'tls', 'cert.pem')), 'no self-signed certificate was made');
   });
 
-  it('c2d-hub-config trusts the CA of a tls-config node, and takes a device\'s X.509 certificate and key from it', async () => {
+  it("c2d-hub-config trusts the CA of a tls-config node, and takes a device's X.509 certificate and key from it", async () => {
     const { generate } = await import('selfsigned');
     const client = await generate([{ name: 'commonName', value: 'cam1' }], { keySize: 2048, algorithm: 'sha256' });
     const thumbprint = new X509Certificate(client.cert).fingerprint.replace(/:/g, '');
@@ -120,7 +128,17 @@ describe('nodes: Node-RED conventions (tls-config, http proxy, ${ENV} credential
       { id: 'tlsca', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true },
       { id: 'tlsx509', type: 'tls-config', cert: '', key: '', ca: '', verifyservercert: true },
       ...deviceFlow({ tls: 'tlsca', transport: 'mqtt' }),
-      { id: 'camcfg', type: 'c2d-hub-config', target: 'network', role: 'device', auth: 'x509', deviceId: 'cam1', hostName: `localhost:${hubNode.ports.mqtts}`, transport: 'mqtt', tls: 'tlsx509' },
+      {
+        id: 'camcfg',
+        type: 'c2d-hub-config',
+        target: 'network',
+        role: 'device',
+        auth: 'x509',
+        deviceId: 'cam1',
+        hostName: `localhost:${hubNode.ports.mqtts}`,
+        transport: 'mqtt',
+        tls: 'tlsx509',
+      },
       { id: 'camrecv', z: 'f1', type: 'c2d-receive', hub: 'camcfg', settle: 'auto', wires: [['camgot']] },
       { id: 'camgot', z: 'f1', type: 'helper' },
     ];
@@ -159,7 +177,14 @@ describe('nodes: Node-RED conventions (tls-config, http proxy, ${ENV} credential
             ...(node ? [{ id: 'prox', type: 'http proxy', url: `http://127.0.0.1:${proxy.port}`, noproxy: ['example.org'] }] : []),
             ...deviceFlow({ transport, ...(node ? { proxy: 'prox' } : {}) }),
           ];
-          const { hubNode } = await hubWith(extra, { httpsPort: String(port) }, { ...(node ? { prox: { username: 'nr', password: 'pa:ss' } } : {}), netdev: { connectionString: cs, ca: fs.readFileSync(path.join(tmp.dir, 'tls', 'cert.pem'), 'utf8') } });
+          const { hubNode } = await hubWith(
+            extra,
+            { httpsPort: String(port) },
+            {
+              ...(node ? { prox: { username: 'nr', password: 'pa:ss' } } : {}),
+              netdev: { connectionString: cs, ca: fs.readFileSync(path.join(tmp.dir, 'tls', 'cert.pem'), 'utf8') },
+            },
+          );
           await delivered(hubNode, `through the proxy over ${transport}`);
           // One CONNECT per attempt (the first may come before the hub has bound its port), each authorized.
           assert.ok(proxy.connects.length >= 1 && proxy.connects.every(Boolean), JSON.stringify(proxy.connects));
@@ -181,9 +206,17 @@ describe('nodes: Node-RED conventions (tls-config, http proxy, ${ENV} credential
     await delivered(hubNode, 'one flow, a fleet of devices');
 
     delete process.env.C2D_TEST_DEVICE_KEY;
-    await helper.setFlows([...flow, ...deviceFlow({ transport: 'mqtt' }, '2')], 'nodes', { hub: { deviceKey: KEY }, netdev: { connectionString: cs, ca: '${C2D_TEST_CA}' }, netdev2: { connectionString: cs, ca: '${C2D_TEST_CA}' } });
+    await helper.setFlows([...flow, ...deviceFlow({ transport: 'mqtt' }, '2')], 'nodes', {
+      hub: { deviceKey: KEY },
+      netdev: { connectionString: cs, ca: '${C2D_TEST_CA}' },
+      netdev2: { connectionString: cs, ca: '${C2D_TEST_CA}' },
+    });
     const netdev = helper.getNode('netdev2') as TestNode & { warn: { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> } };
-    const warned = (): string[] => netdev.warn.getCalls().filter((c) => c.thisValue === netdev).map((c) => String(c.args[0]));
+    const warned = (): string[] =>
+      netdev.warn
+        .getCalls()
+        .filter((c) => c.thisValue === netdev)
+        .map((c) => String(c.args[0]));
     const deadline = Date.now() + 10_000;
     while (warned().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.match(warned().join('\n'), /C2D_TEST_DEVICE_KEY \(in the connectionString credential\) is not set/);
@@ -192,25 +225,25 @@ describe('nodes: Node-RED conventions (tls-config, http proxy, ${ENV} credential
     assert.equal(s.text, '400004 ArgumentInvalid');
   });
 
-  it('reports the hub\'s counters through node.metric() when metrics logging is on', async () => {
+  it("reports the hub's counters through node.metric() when metrics logging is on", async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const log = require('@node-red/util').log as { init(s: object): void };
     log.init({ logging: { console: { level: 'off', metrics: true } } });
     try {
-      const flow = [
-        ...baseFlow(tmp.dir),
-        { id: 'send', z: 'f1', type: 'c2d-send', hub: 'svc', wires: [['sent']] },
-        { id: 'sent', z: 'f1', type: 'helper' },
-      ];
+      const flow = [...baseFlow(tmp.dir), { id: 'send', z: 'f1', type: 'c2d-send', hub: 'svc', wires: [['sent']] }, { id: 'sent', z: 'f1', type: 'helper' }];
       await helper.load(NODES, flow);
       await (helper.getNode('hub') as HubNode).ready;
       const sent = nextMsg(helper.getNode('sent'));
       helper.getNode('send').receive({ payload: 'counted', deviceId: 'dev1' });
       await sent;
-      const metrics = (helper as unknown as { log(): { args: Array<Array<{ level?: number; event?: string; value?: unknown; nodeid?: string }>> } }).log()
+      const metrics = (helper as unknown as { log(): { args: Array<Array<{ level?: number; event?: string; value?: unknown; nodeid?: string }>> } })
+        .log()
         .args.map((a) => a[0]!)
         .filter((m) => m.level === 99 && m.nodeid === 'hub');
-      assert.ok(metrics.some((m) => m.event === 'node.c2d-hub.c2d_sends_total' && m.value === 1), JSON.stringify(metrics.map((m) => m.event)));
+      assert.ok(
+        metrics.some((m) => m.event === 'node.c2d-hub.c2d_sends_total' && m.value === 1),
+        JSON.stringify(metrics.map((m) => m.event)),
+      );
       assert.ok(metrics.some((m) => m.event === 'node.c2d-hub.c2d_store_commits_total'));
     } finally {
       log.init({ logging: { console: { level: 'off' } } });

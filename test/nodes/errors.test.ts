@@ -14,7 +14,7 @@ function flow(dir: string): object[] {
   ];
 }
 
-describe('nodes: every error reaches a Catch node with IoT Hub\'s code', function () {
+describe("nodes: every error reaches a Catch node with IoT Hub's code", function () {
   let tmp: ReturnType<typeof tempDir>;
   before(async () => {
     tmp = tempDir();

@@ -30,7 +30,12 @@ export const STORIES: Record<string, Array<[debugNode: string, ...shows: RegExp[
     ['feedback', ...['amqp', 'amqp-ws', 'mqtt', 'mqtt-ws', 'http'].map((t) => new RegExp(`"deviceId":"${t}-device".*"statusCode":"Success"`))],
   ],
   'Fault injection.json': [
-    ['faults', /"deviceId":"amqp-device","type":"KillTcp".*"phase":"performed"/, /"type":"ShutDownAmqp".*"phase":"performed"/, /"deviceId":"mqtt-device","type":"ShutDownMqtt".*"phase":"performed"/],
+    [
+      'faults',
+      /"deviceId":"amqp-device","type":"KillTcp".*"phase":"performed"/,
+      /"type":"ShutDownAmqp".*"phase":"performed"/,
+      /"deviceId":"mqtt-device","type":"ShutDownMqtt".*"phase":"performed"/,
+    ],
     ['device status', /"text":"retrying: /],
     ['received', /"before":"amqp-device"/, /"before":"mqtt-device"/, /"after":"amqp-device"/, /"after":"mqtt-device"/],
     ['feedback', /"originalMessageId":"after-amqp-device".*"statusCode":"Success"/, /"originalMessageId":"after-mqtt-device".*"statusCode":"Success"/],
@@ -42,4 +47,3 @@ export const STORIES: Record<string, Array<[debugNode: string, ...shows: RegExp[
     ['feedback', /"statusCode":"Success"/],
   ],
 };
-

@@ -89,7 +89,9 @@ describe('examples on a real runtime: green and their whole story in the debug s
       const statusNodes = flow.filter((n) => ['c2d-hub', 'c2d-send', 'c2d-receive', 'c2d-feedback'].includes(n.type));
       for (const n of statusNodes) await statusReaches(helper.getNode(n.id), isConnected, 30_000);
       const missing = (): string[] =>
-        story.flatMap(([name, ...shows]) => shows.filter((re) => !debugged.some((d) => d.name === name && re.test(d.msg))).map((re) => `${name}: ${re.source}`));
+        story.flatMap(([name, ...shows]) =>
+          shows.filter((re) => !debugged.some((d) => d.name === name && re.test(d.msg))).map((re) => `${name}: ${re.source}`),
+        );
       // Checked on every debug message, up to 45 s.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 45_000);

@@ -89,7 +89,7 @@ describe('nodes: fault injection', function () {
     assert.match(String(r.dueTimeUtc), /^\d{4}-\d\d-\d\dT/);
   });
 
-  it('a device\'s D2C fault request is honoured by default; with the setting off it is an ordinary deviceToCloud event', async () => {
+  it("a device's D2C fault request is honoured by default; with the setting off it is an ordinary deviceToCloud event", async () => {
     for (const faultInjection of [true, false]) {
       await helper.load(ALL_NODES, [...baseFlow(tmp.dir, { faultInjection, wires: [['events']] }), { id: 'events', z: 'f1', type: 'helper' }]);
       const hub = helper.getNode('hub');
@@ -100,7 +100,8 @@ describe('nodes: fault injection', function () {
       const next = faultInjection ? nextTopic(events, 'fault') : nextTopic(events, 'deviceToCloud');
       await device.sendEvent(Buffer.from('f'), faultRequestProperties({ type: 'InvokeThrottling', delayInSecs: 60 }));
       const m = await next;
-      if (faultInjection) assert.deepEqual([(m.payload as M).type, (m.payload as M).phase, (m.payload as M).source], ['InvokeThrottling', 'requested', 'device']);
+      if (faultInjection)
+        assert.deepEqual([(m.payload as M).type, (m.payload as M).phase, (m.payload as M).source], ['InvokeThrottling', 'requested', 'device']);
       else assert.equal(((m.payload as M).properties as M).AzIoTHub_FaultOperationType, 'InvokeThrottling');
       await device.close();
       await helper.unload();

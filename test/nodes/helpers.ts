@@ -88,7 +88,10 @@ export const nextCaught = nextMsg;
 
 /** The last status this node set. */
 export function lastStatus(node: TestNode): Record<string, unknown> | undefined {
-  return node.status.getCalls().filter((c) => c.thisValue === node).at(-1)?.args[0] as Record<string, unknown> | undefined;
+  return node.status
+    .getCalls()
+    .filter((c) => c.thisValue === node)
+    .at(-1)?.args[0] as Record<string, unknown> | undefined;
 }
 
 /** Waits until a node's status() was last called with something matching `pred`. */
@@ -96,7 +99,10 @@ export function statusReaches(node: TestNode, pred: (s: Record<string, unknown>)
   return new Promise((resolve, reject) => {
     const last = lastStatus(node);
     if (last && pred(last)) return resolve(last);
-    const t = setTimeout(() => reject(new Error(`status of ${node.id} did not match within ${timeoutMs} ms; last ${JSON.stringify(lastStatus(node))}`)), timeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`status of ${node.id} did not match within ${timeoutMs} ms; last ${JSON.stringify(lastStatus(node))}`)),
+      timeoutMs,
+    );
     const on = (call: { args: unknown[] }): void => {
       const s = call.args[0] as Record<string, unknown>;
       if (!pred(s)) return;
@@ -115,8 +121,17 @@ export function baseFlow(dataDir: string, hub: Record<string, unknown> = {}): ob
   return [
     { id: 'f1', type: 'tab' },
     {
-      id: 'hub', z: 'f1', type: 'c2d-hub', dataDir, devices: 'dev1', amqpsPort: '', mqttsPort: '', httpsPort: '',
-      feedbackWindow: '0', wires: [[]], ...hub,
+      id: 'hub',
+      z: 'f1',
+      type: 'c2d-hub',
+      dataDir,
+      devices: 'dev1',
+      amqpsPort: '',
+      mqttsPort: '',
+      httpsPort: '',
+      feedbackWindow: '0',
+      wires: [[]],
+      ...hub,
     },
     { id: 'svc', type: 'c2d-hub-config', target: 'embedded', hub: 'hub', role: 'service' },
     { id: 'dev', type: 'c2d-hub-config', target: 'embedded', hub: 'hub', role: 'device', deviceId: 'dev1' },

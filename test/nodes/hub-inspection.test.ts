@@ -70,10 +70,13 @@ describe('nodes: c2d-hub inspection actions', function () {
     await hub.send('dev1', { body: Buffer.from('second'), messageId: 'p2' });
     const locked = await hub.receive('dev1');
     const view = (await act({ action: 'peek', deviceId: 'dev1' })).payload as M[];
-    assert.deepEqual(view.map((v) => [v.messageId, v.state, v.lockedUntilUtc]), [
-      ['p1', 'Invisible', new Date(locked!.lockedUntilUtc).toISOString()],
-      ['p2', 'Enqueued', undefined],
-    ]);
+    assert.deepEqual(
+      view.map((v) => [v.messageId, v.state, v.lockedUntilUtc]),
+      [
+        ['p1', 'Invisible', new Date(locked!.lockedUntilUtc).toISOString()],
+        ['p2', 'Enqueued', undefined],
+      ],
+    );
     assert.equal(view[0]!.body, undefined);
     const bodies = (await act({ action: 'peek', deviceId: 'dev1', includeBody: true })).payload as M[];
     assert.ok(Buffer.isBuffer(bodies[1]!.body));
@@ -91,7 +94,10 @@ describe('nodes: c2d-hub inspection actions', function () {
     await reject('dev2', 'c');
     const all = (await act({ action: 'deadLetters' })).payload as { items: M[]; total: number };
     assert.equal(all.total, 3);
-    assert.deepEqual(all.items.map((d) => `${d.deviceId}/${d.messageId}/${d.reason}`), ['dev1/a/Rejected', 'dev1/b/Rejected', 'dev2/c/Rejected']);
+    assert.deepEqual(
+      all.items.map((d) => `${d.deviceId}/${d.messageId}/${d.reason}`),
+      ['dev1/a/Rejected', 'dev1/b/Rejected', 'dev2/c/Rejected'],
+    );
     assert.match(String(all.items[0]!.deadLetteredTimeUtc), /^\d{4}-.*Z$/);
     const paged = (await act({ action: 'deadLetters', offset: '1', limit: 1 })).payload as { items: M[]; total: number };
     assert.deepEqual([paged.total, paged.items.map((d) => d.messageId)], [3, ['b']]);
@@ -104,9 +110,16 @@ describe('nodes: c2d-hub inspection actions', function () {
     const requeued = (await act({ action: 'requeue', deviceId: 'dev1', messageId: 'a' })).payload as M;
     assert.equal(requeued.messageId, 'a');
     assert.ok(Number(requeued.sequenceNumber) > Number(all.items[0]!.sequenceNumber));
-    assert.deepEqual(hub.peek('dev1').map((v) => [v.messageId, v.deliveryCount]), [['a', 0]]);
+    assert.deepEqual(
+      hub.peek('dev1').map((v) => [v.messageId, v.deliveryCount]),
+      [['a', 0]],
+    );
     const seqB = Number(all.items[1]!.sequenceNumber);
-    assert.deepEqual((await act({ action: 'deleteDeadLetter', deviceId: 'dev1', sequenceNumber: String(seqB) })).payload, { deviceId: 'dev1', sequenceNumber: seqB, deleted: true });
+    assert.deepEqual((await act({ action: 'deleteDeadLetter', deviceId: 'dev1', sequenceNumber: String(seqB) })).payload, {
+      deviceId: 'dev1',
+      sequenceNumber: seqB,
+      deleted: true,
+    });
     assert.equal(hub.deadLetters({ deviceId: 'dev1' }).total, 0);
     assert.equal(await failCode({ action: 'deleteDeadLetter', deviceId: 'dev1', sequenceNumber: seqB }), 404000);
     assert.equal(await failCode({ action: 'requeue', deviceId: 'dev1', messageId: 'a' }), 404000);
@@ -128,12 +141,21 @@ describe('nodes: c2d-hub inspection actions', function () {
     await hub.send('dev1', { body: Buffer.from('x'), messageId: 'keep' });
     await hub.send('dev1', { body: Buffer.from('y'), messageId: 'go' });
     assert.deepEqual((await act({ action: 'cancel', deviceId: 'dev1', messageId: 'go' })).payload, { deviceId: 'dev1', messageId: 'go', cancelled: 1 });
-    assert.deepEqual(hub.peek('dev1').map((v) => v.messageId), ['keep']);
+    assert.deepEqual(
+      hub.peek('dev1').map((v) => v.messageId),
+      ['keep'],
+    );
     assert.equal(await failCode({ action: 'cancel', deviceId: 'dev1', messageId: 'go' }), 404000);
     assert.equal(await failCode({ action: 'cancel', deviceId: 'nobody', messageId: 'go' }), 404001);
     assert.equal(await failCode({ action: 'cancel', deviceId: 'dev1' }), 400004);
     const trace = (await act({ action: 'trace', messageId: 'go' })).payload as M[];
-    assert.deepEqual(trace.map((e) => [e.event, e.deviceId]), [['enqueued', 'dev1'], ['cancelled', 'dev1']]);
+    assert.deepEqual(
+      trace.map((e) => [e.event, e.deviceId]),
+      [
+        ['enqueued', 'dev1'],
+        ['cancelled', 'dev1'],
+      ],
+    );
     assert.match(String(trace[0]!.time), /^\d{4}-.*Z$/);
     assert.equal(await failCode({ action: 'trace' }), 400004);
   });
@@ -142,7 +164,10 @@ describe('nodes: c2d-hub inspection actions', function () {
     await start({ deadLetterMax: '1' });
     await reject('dev1', 'old');
     await reject('dev1', 'new');
-    assert.deepEqual(((await act({ action: 'deadLetters' })).payload as { items: M[] }).items.map((d) => d.messageId), ['new']);
+    assert.deepEqual(
+      ((await act({ action: 'deadLetters' })).payload as { items: M[] }).items.map((d) => d.messageId),
+      ['new'],
+    );
     assert.equal(hub.limits.deadLetterTtlMs, 24 * 3600 * 1000, 'the default age');
     await helper.unload();
     await start({ deadLetterTtl: '0', deadLetterMax: '' });

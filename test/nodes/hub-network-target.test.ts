@@ -24,7 +24,15 @@ describe('nodes: the embedded-network target (a c2d-hub of this Node-RED, over i
     tmp.remove();
   });
 
-  const cfg = (id: string, role: string, transport: string, deviceId = ''): M => ({ id, type: 'c2d-hub-config', target: 'embedded-network', hub: 'hub', role, transport, deviceId });
+  const cfg = (id: string, role: string, transport: string, deviceId = ''): M => ({
+    id,
+    type: 'c2d-hub-config',
+    target: 'embedded-network',
+    hub: 'hub',
+    role,
+    transport,
+    deviceId,
+  });
 
   it('every device transport and both service transports connect with nothing typed; messages go over the network and feedback comes back', async () => {
     const flow: M[] = [
@@ -83,7 +91,10 @@ describe('nodes: the embedded-network target (a c2d-hub of this Node-RED, over i
     ];
     await helper.load(ALL_NODES, flow);
     for (const id of ['send', 'send-ws', 'recv']) await statusReaches(helper.getNode(id), isConnected, 30_000);
-    for (const [sender, id] of [['send', 'n1'], ['send-ws', 'n2']] as const) {
+    for (const [sender, id] of [
+      ['send', 'n1'],
+      ['send-ws', 'n2'],
+    ] as const) {
       const got = nextMsg(helper.getNode('got'), 30_000);
       helper.getNode(sender).receive({ payload: 'x', messageId: id });
       assert.equal((await got).messageId, id);
@@ -102,7 +113,10 @@ describe('nodes: the embedded-network target (a c2d-hub of this Node-RED, over i
     await helper.load(ALL_NODES, flow);
     await statusReaches(helper.getNode('recv'), isConnected, 30_000);
     const before = (helper.getNode('hub') as unknown as { ports: Record<string, number> }).ports;
-    await deploy(flow.map((n) => (n.id === 'hub' ? { ...n, ttl: '7200' } : n)), 'nodes');
+    await deploy(
+      flow.map((n) => (n.id === 'hub' ? { ...n, ttl: '7200' } : n)),
+      'nodes',
+    );
     await (helper.getNode('hub') as unknown as { ready: Promise<void> }).ready;
     const after = (helper.getNode('hub') as unknown as { ports: Record<string, number> }).ports;
     assert.notDeepEqual(after, {});
@@ -142,8 +156,14 @@ describe('nodes: the embedded-network target (a c2d-hub of this Node-RED, over i
     assert.equal(await red('r-noid'), 'no device ID');
     assert.equal(await red('r-ghost'), '404001 DeviceNotFound');
     const log = (helper as unknown as { log(): { args: unknown[][] } }).log().args.map((a) => JSON.stringify(a[0]));
-    assert.ok(log.some((l) => /Connection string is not set in the c2d-hub-config/.test(l)), 'the log says what is missing');
-    assert.ok(log.some((l) => /SharedAccessKey is not base64/.test(l)), 'the log says what is wrong');
+    assert.ok(
+      log.some((l) => /Connection string is not set in the c2d-hub-config/.test(l)),
+      'the log says what is missing',
+    );
+    assert.ok(
+      log.some((l) => /SharedAccessKey is not base64/.test(l)),
+      'the log says what is wrong',
+    );
     assert.ok(!log.some((l) => l.includes('not base64!')), 'but not the value');
   });
 });

@@ -16,13 +16,17 @@ describe('nodes: c2d-hub', function () {
   });
 
   it('management actions: createDevice (keys left out unless asked), getDevice, listDevices, purge, stats, deleteDevice; bad ones reach Catch', async () => {
-    await helper.load(ALL_NODES, [
-      ...baseFlow(tmp.dir, { wires: [['out']] }),
-      { id: 'out', z: 'f1', type: 'helper' },
-      { id: 'send', z: 'f1', type: 'c2d-send', hub: 'svc', wires: [[]] },
-      { id: 'catcher', z: 'f1', type: 'catch', scope: ['hub'], wires: [['caught']] },
-      { id: 'caught', z: 'f1', type: 'helper' },
-    ], { hub: { deviceKey: KEY, serviceKey: SERVICE_KEY } });
+    await helper.load(
+      ALL_NODES,
+      [
+        ...baseFlow(tmp.dir, { wires: [['out']] }),
+        { id: 'out', z: 'f1', type: 'helper' },
+        { id: 'send', z: 'f1', type: 'c2d-send', hub: 'svc', wires: [[]] },
+        { id: 'catcher', z: 'f1', type: 'catch', scope: ['hub'], wires: [['caught']] },
+        { id: 'caught', z: 'f1', type: 'helper' },
+      ],
+      { hub: { deviceKey: KEY, serviceKey: SERVICE_KEY } },
+    );
     const hub = helper.getNode('hub');
     await hub.ready;
     const out = helper.getNode('out');
@@ -53,7 +57,11 @@ describe('nodes: c2d-hub', function () {
     assert.equal(stats.synchronous, 'FULL', 'the store syncs every commit unless told otherwise');
     assert.deepEqual((await act({ action: 'purge', deviceId: 'dev2' })).payload, { deviceId: 'dev2', purged: 1 });
     assert.deepEqual((await act({ action: 'deleteDevice', deviceId: 'dev2' })).payload, { deviceId: 'dev2', deleted: true });
-    for (const [msg, code] of [[{ action: 'explode' }, 400004], [{ action: 'getDevice', deviceId: 'dev2' }, 404001], [{ action: 'purge' }, 400004]] as const) {
+    for (const [msg, code] of [
+      [{ action: 'explode' }, 400004],
+      [{ action: 'getDevice', deviceId: 'dev2' }, 404001],
+      [{ action: 'purge' }, 400004],
+    ] as const) {
       const c = nextMsg(helper.getNode('caught'));
       hub.receive(msg);
       assert.equal(((await c).error as M).code, code, JSON.stringify(msg));
@@ -82,21 +90,23 @@ describe('nodes: c2d-hub', function () {
       { id: 'recv', z: 'f1', type: 'c2d-receive', hub: 'dev', settle: 'emit', wires: [[]] },
     ]);
     const topics: string[] = [];
-    const seen = new Promise<void>((resolve) => helper.getNode('events').on('input', (m: M) => {
-      topics.push(m.topic as string);
-      if (m.topic === 'completed') resolve();
-    }));
+    const seen = new Promise<void>((resolve) =>
+      helper.getNode('events').on('input', (m: M) => {
+        topics.push(m.topic as string);
+        if (m.topic === 'completed') resolve();
+      }),
+    );
     await statusReaches(helper.getNode('recv'), isConnected);
     helper.getNode('send').receive({ payload: 'x', messageId: 'ev1' });
     await seen;
-    assert.ok(['deviceConnected', 'enqueued', 'delivered', 'completed'].every((t) => topics.includes(t)), topics.join());
+    assert.ok(
+      ['deviceConnected', 'enqueued', 'delivered', 'completed'].every((t) => topics.includes(t)),
+      topics.join(),
+    );
   });
 
   it('puts device-to-cloud messages on its output: topic deviceToCloud, payload { deviceId, body, properties }', async () => {
-    await helper.load(ALL_NODES, [
-      ...baseFlow(tmp.dir, { wires: [['events']] }),
-      { id: 'events', z: 'f1', type: 'helper' },
-    ]);
+    await helper.load(ALL_NODES, [...baseFlow(tmp.dir, { wires: [['events']] }), { id: 'events', z: 'f1', type: 'helper' }]);
     const hub = await runningHubs.whenUp('hub');
     const d2c = new Promise<M>((resolve) => helper.getNode('events').on('input', (m: M) => m.topic === 'deviceToCloud' && resolve(m)));
     const device = new InProcessDeviceClient(hub, 'dev1');

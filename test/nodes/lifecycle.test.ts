@@ -39,11 +39,15 @@ describe('nodes: lifecycle and secrets', function () {
   });
 
   it('credentials stay out of the flow JSON and the log; secret fields are password credentials', async () => {
-    await helper.load(ALL_NODES, [
-      { id: 'f1', type: 'tab' },
-      { id: 'net', type: 'c2d-hub-config', target: 'network', role: 'service', transport: 'amqp', auth: 'connection-string' },
-      { id: 's1', z: 'f1', type: 'c2d-send', hub: 'net', wires: [[]] },
-    ], { net: SECRETS });
+    await helper.load(
+      ALL_NODES,
+      [
+        { id: 'f1', type: 'tab' },
+        { id: 'net', type: 'c2d-hub-config', target: 'network', role: 'service', transport: 'amqp', auth: 'connection-string' },
+        { id: 's1', z: 'f1', type: 'c2d-send', hub: 'net', wires: [[]] },
+      ],
+      { net: SECRETS },
+    );
     // The connection is refused (port 1): the status names the error while retrying, never the key.
     const s = await statusReaches(helper.getNode('s1'), (x) => /ECONNREFUSED/.test(String(x.text)));
     assert.doesNotMatch(JSON.stringify(s), /SharedAccessKey|c2VjcmV0/);
@@ -113,6 +117,8 @@ describe('nodes: lifecycle and secrets', function () {
     global.gc?.();
     const grownMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
     assert.ok(grownMb < 50, `heap grew ${grownMb.toFixed(1)} MB over 100 redeploys`);
-    console.log(`      100 redeploys: resources ${JSON.stringify(Object.fromEntries(baseline))} -> ${JSON.stringify(Object.fromEntries(after))}, heap +${grownMb.toFixed(1)} MB`);
+    console.log(
+      `      100 redeploys: resources ${JSON.stringify(Object.fromEntries(baseline))} -> ${JSON.stringify(Object.fromEntries(after))}, heap +${grownMb.toFixed(1)} MB`,
+    );
   });
 });

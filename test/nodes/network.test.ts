@@ -26,7 +26,15 @@ describe('nodes: network targets (c2d-hub on ephemeral ports)', function () {
     for (const p of ['amqps', 'mqtts', 'https']) assert.ok(ports[p]! > 0, p);
     await statusReaches(hubNode, (s) => s.fill === 'green' && String(s.text).includes(`amqps:${ports.amqps}`));
     const ca = fs.readFileSync(path.join(tmp.dir, 'tls', 'cert.pem'), 'utf8');
-    const net = (id: string, role: string, transport: string, deviceId = ''): object => ({ id, type: 'c2d-hub-config', target: 'network', role, transport, deviceId, auth: 'connection-string' });
+    const net = (id: string, role: string, transport: string, deviceId = ''): object => ({
+      id,
+      type: 'c2d-hub-config',
+      target: 'network',
+      role,
+      transport,
+      deviceId,
+      auth: 'connection-string',
+    });
     const flow = [
       ...hubFlow,
       net('nsvc', 'service', 'amqp'),
@@ -100,10 +108,23 @@ describe('nodes: network targets (c2d-hub on ephemeral ports)', function () {
       const h1 = helper.getNode('hub') as unknown as { ready: Promise<void>; ports: Record<string, number> };
       await h1.ready;
       // hub2 asks for the port hub 1 holds now.
-      await deploy([
-        ...baseFlow(tmp.dir, { host: 'localhost', amqpsPort: '0', mqttsPort: '0', httpsPort: '0' }),
-        { id: 'hub2', z: 'f1', type: 'c2d-hub', dataDir: other.dir, host: 'localhost', amqpsPort: String(h1.ports.amqps), mqttsPort: '', httpsPort: '', wires: [[]] },
-      ], 'nodes');
+      await deploy(
+        [
+          ...baseFlow(tmp.dir, { host: 'localhost', amqpsPort: '0', mqttsPort: '0', httpsPort: '0' }),
+          {
+            id: 'hub2',
+            z: 'f1',
+            type: 'c2d-hub',
+            dataDir: other.dir,
+            host: 'localhost',
+            amqpsPort: String(h1.ports.amqps),
+            mqttsPort: '',
+            httpsPort: '',
+            wires: [[]],
+          },
+        ],
+        'nodes',
+      );
       const s = await statusReaches(helper.getNode('hub2'), (x) => x.fill === 'red');
       assert.equal(s.text, 'EADDRINUSE');
     } finally {

@@ -58,13 +58,13 @@ describe('nodes: 100 redeploys under traffic', function () {
       // the rest are not awaited: the redeploy stops c2d-send while they may be in flight.
       helper.getNode('send').receive({ payload: `t${i}`, messageId: `t${i}` });
       while (i % 2 === 0 && !confirmed.has(`t${i}`)) await new Promise<void>((resolve) => (wake = resolve));
-      await deploy(flow(i), "full");
+      await deploy(flow(i), 'full');
       listen();
     }
     // One more send on the settled flow, so the run ends with traffic that surely flows.
     helper.getNode('send').receive({ payload: 'last', messageId: 'last' });
     const missing = (): string[] => [...confirmed].filter((id) => !seen.has(id));
-    while (!confirmed.has("last") || missing().length > 0) {
+    while (!confirmed.has('last') || missing().length > 0) {
       await new Promise<void>((resolve) => (wake = resolve));
     }
     console.log(`      100 redeploys under traffic: ${confirmed.size} sends confirmed, all ${confirmed.size} received (${seen.size} distinct ids seen)`);

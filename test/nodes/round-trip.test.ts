@@ -27,8 +27,13 @@ describe('nodes: round trip on the embedded hub (in-process)', function () {
     const fb = nextMsg(helper.getNode('fbout'));
     const expiry = new Date(Date.now() + 600_000);
     helper.getNode('send').receive({
-      payload: { hello: 'world' }, deviceId: 'dev1', messageId: 'm-1', correlationId: 'c-1', ack: 'full',
-      expiryTimeUtc: expiry.toISOString(), properties: { color: 'red', n: 7 },
+      payload: { hello: 'world' },
+      deviceId: 'dev1',
+      messageId: 'm-1',
+      correlationId: 'c-1',
+      ack: 'full',
+      expiryTimeUtc: expiry.toISOString(),
+      properties: { color: 'red', n: 7 },
     });
     const s = await sent;
     assert.deepEqual({ ...(s.c2d as object), enqueuedTimeUtc: undefined }, { messageId: 'm-1', deviceId: 'dev1', enqueuedTimeUtc: undefined });

@@ -33,7 +33,13 @@ describe('nodes: settlement', function () {
   }
 
   it('manual: c2d-ack completes (msg.action), and feedback says Success', async () => {
-    await start([{ id: 'ack', z: 'f1', type: 'c2d-ack', action: 'msg', wires: [['acked']] }, { id: 'acked', z: 'f1', type: 'helper' }], { settle: 'manual' });
+    await start(
+      [
+        { id: 'ack', z: 'f1', type: 'c2d-ack', action: 'msg', wires: [['acked']] },
+        { id: 'acked', z: 'f1', type: 'helper' },
+      ],
+      { settle: 'manual' },
+    );
     const r = await sendAndGet({ messageId: 'a1' });
     const acked = nextMsg(helper.getNode('acked'));
     const fb = nextMsg(helper.getNode('fbout'));
@@ -43,7 +49,13 @@ describe('nodes: settlement', function () {
   });
 
   it('manual: reject dead-letters (feedback Rejected); abandon delivers again with deliveryCount 1', async () => {
-    await start([{ id: 'ack', z: 'f1', type: 'c2d-ack', action: 'reject', wires: [['acked']] }, { id: 'acked', z: 'f1', type: 'helper' }], { settle: 'manual' });
+    await start(
+      [
+        { id: 'ack', z: 'f1', type: 'c2d-ack', action: 'reject', wires: [['acked']] },
+        { id: 'acked', z: 'f1', type: 'helper' },
+      ],
+      { settle: 'manual' },
+    );
     const r = await sendAndGet({ messageId: 'r1' });
     const fb = nextMsg(helper.getNode('fbout'));
     helper.getNode('ack').receive(r);
@@ -67,7 +79,10 @@ describe('nodes: settlement', function () {
     const twice = new Promise<void>((resolve) => got.on('input', (m: M) => (seen.push(m), seen.length === 2 && resolve())));
     helper.getNode('send').receive({ payload: 'fail-once', messageId: 'x1' });
     await twice;
-    assert.deepEqual(seen.map((m) => m.deliveryCount), [0, 1]);
+    assert.deepEqual(
+      seen.map((m) => m.deliveryCount),
+      [0, 1],
+    );
   });
 
   it('emit: completed right after it is emitted, even while the flow still holds it', async () => {
@@ -79,7 +94,10 @@ describe('nodes: settlement', function () {
 
   it('feedback manual: the batch waits for msg.action complete with msg.batch.lockToken; an unknown token is 412002', async () => {
     await start(
-      [{ id: 'catcher', z: 'f1', type: 'catch', scope: ['fb'], wires: [['caught']] }, { id: 'caught', z: 'f1', type: 'helper' }],
+      [
+        { id: 'catcher', z: 'f1', type: 'catch', scope: ['fb'], wires: [['caught']] },
+        { id: 'caught', z: 'f1', type: 'helper' },
+      ],
       {},
       { settle: 'manual', wires: [['fbout']] },
     );

@@ -9,7 +9,10 @@ import type { NodeAPI, Node, NodeDef } from 'node-red';
 export = function register(RED: NodeAPI): void {
   function Sink(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
-    const on = this.on.bind(this) as unknown as (e: 'input', h: (msg: Record<string, unknown>, send: (m: object) => void, done: (e?: Error) => void) => void) => void;
+    const on = this.on.bind(this) as unknown as (
+      e: 'input',
+      h: (msg: Record<string, unknown>, send: (m: object) => void, done: (e?: Error) => void) => void,
+    ) => void;
     on('input', (msg, send, done) => {
       send(msg);
       if (msg.payload === 'hold') return; // never done: the lock must run out

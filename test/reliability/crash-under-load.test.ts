@@ -107,7 +107,9 @@ describe('reliability: SIGKILL of the c2d-hub process under load', function () {
       const d = DeviceClient.fromConnectionString(cs, { transport, ca: tls.cert, retryPolicy: retry(), connectTimeoutMs: 5000 });
       d.on('error', () => undefined);
       d.on('connected', () => debug(`${id} connected`));
-      d.on('disconnected_retrying', (s: { reason: string; attempt: number; cause?: Error }) => debug(`${id} retrying ${s.attempt}: ${s.reason} ${s.cause?.message ?? ''}`));
+      d.on('disconnected_retrying', (s: { reason: string; attempt: number; cause?: Error }) =>
+        debug(`${id} retrying ${s.attempt}: ${s.reason} ${s.cause?.message ?? ''}`),
+      );
       d.on('disconnected', (s: { reason: string }) => debug(`${id} disconnected for good: ${s.reason}`));
       d.on('message', (m: ReceivedMessage) => {
         const seen = ledger.deliveries.get(m.messageId) ?? [];
@@ -126,12 +128,15 @@ describe('reliability: SIGKILL of the c2d-hub process under load', function () {
       });
       return d;
     });
-    const svc = ServiceClient.fromConnectionString(formatConnectionString({ HostName: `localhost:${amqps}`, SharedAccessKeyName: 'iothubowner', SharedAccessKey: ownerKey }), {
-      ca: tls.cert,
-      retryPolicy: retry(),
-      connectTimeoutMs: 5000,
-      ports: { https },
-    });
+    const svc = ServiceClient.fromConnectionString(
+      formatConnectionString({ HostName: `localhost:${amqps}`, SharedAccessKeyName: 'iothubowner', SharedAccessKey: ownerKey }),
+      {
+        ca: tls.cert,
+        retryPolicy: retry(),
+        connectTimeoutMs: 5000,
+        ports: { https },
+      },
+    );
     svc.on('error', () => undefined);
     // A send cut off by a crash after its commit is sent again with the same messageId (IoT Hub
     // has no duplicate detection): the hub then holds two copies, delivered in one process.
@@ -209,7 +214,8 @@ describe('reliability: SIGKILL of the c2d-hub process under load', function () {
       for (let i = 1; i < at.length; i++) {
         duplicates++;
         if ((at[i] as number) !== (at[i - 1] as number)) continue; // a kill fell between the two
-        if (resent.has(id) || !ledger.accepted.has(id)) resentTwice.push(id); // two copies: the send was in flight at a kill
+        if (resent.has(id) || !ledger.accepted.has(id))
+          resentTwice.push(id); // two copies: the send was in flight at a kill
         else bad.push(`${id} delivered twice with no crash in between`);
       }
     }

@@ -85,7 +85,6 @@ describe('disk trouble: the store folder fills up or turns read-only', function 
       const again = await sendCode(hub, body);
       assert.ok('ok' in again, `the hub serves again after space is freed: ${JSON.stringify(again)}`);
       accepted.add(again.ok);
-
     } finally {
       await hub.close();
     }

@@ -40,9 +40,9 @@ export const mqttCases: fc.Arbitrary<Buffer> = fc.oneof(
     return b;
   }),
   // Any packet type with a claimed length (small, huge, or a malformed 5-byte varint) and random content.
-  fc.tuple(fc.integer({ min: 0, max: 255 }), fc.oneof(fc.nat({ max: 64 }), fc.integer({ min: 256 * 1024, max: 268_435_455 })), fc.boolean(), bytes(64)).map(([h, len, bad, rest]) =>
-    Buffer.concat([Buffer.from([h]), varint(len, bad), rest]),
-  ),
+  fc
+    .tuple(fc.integer({ min: 0, max: 255 }), fc.oneof(fc.nat({ max: 64 }), fc.integer({ min: 256 * 1024, max: 268_435_455 })), fc.boolean(), bytes(64))
+    .map(([h, len, bad, rest]) => Buffer.concat([Buffer.from([h]), varint(len, bad), rest])),
   // A valid CONNECT, then a random packet (before CONNACK and authentication).
   fc.tuple(fc.integer({ min: 0, max: 255 }), bytes(80)).map(([h, rest]) => Buffer.concat([CONNECT, Buffer.from([h]), varint(rest.length, false), rest])),
 );
@@ -60,7 +60,11 @@ const amqpFrame: fc.Arbitrary<Buffer> = fc
     fc.oneof(
       bytes(120),
       // A described performative (0x00 0x53 <code>) with a random or empty list: known codes 0x10..0x18 and others.
-      fc.tuple(fc.integer({ min: 0, max: 0x50 }), bytes(40)).map(([code, rest]) => Buffer.concat([Buffer.from([0x00, 0x53, code]), rest.length ? Buffer.concat([Buffer.from([0xc0, rest.length + 1, 3]), rest]) : Buffer.from([0x45])])),
+      fc
+        .tuple(fc.integer({ min: 0, max: 0x50 }), bytes(40))
+        .map(([code, rest]) =>
+          Buffer.concat([Buffer.from([0x00, 0x53, code]), rest.length ? Buffer.concat([Buffer.from([0xc0, rest.length + 1, 3]), rest]) : Buffer.from([0x45])]),
+        ),
     ),
   )
   .map(([size, doff, type, channel, body]) => {
@@ -106,7 +110,11 @@ const httpPath = fc.oneof(
   fc.array(segment, { maxLength: 6 }).map((s) => `/${s.join('/')}`),
   fc.string({ maxLength: 60 }),
 );
-const query = fc.oneof(fc.constant('?api-version=2021-04-12'), fc.constant(''), fc.string({ maxLength: 40 }).map((s) => `?${s}`));
+const query = fc.oneof(
+  fc.constant('?api-version=2021-04-12'),
+  fc.constant(''),
+  fc.string({ maxLength: 40 }).map((s) => `?${s}`),
+);
 const header = fc.oneof(
   { arbitrary: fc.constantFrom(`Authorization: ${OWNER_TOKEN}`, `Authorization: ${DEVICE_TOKEN}`, 'Content-Type: application/json', 'If-Match: *'), weight: 6 },
   fc.constantFrom(
@@ -144,4 +152,6 @@ export const httpCases: fc.Arbitrary<Buffer> = fc
     body,
     fc.oneof({ arbitrary: fc.constant('HTTP/1.1'), weight: 8 }, fc.constantFrom('HTTP/1.0', 'HTTP/9.9', '')),
   )
-  .map(([m, p, q, hs, b, v]) => Buffer.concat([Buffer.from(`${m} ${p}${q} ${v}\r\nHost: localhost\r\n${hs.join('\r\n')}${hs.length ? '\r\n' : ''}Connection: close\r\n\r\n`, 'latin1'), b]));
+  .map(([m, p, q, hs, b, v]) =>
+    Buffer.concat([Buffer.from(`${m} ${p}${q} ${v}\r\nHost: localhost\r\n${hs.join('\r\n')}${hs.length ? '\r\n' : ''}Connection: close\r\n\r\n`, 'latin1'), b]),
+  );

@@ -102,7 +102,9 @@ describe(`fuzzing: ${CASES} hostile inputs per protocol over TLS; the hub keeps 
         await goodClient[proto]();
       }
       const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
-      console.log(`      ${proto}: ${all.length} cases, heap ${heapMb >= 0 ? '+' : ''}${heapMb.toFixed(1)} MB${proto === 'https' ? `, statuses ${JSON.stringify(Object.fromEntries(statuses))}` : ''}`);
+      console.log(
+        `      ${proto}: ${all.length} cases, heap ${heapMb >= 0 ? '+' : ''}${heapMb.toFixed(1)} MB${proto === 'https' ? `, statuses ${JSON.stringify(Object.fromEntries(statuses))}` : ''}`,
+      );
       assert.deepEqual(findings.slice(0, 10), []);
       assert.ok(heapMb < 100, `heap grew ${heapMb.toFixed(1)} MB`);
     });

@@ -41,7 +41,20 @@ export class HubProcess {
 
   /** Starts the command and resolves once it says it is running (its ports are bound). */
   async start(): Promise<void> {
-    const args = [BIN, '--data', this.dataDir, '--host', '127.0.0.1', '--amqps', String(this.ports.amqps), '--mqtts', String(this.ports.mqtts), '--https', String(this.ports.https), ...this.extraArgs];
+    const args = [
+      BIN,
+      '--data',
+      this.dataDir,
+      '--host',
+      '127.0.0.1',
+      '--amqps',
+      String(this.ports.amqps),
+      '--mqtts',
+      String(this.ports.mqtts),
+      '--https',
+      String(this.ports.https),
+      ...this.extraArgs,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.spawned++;
     this.child = child;

@@ -53,7 +53,11 @@ describe('limits: connections, message size, queue depth and send rate', functio
     const sockets: tls.TLSSocket[] = [];
     try {
       const { amqps, mqtts, https } = rig.ports;
-      assert.deepEqual(await Promise.all([tlsTry(amqps, rig.ca, sockets), tlsTry(mqtts, rig.ca, sockets), tlsTry(https, rig.ca, sockets)]), ['open', 'open', 'open']);
+      assert.deepEqual(await Promise.all([tlsTry(amqps, rig.ca, sockets), tlsTry(mqtts, rig.ca, sockets), tlsTry(https, rig.ca, sockets)]), [
+        'open',
+        'open',
+        'open',
+      ]);
       assert.equal(rig.hub.openConnections(), 3);
       assert.equal(await tlsTry(mqtts, rig.ca, sockets), 'refused');
       assert.equal(await tlsTry(https, rig.ca, sockets), 'refused');

@@ -32,7 +32,16 @@ function packet(type: number, body: Buffer): Buffer {
 }
 /** CONNECT (clean=false, user name and password, `keepAliveS`) then SUBSCRIBE to the device's C2D topic at QoS 1. */
 function mqttConnectAndSubscribe(deviceId: string, password: string, keepAliveS: number): Buffer {
-  const connect = packet(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc0, 0, keepAliveS]), str(deviceId), str(buildMqttUsername({ host: 'localhost', deviceId, params: {} })), str(password)]));
+  const connect = packet(
+    0x10,
+    Buffer.concat([
+      str('MQTT'),
+      Buffer.from([4, 0xc0, 0, keepAliveS]),
+      str(deviceId),
+      str(buildMqttUsername({ host: 'localhost', deviceId, params: {} })),
+      str(password),
+    ]),
+  );
   const subscribe = packet(0x82, Buffer.concat([Buffer.from([0, 1]), str(`devices/${deviceId}/messages/devicebound/#`), Buffer.from([1])]));
   return Buffer.concat([connect, subscribe]);
 }

@@ -41,7 +41,10 @@ function runSoak(out: string): Promise<{ code: number | null; output: string }> 
   });
 }
 
-const count = (r: Result, re: RegExp): number => Object.entries(r.tally).filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v.count, 0);
+const count = (r: Result, re: RegExp): number =>
+  Object.entries(r.tally)
+    .filter(([k]) => re.test(k))
+    .reduce((a, [, v]) => a + v.count, 0);
 
 describe('soak: 3 minutes of the ci profile (accounting and errors; timing not judged)', function () {
   this.timeout(12 * 60_000);
@@ -92,12 +95,18 @@ describe('soak: 3 minutes of the ci profile (accounting and errors; timing not j
     assert.ok(c, 'no accounting criterion in the result');
     assert.equal(result.account.fates.lost, 0, c.detail);
     assert.deepEqual(result.account.violations, {});
-    assert.deepEqual(result.checks.filter((x) => !x.ok), []);
+    assert.deepEqual(
+      result.checks.filter((x) => !x.ok),
+      [],
+    );
     assert.ok(c.met, c.detail);
   });
 
   it('delivers no completed message again except across a dropped connection or a lock expiry', () => {
-    assert.deepEqual(Object.keys(result.tally).filter((k) => k.includes('violation')), []);
+    assert.deepEqual(
+      Object.keys(result.tally).filter((k) => k.includes('violation')),
+      [],
+    );
   });
 
   it('has no unhandled rejection, uncaught exception or unexpected error in any process or log', () => {

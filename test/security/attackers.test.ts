@@ -61,7 +61,10 @@ describe('security: attackers are refused as IoT Hub refuses them, and the hub k
     certUnknown = unknown;
     await rig.hub.hub.registry.createDevice({
       deviceId: 'devX',
-      authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: known.fingerprint.replace(/:/g, '').toUpperCase(), secondaryThumbprint: null } },
+      authentication: {
+        type: 'selfSigned',
+        x509Thumbprint: { primaryThumbprint: known.fingerprint.replace(/:/g, '').toUpperCase(), secondaryThumbprint: null },
+      },
     });
   });
   after(() => rig.close());
@@ -96,8 +99,18 @@ describe('security: attackers are refused as IoT Hub refuses them, and the hub k
     const tampered = tokA.replace(/sig=([^&]+)/, (_m, s: string) => `sig=${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}`);
 
     const attempts: Attempt[] = [
-      { attempt: 'MQTT connect with a wrong key', expected: 'CONNACK 5', match: /^CONNACK 5$/, run: async () => mqttOutcome(await rig.mqtt('devA', rig.deviceToken('devA', keyB))) },
-      { attempt: 'MQTT connect with an expired token', expected: 'CONNACK 5', match: /^CONNACK 5$/, run: async () => mqttOutcome(await rig.mqtt('devA', rig.deviceToken('devA', keyA, -3600))) },
+      {
+        attempt: 'MQTT connect with a wrong key',
+        expected: 'CONNACK 5',
+        match: /^CONNACK 5$/,
+        run: async () => mqttOutcome(await rig.mqtt('devA', rig.deviceToken('devA', keyB))),
+      },
+      {
+        attempt: 'MQTT connect with an expired token',
+        expected: 'CONNACK 5',
+        match: /^CONNACK 5$/,
+        run: async () => mqttOutcome(await rig.mqtt('devA', rig.deviceToken('devA', keyA, -3600))),
+      },
       { attempt: "MQTT as B with A's token", expected: 'CONNACK 5', match: /^CONNACK 5$/, run: async () => mqttOutcome(await rig.mqtt('devB', tokA)) },
       {
         attempt: "MQTT device A subscribes to B's queue",
@@ -111,8 +124,18 @@ describe('security: attackers are refused as IoT Hub refuses them, and the hub k
           return r;
         },
       },
-      { attempt: 'MQTT a disabled device connects', expected: 'CONNACK 5', match: /^CONNACK 5$/, run: async () => mqttOutcome(await rig.mqtt('devOff', rig.deviceToken('devOff'))) },
-      { attempt: 'MQTT a token with a tampered signature', expected: 'CONNACK 5', match: /^CONNACK 5$/, run: async () => mqttOutcome(await rig.mqtt('devA', tampered)) },
+      {
+        attempt: 'MQTT a disabled device connects',
+        expected: 'CONNACK 5',
+        match: /^CONNACK 5$/,
+        run: async () => mqttOutcome(await rig.mqtt('devOff', rig.deviceToken('devOff'))),
+      },
+      {
+        attempt: 'MQTT a token with a tampered signature',
+        expected: 'CONNACK 5',
+        match: /^CONNACK 5$/,
+        run: async () => mqttOutcome(await rig.mqtt('devA', tampered)),
+      },
       {
         attempt: "MQTT a token whose sr is widened to 'localhost/devices'",
         expected: 'CONNACK 5',
@@ -139,9 +162,24 @@ describe('security: attackers are refused as IoT Hub refuses them, and the hub k
           return got.some((b) => b[0] === 0x20) ? 'CONNACK sent' : 'closed without CONNACK';
         },
       },
-      { attempt: 'AMQP put-token with a wrong key', expected: 'put-token 401', match: /^put-token 401$/, run: () => amqpDevice(rig.deviceToken('devA', keyB), 'localhost/devices/devA') },
-      { attempt: 'AMQP put-token with an expired token', expected: 'put-token 401', match: /^put-token 401$/, run: () => amqpDevice(rig.deviceToken('devA', keyA, -3600), 'localhost/devices/devA') },
-      { attempt: "AMQP A's token put for B's audience", expected: 'put-token 401', match: /^put-token 401$/, run: () => amqpDevice(tokA, 'localhost/devices/devB') },
+      {
+        attempt: 'AMQP put-token with a wrong key',
+        expected: 'put-token 401',
+        match: /^put-token 401$/,
+        run: () => amqpDevice(rig.deviceToken('devA', keyB), 'localhost/devices/devA'),
+      },
+      {
+        attempt: 'AMQP put-token with an expired token',
+        expected: 'put-token 401',
+        match: /^put-token 401$/,
+        run: () => amqpDevice(rig.deviceToken('devA', keyA, -3600), 'localhost/devices/devA'),
+      },
+      {
+        attempt: "AMQP A's token put for B's audience",
+        expected: 'put-token 401',
+        match: /^put-token 401$/,
+        run: () => amqpDevice(tokA, 'localhost/devices/devB'),
+      },
       {
         attempt: "AMQP device A attaches to B's queue",
         expected: 'attach refused unauthorized-access (401003)',
@@ -172,7 +210,12 @@ describe('security: attackers are refused as IoT Hub refuses them, and the hub k
         match: /^(put-token 401|attach refused amqp:unauthorized-access: 401003)$/,
         run: () => amqpAttach(rig.policyToken('registryRead'), 'localhost', 'sender', '/messages/devicebound'),
       },
-      { attempt: 'HTTP receive without Authorization', expected: '401003', match: /^401003$/, run: async () => httpCode(await rig.request('GET', `/devices/devA/messages/devicebound?${API}`)) },
+      {
+        attempt: 'HTTP receive without Authorization',
+        expected: '401003',
+        match: /^401003$/,
+        run: async () => httpCode(await rig.request('GET', `/devices/devA/messages/devicebound?${API}`)),
+      },
       {
         attempt: "HTTP device A settles B's lock token on B's path",
         expected: '401003',
@@ -239,7 +282,12 @@ describe('security: attackers are refused as IoT Hub refuses them, and the hub k
         expected: '400004',
         match: /^400004$/,
         run: async () => {
-          const r = await rig.request('PUT', `/devices/..?${API}`, { ...auth(rig.policyToken('iothubowner')), 'content-type': 'application/json' }, JSON.stringify({ deviceId: '..' }));
+          const r = await rig.request(
+            'PUT',
+            `/devices/..?${API}`,
+            { ...auth(rig.policyToken('iothubowner')), 'content-type': 'application/json' },
+            JSON.stringify({ deviceId: '..' }),
+          );
           return httpCode(r);
         },
       },

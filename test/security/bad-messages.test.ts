@@ -75,7 +75,13 @@ describe('bad messages get IoT Hub errors, and the hub keeps serving', function 
     const tok = rig.deviceToken('d1');
     const latin = await new Promise<string>((resolve) => {
       const s = tls.connect({ host: '127.0.0.1', port: rig.ports.https, ca: rig.ca, servername: 'localhost' }, () => {
-        s.end(Buffer.concat([Buffer.from(`GET /devices/d1/messages/devicebound?${API} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: `), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('\r\n\r\n')]));
+        s.end(
+          Buffer.concat([
+            Buffer.from(`GET /devices/d1/messages/devicebound?${API} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: `),
+            Buffer.from([0xff, 0xfe, 0x80]),
+            Buffer.from('\r\n\r\n'),
+          ]),
+        );
       });
       let out = '';
       s.on('data', (b: Buffer) => (out += b.toString('latin1')));
@@ -85,7 +91,12 @@ describe('bad messages get IoT Hub errors, and the hub keeps serving', function 
     assert.equal(latin, '401');
     assert.equal(httpCode(await rig.request('DELETE', `/devices/d1/messages/devicebound/not-a-lock?${API}`, { authorization: tok })), '412002');
     assert.equal(httpCode(await rig.request('POST', `/devices/d1/messages/devicebound/x/abandon/more?${API}`, { authorization: tok })), '404000');
-    const big = await rig.request('POST', `/devices/d1/messages/events?${API}`, { authorization: tok, 'content-type': 'application/octet-stream' }, Buffer.alloc(300 * 1024));
+    const big = await rig.request(
+      'POST',
+      `/devices/d1/messages/events?${API}`,
+      { authorization: tok, 'content-type': 'application/octet-stream' },
+      Buffer.alloc(300 * 1024),
+    );
     assert.equal(big.status, 413);
     // Still serving: the device gets the good message.
     const got = await rig.request('GET', `/devices/d1/messages/devicebound?${API}`, { authorization: tok });

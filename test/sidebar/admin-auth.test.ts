@@ -69,7 +69,9 @@ describe('sidebar admin routes under adminAuth (real Node-RED 4.1)', function ()
   });
 
   it('a read-only user: state without keys, and 403 on every change and on connection strings', async () => {
-    const key = (await call<{ connectionStrings: Record<string, string> }>(red, 'GET', `${dev}/connection-strings`, tokens.admin)).body.connectionStrings.mqtts!.split('SharedAccessKey=')[1]!;
+    const key = (
+      await call<{ connectionStrings: Record<string, string> }>(red, 'GET', `${dev}/connection-strings`, tokens.admin)
+    ).body.connectionStrings.mqtts!.split('SharedAccessKey=')[1]!;
     assert.ok(key.length > 20);
     for (const [method, route] of READS) {
       const r = await call(red, method, route, tokens.viewer);
@@ -117,7 +119,7 @@ describe('sidebar admin routes under adminAuth (real Node-RED 4.1)', function ()
     });
   }
 
-  it('no key or connection string in Node-RED\'s log', async () => {
+  it("no key or connection string in Node-RED's log", async () => {
     const cs = (await call<{ connectionStrings: Record<string, string> }>(red, 'GET', `${dev}/connection-strings`, tokens.admin)).body.connectionStrings.mqtts!;
     const key = cs.split('SharedAccessKey=')[1]!;
     assert.ok(!red.log().includes(key));

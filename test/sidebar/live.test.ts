@@ -69,7 +69,7 @@ describe('sidebar live updates (one hub, injected clock)', () => {
     t.clock.advance(5_000);
     // Quiet: at most the report of the last second with traffic, once it has ended; then nothing.
     assert.ok(updates.length <= n + 1);
-    if (updates.length === n + 1) assert.equal(updates[n]!.clock % 1000, 0, 'a second\'s report comes as it ends');
+    if (updates.length === n + 1) assert.equal(updates[n]!.clock % 1000, 0, "a second's report comes as it ends");
     const m = updates.length;
     t.clock.advance(5_000);
     assert.equal(updates.length, m, 'quiet: no more updates');
@@ -91,11 +91,20 @@ describe('sidebar live updates (one hub, injected clock)', () => {
     assert.deepEqual(last.rates.out.slice(-2), [2, 0]);
     const history = live.rates(300, t.clock.now());
     assert.equal(history.in.length, 300);
-    assert.equal(history.in.reduce((a, b) => a + b, 0), 4);
-    assert.equal(history.out.reduce((a, b) => a + b, 0), 2);
+    assert.equal(
+      history.in.reduce((a, b) => a + b, 0),
+      4,
+    );
+    assert.equal(
+      history.out.reduce((a, b) => a + b, 0),
+      2,
+    );
     // Five minutes later the counts have left the window.
     t.clock.advance(301_000);
-    assert.equal(live.rates(300).in.reduce((a, b) => a + b, 0), 0);
+    assert.equal(
+      live.rates(300).in.reduce((a, b) => a + b, 0),
+      0,
+    );
   });
 
   it('names the devices that changed, and says "many" (null) beyond maxChangedDevices', async () => {
@@ -116,7 +125,7 @@ describe('sidebar live updates (one hub, injected clock)', () => {
     assert.equal(updates.pop()!.changed, null);
   });
 
-  it('keeps each device\'s last activity, and forgets a deleted device', async () => {
+  it("keeps each device's last activity, and forgets a deleted device", async () => {
     await open();
     await send(1);
     const at = t.clock.now();

@@ -67,7 +67,7 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     tmp.remove();
   });
 
-  it('lists the deployed hubs, and a hub\'s summary: ports, counts, limits, rate history', async () => {
+  it("lists the deployed hubs, and a hub's summary: ports, counts, limits, rate history", async () => {
     await start();
     const hubs = await admin<M[]>('get', '/c2d/hubs');
     assert.equal(hubs.status, 200);
@@ -77,7 +77,8 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     assert.equal(s.status, 200);
     assert.equal(s.body.hubName, 'localhost');
     assert.deepEqual(s.body.ports, {});
-    for (const [k, v] of Object.entries({ devices: 2, connectedDevices: 0, queued: 1, locked: 0, deadLetters: 0, feedbackPending: 0, feedbackBatches: 0 })) assert.equal(s.body[k], v, k);
+    for (const [k, v] of Object.entries({ devices: 2, connectedDevices: 0, queued: 1, locked: 0, deadLetters: 0, feedbackPending: 0, feedbackBatches: 0 }))
+      assert.equal(s.body[k], v, k);
     assert.equal((s.body.limits as M).maxQueueDepth, 50);
     const rates = s.body.rates as { in: number[]; out: number[] };
     assert.equal(rates.in.length, 300);
@@ -99,12 +100,26 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     assert.equal(page.body.total, 10_002);
     assert.equal(page.body.items.length, 52);
     // In id order: demo-device, dev-00000 ... dev-09999, other.
-    assert.deepEqual(page.body.items.slice(-3).map((d) => d.deviceId), ['dev-09998', 'dev-09999', 'other']);
-    assert.deepEqual(page.body.items.at(-2), { deviceId: 'dev-09999', status: 'enabled', connections: [], pending: 1, locked: 0, deadLetters: 0, lastActivityUtc: page.body.items.at(-2)!.lastActivityUtc });
+    assert.deepEqual(
+      page.body.items.slice(-3).map((d) => d.deviceId),
+      ['dev-09998', 'dev-09999', 'other'],
+    );
+    assert.deepEqual(page.body.items.at(-2), {
+      deviceId: 'dev-09999',
+      status: 'enabled',
+      connections: [],
+      pending: 1,
+      locked: 0,
+      deadLetters: 0,
+      lastActivityUtc: page.body.items.at(-2)!.lastActivityUtc,
+    });
     assert.ok(took < 2_000, `a page of 10,000 devices took ${took} ms`);
     const filtered = await admin<{ total: number; items: M[] }>('get', `${base}/devices?filter=DEV-0999&limit=5`);
     assert.equal(filtered.body.total, 10, 'case-insensitive part of the id');
-    assert.deepEqual(filtered.body.items.map((d) => d.deviceId), ['dev-09990', 'dev-09991', 'dev-09992', 'dev-09993', 'dev-09994']);
+    assert.deepEqual(
+      filtered.body.items.map((d) => d.deviceId),
+      ['dev-09990', 'dev-09991', 'dev-09992', 'dev-09993', 'dev-09994'],
+    );
     for (const q of ['limit=0', 'limit=501', 'offset=-1', 'offset=x']) {
       const bad = await admin('get', `${base}/devices?${q}`);
       assert.equal(bad.status, 400, q);
@@ -112,9 +127,15 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     }
   });
 
-  it('a test message with body, properties and ack shows in the queue; cancel takes it out with its trace; bad input gets IoT Hub\'s codes', async () => {
+  it("a test message with body, properties and ack shows in the queue; cancel takes it out with its trace; bad input gets IoT Hub's codes", async () => {
     await start();
-    const sent = await admin('post', `${base}/devices/demo-device/messages`, { body: '{"a":1}', properties: { room: 'hall' }, ack: 'full', messageId: 'm-1', contentType: 'application/json' });
+    const sent = await admin('post', `${base}/devices/demo-device/messages`, {
+      body: '{"a":1}',
+      properties: { room: 'hall' },
+      ack: 'full',
+      messageId: 'm-1',
+      contentType: 'application/json',
+    });
     assert.equal(sent.status, 201);
     assert.equal(sent.body.messageId, 'm-1');
     const d = await admin<M & { queue: M[] }>('get', `${base}/devices/demo-device`);
@@ -137,7 +158,10 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     const cancelled = await admin('delete', `${base}/devices/demo-device/messages/m-1`);
     assert.deepEqual([cancelled.status, cancelled.body], [200, { cancelled: 1 }]);
     const trace = await admin<{ entries: M[] }>('get', `${base}/trace/m-1`);
-    assert.deepEqual(trace.body.entries.map((e) => e.event), ['enqueued', 'delivered', 'abandoned', 'cancelled', 'feedback']);
+    assert.deepEqual(
+      trace.body.entries.map((e) => e.event),
+      ['enqueued', 'delivered', 'abandoned', 'cancelled', 'feedback'],
+    );
     for (const [path, body, status, code] of [
       [`${base}/devices/demo-device/messages`, { body: 'x', ack: 'sometimes' }, 400, 400004],
       [`${base}/devices/demo-device/messages`, { body: 'x', properties: { n: 1 } }, 400, 400004],
@@ -189,15 +213,27 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     }
     const d = await admin<M & { deadLetterPage: { total: number; items: M[] } }>('get', `${base}/devices/demo-device`);
     assert.equal(d.body.deadLetters, 2);
-    assert.deepEqual(d.body.deadLetterPage.items.map((x) => [x.messageId, x.reason]), [['r-1', 'Rejected'], ['r-2', 'Rejected']]);
+    assert.deepEqual(
+      d.body.deadLetterPage.items.map((x) => [x.messageId, x.reason]),
+      [
+        ['r-1', 'Rejected'],
+        ['r-2', 'Rejected'],
+      ],
+    );
     const [first, second] = d.body.deadLetterPage.items as Array<{ sequenceNumber: number }>;
     const requeued = await admin('post', `${base}/devices/demo-device/dead-letters/${first!.sequenceNumber}/requeue`);
     assert.equal(requeued.status, 201);
     assert.equal(requeued.body.messageId, 'r-1');
     assert.notEqual(requeued.body.sequenceNumber, first!.sequenceNumber);
     const after = await admin<M & { queue: M[]; deadLetterPage: { items: M[] } }>('get', `${base}/devices/demo-device`);
-    assert.deepEqual(after.body.queue.map((m) => [m.messageId, m.deliveryCount]), [['r-1', 0]]);
-    assert.deepEqual(after.body.deadLetterPage.items.map((m) => m.messageId), ['r-2']);
+    assert.deepEqual(
+      after.body.queue.map((m) => [m.messageId, m.deliveryCount]),
+      [['r-1', 0]],
+    );
+    assert.deepEqual(
+      after.body.deadLetterPage.items.map((m) => m.messageId),
+      ['r-2'],
+    );
     const deleted = await admin('delete', `${base}/devices/demo-device/dead-letters/${second!.sequenceNumber}`);
     assert.equal(deleted.status, 200);
     assert.equal((await admin('get', `${base}/devices/demo-device`)).body.deadLetters, 0);
@@ -222,8 +258,13 @@ describe('sidebar admin routes and live updates (Node-RED runtime, c2d-hub node)
     await hub.send('new-one', { body: Buffer.from('b') });
     assert.deepEqual((await admin('delete', `${base}/devices/new-one/messages`)).body, { purged: 2 });
     // Every read route, with what it answers, holds no key of any device or policy.
-    const keys = [...hub.registry.deviceIds().flatMap((id) => Object.values(hub.registry.getDevice(id)!.authentication.symmetricKey)), ...hub.registry.listPolicies().flatMap((p) => [p.primaryKey, p.secondaryKey])].filter(Boolean) as string[];
-    const reads = await Promise.all(['/c2d/hubs', base, `${base}/devices`, `${base}/devices/new-one`, `${base}/devices/demo-device`, `${base}/trace/x`].map((p) => admin('get', p)));
+    const keys = [
+      ...hub.registry.deviceIds().flatMap((id) => Object.values(hub.registry.getDevice(id)!.authentication.symmetricKey)),
+      ...hub.registry.listPolicies().flatMap((p) => [p.primaryKey, p.secondaryKey]),
+    ].filter(Boolean) as string[];
+    const reads = await Promise.all(
+      ['/c2d/hubs', base, `${base}/devices`, `${base}/devices/new-one`, `${base}/devices/demo-device`, `${base}/trace/x`].map((p) => admin('get', p)),
+    );
     for (const r of reads) for (const k of keys) assert.ok(!JSON.stringify(r.body).includes(k), 'a key in a read answer');
     assert.deepEqual((await admin('delete', `${base}/devices/new-one`)).body, { deviceId: 'new-one', deleted: true });
     assert.equal((await admin('get', `${base}/devices/new-one`)).body.code, 404001);

@@ -11,7 +11,10 @@ import { C2DError } from '../../lib/common/errors';
 const KEY = 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=';
 
 function refuses(cs: string, words: RegExp): void {
-  assert.throws(() => parseDeviceConnectionString(cs), (e: unknown) => e instanceof C2DError && e.code === 400004 && words.test(e.message));
+  assert.throws(
+    () => parseDeviceConnectionString(cs),
+    (e: unknown) => e instanceof C2DError && e.code === 400004 && words.test(e.message),
+  );
 }
 
 describe('connection strings', () => {
@@ -46,7 +49,10 @@ describe('connection strings', () => {
     const cs = `HostName=h.azure-devices.net;DeviceId=d;ModuleId=m1;SharedAccessKey=${KEY}`;
     refuses(cs, /ModuleId=m1.*modules are not supported/);
     refuses(cs.replace('ModuleId', 'moduleid'), /modules are not supported/);
-    assert.throws(() => parseConnectionString(`HostName=h;ModuleId=m;SharedAccessKeyName=s;SharedAccessKey=${KEY}`), (e: unknown) => e instanceof C2DError && e.code === 400004);
+    assert.throws(
+      () => parseConnectionString(`HostName=h;ModuleId=m;SharedAccessKeyName=s;SharedAccessKey=${KEY}`),
+      (e: unknown) => e instanceof C2DError && e.code === 400004,
+    );
   });
 
   it('splits host and port', () => {

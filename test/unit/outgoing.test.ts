@@ -9,7 +9,10 @@ describe('toOutgoing (the send arguments every client shares)', () => {
 
   for (const ttlMs of [0, -1, Number.NaN, Infinity, '5000' as unknown as number]) {
     it(`refuses ttlMs ${String(ttlMs)} with 400011 MessageExpiryTimeInvalid`, () => {
-      assert.throws(() => toOutgoing(Buffer.from('x'), { ttlMs }), (e: { code?: number; message?: string }) => e.code === 400011 && /ttlMs must be a positive number of milliseconds/.test(String(e.message)));
+      assert.throws(
+        () => toOutgoing(Buffer.from('x'), { ttlMs }),
+        (e: { code?: number; message?: string }) => e.code === 400011 && /ttlMs must be a positive number of milliseconds/.test(String(e.message)),
+      );
     });
   }
 });

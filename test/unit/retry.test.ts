@@ -16,14 +16,40 @@ describe('retry policies', () => {
     assert.equal(lost.code, 'ECONNRESET');
     assert.equal(lost.message, 'The MQTT connection was lost.');
     assert.equal(classifyError(lost), 'transient');
-    const made = [errors.invalid('a'), errors.unauthorized('b'), errors.unavailable('c'), errors.notFound('d'), errors.badExpiry('e'), errors.expiryOutOfRange('f'), errors.precondition('g'), errors.linkConflict('h'), errors.internal('i')];
-    assert.deepEqual(made.map((e) => [e.code, e.message]), [[400004, 'a'], [401003, 'b'], [503001, 'c'], [404001, 'd'], [400011, 'e'], [403009, 'f'], [412001, 'g'], [409002, 'h'], [500001, 'i']]);
+    const made = [
+      errors.invalid('a'),
+      errors.unauthorized('b'),
+      errors.unavailable('c'),
+      errors.notFound('d'),
+      errors.badExpiry('e'),
+      errors.expiryOutOfRange('f'),
+      errors.precondition('g'),
+      errors.linkConflict('h'),
+      errors.internal('i'),
+    ];
+    assert.deepEqual(
+      made.map((e) => [e.code, e.message]),
+      [
+        [400004, 'a'],
+        [401003, 'b'],
+        [503001, 'c'],
+        [404001, 'd'],
+        [400011, 'e'],
+        [403009, 'f'],
+        [412001, 'g'],
+        [409002, 'h'],
+        [500001, 'i'],
+      ],
+    );
   });
 
   it('backs off exponentially with bounded jitter and stops after maxElapsed', () => {
     const p = new ExponentialBackoffWithJitter({ initialDelayMs: 100, maxDelayMs: 1000, maxElapsedMs: 5000, random: () => 0.5 });
     const net = Object.assign(new Error('x'), { code: 'ECONNREFUSED' });
-    assert.deepEqual([1, 2, 3, 4, 5].map((a) => p.nextDelayMs(a, net)), [100, 200, 400, 800, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((a) => p.nextDelayMs(a, net)),
+      [100, 200, 400, 800, 1000],
+    );
     assert.equal(p.shouldRetry(net, 3, 4999), true);
     assert.equal(p.shouldRetry(net, 3, 5000), false);
     assert.equal(p.shouldRetry(new C2DError('IotHubUnauthorized', 'no'), 1, 0), false);

@@ -29,7 +29,11 @@ describe('SAS tokens', () => {
     const p = parseSas(`${t}&skn=`);
     assert.equal(p.keyName, undefined);
     assert.equal(sasSignedWith(p, [key]), true);
-    assert.throws(() => parseSas(`${t}&skn=&skn=`), (e: unknown) => e instanceof C2DError && e.code === 401003, 'twice is still refused');
+    assert.throws(
+      () => parseSas(`${t}&skn=&skn=`),
+      (e: unknown) => e instanceof C2DError && e.code === 401003,
+      'twice is still refused',
+    );
   });
 
   it('detects a tampered signature, resource or expiry', () => {
@@ -65,9 +69,19 @@ describe('SAS tokens', () => {
     assert.equal(sasCovers('amqps://localhost:5671/', 'localhost'), true);
   });
 
-  for (const bad of ['', 'sr=a&sig=b&se=1', 'SharedAccessSignature sr=a&sig=b', 'SharedAccessSignature sr=a&sig=b&se=x', 'SharedAccessSignature sr=a&sr=a&sig=b&se=1', 'SharedAccessSignature sr=%E0%A4%A&sig=b&se=1']) {
+  for (const bad of [
+    '',
+    'sr=a&sig=b&se=1',
+    'SharedAccessSignature sr=a&sig=b',
+    'SharedAccessSignature sr=a&sig=b&se=x',
+    'SharedAccessSignature sr=a&sr=a&sig=b&se=1',
+    'SharedAccessSignature sr=%E0%A4%A&sig=b&se=1',
+  ]) {
     it(`refuses malformed token ${JSON.stringify(bad)} with 401003`, () => {
-      assert.throws(() => parseSas(bad), (e: unknown) => e instanceof C2DError && e.code === 401003);
+      assert.throws(
+        () => parseSas(bad),
+        (e: unknown) => e instanceof C2DError && e.code === 401003,
+      );
     });
   }
 });

@@ -79,20 +79,32 @@ describe('X.509 CA: certificateAuthority devices in the engine', function () {
 
     it('is registered as IoT Hub registers it: several CAs, PEM bundles and DER, each once', async () => {
       const cas = new TrustedCas([bundle(pki.root, other.root), other.intermediate1.x.raw, pki.root.cert]);
-      assert.deepEqual(cas.list().map((c) => c.subject), ['CN=Contoso Root CA', 'CN=Fabrikam Root CA', 'CN=Fabrikam Intermediate 1']);
+      assert.deepEqual(
+        cas.list().map((c) => c.subject),
+        ['CN=Contoso Root CA', 'CN=Fabrikam Root CA', 'CN=Fabrikam Intermediate 1'],
+      );
     });
   });
 
   describe('refusals (401003, saying why)', () => {
     it('a certificate whose CN is another device', async () => {
       const dev = await deviceOf(pki, 'dev2');
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev, pki.intermediate2, pki.intermediate1)), refused(/subject is CN=dev2, but a certificateAuthority device must present a certificate with CN=dev1/));
+      assert.throws(
+        () => hub.auth.authenticateX509('dev1', presented(dev, pki.intermediate2, pki.intermediate1)),
+        refused(/subject is CN=dev2, but a certificateAuthority device must present a certificate with CN=dev1/),
+      );
     });
 
     it('a chain that leads to a CA not registered on the hub (a root the device sends along is no anchor)', async () => {
       const dev = await deviceOf(other, 'dev1');
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev, other.intermediate2, other.intermediate1, other.root)), refused(/ends at 'CN=Fabrikam Root CA', which is not a CA certificate registered on this hub/));
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev, other.intermediate2, other.intermediate1)), refused(/No certificate sent or registered issued 'CN=Fabrikam Intermediate 1'/));
+      assert.throws(
+        () => hub.auth.authenticateX509('dev1', presented(dev, other.intermediate2, other.intermediate1, other.root)),
+        refused(/ends at 'CN=Fabrikam Root CA', which is not a CA certificate registered on this hub/),
+      );
+      assert.throws(
+        () => hub.auth.authenticateX509('dev1', presented(dev, other.intermediate2, other.intermediate1)),
+        refused(/No certificate sent or registered issued 'CN=Fabrikam Intermediate 1'/),
+      );
     });
 
     it('a device certificate sent without its intermediates', async () => {
@@ -137,22 +149,33 @@ describe('X.509 CA: certificateAuthority devices in the engine', function () {
     it('a certificate signed by one that is not a CA (with a key usage without keyCertSign, or none)', async () => {
       const device = await issue('Contoso Intermediate 3', { issuer: pki.intermediate2 });
       const dev = await issue('dev1', { issuer: device });
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev, device, pki.intermediate2, pki.intermediate1)), refused(/'CN=Contoso Intermediate 3' has the name of the issuer of 'CN=dev1' but may not have issued it/));
+      assert.throws(
+        () => hub.auth.authenticateX509('dev1', presented(dev, device, pki.intermediate2, pki.intermediate1)),
+        refused(/'CN=Contoso Intermediate 3' has the name of the issuer of 'CN=dev1' but may not have issued it/),
+      );
       const bare = await issue('Contoso Intermediate 3', { issuer: pki.intermediate2, bare: true });
       const dev2 = await issue('dev1', { issuer: bare });
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev2, bare, pki.intermediate2, pki.intermediate1)), refused(/'CN=Contoso Intermediate 3' signed 'CN=dev1' but is not a CA certificate/));
+      assert.throws(
+        () => hub.auth.authenticateX509('dev1', presented(dev2, bare, pki.intermediate2, pki.intermediate1)),
+        refused(/'CN=Contoso Intermediate 3' signed 'CN=dev1' but is not a CA certificate/),
+      );
     });
 
     it('an intermediate forged with the right name but another key', async () => {
       const forged = await issue('Contoso Intermediate 2', { ca: true, issuer: pki.intermediate1 });
       const dev = await deviceOf(pki, 'dev1');
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(dev, forged, pki.intermediate1)), refused(/'CN=dev1' names 'CN=Contoso Intermediate 2' as its issuer, but that certificate's key did not sign it/));
+      assert.throws(
+        () => hub.auth.authenticateX509('dev1', presented(dev, forged, pki.intermediate1)),
+        refused(/'CN=dev1' names 'CN=Contoso Intermediate 2' as its issuer, but that certificate's key did not sign it/),
+      );
     });
-
 
     it('a self-signed certificate (even with CN = the device id): a certificateAuthority device has no thumbprint', async () => {
       const self = await issue('dev1');
-      await hub.registry.updateDevice({ deviceId: 'dev1', authentication: { type: 'certificateAuthority', x509Thumbprint: { primaryThumbprint: self.x.fingerprint.replace(/:/g, '') } } });
+      await hub.registry.updateDevice({
+        deviceId: 'dev1',
+        authentication: { type: 'certificateAuthority', x509Thumbprint: { primaryThumbprint: self.x.fingerprint.replace(/:/g, '') } },
+      });
       assert.throws(() => hub.auth.authenticateX509('dev1', presented(self)), refused(/ends at 'CN=dev1', which is not a CA certificate registered/));
     });
 
@@ -171,7 +194,10 @@ describe('X.509 CA: certificateAuthority devices in the engine', function () {
       for (let i = 3; i <= MAX_CHAIN_DEPTH + 1; i++) intermediates.unshift(await issue(`Contoso Intermediate ${i}`, { ca: true, issuer: intermediates[0] }));
       // intermediates = [9, 8, ..., 3, 2]. The device, then 8..2 and 1 below the registered root: nine certificates.
       const long = await issue('dev1', { issuer: intermediates[1] });
-      assert.throws(() => hub.auth.authenticateX509('dev1', presented(long, ...intermediates.slice(1), pki.intermediate1)), refused(/longer than 8 certificates/));
+      assert.throws(
+        () => hub.auth.authenticateX509('dev1', presented(long, ...intermediates.slice(1), pki.intermediate1)),
+        refused(/longer than 8 certificates/),
+      );
       // The device, then 7..2 and 1: eight.
       const fits = await issue('dev1', { issuer: intermediates[2] });
       hub.auth.authenticateX509('dev1', presented(fits, ...intermediates.slice(2), pki.intermediate1));
@@ -182,7 +208,10 @@ describe('X.509 CA: certificateAuthority devices in the engine', function () {
       try {
         await h.registry.createDevice({ deviceId: 'dev1', authentication: { type: 'certificateAuthority' } });
         const dev = await deviceOf(pki, 'dev1');
-        assert.throws(() => h.auth.authenticateX509('dev1', presented(dev, pki.intermediate2, pki.intermediate1, pki.root)), refused(/No CA certificate is registered on this hub/));
+        assert.throws(
+          () => h.auth.authenticateX509('dev1', presented(dev, pki.intermediate2, pki.intermediate1, pki.root)),
+          refused(/No CA certificate is registered on this hub/),
+        );
       } finally {
         await h.close();
       }
@@ -192,10 +221,16 @@ describe('X.509 CA: certificateAuthority devices in the engine', function () {
   describe('selfSigned devices next to CA ones', () => {
     it('a selfSigned device still authenticates by thumbprint, and a CA-signed certificate with its CN does not get it in', async () => {
       const self = await issue('selfdev');
-      await hub.registry.createDevice({ deviceId: 'selfdev', authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: self.x.fingerprint256.replace(/:/g, '') } } });
+      await hub.registry.createDevice({
+        deviceId: 'selfdev',
+        authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: self.x.fingerprint256.replace(/:/g, '') } },
+      });
       hub.auth.authenticateX509('selfdev', presented(self));
       const signed = await deviceOf(pki, 'selfdev');
-      assert.throws(() => hub.auth.authenticateX509('selfdev', presented(signed, pki.intermediate2, pki.intermediate1)), refused(/does not match the device thumbprint/));
+      assert.throws(
+        () => hub.auth.authenticateX509('selfdev', presented(signed, pki.intermediate2, pki.intermediate1)),
+        refused(/does not match the device thumbprint/),
+      );
     });
   });
 

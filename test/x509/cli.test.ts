@@ -62,7 +62,18 @@ describe('the c2d-hub command with --ca-cert', function () {
   }
 
   it('trusts each CA given (a root, an intermediate), lists them in the banner, and a CA-signed device logs in', async () => {
-    const cli = run(['--amqps', '0', '--mqtts', '0', '--https', '0', '--ca-cert', path.join(dir, 'contoso-root.pem'), '--ca-cert', path.join(dir, 'fabrikam-int1.pem')]);
+    const cli = run([
+      '--amqps',
+      '0',
+      '--mqtts',
+      '0',
+      '--https',
+      '0',
+      '--ca-cert',
+      path.join(dir, 'contoso-root.pem'),
+      '--ca-cert',
+      path.join(dir, 'fabrikam-int1.pem'),
+    ]);
     const out = await cli.banner;
     assert.match(out, /Device CA: CN=Contoso Root CA \(SHA-256 [0-9A-F:]{95}, valid to \d{4}-/);
     assert.match(out, /Device CA: CN=Fabrikam Intermediate 1 /);
@@ -74,10 +85,16 @@ describe('the c2d-hub command with --ca-cert', function () {
       assert.equal(parseServiceConnectionString(serviceCs).HostName, `127.0.0.1:${port('amqps')}`);
       await svc.open();
       // Contoso's chain leads to its registered root; Fabrikam's to its registered intermediate 1 (its root is not registered).
-      for (const [id, p] of [['cli-contoso-dev', pki], ['cli-fabrikam-dev', other]] as const) {
+      for (const [id, p] of [
+        ['cli-contoso-dev', pki],
+        ['cli-fabrikam-dev', other],
+      ] as const) {
         await svc.createDevice({ deviceId: id, authentication: { type: 'certificateAuthority' } });
         const dev = await deviceOf(p, id);
-        const device = DeviceClient.fromParts({ hostName: `localhost:${port('mqtts')}`, deviceId: id, x509: { cert: dev.chain, key: dev.key } }, { transport: 'mqtt', ca, retryPolicy: new NoRetry() });
+        const device = DeviceClient.fromParts(
+          { hostName: `localhost:${port('mqtts')}`, deviceId: id, x509: { cert: dev.chain, key: dev.key } },
+          { transport: 'mqtt', ca, retryPolicy: new NoRetry() },
+        );
         try {
           await device.open();
           await svc.send(id, Buffer.from('via the command'));

@@ -31,11 +31,17 @@ describe('X.509 CA: the device credential (DeviceClient x509: PEM chain or PFX)'
     assert.deepEqual(make({ cert: dev.chain, key: dev.key }).auth, { kind: 'x509', cert: dev.chain, key: dev.key });
     const encrypted = createPrivateKey(dev.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'key pass' }) as string;
     assert.equal(make({ cert: dev.chain, key: encrypted, passphrase: 'key pass' }).auth.kind, 'x509');
-    assert.throws(() => make({ cert: dev.chain, key: encrypted, passphrase: 'not it' }), invalid(/cannot be read: not PEM, or an encrypted key with a wrong or missing pass phrase/));
+    assert.throws(
+      () => make({ cert: dev.chain, key: encrypted, passphrase: 'not it' }),
+      invalid(/cannot be read: not PEM, or an encrypted key with a wrong or missing pass phrase/),
+    );
   });
 
   it('refuses a bundle that does not start with the device certificate, and a key that is not its', async () => {
-    assert.throws(() => make({ cert: bundle(pki.intermediate2, dev), key: dev.key }), invalid(/the private key does not belong to the certificate \(a bundle must start with the device certificate/));
+    assert.throws(
+      () => make({ cert: bundle(pki.intermediate2, dev), key: dev.key }),
+      invalid(/the private key does not belong to the certificate \(a bundle must start with the device certificate/),
+    );
     const stranger = await deviceOf(pki, 'stranger');
     assert.throws(() => make({ cert: dev.chain, key: stranger.key }), invalid(/does not belong to the certificate/));
   });
@@ -52,7 +58,10 @@ describe('X.509 CA: the device credential (DeviceClient x509: PEM chain or PFX)'
     const pfx = pfxOf(dev, [pki.intermediate2, pki.intermediate1], 'pfx-PP-7');
     assert.equal(make({ pfx, passphrase: 'pfx-PP-7' }).auth.kind, 'x509');
     for (const bad of [{ pfx, passphrase: 'other-PP-9' }, { pfx }, { pfx: pfx.subarray(0, 100), passphrase: 'pfx-PP-7' }]) {
-      assert.throws(() => make(bad), (e: unknown) => invalid(/the PFX cannot be opened: a wrong or missing pass phrase, or not a PKCS#12 file/)(e) && !/PP-/.test((e as Error).message));
+      assert.throws(
+        () => make(bad),
+        (e: unknown) => invalid(/the PFX cannot be opened: a wrong or missing pass phrase, or not a PKCS#12 file/)(e) && !/PP-/.test((e as Error).message),
+      );
     }
   });
 });

@@ -27,7 +27,10 @@ describe('nodes: X.509 CA devices (c2d-hub Device CAs, c2d-hub-config chain and 
   after(() => tmp.remove());
 
   it('a device config with the chain, and one with a PFX, receive what a backend sends to their CA-signed devices', async () => {
-    const hubFlow = [...baseFlow(tmp.dir, { host: 'localhost', amqpsPort: '0', mqttsPort: '0', httpsPort: '', caCerts: pki.root.cert, wires: [['hubout']] }), { id: 'hubout', z: 'f1', type: 'helper' }];
+    const hubFlow = [
+      ...baseFlow(tmp.dir, { host: 'localhost', amqpsPort: '0', mqttsPort: '0', httpsPort: '', caCerts: pki.root.cert, wires: [['hubout']] }),
+      { id: 'hubout', z: 'f1', type: 'helper' },
+    ];
     await helper.load(ALL_NODES, hubFlow);
     const hubNode = helper.getNode('hub') as unknown as { ready: Promise<void>; ports: Record<string, number> } & ReturnType<typeof helper.getNode>;
     await hubNode.ready;
@@ -38,7 +41,9 @@ describe('nodes: X.509 CA devices (c2d-hub Device CAs, c2d-hub-config chain and 
     const ids = withPfx ? ['ca-chain', 'ca-pfx'] : ['ca-chain'];
     for (const deviceId of ids) {
       // The output also carries hub events (deviceCreated): wait for the action's reply.
-      const created = new Promise<M>((resolve) => helper.getNode('hubout').on('input', (m: M) => m.action === 'createDevice' && m.deviceId === deviceId && resolve(m)));
+      const created = new Promise<M>((resolve) =>
+        helper.getNode('hubout').on('input', (m: M) => m.action === 'createDevice' && m.deviceId === deviceId && resolve(m)),
+      );
       hubNode.receive({ action: 'createDevice', deviceId, payload: { authentication: { type: 'certificateAuthority' } } });
       assert.equal(((await created).payload as { authentication: { type: string } }).authentication.type, 'certificateAuthority');
     }
@@ -46,14 +51,27 @@ describe('nodes: X.509 CA devices (c2d-hub Device CAs, c2d-hub-config chain and 
     const chainDev = await deviceOf(pki, 'ca-chain');
     const pfxDev = await deviceOf(pki, 'ca-pfx');
     const hostName = `localhost:${hubNode.ports.mqtts}`;
-    const net = (id: string, deviceId: string, transport: string): object => ({ id, type: 'c2d-hub-config', target: 'network', role: 'device', transport, deviceId, auth: 'x509', hostName: transport === 'mqtt' ? hostName : `localhost:${hubNode.ports.amqps}` });
+    const net = (id: string, deviceId: string, transport: string): object => ({
+      id,
+      type: 'c2d-hub-config',
+      target: 'network',
+      role: 'device',
+      transport,
+      deviceId,
+      auth: 'x509',
+      hostName: transport === 'mqtt' ? hostName : `localhost:${hubNode.ports.amqps}`,
+    });
     const flow = [
       ...hubFlow,
       net('nchain', 'ca-chain', 'mqtt'),
       { id: 'rchain', z: 'f1', type: 'c2d-receive', hub: 'nchain', settle: 'auto', wires: [['gotchain']] },
       { id: 'gotchain', z: 'f1', type: 'helper' },
       ...(withPfx
-        ? [net('npfx', 'ca-pfx', 'amqp'), { id: 'rpfx', z: 'f1', type: 'c2d-receive', hub: 'npfx', settle: 'auto', wires: [['gotpfx']] }, { id: 'gotpfx', z: 'f1', type: 'helper' }]
+        ? [
+            net('npfx', 'ca-pfx', 'amqp'),
+            { id: 'rpfx', z: 'f1', type: 'c2d-receive', hub: 'npfx', settle: 'auto', wires: [['gotpfx']] },
+            { id: 'gotpfx', z: 'f1', type: 'helper' },
+          ]
         : []),
       { id: 'send', z: 'f1', type: 'c2d-send', hub: 'svc', wires: [[]] },
     ];
@@ -63,7 +81,8 @@ describe('nodes: X.509 CA devices (c2d-hub Device CAs, c2d-hub-config chain and 
       ...(withPfx ? { npfx: { pfx, passphrase: 'node pass', ca } } : {}),
     });
     // The key and the PFX are password credentials (never in the flow JSON, never sent back to the editor).
-    const red = (helper as unknown as { _redNodes: { getCredentialDefinition(t: string): Record<string, { type: string }>; getFlows(): { flows: unknown[] } } })._redNodes;
+    const red = (helper as unknown as { _redNodes: { getCredentialDefinition(t: string): Record<string, { type: string }>; getFlows(): { flows: unknown[] } } })
+      ._redNodes;
     assert.equal(red.getCredentialDefinition('c2d-hub-config').pfx?.type, 'password');
     assert.equal(red.getCredentialDefinition('c2d-hub-config').key?.type, 'password');
     const flowJson = JSON.stringify(red.getFlows().flows);
@@ -94,8 +113,14 @@ describe('nodes: X.509 CA devices (c2d-hub Device CAs, c2d-hub-config chain and 
     assert.match(String(s.text), /400004/);
     // The config's warning says what is wrong (and carries no secret).
     const log = (helper as unknown as { log(): { args: Array<[{ level: number; id?: string; msg?: unknown }]>; WARN: number } }).log();
-    const warnings = log.args.map(([e]) => e).filter((e) => e.level === log.WARN && e.id === 'nbad').map((e) => String(e.msg));
-    assert.ok(warnings.some((w) => /the PFX cannot be opened: a wrong or missing pass phrase/.test(w)), JSON.stringify(warnings));
+    const warnings = log.args
+      .map(([e]) => e)
+      .filter((e) => e.level === log.WARN && e.id === 'nbad')
+      .map((e) => String(e.msg));
+    assert.ok(
+      warnings.some((w) => /the PFX cannot be opened: a wrong or missing pass phrase/.test(w)),
+      JSON.stringify(warnings),
+    );
     assert.ok(!warnings.some((w) => w.includes('PP-42') || w.includes('PP-81')), 'no pass phrase in the log');
   });
 

@@ -43,15 +43,15 @@ export async function issue(commonName: string, o: IssueOptions = {}): Promise<I
     extensions: o.bare
       ? [{ name: 'basicConstraints', cA: false }]
       : o.ca
-      ? [
-          { name: 'basicConstraints', cA: true, critical: true },
-          { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-        ]
-      : [
-          { name: 'basicConstraints', cA: false },
-          { name: 'keyUsage', digitalSignature: true, critical: true },
-          { name: 'extKeyUsage', clientAuth: true },
-        ],
+        ? [
+            { name: 'basicConstraints', cA: true, critical: true },
+            { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+          ]
+        : [
+            { name: 'basicConstraints', cA: false },
+            { name: 'keyUsage', digitalSignature: true, critical: true },
+            { name: 'extKeyUsage', clientAuth: true },
+          ],
     ...(o.issuer ? { ca: { cert: o.issuer.cert, key: o.issuer.key } } : {}),
   });
   return { cert: pems.cert, key: pems.private, x: new X509Certificate(pems.cert) };
@@ -112,7 +112,11 @@ export function pfxOf(device: Issued, intermediates: Issued[], passphrase: strin
     fs.writeFileSync(path.join(dir, 'key.pem'), device.key, { mode: 0o600 });
     fs.writeFileSync(path.join(dir, 'cert.pem'), device.cert);
     fs.writeFileSync(path.join(dir, 'chain.pem'), bundle(...intermediates));
-    execFileSync('openssl', ['pkcs12', '-export', '-inkey', 'key.pem', '-in', 'cert.pem', '-certfile', 'chain.pem', '-passout', `pass:${passphrase}`, '-out', 'device.pfx'], { cwd: dir, stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      ['pkcs12', '-export', '-inkey', 'key.pem', '-in', 'cert.pem', '-certfile', 'chain.pem', '-passout', `pass:${passphrase}`, '-out', 'device.pfx'],
+      { cwd: dir, stdio: 'pipe' },
+    );
     return fs.readFileSync(path.join(dir, 'device.pfx'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -52,7 +52,10 @@ describe('the README: X.509 CA setup, step by step', function () {
       ] as const;
       for (const [transport, x509] of credentials) {
         const port = transport === 'mqtt' ? hub.ports.mqtts : hub.ports.https;
-        const device = DeviceClient.fromParts({ hostName: `localhost:${port}`, deviceId: 'my-device', x509 }, { transport: transport as DeviceTransport, ca: hub.tls.cert, retryPolicy: new NoRetry() });
+        const device = DeviceClient.fromParts(
+          { hostName: `localhost:${port}`, deviceId: 'my-device', x509 },
+          { transport: transport as DeviceTransport, ca: hub.tls.cert, retryPolicy: new NoRetry() },
+        );
         try {
           await device.open();
           await hub.hub.send('my-device', { body: Buffer.from(`readme ${transport}`), messageId: `readme-${transport}` });

@@ -107,13 +107,21 @@ describe('X.509 CA: certificateAuthority devices on every transport', function (
       it('refuses a certificate whose CN is not the device id', async () => {
         const id = await caDevice();
         const dev = await deviceOf(pki, `${id}-other`);
-        await assertRefused(transport, client(transport, id, { cert: dev.chain, key: dev.key }), new RegExp(`CN=${id}-other, but a certificateAuthority device must present a certificate with CN=${id}`));
+        await assertRefused(
+          transport,
+          client(transport, id, { cert: dev.chain, key: dev.key }),
+          new RegExp(`CN=${id}-other, but a certificateAuthority device must present a certificate with CN=${id}`),
+        );
       });
 
       it('refuses a chain to a CA not registered on the hub', async () => {
         const id = await caDevice();
         const dev = await deviceOf(other, id);
-        await assertRefused(transport, client(transport, id, { cert: dev.chain, key: dev.key }), /No certificate sent or registered issued 'CN=Fabrikam Intermediate 1'/);
+        await assertRefused(
+          transport,
+          client(transport, id, { cert: dev.chain, key: dev.key }),
+          /No certificate sent or registered issued 'CN=Fabrikam Intermediate 1'/,
+        );
       });
 
       it('refuses the device certificate without its intermediates', async () => {
@@ -131,10 +139,13 @@ describe('X.509 CA: certificateAuthority devices on every transport', function (
     const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 10, ca: rig.tls.cert, cert: dev.chain, key: dev.key });
     const poll = (): Promise<{ status: number; reused: boolean }> =>
       new Promise((resolve, reject) => {
-        const req = https.request({ host: 'localhost', port: rig.ports.https, path: `/devices/${id}/messages/devicebound?api-version=2021-04-12`, agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: (req.socket as import('node:tls').TLSSocket).isSessionReused() }));
-        });
+        const req = https.request(
+          { host: 'localhost', port: rig.ports.https, path: `/devices/${id}/messages/devicebound?api-version=2021-04-12`, agent },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: (req.socket as import('node:tls').TLSSocket).isSessionReused() }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -147,7 +158,11 @@ describe('X.509 CA: certificateAuthority devices on every transport', function (
 
   it('keeps self-signed (thumbprint) devices working next to CA-signed ones', async () => {
     const self = await issue('self-dev');
-    await rig.hub.registry.createDevice({ deviceId: 'self-dev', authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: self.x.fingerprint.replace(/:/g, '') } } });
-    for (const transport of DEVICE_TRANSPORTS) await roundTrip(client(transport, 'self-dev', { cert: self.cert, key: self.key }), 'self-dev', `self-signed over ${transport}`);
+    await rig.hub.registry.createDevice({
+      deviceId: 'self-dev',
+      authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: self.x.fingerprint.replace(/:/g, '') } },
+    });
+    for (const transport of DEVICE_TRANSPORTS)
+      await roundTrip(client(transport, 'self-dev', { cert: self.cert, key: self.key }), 'self-dev', `self-signed over ${transport}`);
   });
 });

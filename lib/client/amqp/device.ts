@@ -24,12 +24,11 @@ import { trustedLockMs } from '../lock-estimate';
 
 const OUTCOME: Record<Settlement, AmqpOutcome> = { complete: 'accepted', reject: 'rejected', abandon: 'released' };
 
-
 export async function openAmqpDeviceSession(o: DeviceSessionOptions): Promise<DeviceSession> {
   const c = o.credentials;
   const connection = await openAmqpConnection({
     host: c.host,
-    ...(c.port ?? o.port ? { port: c.port ?? o.port } : {}),
+    ...((c.port ?? o.port) ? { port: c.port ?? o.port } : {}),
     webSocket: o.transport === 'amqp-ws',
     ...(o.ca ? { ca: o.ca } : {}),
     ...(o.proxy !== undefined ? { proxy: o.proxy } : {}),

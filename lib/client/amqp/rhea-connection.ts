@@ -6,7 +6,16 @@
  * into promises; AMQP errors become C2DErrors through the shared codec.
  */
 import { randomUUID } from 'node:crypto';
-import { create_container, type Connection, type ConnectionOptions, type EventContext, type Receiver, type ReceiverOptions, type Sender, type SenderOptions } from 'rhea';
+import {
+  create_container,
+  type Connection,
+  type ConnectionOptions,
+  type EventContext,
+  type Receiver,
+  type ReceiverOptions,
+  type Sender,
+  type SenderOptions,
+} from 'rhea';
 import WebSocket from 'ws';
 import { fromAmqpError, type AmqpError } from '../../common/codec/amqp';
 import { C2DError, connectionReset, errors } from '../../common/errors';
@@ -67,7 +76,10 @@ export function openAmqpConnection(o: AmqpConnectOptions): Promise<Connection> {
     // rhea hands these options to the ws constructor as they are, agent included.
     const agent = webSocketAgent(o.host, port, o.proxy);
     // rhea's typings ask for a transport even beside connection_details, which replaces it.
-    options = { ...common, connection_details: connect(url, [WS_SUBPROTOCOL_AMQP], { ...tlsOptions, ...(agent ? { agent } : {}) }) } as unknown as ConnectionOptions;
+    options = {
+      ...common,
+      connection_details: connect(url, [WS_SUBPROTOCOL_AMQP], { ...tlsOptions, ...(agent ? { agent } : {}) }),
+    } as unknown as ConnectionOptions;
   } else {
     options = { ...common, host: o.host, port: o.port ?? DEFAULT_PORTS.amqps, transport: 'tls', ...tlsOptions } as ConnectionOptions;
   }

@@ -42,7 +42,7 @@ export async function openAmqpServiceSession(o: ServiceSessionOptions): Promise<
   const c = o.credentials;
   const connection = await openAmqpConnection({
     host: c.host,
-    ...(o.port ?? c.port ? { port: o.port ?? c.port } : {}),
+    ...((o.port ?? c.port) ? { port: o.port ?? c.port } : {}),
     webSocket: o.webSocket,
     ...(o.ca ? { ca: o.ca } : {}),
     ...(o.proxy !== undefined ? { proxy: o.proxy } : {}),
@@ -64,7 +64,11 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
     private readonly o: ServiceSessionOptions,
   ) {
     super();
-    this.sender = new ConfirmedSender(connection, { target: { address: SERVICE_DEVICEBOUND_ADDRESS }, properties: { 'com.microsoft:client-version': o.userAgent } } as never, 'send link');
+    this.sender = new ConfirmedSender(
+      connection,
+      { target: { address: SERVICE_DEVICEBOUND_ADDRESS }, properties: { 'com.microsoft:client-version': o.userAgent } } as never,
+      'send link',
+    );
     onConnectionLost(connection, (e) => this.lost(e));
   }
 

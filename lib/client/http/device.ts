@@ -60,7 +60,7 @@ class HttpDeviceSession implements DeviceSession {
     const c = o.credentials;
     this.target = {
       host: c.host,
-      ...(c.port ?? o.port ? { port: c.port ?? o.port } : {}),
+      ...((c.port ?? o.port) ? { port: c.port ?? o.port } : {}),
       agent: makeAgent({ ...(o.ca ? { ca: o.ca } : {}), ...(c.auth.kind === 'x509' ? { clientCert: c.auth } : {}) }),
       timeoutMs: o.connectTimeoutMs,
       userAgent: o.userAgent,
@@ -179,7 +179,12 @@ class HttpDeviceSession implements DeviceSession {
 
   async sendEvent(body: Buffer, properties: Properties): Promise<void> {
     const id = this.o.credentials.deviceId;
-    const h = { ...this.headers(), [HTTP_HEADERS.to]: `/devices/${encodeURIComponent(id)}/messages/events`, ...encodeAppProperties(properties), 'content-type': OCTET_STREAM };
+    const h = {
+      ...this.headers(),
+      [HTTP_HEADERS.to]: `/devices/${encodeURIComponent(id)}/messages/events`,
+      ...encodeAppProperties(properties),
+      'content-type': OCTET_STREAM,
+    };
     await httpRequest(this.target, 'POST', hubPaths.deviceEvents(id), h, body);
   }
 

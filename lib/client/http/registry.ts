@@ -36,7 +36,13 @@ export class RegistryHttp {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, extra: Record<string, string> = {}): Promise<T> {
-    const r = await httpRequest(this.target, method, path, { ...(await this.headers(body !== undefined)), ...extra }, body === undefined ? undefined : JSON.stringify(body));
+    const r = await httpRequest(
+      this.target,
+      method,
+      path,
+      { ...(await this.headers(body !== undefined)), ...extra },
+      body === undefined ? undefined : JSON.stringify(body),
+    );
     return (r.body.length > 0 ? JSON.parse(r.body.toString('utf8')) : undefined) as T;
   }
 

@@ -83,7 +83,13 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
     this.client = await this.connectClient(token?.token);
     if (token) {
       this.o.onTokenRenewed?.(token.expiresAtMs);
-      if (c.canRenew) this.renewer = new TokenRenewer(c, () => this.renew(), (e) => this.lost(e), token.expiresAtMs);
+      if (c.canRenew)
+        this.renewer = new TokenRenewer(
+          c,
+          () => this.renew(),
+          (e) => this.lost(e),
+          token.expiresAtMs,
+        );
     }
   }
 
@@ -216,7 +222,10 @@ class MqttDeviceSession extends SessionLife implements DeviceSession {
   async settle(_kind: Settlement, lockToken: string): Promise<void> {
     const lock = this.locks.get(lockToken);
     if (this.superseded.delete(lockToken)) {
-      throw new C2DError('DeviceMessageLockLost', `The lock of lock token '${lockToken}' was lost: the hub has since delivered this message again (a new PUBLISH with its message id or packet id), which it does only once the old lock is gone. Settle the new delivery.`);
+      throw new C2DError(
+        'DeviceMessageLockLost',
+        `The lock of lock token '${lockToken}' was lost: the hub has since delivered this message again (a new PUBLISH with its message id or packet id), which it does only once the old lock is gone. Settle the new delivery.`,
+      );
     }
     // A message from an older connection was put back by the hub when that connection ended.
     if (!lock || lock.client !== this.client || this.closed) throw errors.lockLost(lockToken);

@@ -84,7 +84,10 @@ function openStream(o: MqttConnectOptions): { stream: Duplex; onClose: (cb: () =
   };
   if (o.webSocket) {
     const agent = webSocketAgent(o.host, o.port, o.proxy);
-    const ws = new WebSocket(`wss://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.path ?? '/'}`, [WS_SUBPROTOCOL_MQTT], { ...tlsOptions, ...(agent ? { agent } : {}) });
+    const ws = new WebSocket(`wss://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}${o.path ?? '/'}`, [WS_SUBPROTOCOL_MQTT], {
+      ...tlsOptions,
+      ...(agent ? { agent } : {}),
+    });
     const stream = createWebSocketStream(ws);
     return { stream, onClose: (cb) => ws.once('close', cb) };
   }
@@ -154,7 +157,10 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         this.destroy();
         reject(e);
       };
-      const timer = setTimeout(() => finish(Object.assign(new Error('The MQTT connection timed out before CONNACK.'), { code: 'ETIMEDOUT' })), o.connectTimeoutMs);
+      const timer = setTimeout(
+        () => finish(Object.assign(new Error('The MQTT connection timed out before CONNACK.'), { code: 'ETIMEDOUT' })),
+        o.connectTimeoutMs,
+      );
       this.parser.on('packet', (p: Packet) => {
         if (!settled) {
           if (p.cmd !== 'connack') return finish(new Error(`Expected CONNACK, got ${p.cmd}.`));
@@ -176,16 +182,18 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         if (!settled) finish(connectionReset('The MQTT connection closed before CONNACK.'));
         this.onClosed();
       });
-      this.stream.write(mqttPacket.generate({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clean: false,
-        clientId: o.clientId,
-        keepalive: o.keepaliveS,
-        username: o.username,
-        ...(o.password !== undefined ? { password: Buffer.from(o.password) } : {}),
-      }));
+      this.stream.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clean: false,
+          clientId: o.clientId,
+          keepalive: o.keepaliveS,
+          username: o.username,
+          ...(o.password !== undefined ? { password: Buffer.from(o.password) } : {}),
+        }),
+      );
     });
   }
 

@@ -44,7 +44,6 @@ export * from './amqp-cbs';
 export * from './amqp-error';
 export * from './amqp-values';
 
-
 // ------------------------------------------------------------ service send
 
 /** The AMQP properties a sender may set, as both the service send and the device delivery carry them. */

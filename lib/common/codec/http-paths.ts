@@ -63,15 +63,13 @@ export const hubPaths = {
   deviceBound: (deviceId: string) => withVersion(`/devices/${enc(deviceId)}/messages/devicebound`),
   deviceBoundLock: (deviceId: string, lockToken: string, reject = false) =>
     withVersion(`/devices/${enc(deviceId)}/messages/devicebound/${enc(lockToken)}`) + (reject ? '&reject' : ''),
-  deviceBoundAbandon: (deviceId: string, lockToken: string) =>
-    withVersion(`/devices/${enc(deviceId)}/messages/devicebound/${enc(lockToken)}/abandon`),
+  deviceBoundAbandon: (deviceId: string, lockToken: string) => withVersion(`/devices/${enc(deviceId)}/messages/devicebound/${enc(lockToken)}/abandon`),
   deviceEvents: (deviceId: string) => withVersion(`/devices/${enc(deviceId)}/messages/events`),
   device: (deviceId: string) => withVersion(`/devices/${enc(deviceId)}`),
   devices: (top?: number) => withVersion('/devices') + (top !== undefined ? `&top=${top}` : ''),
   deviceCommands: (deviceId: string) => withVersion(`/devices/${enc(deviceId)}/commands`),
   feedback: () => withVersion('/messages/serviceBound/feedback'),
-  feedbackLock: (lockToken: string, reject = false) =>
-    withVersion(`/messages/serviceBound/feedback/${enc(lockToken)}`) + (reject ? '&reject' : ''),
+  feedbackLock: (lockToken: string, reject = false) => withVersion(`/messages/serviceBound/feedback/${enc(lockToken)}`) + (reject ? '&reject' : ''),
   feedbackAbandon: (lockToken: string) => withVersion(`/messages/serviceBound/feedback/${enc(lockToken)}/abandon`),
 };
 
@@ -80,7 +78,8 @@ export const inspectionPaths = {
   stats: () => `${INSPECTION_PREFIX}/stats`,
   queue: (deviceId: string) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/messages`,
   queueMessage: (deviceId: string, messageId: string) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/messages/${enc(messageId)}`,
-  deadLetters: (deviceId?: string) => (deviceId === undefined ? `${INSPECTION_PREFIX}/deadletters` : `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters`),
+  deadLetters: (deviceId?: string) =>
+    deviceId === undefined ? `${INSPECTION_PREFIX}/deadletters` : `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters`,
   deadLetter: (deviceId: string, sequenceNumber: number) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters/${sequenceNumber}`,
   requeue: (deviceId: string, sequenceNumber: number) => `${INSPECTION_PREFIX}/devices/${enc(deviceId)}/deadletters/${sequenceNumber}/requeue`,
   trace: (messageId: string) => `${INSPECTION_PREFIX}/messages/${enc(messageId)}/trace`,

@@ -20,13 +20,7 @@ export interface MqttUsername {
 }
 
 /** Builds a username; `params` are appended after `api-version` in their order. */
-export function buildMqttUsername(u: {
-  host: string;
-  deviceId: string;
-  moduleId?: string;
-  apiVersion?: string;
-  params?: Record<string, string>;
-}): string {
+export function buildMqttUsername(u: { host: string; deviceId: string; moduleId?: string; apiVersion?: string; params?: Record<string, string> }): string {
   const path = u.moduleId === undefined ? `${u.host}/${u.deviceId}/` : `${u.host}/${u.deviceId}/${u.moduleId}/`;
   const query = [`api-version=${encodeURIComponent(u.apiVersion ?? API_VERSION)}`];
   for (const [k, v] of Object.entries(u.params ?? {})) query.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);

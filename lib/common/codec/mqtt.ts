@@ -104,7 +104,7 @@ export function encodePropertyBag(entries: Iterable<BagEntry>): string {
  */
 export function parsePropertyBag(bag: string): BagEntry[] {
   const entries: BagEntry[] = [];
-  for (let start = 0; start < bag.length; ) {
+  for (let start = 0; start < bag.length;) {
     let end = bag.indexOf('&', start);
     if (end < 0) end = bag.length;
     if (end > start) {

@@ -70,8 +70,18 @@ export class HubMetrics extends EventEmitter<{ count: [CountEvent] }> {
     commitFailures: this.counter('c2d_store_commit_failures_total', 'Store transactions that failed (their writes were refused).', []),
   };
 
-  private readonly commitSeconds = new Histogram({ name: 'c2d_store_commit_duration_seconds', help: 'Time of one store commit, its sync to disk included.', buckets: COMMIT_SECONDS, registers: [this.registry] });
-  private readonly groupSize = new Histogram({ name: 'c2d_store_commit_group_size', help: 'Writes (sends, settlements, registry changes) that shared one commit.', buckets: GROUP_SIZES, registers: [this.registry] });
+  private readonly commitSeconds = new Histogram({
+    name: 'c2d_store_commit_duration_seconds',
+    help: 'Time of one store commit, its sync to disk included.',
+    buckets: COMMIT_SECONDS,
+    registers: [this.registry],
+  });
+  private readonly groupSize = new Histogram({
+    name: 'c2d_store_commit_group_size',
+    help: 'Writes (sends, settlements, registry changes) that shared one commit.',
+    buckets: GROUP_SIZES,
+    registers: [this.registry],
+  });
 
   constructor(options: HubMetricsOptions = {}) {
     super();
@@ -125,7 +135,7 @@ export class HubMetrics extends EventEmitter<{ count: [CountEvent] }> {
     gauge('c2d_feedback_batches', 'Feedback messages waiting for (or locked to) a backend.', (s) => s.feedbackBatches);
     new Gauge({
       name: 'c2d_connections_open',
-      help: 'TCP connections open across the hub\'s ports.',
+      help: "TCP connections open across the hub's ports.",
       registers: [this.registry],
       collect() {
         const n = openConnections();
@@ -195,11 +205,14 @@ export class HubMetrics extends EventEmitter<{ count: [CountEvent] }> {
     const ev = source.events;
     const on: Array<[string, (e: never) => void]> = [
       ['enqueued', () => this.inc(this.c.sends)],
-      ['delivered', (e: { deviceId: string; transport?: string }) => {
-        // The delivery names its transport; the settlements that follow are the device's on that one.
-        if (e.transport !== undefined) this.transports.set(e.deviceId, transportOf(e.transport));
-        this.inc(this.c.deliveries, { transport: this.transportOfDevice(e.deviceId) });
-      }],
+      [
+        'delivered',
+        (e: { deviceId: string; transport?: string }) => {
+          // The delivery names its transport; the settlements that follow are the device's on that one.
+          if (e.transport !== undefined) this.transports.set(e.deviceId, transportOf(e.transport));
+          this.inc(this.c.deliveries, { transport: this.transportOfDevice(e.deviceId) });
+        },
+      ],
       ['completed', (e: { deviceId: string }) => this.inc(this.c.settlements, { transport: this.transportOfDevice(e.deviceId), outcome: 'completed' })],
       ['rejected', (e: { deviceId: string }) => this.inc(this.c.settlements, { transport: this.transportOfDevice(e.deviceId), outcome: 'rejected' })],
       ['abandoned', (e: { deviceId: string }) => this.inc(this.c.settlements, { transport: this.transportOfDevice(e.deviceId), outcome: 'abandoned' })],
@@ -207,20 +220,29 @@ export class HubMetrics extends EventEmitter<{ count: [CountEvent] }> {
       ['expired', () => this.inc(this.c.expiries)],
       ['deadLettered', (e: { reason: string }) => this.inc(this.c.deadLetters, { reason: e.reason })],
       ['purged', (e: { count: number }) => this.inc(this.c.purged, {}, e.count)],
-      ['feedback', (e: { records: { statusCode: string }[] }) => {
-        for (const r of e.records) this.inc(this.c.feedback, { status: r.statusCode });
-      }],
-      ['deviceConnected', (e: { deviceId: string; protocol: string }) => {
-        const t = transportOf(e.protocol);
-        this.transports.set(e.deviceId, t);
-        this.connected.set(e.deviceId, t);
-        this.inc(this.c.deviceConnections, { transport: t });
-      }],
+      [
+        'feedback',
+        (e: { records: { statusCode: string }[] }) => {
+          for (const r of e.records) this.inc(this.c.feedback, { status: r.statusCode });
+        },
+      ],
+      [
+        'deviceConnected',
+        (e: { deviceId: string; protocol: string }) => {
+          const t = transportOf(e.protocol);
+          this.transports.set(e.deviceId, t);
+          this.connected.set(e.deviceId, t);
+          this.inc(this.c.deviceConnections, { transport: t });
+        },
+      ],
       ['deviceDisconnected', (e: { deviceId: string }) => this.connected.delete(e.deviceId)],
-      ['deviceDeleted', (e: { deviceId: string }) => {
-        this.transports.delete(e.deviceId);
-        this.connected.delete(e.deviceId);
-      }],
+      [
+        'deviceDeleted',
+        (e: { deviceId: string }) => {
+          this.transports.delete(e.deviceId);
+          this.connected.delete(e.deviceId);
+        },
+      ],
     ];
     for (const [name, fn] of on) ev.on(name as never, fn as never);
     const detach = (): void => {

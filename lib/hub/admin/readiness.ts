@@ -66,7 +66,14 @@ async function probe(dir: string, bytes: number): Promise<string | undefined> {
     return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : code === 'EACCES' || code === 'EPERM' ? 'no permission to write' : 'it cannot be written';
+    const why =
+      code === 'ENOSPC'
+        ? 'the disk is full'
+        : code === 'EROFS'
+          ? 'the file system is read-only'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'no permission to write'
+            : 'it cannot be written';
     return `the store folder ${dir} does not take a ${bytes}-byte write: ${why} (${code ?? (e as Error).message})`;
   } finally {
     await handle?.close().catch(() => undefined);

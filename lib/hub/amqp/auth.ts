@@ -94,7 +94,9 @@ export class ConnectionAuth {
   refused(err: unknown, identity?: string): void {
     if (!this.access || (typeof err === 'object' && err !== null && this.reported.has(err))) return;
     if (typeof err === 'object' && err !== null) this.reported.add(err);
-    this.access.observe(refusal(this.access.transport, err, { ...(identity !== undefined ? { identity } : {}), ...(this.access.remote ? { remote: this.access.remote } : {}) }));
+    this.access.observe(
+      refusal(this.access.transport, err, { ...(identity !== undefined ? { identity } : {}), ...(this.access.remote ? { remote: this.access.remote } : {}) }),
+    );
   }
 
   noteDevice(deviceId: string): void {

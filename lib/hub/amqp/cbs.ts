@@ -8,7 +8,15 @@
  * `status-description`.
  */
 import { types as rheaTypes, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
-import { CBS_NAME, CBS_OPERATION, CBS_OPERATION_PUT_TOKEN, CBS_STATUS_CODE, CBS_STATUS_DESCRIPTION, bodyToBuffer, type AmqpMessage } from '../../common/codec/amqp';
+import {
+  CBS_NAME,
+  CBS_OPERATION,
+  CBS_OPERATION_PUT_TOKEN,
+  CBS_STATUS_CODE,
+  CBS_STATUS_DESCRIPTION,
+  bodyToBuffer,
+  type AmqpMessage,
+} from '../../common/codec/amqp';
 import { C2DError, errors } from '../../common/errors';
 import type { Principal } from '../api';
 import { echoTermini, type LinkHandler, type HubSide } from './peer';

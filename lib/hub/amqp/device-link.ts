@@ -30,34 +30,38 @@ export function openDeviceReceiveLink(peer: HubSide, link: Sender, deviceId: str
   /** Deliveries sent and not yet settled by the device, by lock token. */
   const unsettled = new Map<string, Delivery>();
   let closed = false;
-  const receiver: DeviceReceiver = peer.hub.openReceiver(deviceId, {
-    deliver(m) {
-      const { message, tag } = encodeDeviceDelivery(m);
-      const delivery = pushDelivery(peer, link, credit, message, tag);
-      if (delivery) unsettled.set(m.lockToken, delivery);
+  const receiver: DeviceReceiver = peer.hub.openReceiver(
+    deviceId,
+    {
+      deliver(m) {
+        const { message, tag } = encodeDeviceDelivery(m);
+        const delivery = pushDelivery(peer, link, credit, message, tag);
+        if (delivery) unsettled.set(m.lockToken, delivery);
+      },
+      lockLost(lockToken) {
+        // The lock expired or the message left the queue while the device held it: settle our side
+        // with the 412002 a late settlement would get. rhea keeps a session's deliveries in one ring
+        // and frees them only in order, once both sides settled: left open, one message a device
+        // never settles would hold every later delivery of that session (until the ring is full and
+        // the connection has to end). A device's later disposition of it is then not answered: C#
+        // and our client see the settlement and fail the late settle locally, as after a reconnect.
+        const delivery = unsettled.get(lockToken);
+        if (!delivery) return;
+        unsettled.delete(lockToken);
+        credit.settled();
+        confirmOutcome(delivery, errors.lockLost(lockToken), 'released');
+        if (!closed) credit.sync(receiver);
+      },
+      closed(reason) {
+        // The engine let go (device deleted or disabled, hub closing). The SDK
+        // does not re-attach a detached C2D link, so end the connection instead (sdk-wire.md §6.5).
+        if (closed) return;
+        closed = true;
+        peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
+      },
     },
-    lockLost(lockToken) {
-      // The lock expired or the message left the queue while the device held it: settle our side
-      // with the 412002 a late settlement would get. rhea keeps a session's deliveries in one ring
-      // and frees them only in order, once both sides settled: left open, one message a device
-      // never settles would hold every later delivery of that session (until the ring is full and
-      // the connection has to end). A device's later disposition of it is then not answered: C#
-      // and our client see the settlement and fail the late settle locally, as after a reconnect.
-      const delivery = unsettled.get(lockToken);
-      if (!delivery) return;
-      unsettled.delete(lockToken);
-      credit.settled();
-      confirmOutcome(delivery, errors.lockLost(lockToken), 'released');
-      if (!closed) credit.sync(receiver);
-    },
-    closed(reason) {
-      // The engine let go (device deleted or disabled, hub closing). The SDK
-      // does not re-attach a detached C2D link, so end the connection instead (sdk-wire.md §6.5).
-      if (closed) return;
-      closed = true;
-      peer.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
-    },
-  }, { credit: 0, replace: true, transport: peer.protocol });
+    { credit: 0, replace: true, transport: peer.protocol },
+  );
   echoTermini(link);
   peer.auth.noteDevice(deviceId);
   credit.sync(receiver);

@@ -22,17 +22,20 @@ export function openFeedbackLink(peer: HubSide, link: Sender): LinkHandler {
   peer.auth.withRight('ServiceConnect');
   const credit = new CreditFollower(link);
   let closed = false;
-  const receiver: FeedbackReceiver = peer.hub.openFeedbackReceiver({
-    deliver(batch) {
-      const { message, tag } = encodeFeedback(batch);
-      pushDelivery(peer, link, credit, message, tag);
+  const receiver: FeedbackReceiver = peer.hub.openFeedbackReceiver(
+    {
+      deliver(batch) {
+        const { message, tag } = encodeFeedback(batch);
+        pushDelivery(peer, link, credit, message, tag);
+      },
+      closed(reason) {
+        if (closed) return;
+        closed = true;
+        peer.closeConnection(reason instanceof C2DError ? reason : errors.unavailable(reason.message));
+      },
     },
-    closed(reason) {
-      if (closed) return;
-      closed = true;
-      peer.closeConnection(reason instanceof C2DError ? reason : errors.unavailable(reason.message));
-    },
-  }, { credit: 0 });
+    { credit: 0 },
+  );
   echoTermini(link);
   credit.sync(receiver);
   return {

@@ -127,7 +127,8 @@ export function guardStream(
 export function webSocketStream(ws: WebSocket): RheaSocket {
   return {
     on(event, handler) {
-      if (event === 'data') ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => handler(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)));
+      if (event === 'data')
+        ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => handler(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)));
       else if (event === 'end' || event === 'close') ws.on('close', () => handler());
       else ws.on('error', (e) => handler(e));
       return this;

@@ -76,8 +76,17 @@ export class AmqpConnection implements HubSide {
     this.verifyBearer = settings.verifyBearer;
     this.log = settings.log;
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
-    const access = settings.access ? { observe: settings.access, transport: transportOf(settings.protocol), ...(settings.remote ? { remote: settings.remote } : {}) } : undefined;
-    this.auth = new ConnectionAuth(this.hub, this.clock, clientCert, () => this.recheckLinks(), (deviceId) => this.openSession(deviceId), access);
+    const access = settings.access
+      ? { observe: settings.access, transport: transportOf(settings.protocol), ...(settings.remote ? { remote: settings.remote } : {}) }
+      : undefined;
+    this.auth = new ConnectionAuth(
+      this.hub,
+      this.clock,
+      clientCert,
+      () => this.recheckLinks(),
+      (deviceId) => this.openSession(deviceId),
+      access,
+    );
     // A container per connection, so the SASL mechanisms can know this connection.
     const container = create_container({ id: this.hub.hubName });
     container.sasl_server_mechanisms = serverMechanisms(
@@ -141,7 +150,8 @@ export class AmqpConnection implements HubSide {
   /** The connection acts for a device from now on: the hub knows it as one of the device's connections. */
   private openSession(deviceId: string): void {
     if (this.ended || this.sessions.has(deviceId)) return;
-    const ended = (reason: Error): void => this.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
+    const ended = (reason: Error): void =>
+      this.closeConnection(reason instanceof C2DError ? reason : new C2DError('DeviceConnectionClosedRemotely', reason.message));
     const fault = (f: ConnectionFault): boolean => {
       if (this.ended) return false;
       this.log('fault', { deviceId, type: f.type });

@@ -22,7 +22,10 @@ export function openDeviceTwinLink(peer: HubSide, link: Sender | Receiver, devic
       peer.auth.forDevice(deviceId);
     },
     onMessage(ctx: EventContext) {
-      ctx.delivery?.reject({ condition: 'amqp:not-implemented', description: `Device twins are not served by this hub (C2D only); the twin request of '${deviceId}' is refused.` });
+      ctx.delivery?.reject({
+        condition: 'amqp:not-implemented',
+        description: `Device twins are not served by this hub (C2D only); the twin request of '${deviceId}' is refused.`,
+      });
       (link as Receiver).add_credit(1);
     },
     onClose() {},

@@ -55,9 +55,14 @@ export class AccessLog {
 
   /** Device connections and disconnections from the hub's events; returns the detach function. */
   attach(events: HubEvents): () => void {
-    const up = (e: { deviceId: string; protocol: string }): void => this.line('info', 'device-connected', `device '${e.deviceId}' connected over ${e.protocol}`, { deviceId: e.deviceId, protocol: e.protocol });
+    const up = (e: { deviceId: string; protocol: string }): void =>
+      this.line('info', 'device-connected', `device '${e.deviceId}' connected over ${e.protocol}`, { deviceId: e.deviceId, protocol: e.protocol });
     const down = (e: { deviceId: string; protocol: string; reason?: string }): void =>
-      this.line('info', 'device-disconnected', `device '${e.deviceId}' disconnected from ${e.protocol}${e.reason ? `: ${e.reason}` : ''}`, { deviceId: e.deviceId, protocol: e.protocol, ...(e.reason ? { reason: e.reason } : {}) });
+      this.line('info', 'device-disconnected', `device '${e.deviceId}' disconnected from ${e.protocol}${e.reason ? `: ${e.reason}` : ''}`, {
+        deviceId: e.deviceId,
+        protocol: e.protocol,
+        ...(e.reason ? { reason: e.reason } : {}),
+      });
     events.on('deviceConnected', up);
     events.on('deviceDisconnected', down);
     return () => {

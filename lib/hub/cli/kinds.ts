@@ -33,7 +33,11 @@ const fail = (where: string, what: string, got: unknown): never => {
 const last = (texts: string[]): string => texts[texts.length - 1] ?? '';
 
 /** Splits a variable's list (`a,b, c`); repeated flags are lists already. */
-const items = (texts: string[]): string[] => texts.flatMap((t) => t.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+const items = (texts: string[]): string[] =>
+  texts
+    .flatMap((t) => t.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 function parseJson(text: string, where: string): unknown {
   try {
@@ -81,7 +85,8 @@ export const texts: Kind<string[]> = {
   fromText: (t) => items(t),
   fromJson(v, where) {
     const list = typeof v === 'string' ? [v] : v;
-    if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string' || x.trim() === '')) fail(where, 'must be a string or a non-empty array of strings', v);
+    if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string' || x.trim() === ''))
+      fail(where, 'must be a string or a non-empty array of strings', v);
     return (list as string[]).map((s) => s.trim());
   },
 };
@@ -211,7 +216,8 @@ function optionalString(o: Record<string, unknown>, key: string, where: string):
 
 function deviceOf(v: unknown, where: string): DeviceConfig {
   const o = typeof v === 'string' ? { deviceId: v } : onlyKeys(v, DEVICE_KEYS, where);
-  if (!isValidDeviceId(o.deviceId)) fail(`${where}.deviceId`, "must be a device id: 1 to 128 ASCII letters, digits or - . + % _ # * ? ! ( ) , = @ $ '", o.deviceId);
+  if (!isValidDeviceId(o.deviceId))
+    fail(`${where}.deviceId`, "must be a device id: 1 to 128 ASCII letters, digits or - . + % _ # * ? ! ( ) , = @ $ '", o.deviceId);
   const d: DeviceConfig = { deviceId: o.deviceId as string, auth: 'sas' };
   for (const k of ['primaryKey', 'secondaryKey', 'primaryThumbprint', 'secondaryThumbprint'] as const) {
     const s = optionalString(o, k, where);
@@ -266,7 +272,8 @@ function policiesOf(v: unknown, where: string): PolicyConfig[] {
     if (seen.has(keyName as string)) throw new ConfigError(`${where}: policy '${String(keyName)}' is listed twice.`);
     seen.add(keyName as string);
     const rights = o.rights;
-    if (!Array.isArray(rights) || rights.length === 0 || rights.some((r) => !RIGHTS.includes(r as Right))) fail(`${w}.rights`, `must be a non-empty array of ${RIGHTS.join(', ')}`, rights);
+    if (!Array.isArray(rights) || rights.length === 0 || rights.some((r) => !RIGHTS.includes(r as Right)))
+      fail(`${w}.rights`, `must be a non-empty array of ${RIGHTS.join(', ')}`, rights);
     const out: PolicyConfig = { keyName: keyName as string, rights: [...new Set(rights as Right[])] };
     for (const k of ['primaryKey', 'secondaryKey'] as const) {
       const s = optionalString(o, k, w);
@@ -279,7 +286,11 @@ function policiesOf(v: unknown, where: string): PolicyConfig[] {
 /** Shared access policies: JSON everywhere (an object or an array of them). */
 export const policies: Kind<PolicyConfig[]> = {
   arg: '<json>',
-  fromText: (t, where) => policiesOf(t.flatMap((s) => [parseJson(s, where)].flat()), where),
+  fromText: (t, where) =>
+    policiesOf(
+      t.flatMap((s) => [parseJson(s, where)].flat()),
+      where,
+    ),
   fromJson: (v, where) => policiesOf(v, where),
 };
 

@@ -109,6 +109,7 @@ export function resolve(argv: string[], env: NodeJS.ProcessEnv = process.env, cw
 
   const out = config as unknown as CliConfig;
   const tls = out.tls;
-  if (tls && (tls.cert === undefined) !== (tls.key === undefined)) throw new ConfigError('Give both a TLS certificate and key (--cert and --key, tls.cert and tls.key), or neither.');
+  if (tls && (tls.cert === undefined) !== (tls.key === undefined))
+    throw new ConfigError('Give both a TLS certificate and key (--cert and --key, tls.cert and tls.key), or neither.');
   return { command, ...(wantsFile && rest[0] ? { file: path.resolve(cwd, rest[0]) } : {}), help: values.help === true, config: out };
 }

@@ -35,7 +35,9 @@ function specOf(d: DeviceConfig): DeviceSpec {
     authentication: {
       type,
       ...(type === 'sas' ? { symmetricKey: { primaryKey: d.primaryKey ?? null, secondaryKey: d.secondaryKey ?? null } } : {}),
-      ...(type === 'selfSigned' ? { x509Thumbprint: { primaryThumbprint: d.primaryThumbprint ?? null, secondaryThumbprint: d.secondaryThumbprint ?? null } } : {}),
+      ...(type === 'selfSigned'
+        ? { x509Thumbprint: { primaryThumbprint: d.primaryThumbprint ?? null, secondaryThumbprint: d.secondaryThumbprint ?? null } }
+        : {}),
     },
   };
 }
@@ -59,7 +61,12 @@ export async function provision(registry: Registry, devices: DeviceConfig[], pol
   for (const [i, p] of policies.entries()) {
     const old = registry.getPolicy(p.keyName);
     try {
-      await registry.setPolicy({ keyName: p.keyName, rights: p.rights, primaryKey: p.primaryKey ?? old?.primaryKey ?? '', secondaryKey: p.secondaryKey ?? old?.secondaryKey ?? '' });
+      await registry.setPolicy({
+        keyName: p.keyName,
+        rights: p.rights,
+        primaryKey: p.primaryKey ?? old?.primaryKey ?? '',
+        secondaryKey: p.secondaryKey ?? old?.secondaryKey ?? '',
+      });
     } catch (e) {
       throw new Error(`policies[${i}] ('${p.keyName}'): ${(e as Error).message}`, { cause: e });
     }
@@ -143,24 +150,41 @@ function banner(hub: EmbeddedHub, config: CliConfig, devices: DeviceConfig[], ad
   const running = `c2d-hub '${hub.hub.hubName}' is running (data in ${config.dataDir}, store synchronous ${hub.hub.stats().synchronous})`;
   if (config.log === 'json') {
     // Machine-read: no keys in a log stream; connection strings are for the text banner.
-    log.line('info', 'hub-started', running, { ports: hub.ports, ...(admin ? { adminPort: admin.port } : {}), caFile: hub.tls.caPath ?? null, synchronous: hub.hub.stats().synchronous });
+    log.line('info', 'hub-started', running, {
+      ports: hub.ports,
+      ...(admin ? { adminPort: admin.port } : {}),
+      caFile: hub.tls.caPath ?? null,
+      synchronous: hub.hub.stats().synchronous,
+    });
     return;
   }
   const shown = bannerHost(hub.hub.hubName, hub.tls.cert, config.host);
   const lines = [
     running,
     ...Object.entries(hub.ports).map(([p, n]) => `  ${p.padEnd(6)} port ${n}`),
-    ...(admin ? [`  admin  port ${admin.port} (http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${admin.port}/health, /ready, /metrics)`] : []),
+    ...(admin
+      ? [
+          `  admin  port ${admin.port} (http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${admin.port}/health, /ready, /metrics)`,
+        ]
+      : []),
     '',
     `Trust its certificate: NODE_EXTRA_CA_CERTS=${hub.tls.caPath ?? '(in memory)'}`,
     ...(config.entra?.jwks
-      ? [`Accepts Microsoft Entra tokens signed by a key in ${config.entra.jwks} (issuer ${config.entra.issuer ?? 'any'}; audience ${(config.entra.audience ?? [IOTHUB_AUDIENCE]).join(', ')})`]
+      ? [
+          `Accepts Microsoft Entra tokens signed by a key in ${config.entra.jwks} (issuer ${config.entra.issuer ?? 'any'}; audience ${(config.entra.audience ?? [IOTHUB_AUDIENCE]).join(', ')})`,
+        ]
       : []),
     ...hub.hub.auth.trustedCas.list().map((ca) => `Device CA: ${ca.subject} (SHA-256 ${ca.fingerprint256}, valid to ${ca.validTo})`),
     '',
-    ...(policy ? [`Service connection string (${policy.keyName}):`, `  ${hub.serviceConnectionString(policy.keyName, 'amqps', shown.host)}`] : ['No shared access policy with ServiceConnect is configured.']),
+    ...(policy
+      ? [`Service connection string (${policy.keyName}):`, `  ${hub.serviceConnectionString(policy.keyName, 'amqps', shown.host)}`]
+      : ['No shared access policy with ServiceConnect is configured.']),
     ...(device ? [`Device connection string (${device.deviceId}):`, `  ${hub.deviceConnectionString(device.deviceId, 'amqps', shown.host)}`] : []),
-    ...(shown.note ? [shown.note] : shown.host !== hub.hub.hubName ? [`(HostName=${shown.host} works for every SDK stack, the C SDK's included; the others also take HostName=${hub.hub.hubName}.)`] : []),
+    ...(shown.note
+      ? [shown.note]
+      : shown.host !== hub.hub.hubName
+        ? [`(HostName=${shown.host} works for every SDK stack, the C SDK's included; the others also take HostName=${hub.hub.hubName}.)`]
+        : []),
     '',
     'Press Ctrl+C to stop.',
   ];

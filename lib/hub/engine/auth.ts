@@ -68,7 +68,8 @@ export class HubAuthenticator implements Authenticator {
     const d = this.registry.record(deviceId);
     if (!d) throw unauthorized(`Device '${deviceId}' is not registered.`);
     const type = d.authentication.type;
-    if (type !== 'selfSigned' && type !== 'certificateAuthority') throw unauthorized(`Device '${deviceId}' authenticates with ${type}, not with an X.509 certificate.`);
+    if (type !== 'selfSigned' && type !== 'certificateAuthority')
+      throw unauthorized(`Device '${deviceId}' authenticates with ${type}, not with an X.509 certificate.`);
     if (d.status !== 'enabled') throw unauthorized('The device is disabled.');
     this.gate(deviceId);
     if (type === 'certificateAuthority') {

@@ -94,7 +94,8 @@ export function find(box: DeadLetterBox, deviceId: string, ref: { sequenceNumber
     if (ref.sequenceNumber !== undefined ? d.message.sequenceNumber === ref.sequenceNumber : d.message.messageId === ref.messageId) found = d;
   }
   if (!found) {
-    const what = ref.sequenceNumber !== undefined ? `dead letter with sequence number ${ref.sequenceNumber}` : `dead letter with message id '${String(ref.messageId)}'`;
+    const what =
+      ref.sequenceNumber !== undefined ? `dead letter with sequence number ${ref.sequenceNumber}` : `dead letter with message id '${String(ref.messageId)}'`;
     throw errors.messageNotFound(deviceId, what);
   }
   return found;

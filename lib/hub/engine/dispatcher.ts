@@ -48,7 +48,11 @@ class PushReceiver {
  * dictionary-mode object, several times the size of a class instance.
  */
 class DeviceReceiverHandle implements DeviceReceiver {
-  constructor(readonly deviceId: string, private readonly r: PushReceiver, private readonly dispatcher: Dispatcher) {}
+  constructor(
+    readonly deviceId: string,
+    private readonly r: PushReceiver,
+    private readonly dispatcher: Dispatcher,
+  ) {}
 
   get credit(): number {
     return this.r.credit;
@@ -109,19 +113,32 @@ export class Dispatcher implements ReceiverNotices {
   }
 
   openFeedbackReceiver(sink: FeedbackSink, options: { credit?: number } = {}): FeedbackReceiver {
-    const entry = { r: new PushReceiver((self) => {
-      this.feedback.delete(entry);
-      for (const token of self.held) this.hooks.releaseFeedback(token);
-      self.held.clear();
-    }), sink };
+    const entry = {
+      r: new PushReceiver((self) => {
+        this.feedback.delete(entry);
+        for (const token of self.held) this.hooks.releaseFeedback(token);
+        self.held.clear();
+      }),
+      sink,
+    };
     entry.r.addCredit(options.credit ?? 0);
     this.feedback.add(entry);
     this.kickFeedback();
     const r = entry.r;
     return {
-      get credit() { return r.credit; },
-      addCredit: (n: number) => { if (r.closed) return; r.addCredit(n); this.kickFeedback(); },
-      close: () => { if (r.closed) return; r.closed = true; r.onClose(r); },
+      get credit() {
+        return r.credit;
+      },
+      addCredit: (n: number) => {
+        if (r.closed) return;
+        r.addCredit(n);
+        this.kickFeedback();
+      },
+      close: () => {
+        if (r.closed) return;
+        r.closed = true;
+        r.onClose(r);
+      },
     };
   }
 

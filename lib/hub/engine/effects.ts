@@ -54,10 +54,16 @@ export function queueConsequences(effects: readonly QueueEffect[], ctx: QueueCon
         // No wake here: the hub pushes a new message only after its send committed.
         break;
       case 'delivered':
-        ev?.push(['delivered', {
-          deviceId: e.message.deviceId, messageId: e.message.messageId, lockToken: e.message.lockToken, deliveryCount: e.message.deliveryCount,
-          ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
-        }]);
+        ev?.push([
+          'delivered',
+          {
+            deviceId: e.message.deviceId,
+            messageId: e.message.messageId,
+            lockToken: e.message.lockToken,
+            deliveryCount: e.message.deliveryCount,
+            ...(ctx.transport !== undefined ? { transport: ctx.transport } : {}),
+          },
+        ]);
         break;
       case 'completed':
         remove(e.message);
@@ -106,7 +112,11 @@ export function queueConsequences(effects: readonly QueueEffect[], ctx: QueueCon
 }
 
 /** Store ops and events for what the dead-letter box did with the dead letters it was offered. */
-export function deadLetterConsequences(offered: readonly DeadLetter[], effects: readonly DeadLetterEffect[], observed: boolean): { ops: StoreOp[]; events: PendingEvent[] } {
+export function deadLetterConsequences(
+  offered: readonly DeadLetter[],
+  effects: readonly DeadLetterEffect[],
+  observed: boolean,
+): { ops: StoreOp[]; events: PendingEvent[] } {
   const ops: StoreOp[] = [];
   const events: PendingEvent[] = [];
   const kept = new Set<DeadLetter>();
@@ -121,7 +131,10 @@ export function deadLetterConsequences(offered: readonly DeadLetter[], effects: 
   }
   if (observed) {
     // Reported before the drops they caused, in the order they happened.
-    const dl: PendingEvent[] = offered.map((d) => ['deadLettered', { deviceId: d.message.deviceId, messageId: d.message.messageId, reason: d.reason, kept: kept.has(d) }]);
+    const dl: PendingEvent[] = offered.map((d) => [
+      'deadLettered',
+      { deviceId: d.message.deviceId, messageId: d.message.messageId, reason: d.reason, kept: kept.has(d) },
+    ]);
     events.unshift(...dl);
   }
   return { ops, events };

@@ -56,7 +56,9 @@ export class FaultInjector {
     const r = faultRequestOf(properties);
     if (r === undefined) return false;
     if (r instanceof BadFaultRequest) {
-      this.outbox.after(undefined, [['warning', { deviceId, property: r.property, message: `Fault request ignored (the message is handled as ordinary D2C): ${r.message}` }]]);
+      this.outbox.after(undefined, [
+        ['warning', { deviceId, property: r.property, message: `Fault request ignored (the message is handled as ordinary D2C): ${r.message}` }],
+      ]);
       return false;
     }
     this.schedule(deviceId, r, via, 'device');
@@ -79,7 +81,13 @@ export class FaultInjector {
       this.perform(deviceId, f, via);
     });
     waiting.add(cancel);
-    const scheduled: FaultScheduled = { deviceId, type: f.type, closeReason: f.closeReason, dueTimeUtc, ...(isConnectionFault(f.type) ? {} : { untilUtc: dueTimeUtc + f.durationMs }) };
+    const scheduled: FaultScheduled = {
+      deviceId,
+      type: f.type,
+      closeReason: f.closeReason,
+      dueTimeUtc,
+      ...(isConnectionFault(f.type) ? {} : { untilUtc: dueTimeUtc + f.durationMs }),
+    };
     this.outbox.after(undefined, [['fault', { ...scheduled, phase: 'requested', source, ...(via ? { transport: via.transport } : {}) }]]);
     return scheduled;
   }

@@ -148,7 +148,9 @@ function locked(s: FeedbackState, lockToken: string, now: number): FeedbackBatch
 export function settle(s: FeedbackState, lockToken: string, how: 'complete' | 'reject' | 'abandon', now: number, limits: HubLimits): FeedbackTransition {
   const b = locked(s, lockToken, now);
   const effects: FeedbackEffect[] =
-    how === 'abandon' ? [returned(b, b.deliveryCount + 1, limits)] : [{ type: 'batchRemoved', batch: b, reason: how === 'complete' ? 'completed' : 'rejected' }];
+    how === 'abandon'
+      ? [returned(b, b.deliveryCount + 1, limits)]
+      : [{ type: 'batchRemoved', batch: b, reason: how === 'complete' ? 'completed' : 'rejected' }];
   return { state: applyBatchEffects(s, effects), effects };
 }
 

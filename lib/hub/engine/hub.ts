@@ -144,8 +144,21 @@ export class Hub implements HubApi {
       throw errors.invalid(`Invalid store synchronous setting '${String(options.synchronous)}': ${STORE_SYNCHRONOUS.join(' or ')}.`);
     }
     const trustedCas = new TrustedCas(options.trustedCaCertificates);
-    const store = new SqliteStore({ dataDir: options.dataDir, synchronous: options.synchronous, lazyCommitMs: options.lazyCommitMs, onCommit: options.onCommit });
-    const hub = new Hub(store, options.clock ?? systemClock, limits, options.hubName ?? 'localhost', options.registerUnknownDevices ?? false, trustedCas, options.faultInjection ?? true);
+    const store = new SqliteStore({
+      dataDir: options.dataDir,
+      synchronous: options.synchronous,
+      lazyCommitMs: options.lazyCommitMs,
+      onCommit: options.onCommit,
+    });
+    const hub = new Hub(
+      store,
+      options.clock ?? systemClock,
+      limits,
+      options.hubName ?? 'localhost',
+      options.registerUnknownDevices ?? false,
+      trustedCas,
+      options.faultInjection ?? true,
+    );
     try {
       await hub.recover();
     } catch (e) {
@@ -175,7 +188,8 @@ export class Hub implements HubApi {
 
   /** The device's queue if the device exists, enabled or not (inspection); 404001 otherwise. */
   private knownQueue(deviceId: string): Q.DeviceQueue {
-    if (typeof deviceId !== 'string' || !this.registry.record(deviceId) || !this.transitions.queues.has(deviceId)) throw errors.deviceNotFound(String(deviceId));
+    if (typeof deviceId !== 'string' || !this.registry.record(deviceId) || !this.transitions.queues.has(deviceId))
+      throw errors.deviceNotFound(String(deviceId));
     return this.transitions.queues.get(deviceId)!;
   }
 
@@ -205,7 +219,8 @@ export class Hub implements HubApi {
       await this.transitions.commit(extra ? { ops: [...change.ops, ...extra.ops], events: [...change.events, ...extra.events] } : change);
     } catch (e) {
       // Not durable, so not accepted: take it back out of memory too (its events are dropped with the commit).
-      if (this.transitions.queues.has(deviceId)) this.transitions.commitLater(this.transitions.applyQueue(deviceId, (q) => Q.unsend(q, m.sequenceNumber)).change);
+      if (this.transitions.queues.has(deviceId))
+        this.transitions.commitLater(this.transitions.applyQueue(deviceId, (q) => Q.unsend(q, m.sequenceNumber)).change);
       // Name the store's reason (SQLITE_FULL: disk full, SQLITE_READONLY...) so the sender sees why; it carries no secret.
       const why = [(e as { code?: unknown }).code, (e as Error).message].filter((x) => typeof x === 'string' && x).join(': ');
       throw errors.internal(`The message could not be stored${why ? ` (${why})` : ''}.`, { cause: e });
@@ -222,7 +237,12 @@ export class Hub implements HubApi {
     return this.transitions.lockNext(deviceId, options?.transport ?? 'http') ?? null;
   }
 
-  private async settle(deviceId: string, lockToken: string, options: SettleOptions | undefined, rule: (q: Q.DeviceQueue, now: number) => Q.Transition): Promise<void> {
+  private async settle(
+    deviceId: string,
+    lockToken: string,
+    options: SettleOptions | undefined,
+    rule: (q: Q.DeviceQueue, now: number) => Q.Transition,
+  ): Promise<void> {
     this.assertOpen();
     if (typeof lockToken !== 'string' || !this.transitions.queues.has(deviceId)) throw errors.lockLost(String(lockToken));
     const { change } = this.transitions.applyQueue(deviceId, rule);
@@ -247,7 +267,9 @@ export class Hub implements HubApi {
     this.knownQueue(deviceId);
     const { result, change } = this.transitions.applyQueue(deviceId, (q, now) => Q.purge(q, now));
     const purged = result.effects.flatMap((e) => (e.type === 'purged' ? e.messages : []));
-    await this.transitions.commit(joined(change, { ops: [], events: [['purged', { deviceId, count: purged.length, messageIds: purged.map((m) => m.messageId) }]] }));
+    await this.transitions.commit(
+      joined(change, { ops: [], events: [['purged', { deviceId, count: purged.length, messageIds: purged.map((m) => m.messageId) }]] }),
+    );
     return purged.length;
   }
 
@@ -296,7 +318,8 @@ export class Hub implements HubApi {
 
   private findDeadLetter(deviceId: string, ref: DeadLetterRef): DL.DeadLetter {
     this.knownQueue(deviceId);
-    if (!ref || (typeof ref.sequenceNumber !== 'number' && typeof ref.messageId !== 'string')) throw errors.invalid('Name the dead letter by sequenceNumber or messageId.');
+    if (!ref || (typeof ref.sequenceNumber !== 'number' && typeof ref.messageId !== 'string'))
+      throw errors.invalid('Name the dead letter by sequenceNumber or messageId.');
     this.transitions.commitLater(this.transitions.applyDeadLetters(deviceId, (b) => ({ box: b, effects: [] })));
     return DL.find(this.transitions.deadLetters, deviceId, ref);
   }
@@ -397,7 +420,8 @@ export class Hub implements HubApi {
   stats(): HubStats {
     let queued = 0;
     let locked = 0;
-    for (const q of this.transitions.queues.values()) for (const e of q.messages) {
+    for (const q of this.transitions.queues.values())
+      for (const e of q.messages) {
         if (e.state === 'Enqueued') queued++;
         else locked++;
       }

@@ -50,7 +50,11 @@ export class EventOutbox {
       entry.state = state;
       this.flush();
     };
-    if (commit) commit.then(() => done('committed'), () => done('failed'));
+    if (commit)
+      commit.then(
+        () => done('committed'),
+        () => done('failed'),
+      );
     else queueMicrotask(() => done('committed'));
   }
 

@@ -262,7 +262,12 @@ export function cancel(q: DeviceQueue, messageId: string, now: number): Transiti
       continue;
     }
     const feedback = feedbackFor(q, e.message, 'Purged', now);
-    effects.push({ type: 'cancelled', message: e.message, ...(feedback ? { feedback } : {}), ...(e.state === 'Invisible' && e.lockToken !== undefined ? { lockToken: e.lockToken } : {}) });
+    effects.push({
+      type: 'cancelled',
+      message: e.message,
+      ...(feedback ? { feedback } : {}),
+      ...(e.state === 'Invisible' && e.lockToken !== undefined ? { lockToken: e.lockToken } : {}),
+    });
   }
   if (effects.length === 0) throw errors.messageNotFound(q.deviceId, `pending message with id '${messageId}'`);
   return { queue: { ...q, messages }, effects };
@@ -292,7 +297,11 @@ export interface PeekedMessage {
 
 /** The pending messages in delivery order (sequence number). */
 export function peek(q: DeviceQueue): PeekedMessage[] {
-  return q.messages.map((e) => ({ message: e.message, state: e.state, ...(e.state === 'Invisible' && e.lockedUntilUtc !== undefined ? { lockedUntilUtc: e.lockedUntilUtc } : {}) }));
+  return q.messages.map((e) => ({
+    message: e.message,
+    state: e.state,
+    ...(e.state === 'Invisible' && e.lockedUntilUtc !== undefined ? { lockedUntilUtc: e.lockedUntilUtc } : {}),
+  }));
 }
 
 /** The earliest TTL or lock deadline, for the scheduler; undefined when the queue is empty. */

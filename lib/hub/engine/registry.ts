@@ -212,8 +212,10 @@ export class DeviceRegistry implements Registry {
   }
 
   async setPolicy(policy: SharedAccessPolicy): Promise<void> {
-    if (typeof policy?.keyName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(policy.keyName)) throw errors.invalid('A policy needs a keyName of letters, digits, _ . -.');
-    if (!Array.isArray(policy.rights) || policy.rights.some((r) => !RIGHTS.includes(r))) throw errors.invalid(`Policy rights must be among ${RIGHTS.join(', ')}.`);
+    if (typeof policy?.keyName !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(policy.keyName))
+      throw errors.invalid('A policy needs a keyName of letters, digits, _ . -.');
+    if (!Array.isArray(policy.rights) || policy.rights.some((r) => !RIGHTS.includes(r)))
+      throw errors.invalid(`Policy rights must be among ${RIGHTS.join(', ')}.`);
     const p: SharedAccessPolicy = {
       keyName: policy.keyName,
       primaryKey: policy.primaryKey || generateKey(),

@@ -84,7 +84,8 @@ export class Sessions {
     if (set && set.size === 0) this.byDevice.delete(s.deviceId);
     const still = (set?.size ?? 0) > 0;
     this.setConnected(s.deviceId, still);
-    if (!still) this.outbox.after(undefined, [['deviceDisconnected', { deviceId: s.deviceId, protocol: s.transport, ...(reason !== undefined ? { reason } : {}) }]]);
+    if (!still)
+      this.outbox.after(undefined, [['deviceDisconnected', { deviceId: s.deviceId, protocol: s.transport, ...(reason !== undefined ? { reason } : {}) }]]);
   }
 
   /** Ends every connection of the device (deleted or disabled): each server closes its own. */

@@ -158,29 +158,57 @@ export class SqliteStore implements Store {
           s.insertMessage.run(deviceId, sequenceNumber, deliveryCount, body, JSON.stringify(meta));
           return;
         }
-        case 'setDeliveryCount': s.setDeliveryCount.run(op.deliveryCount, op.deviceId, op.sequenceNumber); return;
-        case 'deleteMessage': s.deleteMessage.run(op.deviceId, op.sequenceNumber); return;
-        case 'setSequence': s.setSequence.run(op.deviceId, op.sequenceNumber); return;
-        case 'deleteQueue': s.deleteMessages.run(op.deviceId); s.deleteSequence.run(op.deviceId); s.deleteDeadLetters.run(op.deviceId); return;
+        case 'setDeliveryCount':
+          s.setDeliveryCount.run(op.deliveryCount, op.deviceId, op.sequenceNumber);
+          return;
+        case 'deleteMessage':
+          s.deleteMessage.run(op.deviceId, op.sequenceNumber);
+          return;
+        case 'setSequence':
+          s.setSequence.run(op.deviceId, op.sequenceNumber);
+          return;
+        case 'deleteQueue':
+          s.deleteMessages.run(op.deviceId);
+          s.deleteSequence.run(op.deviceId);
+          s.deleteDeadLetters.run(op.deviceId);
+          return;
         case 'insertDeadLetter': {
           const { body, deviceId, sequenceNumber, deliveryCount, ...meta } = op.deadLetter.message;
           s.insertDeadLetter.run(deviceId, sequenceNumber, op.deadLetter.reason, op.deadLetter.deadLetteredTimeUtc, deliveryCount, body, JSON.stringify(meta));
           return;
         }
-        case 'deleteDeadLetters': for (const seq of op.sequenceNumbers) s.deleteDeadLetter.run(op.deviceId, seq); return;
-        case 'putDevice': s.putDevice.run(op.device.deviceId, JSON.stringify(op.device)); return;
-        case 'deleteDevice': s.deleteDevice.run(op.deviceId); return;
-        case 'putPolicy': s.putPolicy.run(op.policy.keyName, JSON.stringify(op.policy)); return;
-        case 'deletePolicy': s.deletePolicy.run(op.keyName); return;
-        case 'insertPending': s.insertPending.run(op.pending.id, op.pending.addedAtUtc, JSON.stringify(op.pending.record)); return;
-        case 'deletePending': for (const id of op.ids) s.deletePending.run(id); return;
+        case 'deleteDeadLetters':
+          for (const seq of op.sequenceNumbers) s.deleteDeadLetter.run(op.deviceId, seq);
+          return;
+        case 'putDevice':
+          s.putDevice.run(op.device.deviceId, JSON.stringify(op.device));
+          return;
+        case 'deleteDevice':
+          s.deleteDevice.run(op.deviceId);
+          return;
+        case 'putPolicy':
+          s.putPolicy.run(op.policy.keyName, JSON.stringify(op.policy));
+          return;
+        case 'deletePolicy':
+          s.deletePolicy.run(op.keyName);
+          return;
+        case 'insertPending':
+          s.insertPending.run(op.pending.id, op.pending.addedAtUtc, JSON.stringify(op.pending.record));
+          return;
+        case 'deletePending':
+          for (const id of op.ids) s.deletePending.run(id);
+          return;
         case 'insertBatch': {
           const b = op.batch;
           s.insertBatch.run(b.id, b.enqueuedTimeUtc, b.expiresAtUtc, b.deliveryCount, JSON.stringify(b.records));
           return;
         }
-        case 'setBatchDeliveryCount': s.setBatchDeliveryCount.run(op.deliveryCount, op.id); return;
-        case 'deleteBatch': s.deleteBatch.run(op.id); return;
+        case 'setBatchDeliveryCount':
+          s.setBatchDeliveryCount.run(op.deliveryCount, op.id);
+          return;
+        case 'deleteBatch':
+          s.deleteBatch.run(op.id);
+          return;
       }
     };
     return db.transaction((ops: StoreOp[]) => {
@@ -200,23 +228,52 @@ export class SqliteStore implements Store {
     for (const r of db.prepare('SELECT device_id, last_seq FROM sequences').all() as { device_id: string; last_seq: number }[]) {
       sequences.set(r.device_id, r.last_seq);
     }
-    const deadLetters = (db.prepare('SELECT device_id, seq, reason, at, delivery_count, body, meta FROM dead_letters ORDER BY rowid').raw(true).all() as [string, number, string, number, number, Buffer, string][]).map(
-      (r): DeadLetter => {
-        const message = JSON.parse(r[6]) as C2DMessage;
-        message.body = r[5];
-        message.deviceId = r[0];
-        message.sequenceNumber = r[1];
-        message.deliveryCount = r[4];
-        return { message, reason: r[2] as DeadLetter['reason'], deadLetteredTimeUtc: r[3] };
-      },
-    );
-    const pendingFeedback = (db.prepare('SELECT id, added_at, json FROM feedback_pending ORDER BY rowid').all() as { id: string; added_at: number; json: string }[]).map(
-      (r): PendingRecord => ({ id: r.id, addedAtUtc: r.added_at, record: JSON.parse(r.json) }),
-    );
-    const feedbackBatches = (db.prepare('SELECT id, enqueued, expires, delivery_count, json FROM feedback_batches ORDER BY rowid').all() as {
-      id: string; enqueued: number; expires: number; delivery_count: number; json: string;
-    }[]).map((r): FeedbackBatchState => ({ id: r.id, enqueuedTimeUtc: r.enqueued, expiresAtUtc: r.expires, deliveryCount: r.delivery_count, records: JSON.parse(r.json) }));
-    return { devices, policies, messages, sequences, deadLetters, pendingFeedback, feedbackBatches, ...(options.deferMessages ? { messagesDeferred: true } : {}) };
+    const deadLetters = (
+      db.prepare('SELECT device_id, seq, reason, at, delivery_count, body, meta FROM dead_letters ORDER BY rowid').raw(true).all() as [
+        string,
+        number,
+        string,
+        number,
+        number,
+        Buffer,
+        string,
+      ][]
+    ).map((r): DeadLetter => {
+      const message = JSON.parse(r[6]) as C2DMessage;
+      message.body = r[5];
+      message.deviceId = r[0];
+      message.sequenceNumber = r[1];
+      message.deliveryCount = r[4];
+      return { message, reason: r[2] as DeadLetter['reason'], deadLetteredTimeUtc: r[3] };
+    });
+    const pendingFeedback = (
+      db.prepare('SELECT id, added_at, json FROM feedback_pending ORDER BY rowid').all() as { id: string; added_at: number; json: string }[]
+    ).map((r): PendingRecord => ({ id: r.id, addedAtUtc: r.added_at, record: JSON.parse(r.json) }));
+    const feedbackBatches = (
+      db.prepare('SELECT id, enqueued, expires, delivery_count, json FROM feedback_batches ORDER BY rowid').all() as {
+        id: string;
+        enqueued: number;
+        expires: number;
+        delivery_count: number;
+        json: string;
+      }[]
+    ).map((r): FeedbackBatchState => ({
+      id: r.id,
+      enqueuedTimeUtc: r.enqueued,
+      expiresAtUtc: r.expires,
+      deliveryCount: r.delivery_count,
+      records: JSON.parse(r.json),
+    }));
+    return {
+      devices,
+      policies,
+      messages,
+      sequences,
+      deadLetters,
+      pendingFeedback,
+      feedbackBatches,
+      ...(options.deferMessages ? { messagesDeferred: true } : {}),
+    };
   }
 
   /** One device's stored messages in sequence order (recovery that loads queues as they are needed). */

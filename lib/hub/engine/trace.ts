@@ -36,7 +36,9 @@ export class Trace {
     };
     // One object literal per entry (no spread of a partial entry): this runs for every event of every message.
     const time = (): number => this.clock.now();
-    on('enqueued', (e) => this.add({ messageId: e.messageId, time: time(), event: 'enqueued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }));
+    on('enqueued', (e) =>
+      this.add({ messageId: e.messageId, time: time(), event: 'enqueued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }),
+    );
     on('delivered', (e) =>
       this.add(
         e.transport !== undefined
@@ -51,7 +53,9 @@ export class Trace {
     on('expired', (e) => this.add({ messageId: e.messageId, time: time(), event: 'expired', deviceId: e.deviceId }));
     on('deadLettered', (e) => this.add({ messageId: e.messageId, time: time(), event: 'deadLettered', deviceId: e.deviceId, reason: e.reason }));
     on('cancelled', (e) => this.add({ messageId: e.messageId, time: time(), event: 'cancelled', deviceId: e.deviceId }));
-    on('requeued', (e) => this.add({ messageId: e.messageId, time: time(), event: 'requeued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }));
+    on('requeued', (e) =>
+      this.add({ messageId: e.messageId, time: time(), event: 'requeued', deviceId: e.deviceId, sequenceNumber: e.sequenceNumber, deliveryCount: 0 }),
+    );
     on('purged', (e) => {
       for (const id of e.messageIds) this.add({ messageId: id, time: time(), event: 'purged', deviceId: e.deviceId });
     });

@@ -127,11 +127,13 @@ export class Transitions implements DeliverySource {
   lockNextFeedback(): ReceivedFeedbackBatch | undefined {
     if (this.stopped) return undefined;
     let batch: F.FeedbackBatchState | undefined;
-    this.commitLater(this.applyFeedback((s, now) => {
-      const t = F.receive(s, randomUUID(), now, this.limits);
-      batch = t.batch;
-      return t;
-    }));
+    this.commitLater(
+      this.applyFeedback((s, now) => {
+        const t = F.receive(s, randomUUID(), now, this.limits);
+        batch = t.batch;
+        return t;
+      }),
+    );
     if (!batch) return undefined;
     return {
       records: batch.records.map((r) => ({ ...r })),
@@ -238,18 +240,29 @@ export class Transitions implements DeliverySource {
     const next = q && Q.nextDeadline(q);
     if (next !== undefined) this.scheduler.schedule(queueKey(deviceId), next);
     if (effects.length === 0) return NO_CHANGE;
-    const c = queueConsequences(effects, { lastSequenceNumber: q?.lastSequenceNumber ?? 0, now, observed: this.outbox.observed, ...(transport !== undefined ? { transport } : {}) });
+    const c = queueConsequences(effects, {
+      lastSequenceNumber: q?.lastSequenceNumber ?? 0,
+      now,
+      observed: this.outbox.observed,
+      ...(transport !== undefined ? { transport } : {}),
+    });
     const changes: Change[] = [{ ops: c.ops, events: c.events }];
     if (c.deadLettered.length > 0) {
-      changes.push(this.applyDeadLetters(deviceId, (box) => {
-        const effects: DL.DeadLetterEffect[] = [];
-        for (const d of c.deadLettered) {
-          const t = DL.keep(box, d, this.limits);
-          box = t.box;
-          effects.push(...t.effects);
-        }
-        return { box, effects };
-      }, c.deadLettered));
+      changes.push(
+        this.applyDeadLetters(
+          deviceId,
+          (box) => {
+            const effects: DL.DeadLetterEffect[] = [];
+            for (const d of c.deadLettered) {
+              const t = DL.keep(box, d, this.limits);
+              box = t.box;
+              effects.push(...t.effects);
+            }
+            return { box, effects };
+          },
+          c.deadLettered,
+        ),
+      );
     }
     if (c.feedback.length > 0) changes.push(this.applyFeedback((s, t) => F.addRecords(s, c.feedback, t, this.limits, randomUUID)));
     if (c.wake) queueMicrotask(() => this.receivers.wakeDevice(deviceId));
@@ -304,7 +317,10 @@ export class Transitions implements DeliverySource {
   dropDevice(deviceId: string): Change {
     this.queues.delete(deviceId);
     this.deadLetters = DL.dropDevice(this.deadLetters, deviceId);
-    return joined({ ops: [{ t: 'deleteQueue', deviceId }], events: [] }, this.applyFeedback((s) => F.dropDevice(s, deviceId)));
+    return joined(
+      { ops: [{ t: 'deleteQueue', deviceId }], events: [] },
+      this.applyFeedback((s) => F.dropDevice(s, deviceId)),
+    );
   }
 
   /** Makes a change durable; its events are emitted once it is (dropped if the commit fails). */

@@ -71,7 +71,8 @@ export class TrustedCas {
     const seen = new Set<string>();
     for (const [i, input] of inputs.entries()) {
       for (const x of parseCertificates(input, `Trusted CA certificate ${i + 1}`)) {
-        if (!x.ca) throw errors.invalid(`The certificate '${nameOf(x)}' is not a CA certificate (basicConstraints CA:TRUE), so it cannot be registered as a device CA.`);
+        if (!x.ca)
+          throw errors.invalid(`The certificate '${nameOf(x)}' is not a CA certificate (basicConstraints CA:TRUE), so it cannot be registered as a device CA.`);
         if (seen.has(x.fingerprint256)) continue;
         seen.add(x.fingerprint256);
         this.cas.push(x);
@@ -98,7 +99,9 @@ export class TrustedCas {
     if (!leaf) throw unauthorized('The device sent no client certificate.');
     const cn = commonNameOf(leaf);
     if (cn !== deviceId) {
-      throw unauthorized(`The device certificate's subject is CN=${cn ?? '(none)'}, but a certificateAuthority device must present a certificate with CN=${deviceId}.`);
+      throw unauthorized(
+        `The device certificate's subject is CN=${cn ?? '(none)'}, but a certificateAuthority device must present a certificate with CN=${deviceId}.`,
+      );
     }
     if (this.cas.length === 0) throw unauthorized('No CA certificate is registered on this hub, so no certificateAuthority device can authenticate.');
     checkValidity(leaf, 'The device certificate', nowMs);
@@ -138,7 +141,9 @@ function checkValidity(x: X509Certificate, what: string, nowMs: number): void {
 function noIssuer(x: X509Certificate, candidates: readonly X509Certificate[], cas: readonly X509Certificate[]): string {
   if (x.subject === x.issuer && x.verify(x.publicKey)) return `The chain ends at '${nameOf(x)}', which is not a CA certificate registered on this hub.`;
   const named = [...candidates, ...cas].find((c) => c !== x && c.subject === x.issuer);
-  if (named && x.checkIssued(named)) return `The certificate '${nameOf(x)}' names '${nameOf(named)}' as its issuer, but that certificate's key did not sign it.`;
-  if (named) return `The certificate '${nameOf(named)}' has the name of the issuer of '${nameOf(x)}' but may not have issued it (it is not a CA with key usage keyCertSign, or its key identifier differs).`;
+  if (named && x.checkIssued(named))
+    return `The certificate '${nameOf(x)}' names '${nameOf(named)}' as its issuer, but that certificate's key did not sign it.`;
+  if (named)
+    return `The certificate '${nameOf(named)}' has the name of the issuer of '${nameOf(x)}' but may not have issued it (it is not a CA with key usage keyCertSign, or its key identifier differs).`;
   return `No certificate sent or registered issued '${nameOf(x)}' (its issuer is ${x.issuer.replace(/\n/g, ', ')}): register that CA on the hub, or send the intermediate certificates with the device certificate.`;
 }

@@ -36,7 +36,9 @@ function includeBody(ctx: RequestContext): boolean {
 
 function deadLetterRef(sequenceNumber: string): DeadLetterRef {
   if (!/^\d{1,15}$/.test(sequenceNumber)) {
-    throw errors.invalid(`A dead letter is named by its sequence number (got '${sequenceNumber}'); GET ${INSPECTION_PREFIX}/devices/{id}/deadletters lists them.`);
+    throw errors.invalid(
+      `A dead letter is named by its sequence number (got '${sequenceNumber}'); GET ${INSPECTION_PREFIX}/devices/{id}/deadletters lists them.`,
+    );
   }
   return { sequenceNumber: Number(sequenceNumber) };
 }
@@ -56,7 +58,10 @@ async function stats(ctx: Ctx<'c2dStats'>): Promise<Reply> {
 async function peek(ctx: Ctx<'c2dQueue'>): Promise<Reply> {
   await allow(ctx, 'RegistryRead');
   const body = includeBody(ctx);
-  return json(200, ctx.hub.peek(ctx.route.deviceId, { includeBody: body }).map((v) => pendingJson(v, 'base64')));
+  return json(
+    200,
+    ctx.hub.peek(ctx.route.deviceId, { includeBody: body }).map((v) => pendingJson(v, 'base64')),
+  );
 }
 
 async function cancel(ctx: Ctx<'c2dQueueMessage'>): Promise<Reply> {

@@ -72,7 +72,9 @@ function entriesOf(v: unknown): Entry[] {
     seen.add(id);
     const mode = typeof e.importMode === 'string' ? IMPORT_MODES[e.importMode.toLowerCase() as keyof typeof IMPORT_MODES] : undefined;
     if (!mode) {
-      throw errors.invalid(`Entry ${i} (device '${id}') has importMode ${JSON.stringify(e.importMode)}: use create, update, updateIfMatchETag, delete or deleteIfMatchETag.`);
+      throw errors.invalid(
+        `Entry ${i} (device '${id}') has importMode ${JSON.stringify(e.importMode)}: use create, update, updateIfMatchETag, delete or deleteIfMatchETag.`,
+      );
     }
     const etag = e.eTag ?? e.etag;
     return { id, mode, etag: typeof etag === 'string' && etag !== '' ? etag : undefined, body: e };

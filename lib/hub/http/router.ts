@@ -122,7 +122,15 @@ export function createHttpHandler(hub: HubApi, options: HttpHandlerOptions = {})
       const { route: r, query, handler } = route(req);
       const body = await readBody(req, maxBody);
       const access = accessOf(req);
-      const ctx: RequestContext = { hub, req, route: r, query, body, ...(access ? { access } : {}), ...(options.verifyBearerToken ? { verifyBearer: options.verifyBearerToken } : {}) };
+      const ctx: RequestContext = {
+        hub,
+        req,
+        route: r,
+        query,
+        body,
+        ...(access ? { access } : {}),
+        ...(options.verifyBearerToken ? { verifyBearer: options.verifyBearerToken } : {}),
+      };
       send(res, await handler(ctx));
     } catch (err) {
       if (!(err instanceof C2DError) && !(err instanceof HttpWireError)) options.onError?.(err);

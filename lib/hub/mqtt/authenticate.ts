@@ -14,7 +14,14 @@ import { BOUNDS } from '../../common/limits';
 import type { ClientCertificateInfo, HubApi, Principal } from '../api';
 
 /** CONNACK return codes (MQTT 3.1.1 §3.2.2.3). */
-export const CONNACK = { ACCEPTED: 0, UNACCEPTABLE_PROTOCOL_VERSION: 1, IDENTIFIER_REJECTED: 2, SERVER_UNAVAILABLE: 3, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
+export const CONNACK = {
+  ACCEPTED: 0,
+  UNACCEPTABLE_PROTOCOL_VERSION: 1,
+  IDENTIFIER_REJECTED: 2,
+  SERVER_UNAVAILABLE: 3,
+  BAD_USERNAME_OR_PASSWORD: 4,
+  NOT_AUTHORIZED: 5,
+} as const;
 
 /** MQTT 3.1.1's protocol level. */
 export const MQTT_3_1_1 = 4;
@@ -36,7 +43,10 @@ export function authenticateConnect(
 ): { deviceId: string; principal: Principal } {
   const { clientId, username, password } = connect;
   if (connect.protocolVersion !== MQTT_3_1_1) {
-    throw new ConnectRefused(CONNACK.UNACCEPTABLE_PROTOCOL_VERSION, `MQTT protocol level ${String(connect.protocolVersion)} is not supported: IoT Hub's device endpoint speaks MQTT 3.1.1 (level 4).`);
+    throw new ConnectRefused(
+      CONNACK.UNACCEPTABLE_PROTOCOL_VERSION,
+      `MQTT protocol level ${String(connect.protocolVersion)} is not supported: IoT Hub's device endpoint speaks MQTT 3.1.1 (level 4).`,
+    );
   }
   if (clientId === '' || clientId.length > BOUNDS.maxIdLength) {
     throw new ConnectRefused(CONNACK.IDENTIFIER_REJECTED, 'The client id must be the device id (1..128 characters).');

@@ -154,7 +154,9 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
     } else if (this.expiresAtMs !== undefined && this.ctx.clock.now() >= this.expiresAtMs + SAS_CLOCK_SKEW_MS) {
       const expired = errors.unauthorized('The SAS token expired; disconnecting.');
       this.ctx.diagnostic({ deviceId: this.deviceId, message: expired.toString() });
-      this.ctx.access?.(refusal(transportOf(this.protocol), expired, { ...(this.deviceId !== undefined ? { identity: this.deviceId } : {}), ...this.remote() }));
+      this.ctx.access?.(
+        refusal(transportOf(this.protocol), expired, { ...(this.deviceId !== undefined ? { identity: this.deviceId } : {}), ...this.remote() }),
+      );
       void this.end('401003 IotHubUnauthorized: the SAS token expired');
     }
   }
@@ -243,7 +245,9 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
       principal = who.principal;
     } catch (e) {
       const refused = e instanceof ConnectRefused ? e : new ConnectRefused(CONNACK.NOT_AUTHORIZED, 'Authentication failed.');
-      this.ctx.access?.(refusal(transportOf(this.protocol), errors.unauthorized(refused.message), { ...(p.clientId ? { identity: p.clientId } : {}), ...this.remote() }));
+      this.ctx.access?.(
+        refusal(transportOf(this.protocol), errors.unauthorized(refused.message), { ...(p.clientId ? { identity: p.clientId } : {}), ...this.remote() }),
+      );
       return this.refuse(p.clientId, refused);
     }
     this.deviceId = deviceId;
@@ -258,11 +262,19 @@ export class MqttDeviceConnection implements DeliveryOwner, SessionSink, PacketH
       return this.refuse(p.clientId, new ConnectRefused(CONNACK.SERVER_UNAVAILABLE, `The hub is not serving: ${(e as Error).message}`));
     }
     const who = principal;
-    this.ctx.access?.({ type: 'auth-accepted', transport: transportOf(this.protocol), method: who.kind === 'device' && who.via === 'x509' ? 'x509' : 'sas', identity: who.kind === 'device' ? who.deviceId : who.keyName, kind: who.kind, ...this.remote() });
+    this.ctx.access?.({
+      type: 'auth-accepted',
+      transport: transportOf(this.protocol),
+      method: who.kind === 'device' && who.via === 'x509' ? 'x509' : 'sas',
+      identity: who.kind === 'device' ? who.deviceId : who.keyName,
+      kind: who.kind,
+      ...this.remote(),
+    });
     if (p.will) this.will = { topic: p.will.topic, payload: Buffer.from(p.will.payload), qos: p.will.qos ?? 0 };
     this.expiresAtMs = principal.expiresAtMs;
     let sessionPresent = false;
-    if (this.clean) sessions.discard(deviceId); // MQTT-3.1.2-6
+    if (this.clean)
+      sessions.discard(deviceId); // MQTT-3.1.2-6
     else sessionPresent = sessions.resume(deviceId);
     this.write(mqttPacket.generate({ cmd: 'connack', returnCode: CONNACK.ACCEPTED, sessionPresent }));
     // clean=false: delivery resumes without a new SUBSCRIBE (SAS renewal, sdk-wire §3).
