@@ -100,6 +100,7 @@ function hubMinute(m: Metrics, dataDir: string): ProcessMinute {
   return {
     rssMB: m.get('process_resident_memory_bytes') / MB,
     heapUsedMB: m.get('nodejs_heap_size_used_bytes') / MB,
+    externalMB: m.get('nodejs_external_memory_bytes') / MB,
     openFds: m.get('process_open_fds'),
     activeHandles: m.get('nodejs_active_handles_total'),
     eventLoopP99Ms: m.get('nodejs_eventloop_lag_p99_seconds') * 1000,
@@ -276,6 +277,7 @@ async function main(): Promise<number> {
             red: {
               rssMB: redM.process.rssMB,
               heapUsedMB: redM.process.heapUsedMB,
+              externalMB: redM.process.externalMB,
               openFds: redM.process.openFds,
               activeHandles: redM.process.activeHandles,
               eventLoopP99Ms: redM.process.eventLoopP99Ms,
@@ -303,10 +305,12 @@ async function main(): Promise<number> {
     lastQueueFull = queueFull;
     rows.push(row);
     log(
-      `min ${m}: hub ${row.hub.rssMB.toFixed(0)} MB, ${row.hub.openFds} fds, ${row.hub.connections} conns, loop p99 ${row.hub.eventLoopP99Ms.toFixed(0)} ms; ` +
+      `min ${m}: hub ${row.hub.rssMB.toFixed(0)} MB (heap ${row.hub.heapUsedMB.toFixed(0)}, external ${row.hub.externalMB.toFixed(0)}), ${row.hub.openFds} fds, ${row.hub.connections} conns, loop p99 ${row.hub.eventLoopP99Ms.toFixed(0)} ms; ` +
         `push p99 ${row.pushP99Ms.toFixed(1)} ms (${row.pushCount}), sent ${row.sent}, 403004 ${row.refusedQueueFull}; ` +
         `queued ${row.hub.queued}, locked ${row.hub.locked}, dead ${row.hub.deadLetters}; ` +
-        (row.red ? `Node-RED ${row.red.rssMB.toFixed(0)} MB, ${row.red.openFds} fds, p99 ${row.red.latencyP99Ms} ms` : 'Node-RED: no sample'),
+        (row.red
+          ? `Node-RED ${row.red.rssMB.toFixed(0)} MB (heap ${row.red.heapUsedMB.toFixed(0)}, external ${row.red.externalMB.toFixed(0)}), ${row.red.openFds} fds, p99 ${row.red.latencyP99Ms} ms`
+          : 'Node-RED: no sample'),
     );
     if (hub.exitCode() !== undefined) throw new Error(`the hub exited (${String(hub.exitCode())}) during the run`);
   }

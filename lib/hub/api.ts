@@ -177,6 +177,8 @@ export interface DeviceReceiver {
 
 export interface FeedbackSink {
   deliver(batch: ReceivedFeedbackBatch): void;
+  /** The lock on a batch this receiver held expired (or the batch did): a late settlement of it fails 412002. */
+  lockLost?(lockToken: string): void;
   closed?(reason: Error): void;
 }
 

@@ -10,6 +10,8 @@
 export interface ProcessMinute {
   rssMB: number;
   heapUsedMB: number;
+  /** Memory V8 accounts for outside its heap (Buffers and ArrayBuffers), so RSS growth splits into heap, Buffers and the rest (native). */
+  externalMB: number;
   openFds: number;
   activeHandles: number;
   eventLoopP99Ms: number;

@@ -30,6 +30,7 @@ export interface RedFlowRecords {
 export interface RedProcessSample {
   rssMB: number;
   heapUsedMB: number;
+  externalMB: number;
   openFds: number;
   activeHandles: number;
   eventLoopP99Ms: number;
@@ -114,13 +115,14 @@ export const probe = {
     // metrics are set by a sibling's collect), which also resets the event-loop histogram.
     const all = await registry.getMetricsAsJSON();
     const value = (name: string): number => Number(all.find((m) => m.name === name)?.values[0]?.value ?? 0);
-    const [rss, heap, fds, handles, lag] = [
+    const [rss, heap, external, fds, handles, lag] = [
       'process_resident_memory_bytes',
       'nodejs_heap_size_used_bytes',
+      'nodejs_external_memory_bytes',
       'process_open_fds',
       'nodejs_active_handles_total',
       'nodejs_eventloop_lag_p99_seconds',
-    ].map(value) as [number, number, number, number, number];
+    ].map(value) as [number, number, number, number, number, number];
     const l = latencies;
     latencies = new Map();
     const counts: RedProcessSample['counts'] = {};
@@ -134,6 +136,7 @@ export const probe = {
     return {
       rssMB: rss / 1048576,
       heapUsedMB: heap / 1048576,
+      externalMB: external / 1048576,
       openFds: fds,
       activeHandles: handles,
       eventLoopP99Ms: lag * 1000,

@@ -15,23 +15,23 @@ const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.
 
 export function hubTable(rows: readonly MinuteRow[]): string {
   const head =
-    '| min | RSS MB | heap MB | fds | handles | conns | devices | loop p99 ms | send p99 ms | push p99 ms | HTTPS p99 ms | store MB | WAL MB | queued | locked | dead letters | sent | 403004 |';
-  const sep = `|${'---:|'.repeat(18)}`;
+    '| min | RSS MB | heap MB | external MB | fds | handles | conns | devices | loop p99 ms | send p99 ms | push p99 ms | HTTPS p99 ms | store MB | WAL MB | queued | locked | dead letters | sent | 403004 |';
+  const sep = `|${'---:|'.repeat(19)}`;
   const lines = rows.map(
     (r) =>
-      `| ${r.minute} | ${f(r.hub.rssMB)} | ${f(r.hub.heapUsedMB)} | ${r.hub.openFds} | ${r.hub.activeHandles} | ${r.hub.connections} | ${r.connectedDevices} | ${f(r.hub.eventLoopP99Ms)} | ${f(r.sendP99Ms)} | ${f(r.pushP99Ms)} | ${f(r.httpP99Ms, 0)} | ${f(r.hub.storeMB)} | ${f(r.hub.walMB)} | ${r.hub.queued} | ${r.hub.locked} | ${r.hub.deadLetters} | ${r.sent} | ${r.refusedQueueFull} |`,
+      `| ${r.minute} | ${f(r.hub.rssMB)} | ${f(r.hub.heapUsedMB)} | ${f(r.hub.externalMB)} | ${r.hub.openFds} | ${r.hub.activeHandles} | ${r.hub.connections} | ${r.connectedDevices} | ${f(r.hub.eventLoopP99Ms)} | ${f(r.sendP99Ms)} | ${f(r.pushP99Ms)} | ${f(r.httpP99Ms, 0)} | ${f(r.hub.storeMB)} | ${f(r.hub.walMB)} | ${r.hub.queued} | ${r.hub.locked} | ${r.hub.deadLetters} | ${r.sent} | ${r.refusedQueueFull} |`,
   );
   return [head, sep, ...lines].join('\n');
 }
 
 export function redTable(rows: readonly MinuteRow[]): string {
   const head =
-    '| min | RSS MB | heap MB | fds | handles | loop p99 ms | embedded flow p99 ms | msgs | network flow p99 ms | store MB | WAL MB | queued | locked | dead letters |';
-  const sep = `|${'---:|'.repeat(14)}`;
+    '| min | RSS MB | heap MB | external MB | fds | handles | loop p99 ms | embedded flow p99 ms | msgs | network flow p99 ms | store MB | WAL MB | queued | locked | dead letters |';
+  const sep = `|${'---:|'.repeat(15)}`;
   const lines = rows.map((r) =>
     r.red
-      ? `| ${r.minute} | ${f(r.red.rssMB)} | ${f(r.red.heapUsedMB)} | ${r.red.openFds} | ${r.red.activeHandles} | ${f(r.red.eventLoopP99Ms)} | ${f(r.red.latencyP99Ms, 0)} | ${r.red.latencyCount} | ${f(r.red.networkP99Ms, 0)} | ${f(r.red.storeMB)} | ${f(r.red.walMB)} | ${r.red.queued} | ${r.red.locked} | ${r.red.deadLetters} |`
-      : `| ${r.minute} | (no sample) |||||||||||| `,
+      ? `| ${r.minute} | ${f(r.red.rssMB)} | ${f(r.red.heapUsedMB)} | ${f(r.red.externalMB)} | ${r.red.openFds} | ${r.red.activeHandles} | ${f(r.red.eventLoopP99Ms)} | ${f(r.red.latencyP99Ms, 0)} | ${r.red.latencyCount} | ${f(r.red.networkP99Ms, 0)} | ${f(r.red.storeMB)} | ${f(r.red.walMB)} | ${r.red.queued} | ${r.red.locked} | ${r.red.deadLetters} |`
+      : `| ${r.minute} | (no sample) ||||||||||||| `,
   );
   return [head, sep, ...lines].join('\n');
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { message as rheaMessage, types as rheaTypes, type Message } from 'rhea';
+import { message as rheaMessage, types as rheaTypes, type Delivery, type EventContext, type Message } from 'rhea';
 import { FEEDBACK_CONTENT_TYPE } from '../../lib/common/message';
 import { encodeServiceSend } from '../../lib/common/codec/amqp';
 import { Client, closeError, nextMessage, outcomeOf, settle, startRig, type Rig } from './helpers';
@@ -290,6 +290,35 @@ describe('AMQP server', function () {
       assert.equal(records[0].deviceId, 'dev1');
       assert.equal((delivery?.tag as Buffer).length, 16);
       settle(delivery, 'accepted');
+    });
+
+    it('a batch left unsettled past its lock is settled by the hub with 412002 (so it holds nothing in the session) and comes again', async () => {
+      const s = await service();
+      const d = await device();
+      const fb = await s.attachReceiver('/messages/serviceBound/feedback', { credit_window: 0, rcv_settle_mode: 1 });
+      fb.add_credit(1);
+      const r = await d.attachReceiver('/devices/dev1/messages/devicebound', { credit_window: 10 });
+      const got = nextMessage(r);
+      await send(s, 'dev1', { body: Buffer.from('x'), messageId: 'm-lost', ack: 'full' });
+      const completed = once(rig.hub.events, 'completed');
+      settle((await got).delivery, 'accepted');
+      await completed;
+      const first = nextMessage(fb);
+      await rig.hub.flushFeedback();
+      const kept = (await first).delivery as Delivery;
+      const settledByHub = new Promise<Delivery>((resolve) => fb.on('settled', (ctx: EventContext) => ctx.delivery === kept && resolve(kept)));
+      const again = nextMessage(fb);
+      rig.clock.advance(rig.hub.limits.feedbackLockMs + 1);
+      const error = ((await settledByHub).remote_state as { error?: { condition?: string; description?: string } }).error;
+      assert.equal(error?.condition, 'com.microsoft:message-lock-lost');
+      assert.match(String(error?.description), /412002/);
+      // The hub's settlement freed the link's slot: the batch comes again on the one credit granted.
+      fb.add_credit(1);
+      const redelivered = await again;
+      assert.deepEqual(Buffer.from(redelivered.delivery?.tag as Buffer).length, 16);
+      assert.notDeepEqual(Buffer.from(redelivered.delivery?.tag as Buffer), Buffer.from(kept.tag as Buffer), 'a new lock');
+      assert.equal(JSON.parse((redelivered.message?.body as { content: Buffer }).content.toString())[0].originalMessageId, 'm-lost');
+      settle(redelivered.delivery, 'accepted');
     });
   });
 

@@ -251,6 +251,18 @@ describe('pure rules: feedback.ts', () => {
     assert.deepEqual([expired.batches[0]!.deliveryCount, expired.batches[0]!.lockToken], [0, undefined]);
   });
 
+  it('effects name the lock that ended without a settlement (lock or TTL expiry), and no lock for a settlement', () => {
+    const s = F.flush(F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids).state, T0, fl, ids).state;
+    const lost = (t: F.FeedbackTransition): (string | undefined)[] =>
+      t.effects.flatMap((e) => (e.type === 'batchReturned' || e.type === 'batchRemoved' ? [e.lostLock] : []));
+    assert.deepEqual(lost(F.applyDeadlines(F.receive(s, 'l1', T0, fl).state, T0 + 5000, fl, ids)), ['l1'], 'lock expiry');
+    assert.deepEqual(lost(F.applyDeadlines(F.receive(s, 'l2', T0 + 59_000, fl).state, T0 + 60_000, fl, ids)), ['l2'], 'TTL expiry while locked');
+    assert.deepEqual(lost(F.applyDeadlines(s, T0 + 60_000, fl, ids)), [undefined], 'TTL expiry of an unlocked batch');
+    assert.deepEqual(lost(F.settle(F.receive(s, 'l3', T0, fl).state, 'l3', 'abandon', T0, fl)), [undefined], 'abandon');
+    const atMax = F.applyDeadlines(F.receive(s, 'l4', T0, fl).state, T0 + 5000, { ...fl, lockExpiryCountsAsDelivery: true, feedbackMaxDeliveryCount: 1 }, ids);
+    assert.deepEqual(lost(atMax), ['l4'], 'lock expiry at the delivery-count limit');
+  });
+
   it('a batch older than feedbackTtlMs is dropped, locked or not; dropDevice drops only pending records of that device', () => {
     const s = F.flush(F.addRecords(F.EMPTY_FEEDBACK, [rec('a')], T0, fl, ids).state, T0, fl, ids).state;
     assert.equal(F.applyDeadlines(F.receive(s, 't', T0 + 59_000, fl).state, T0 + 60_000, fl, ids).state.batches.length, 0);

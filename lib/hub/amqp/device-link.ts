@@ -5,11 +5,12 @@
  * settles it: accepted = complete, rejected = reject (dead-letter),
  * released/modified = abandon (c2d-semantics.md §1.3).
  */
-import type { Delivery, EventContext, Sender } from 'rhea';
+import type { EventContext, Sender } from 'rhea';
 import { encodeDeviceDelivery, tagToLockToken } from '../../common/codec/amqp';
-import { C2DError, errors } from '../../common/errors';
+import { C2DError } from '../../common/errors';
 import { LAZY_SETTLE, type DeviceReceiver, type HubApi, type SettleOptions } from '../api';
 import { CreditFollower, pushDelivery } from './credit';
+import { HeldDeliveries } from './held-deliveries';
 import { confirmOutcome } from './outcome';
 import { echoTermini, type LinkHandler, type Outcome, type HubSide } from './peer';
 
@@ -27,30 +28,19 @@ const SETTLE: Record<Outcome, (hub: HubApi, deviceId: string, lockToken: string,
 export function openDeviceReceiveLink(peer: HubSide, link: Sender, deviceId: string): LinkHandler {
   peer.auth.forDevice(deviceId);
   const credit = new CreditFollower(link);
-  /** Deliveries sent and not yet settled by the device, by lock token. */
-  const unsettled = new Map<string, Delivery>();
   let closed = false;
+  const held = new HeldDeliveries(credit, () => {
+    if (!closed) credit.sync(receiver);
+  });
   const receiver: DeviceReceiver = peer.hub.openReceiver(
     deviceId,
     {
       deliver(m) {
         const { message, tag } = encodeDeviceDelivery(m);
-        const delivery = pushDelivery(peer, link, credit, message, tag);
-        if (delivery) unsettled.set(m.lockToken, delivery);
+        held.sent(m.lockToken, pushDelivery(peer, link, credit, message, tag));
       },
       lockLost(lockToken) {
-        // The lock expired or the message left the queue while the device held it: settle our side
-        // with the 412002 a late settlement would get. rhea keeps a session's deliveries in one ring
-        // and frees them only in order, once both sides settled: left open, one message a device
-        // never settles would hold every later delivery of that session (until the ring is full and
-        // the connection has to end). A device's later disposition of it is then not answered: C#
-        // and our client see the settlement and fail the late settle locally, as after a reconnect.
-        const delivery = unsettled.get(lockToken);
-        if (!delivery) return;
-        unsettled.delete(lockToken);
-        credit.settled();
-        confirmOutcome(delivery, errors.lockLost(lockToken), 'released');
-        if (!closed) credit.sync(receiver);
+        held.lockLost(lockToken);
       },
       closed(reason) {
         // The engine let go (device deleted or disabled, hub closing). The SDK
@@ -78,10 +68,7 @@ export function openDeviceReceiveLink(peer: HubSide, link: Sender, deviceId: str
       const delivery = ctx.delivery;
       if (!delivery) return;
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
-      if (unsettled.get(lockToken) !== delivery) return; // we settled it already (lock lost)
-      unsettled.delete(lockToken);
-      credit.settled();
-      if (!closed) credit.sync(receiver);
+      if (!held.answered(lockToken, delivery)) return; // we settled it already (lock lost)
       // A peer that settled already (rcv-settle-mode first, the Node SDKs) waits for no answer: lazy commit.
       SETTLE[outcome](peer.hub, deviceId, lockToken, delivery.remote_settled ? LAZY_SETTLE : undefined).then(
         () => confirmOutcome(delivery, undefined, outcome),
@@ -95,7 +82,7 @@ export function openDeviceReceiveLink(peer: HubSide, link: Sender, deviceId: str
     onClose() {
       if (closed) return;
       closed = true;
-      unsettled.clear();
+      held.clear();
       // Messages still locked to this link go back to Enqueued.
       receiver.close();
     },

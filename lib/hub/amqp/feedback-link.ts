@@ -9,6 +9,7 @@ import { encodeFeedback, tagToLockToken } from '../../common/codec/amqp';
 import { C2DError, errors } from '../../common/errors';
 import type { FeedbackReceiver, HubApi } from '../api';
 import { CreditFollower, pushDelivery } from './credit';
+import { HeldDeliveries } from './held-deliveries';
 import { confirmOutcome } from './outcome';
 import { echoTermini, type LinkHandler, type Outcome, type HubSide } from './peer';
 
@@ -22,11 +23,17 @@ export function openFeedbackLink(peer: HubSide, link: Sender): LinkHandler {
   peer.auth.withRight('ServiceConnect');
   const credit = new CreditFollower(link);
   let closed = false;
+  const held = new HeldDeliveries(credit, () => {
+    if (!closed) credit.sync(receiver);
+  });
   const receiver: FeedbackReceiver = peer.hub.openFeedbackReceiver(
     {
       deliver(batch) {
         const { message, tag } = encodeFeedback(batch);
-        pushDelivery(peer, link, credit, message, tag);
+        held.sent(batch.lockToken, pushDelivery(peer, link, credit, message, tag));
+      },
+      lockLost(lockToken) {
+        held.lockLost(lockToken);
       },
       closed(reason) {
         if (closed) return;
@@ -48,9 +55,8 @@ export function openFeedbackLink(peer: HubSide, link: Sender): LinkHandler {
     onOutcome(ctx: EventContext, outcome: Outcome) {
       const delivery = ctx.delivery;
       if (!delivery) return;
-      credit.settled();
-      if (!closed) credit.sync(receiver);
       const lockToken = tagToLockToken(Buffer.from(delivery.tag as Buffer));
+      if (!held.answered(lockToken, delivery)) return; // we settled it already (lock lost)
       SETTLE[outcome](peer.hub, lockToken).then(
         () => confirmOutcome(delivery, undefined, outcome),
         (e: unknown) => {
@@ -62,6 +68,7 @@ export function openFeedbackLink(peer: HubSide, link: Sender): LinkHandler {
     onClose() {
       if (closed) return;
       closed = true;
+      held.clear();
       receiver.close();
     },
   };

@@ -197,6 +197,11 @@ export class Dispatcher implements ReceiverNotices {
     for (const t of lockTokens) if (e.r.held.delete(t)) e.sink.lockLost?.(t);
   }
 
+  /** Feedback locks that ended without a settlement: the receiver that held each is told, once. */
+  feedbackLocksLost(lockTokens: readonly string[]): void {
+    for (const t of lockTokens) for (const e of this.feedback) if (e.r.held.delete(t)) e.sink.lockLost?.(t);
+  }
+
   /** The transport of the device's push receiver, if it has one. */
   transportOf(deviceId: string): TransportName | undefined {
     return this.devices.get(deviceId)?.transport;

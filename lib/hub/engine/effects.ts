@@ -140,11 +140,16 @@ export function deadLetterConsequences(
   return { ops, events };
 }
 
-export function feedbackConsequences(effects: readonly FeedbackEffect[], observed: boolean): { ops: StoreOp[]; events: PendingEvent[]; wake: boolean } {
+export function feedbackConsequences(
+  effects: readonly FeedbackEffect[],
+  observed: boolean,
+): { ops: StoreOp[]; events: PendingEvent[]; wake: boolean; locksLost: string[] } {
   const ops: StoreOp[] = [];
   const events: PendingEvent[] = [];
+  const locksLost: string[] = [];
   let wake = false;
   for (const e of effects) {
+    if ((e.type === 'batchReturned' || e.type === 'batchRemoved') && e.lostLock !== undefined) locksLost.push(e.lostLock);
     switch (e.type) {
       case 'recordAdded':
         ops.push({ t: 'insertPending', pending: e.pending });
@@ -168,5 +173,5 @@ export function feedbackConsequences(effects: readonly FeedbackEffect[], observe
         break;
     }
   }
-  return { ops, events, wake };
+  return { ops, events, wake, locksLost };
 }

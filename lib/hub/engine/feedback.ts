@@ -47,9 +47,9 @@ export type FeedbackEffect =
   /** A batch was cut from pending records `fromIds`. */
   | { type: 'batchCreated'; batch: FeedbackBatchState; fromIds: string[] }
   | { type: 'batchLocked'; batch: FeedbackBatchState }
-  /** Back to the queue (abandon or lock expiry), with its new deliveryCount. */
-  | { type: 'batchReturned'; batch: FeedbackBatchState }
-  | { type: 'batchRemoved'; batch: FeedbackBatchState; reason: FeedbackDropReason }
+  /** Back to the queue (abandon or lock expiry), with its new deliveryCount. lostLock: the lock that ended without a settlement. */
+  | { type: 'batchReturned'; batch: FeedbackBatchState; lostLock?: string }
+  | { type: 'batchRemoved'; batch: FeedbackBatchState; reason: FeedbackDropReason; lostLock?: string }
   /** Pending records of a deleted device were dropped. */
   | { type: 'recordsDropped'; ids: string[] };
 
@@ -96,10 +96,11 @@ export function flush(s: FeedbackState, now: number, limits: HubLimits, newId: (
   return cut(s, now, limits, newId);
 }
 
-function returned(b: FeedbackBatchState, deliveryCount: number, limits: HubLimits): FeedbackEffect {
+function returned(b: FeedbackBatchState, deliveryCount: number, limits: HubLimits, lostLock?: string): FeedbackEffect {
   const back: FeedbackBatchState = { id: b.id, records: b.records, enqueuedTimeUtc: b.enqueuedTimeUtc, expiresAtUtc: b.expiresAtUtc, deliveryCount };
-  if (deliveryCount >= limits.feedbackMaxDeliveryCount) return { type: 'batchRemoved', batch: back, reason: 'deliveryCountExceeded' };
-  return { type: 'batchReturned', batch: back };
+  const lost = lostLock !== undefined ? { lostLock } : {};
+  if (deliveryCount >= limits.feedbackMaxDeliveryCount) return { type: 'batchRemoved', batch: back, reason: 'deliveryCountExceeded', ...lost };
+  return { type: 'batchReturned', batch: back, ...lost };
 }
 
 function applyBatchEffects(s: FeedbackState, effects: FeedbackEffect[]): FeedbackState {
@@ -122,9 +123,10 @@ export function applyDeadlines(s: FeedbackState, now: number, limits: HubLimits,
   }
   const changes: FeedbackEffect[] = [];
   for (const b of state.batches) {
-    if (now >= b.expiresAtUtc) changes.push({ type: 'batchRemoved', batch: b, reason: 'expired' });
+    if (now >= b.expiresAtUtc)
+      changes.push({ type: 'batchRemoved', batch: b, reason: 'expired', ...(b.lockToken !== undefined ? { lostLock: b.lockToken } : {}) });
     else if (b.lockToken !== undefined && now >= (b.lockedUntilUtc ?? 0)) {
-      changes.push(returned(b, b.deliveryCount + (limits.lockExpiryCountsAsDelivery ? 1 : 0), limits));
+      changes.push(returned(b, b.deliveryCount + (limits.lockExpiryCountsAsDelivery ? 1 : 0), limits, b.lockToken));
     }
   }
   return { state: applyBatchEffects(state, changes), effects: [...effects, ...changes] };

@@ -74,6 +74,8 @@ export interface ReceiverNotices {
   wakeFeedback(): void;
   /** Locks of the device ended without a settlement (expired, or their message left the queue). */
   locksLost(deviceId: string, lockTokens: readonly string[]): void;
+  /** Locks on feedback batches ended without a settlement (expired). */
+  feedbackLocksLost(lockTokens: readonly string[]): void;
 }
 
 export interface TransitionsDeps {
@@ -309,6 +311,7 @@ export class Transitions implements DeliverySource {
     if (next !== undefined) this.scheduler.schedule(FEEDBACK_KEY, next);
     if (effects.length === 0) return NO_CHANGE;
     const out = feedbackConsequences(effects, this.outbox.observed);
+    if (out.locksLost.length > 0) queueMicrotask(() => this.receivers.feedbackLocksLost(out.locksLost));
     if (out.wake) queueMicrotask(() => this.receivers.wakeFeedback());
     return { ops: out.ops, events: out.events };
   }
