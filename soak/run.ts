@@ -31,7 +31,8 @@ import { startHubProcess, type HubProcess, type Metrics } from './lib/hub-proces
 import { LatencySum } from './lib/latency';
 import { devicesOf, planFor, type Profile, type SoakDevice } from './lib/plan';
 import { Column } from './lib/records';
-import type { RedFlowRecords, RedProcessSample } from './lib/red-probe';
+import type { RedProcessSample } from './lib/red-probe';
+import { emptyRecords, mergeRecords, type RedFlowRecords } from './lib/red-records';
 import { RED_NETWORK_DEVICES, soakFlows } from './lib/red-flows';
 import { chart, hubTable, redTable, verdicts, writeSection } from './lib/report';
 import { Tally, describeError, type TallyReport } from './lib/tally';
@@ -214,6 +215,7 @@ async function main(): Promise<number> {
   let live = true;
   let redeploys = 0;
   const redProblems = new Tally();
+  const redRecords: Record<string, RedFlowRecords> = {};
   let redeploying: Promise<void> = Promise.resolve();
   const churnLoop = (async () => {
     for (let m = 0; live; m++) {
@@ -248,6 +250,8 @@ async function main(): Promise<number> {
     let redM: RedMetrics | undefined;
     try {
       redM = await redGet<RedMetrics>(red, '/soak/metrics');
+      // Taken every minute so Node-RED does not hold them; a minute that fails leaves them for the next.
+      mergeRecords(redRecords, await redGet<Record<string, RedFlowRecords>>(red, '/soak/records'));
     } catch (e) {
       redProblems.add('no Node-RED sample in a minute', describeError(e));
     }
@@ -356,7 +360,7 @@ async function main(): Promise<number> {
   const atMs = Date.now();
   const backendRecords = await backend.call<BackendRecords>('records');
   const fleetRecords = await Promise.all(fleets.map((f) => f.child.call<FleetRecords>('records')));
-  const redRecords = await redGet<Record<string, RedFlowRecords>>(red, '/soak/records', 60_000);
+  mergeRecords(redRecords, await redGet<Record<string, RedFlowRecords>>(red, '/soak/records', 60_000));
   const redSample = redEnd?.process;
 
   // ---------------------------------------------------------------- stop
@@ -419,7 +423,7 @@ async function main(): Promise<number> {
   });
 
   // Node-RED's network flow shares the hub: its own records, its devices' pending counts, its feedback (received by the backend).
-  const n = redRecords.n ?? { accepted: [], sendErrors: {}, received: {}, settled: {}, settleErrors: {}, feedback: {} };
+  const n = redRecords.n ?? emptyRecords();
   // A send in flight when a redeploy closes its node is committed but its answer never reaches the
   // flow: a message a device received (or settled) was accepted, recorded or not.
   const acceptedOf = (r: RedFlowRecords): string[] => [...new Set([...r.accepted, ...Object.keys(r.received), ...Object.keys(r.settled)])];
@@ -461,7 +465,7 @@ async function main(): Promise<number> {
     { name: 'Node-RED network flow: every accepted send completed, rejected or pending', harness: redNLost, hub: 0, ok: redNLost === 0 },
   ];
   // Node-RED's embedded flow: every accepted send received (auto-completed) or still in its hub.
-  const e = redRecords.e ?? { accepted: [], sendErrors: {}, received: {}, settled: {}, settleErrors: {}, feedback: {} };
+  const e = redRecords.e ?? emptyRecords();
   const eAccepted = acceptedOf(e);
   const eReceived = eAccepted.filter((id) => (e.received[id] ?? 0) > 0).length;
   const ePending = redEnd ? redEnd.hub.queued + redEnd.hub.locked : -1;

@@ -4,7 +4,7 @@
  * settlements, the feedback records, the TTL) and the hub's own word (each
  * device's pending count from the registry, and the counters of /metrics).
  * Pure functions over plain arrays, so the rules are tested on their own
- * (test/soak/accounting.test.ts).
+ * (test/unit/soak-accounting.test.ts).
  *
  * Fates: completed, rejected, expired, deliveryCountExceeded, pending. A
  * message with no evidence of any fate that the hub does not hold as pending

@@ -135,7 +135,7 @@ function embeddedTab(a: RedFlowArgs): NodeDef[] {
     ),
     { id: 'm-out', z, type: 'http response', statusCode: '', headers: {}, wires: [] },
     { id: 'r-in', z, type: 'http in', url: '/soak/records', method: 'get', upload: false, swaggerDoc: '', wires: [['r-get']] },
-    fn('r-get', z, "msg.payload = global.get('soakProbe').records();\nreturn msg;", [['r-out']]),
+    fn('r-get', z, "msg.payload = global.get('soakProbe').takeRecords();\nreturn msg;", [['r-out']]),
     { id: 'r-out', z, type: 'http response', statusCode: '', headers: {}, wires: [] },
     { id: 'c-in', z, type: 'http in', url: '/soak/control', method: 'post', upload: false, swaggerDoc: '', wires: [['c-set']] },
     fn(

@@ -5,9 +5,13 @@
  * keeps the send -> receive latencies of the current minute, and reports the
  * process (memory, descriptors, handles, event-loop delay) through
  * prom-client's default metrics, the same ones the hub's /metrics has. It
- * lives as long as the process, so redeploys do not reset it.
+ * lives as long as the process, so redeploys do not reset it. The driver
+ * takes the records every minute and keeps them itself: kept here, they
+ * would grow this process's heap by the hour and be counted against the
+ * nodes' memory.
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { RedFlowRecords } from './red-records';
 
 interface FlowRecords {
   accepted: Set<string>;
@@ -16,15 +20,6 @@ interface FlowRecords {
   settled: Map<string, string[]>;
   settleErrors: Map<string, number>;
   feedback: Map<string, string[]>;
-}
-
-export interface RedFlowRecords {
-  accepted: string[];
-  sendErrors: Record<string, number>;
-  received: Record<string, number>;
-  settled: Record<string, string[]>;
-  settleErrors: Record<string, number>;
-  feedback: Record<string, string[]>;
 }
 
 export interface RedProcessSample {
@@ -36,7 +31,6 @@ export interface RedProcessSample {
   eventLoopP99Ms: number;
   /** Send -> receive of each flow's first deliveries this minute (ms). */
   latency: Record<string, { count: number; p99: number; p50: number }>;
-  counts: Record<string, { sent: number; received: number; settled: number; feedback: number }>;
   hubEvents: Record<string, number>;
 }
 
@@ -89,6 +83,7 @@ export const probe = {
   },
   received(flowName: string, messageId: string, sentAtMs: number, deliveryCount: number): void {
     const f = flow(flowName);
+    // A first delivery has deliveryCount 0 (a redelivery counts up); within a minute's records, also not seen yet.
     const first = !f.received.has(messageId);
     bump(f.received, messageId);
     if (first && deliveryCount === 0 && Number.isFinite(sentAtMs)) {
@@ -125,14 +120,6 @@ export const probe = {
     ].map(value) as [number, number, number, number, number, number];
     const l = latencies;
     latencies = new Map();
-    const counts: RedProcessSample['counts'] = {};
-    for (const [name, f] of flows) {
-      let settled = 0;
-      let feedback = 0;
-      for (const v of f.settled.values()) settled += v.length;
-      for (const v of f.feedback.values()) feedback += v.length;
-      counts[name] = { sent: f.accepted.size, received: f.received.size, settled, feedback };
-    }
     return {
       rssMB: rss / 1048576,
       heapUsedMB: heap / 1048576,
@@ -141,13 +128,15 @@ export const probe = {
       activeHandles: handles,
       eventLoopP99Ms: lag * 1000,
       latency: Object.fromEntries([...l].map(([f, xs]) => [f, { count: xs.length, p50: percentile(xs, 50), p99: percentile(xs, 99) }])),
-      counts,
       hubEvents: Object.fromEntries(hubEvents),
     };
   },
-  records(): Record<string, RedFlowRecords> {
+  /** The records since the last call, which this process then forgets (mergeRecords puts them together). */
+  takeRecords(): Record<string, RedFlowRecords> {
     const out: Record<string, RedFlowRecords> = {};
-    for (const [name, f] of flows) {
+    const taken = [...flows];
+    flows.clear();
+    for (const [name, f] of taken) {
       out[name] = {
         accepted: [...f.accepted],
         sendErrors: Object.fromEntries(f.sendErrors),
