@@ -9,7 +9,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { HubEventName } from '../lib/hub/api';
+import { HUB_EVENT_NAMES } from '../lib/hub/api';
 import type { Node, NodeDef, RED } from './support/red';
 import { onInput } from './support/red';
 import { closeWith, emit } from './support/red';
@@ -26,28 +26,7 @@ import { followHubStatus } from './support/hub-status';
  * Hub events put on the output, as `{ topic: <event>, payload }`. `deviceToCloud`'s
  * payload is `{ deviceId, body: Buffer, properties }` (a device's sendEvent, any transport).
  */
-const EVENTS: HubEventName[] = [
-  'enqueued',
-  'delivered',
-  'completed',
-  'rejected',
-  'abandoned',
-  'lockExpired',
-  'expired',
-  'deadLettered',
-  'purged',
-  'cancelled',
-  'requeued',
-  'deadLettersDropped',
-  'feedback',
-  'deviceConnected',
-  'deviceDisconnected',
-  'deviceCreated',
-  'deviceDeleted',
-  'deviceToCloud',
-  'fault',
-  'warning',
-];
+const EVENTS = HUB_EVENT_NAMES;
 
 interface Creds {
   deviceKey?: string;

@@ -234,6 +234,34 @@ export interface HubEventMap {
 
 export type HubEventName = keyof HubEventMap;
 
+/** Every hub event, in the order the docs list them (the c2d-hub node puts each on its output). */
+export const HUB_EVENT_NAMES = [
+  'enqueued',
+  'delivered',
+  'completed',
+  'rejected',
+  'abandoned',
+  'lockExpired',
+  'expired',
+  'deadLettered',
+  'purged',
+  'cancelled',
+  'requeued',
+  'deadLettersDropped',
+  'feedback',
+  'deviceConnected',
+  'deviceDisconnected',
+  'deviceCreated',
+  'deviceDeleted',
+  'deviceToCloud',
+  'fault',
+  'warning',
+] as const satisfies readonly HubEventName[];
+
+/** Fails to compile when an event of HubEventMap is missing from HUB_EVENT_NAMES. */
+const everyEventListed: Record<Exclude<HubEventName, (typeof HUB_EVENT_NAMES)[number]>, never> = {};
+void everyEventListed;
+
 export interface HubEvents extends EventEmitter {
   on<K extends HubEventName>(event: K, listener: (e: HubEventMap[K]) => void): this;
   once<K extends HubEventName>(event: K, listener: (e: HubEventMap[K]) => void): this;
