@@ -1,11 +1,11 @@
 /**
  * Same-run comparison of hub builds: `node dist/bench/ab.js [name=<dist dir> ...] [--rounds N]
- * [--messages N] [--devices N] [--only e2e|idle] [--transport mqtt|amqp|...] [--ack none|full]`. "this" (the build that runs the driver) is
+ * [--messages N] [--devices N] [--only e2e|idle] [--transport mqtt|amqp|...] [--ack none|full] [--e2e-devices N]`. "this" (the build that runs the driver) is
  * always one of them; each other build is another checkout's `dist` (e.g. the code before a
  * change: `git archive <commit> | tar -x -C /tmp/before`, node_modules linked, `npm run build`).
  *
  * Per round, builds in a rotating order, the load always this build's:
- * - scenario 1: 100 devices (MQTT unless --transport), ack none unless --ack, 100 sends in
+ * - scenario 1: 100 devices (--e2e-devices; MQTT unless --transport), ack none unless --ack, 100 sends in
  *   flight: msgs/s and the hub's CPU per message, with raw aedes QoS 1 measured just before each
  *   round, as the target ratio (the ratio is printed for MQTT only: it compares like with like);
  * - scenario 4: `devices` idle MQTT devices: the hub's RSS per device above the bare Node TLS
@@ -42,6 +42,7 @@ const ack = optText('ack', 'none') as AckMode;
 const rounds = opt('rounds', 3);
 const messages = opt('messages', 10_000);
 const devices = opt('devices', 2000);
+const e2eDevices = opt('e2e-devices', 100);
 const builds: { name: string; dir?: string }[] = [{ name: 'this' }];
 for (const a of argv) {
   const m = /^([\w.-]+)=(.+)$/.exec(a);
@@ -78,11 +79,11 @@ async function main(): Promise<void> {
       // Printed for every transport: it shows how fast the machine is this round.
       console.log(`round ${r + 1} raw aedes QoS 1: ${fmt(aedes.perSec)} msgs/s, ${fmt((aedes.serverCpuS * 1e6) / messages)} µs/msg`);
       for (const b of order) {
-        const row = await withBuild(b.dir, () => endToEnd({ transport, devices: 100, ack, messages, window: 100, bodyBytes: 256 }));
+        const row = await withBuild(b.dir, () => endToEnd({ transport, devices: e2eDevices, ack, messages, window: 100, bodyBytes: 256 }));
         const run = { rate: row.rate, cpu: row.hubCpuUsPerMsg ?? NaN, ratio: transport === 'mqtt' ? row.rate / aedes.perSec : NaN };
         e2e.get(b.name)!.push(run);
         console.log(
-          `round ${r + 1} scenario 1 (${transport}, ack ${ack}) ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, load ${fmt(row.loadCpuUsPerMsg ?? NaN)} µs/msg, ratio to aedes ${run.ratio.toFixed(2)}, p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`,
+          `round ${r + 1} scenario 1 (${transport}, ${e2eDevices} devices, ack ${ack}) ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, load ${fmt(row.loadCpuUsPerMsg ?? NaN)} µs/msg, ratio to aedes ${run.ratio.toFixed(2)}, p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`,
         );
       }
     }
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
     const parts: string[] = [];
     if (e.length)
       parts.push(
-        `scenario 1 (${transport}, ack ${ack}) ${fmt(median(e.map((x) => x.rate)))} msgs/s, hub ${fmt(median(e.map((x) => x.cpu)))} µs/msg (runs ${e.map((x) => fmt(x.cpu)).join(' / ')})` +
+        `scenario 1 (${transport}, ${e2eDevices} devices, ack ${ack}) ${fmt(median(e.map((x) => x.rate)))} msgs/s, hub ${fmt(median(e.map((x) => x.cpu)))} µs/msg (runs ${e.map((x) => fmt(x.cpu)).join(' / ')})` +
           (transport === 'mqtt' ? `, ratio to aedes ${median(e.map((x) => x.ratio)).toFixed(2)} (${e.map((x) => x.ratio.toFixed(2)).join(' / ')})` : ''),
       );
     if (i.length)
