@@ -15,7 +15,7 @@
  * user, read-only ones too.
  */
 import { systemClock, type Cancel, type Clock } from '../../lib/common/clock';
-import type { HubApi, HubEventMap, HubEventName } from '../../lib/hub/api';
+import { HUB_EVENT_NAMES, type HubApi, type HubEventMap, type HubEventName } from '../../lib/hub/api';
 
 export interface LiveOptions {
   clock?: Clock;
@@ -45,25 +45,9 @@ export interface LiveUpdate {
   rates: RateHistory;
 }
 
-/** Events that concern one device. */
-const DEVICE_EVENTS: HubEventName[] = [
-  'enqueued',
-  'delivered',
-  'completed',
-  'rejected',
-  'abandoned',
-  'lockExpired',
-  'expired',
-  'deadLettered',
-  'purged',
-  'cancelled',
-  'requeued',
-  'deadLettersDropped',
-  'deviceConnected',
-  'deviceDisconnected',
-  'deviceCreated',
-  'deviceDeleted',
-];
+/** Events that change a device's queue, dead letters or connection: all but these. */
+const NOT_DEVICE_STATE: ReadonlySet<HubEventName> = new Set(['feedback', 'deviceToCloud', 'fault', 'warning']);
+const DEVICE_EVENTS: HubEventName[] = HUB_EVENT_NAMES.filter((n) => !NOT_DEVICE_STATE.has(n));
 /** Seconds of history an update carries (the editor fills its chart from them). */
 const UPDATE_SECONDS = 5;
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { message as rheaMessage, types as rheaTypes, type Delivery, type EventContext, type Message } from 'rhea';
+import { message as rheaMessage, types as rheaTypes, type Delivery, type EventContext, type Message, type Receiver } from 'rhea';
 import { FEEDBACK_CONTENT_TYPE } from '../../lib/common/message';
 import { encodeServiceSend } from '../../lib/common/codec/amqp';
 import { Client, closeError, nextMessage, outcomeOf, settle, startRig, type Rig } from './helpers';
@@ -269,19 +269,24 @@ describe('AMQP server', function () {
   });
 
   describe('feedback', () => {
-    it('the feedback link receives a JSON batch with the feedback content type', async () => {
-      const s = await service();
+    /** Sends `messageId` to dev1 with ack full, completes it there, and resolves the feedback batch that says so on `fb`. */
+    async function completedBatch(s: Client, fb: Receiver, messageId: string): Promise<EventContext> {
       const d = await device();
-      const fb = await s.attachReceiver('/messages/serviceBound/feedback', { credit_window: 10 });
       const r = await d.attachReceiver('/devices/dev1/messages/devicebound', { credit_window: 10 });
       const got = nextMessage(r);
-      await send(s, 'dev1', { body: Buffer.from('x'), messageId: 'm-fb', ack: 'full' });
+      await send(s, 'dev1', { body: Buffer.from('x'), messageId, ack: 'full' });
       const completed = once(rig.hub.events, 'completed');
       settle((await got).delivery, 'accepted');
       await completed;
       const batch = nextMessage(fb);
       await rig.hub.flushFeedback();
-      const { message: m, delivery } = await batch;
+      return batch;
+    }
+
+    it('the feedback link receives a JSON batch with the feedback content type', async () => {
+      const s = await service();
+      const fb = await s.attachReceiver('/messages/serviceBound/feedback', { credit_window: 10 });
+      const { message: m, delivery } = await completedBatch(s, fb, 'm-fb');
       assert.equal(m?.content_type, FEEDBACK_CONTENT_TYPE);
       assert.equal(Buffer.from(m?.user_id as unknown as Buffer).toString(), 'localhost');
       const records = JSON.parse((m?.body as { content: Buffer }).content.toString());
@@ -294,18 +299,9 @@ describe('AMQP server', function () {
 
     it('a batch left unsettled past its lock is settled by the hub with 412002 (so it holds nothing in the session) and comes again', async () => {
       const s = await service();
-      const d = await device();
       const fb = await s.attachReceiver('/messages/serviceBound/feedback', { credit_window: 0, rcv_settle_mode: 1 });
       fb.add_credit(1);
-      const r = await d.attachReceiver('/devices/dev1/messages/devicebound', { credit_window: 10 });
-      const got = nextMessage(r);
-      await send(s, 'dev1', { body: Buffer.from('x'), messageId: 'm-lost', ack: 'full' });
-      const completed = once(rig.hub.events, 'completed');
-      settle((await got).delivery, 'accepted');
-      await completed;
-      const first = nextMessage(fb);
-      await rig.hub.flushFeedback();
-      const kept = (await first).delivery as Delivery;
+      const kept = (await completedBatch(s, fb, 'm-lost')).delivery as Delivery;
       const settledByHub = new Promise<Delivery>((resolve) => fb.on('settled', (ctx: EventContext) => ctx.delivery === kept && resolve(kept)));
       const again = nextMessage(fb);
       rig.clock.advance(rig.hub.limits.feedbackLockMs + 1);
