@@ -129,6 +129,27 @@ describe('ServiceClient (network)', function () {
     assert.equal(rig.hub.stats().feedbackBatches, 0);
   });
 
+  it('feedback(): a batch held past its lock fails its settlement with 412002 at once, and comes again', async () => {
+    await rig.addDevice('fb-lost');
+    const c = service();
+    await c.open();
+    const it = c.feedback()[Symbol.asyncIterator]();
+    const { messageId } = await c.send('fb-lost', Buffer.from('x'), { ack: 'positive' });
+    const m = await rig.hub.receive('fb-lost');
+    await rig.hub.complete('fb-lost', m?.lockToken as string);
+    await rig.hub.flushFeedback();
+    const b1 = await nextBatch(it);
+    assert.ok(b1.records.some((r) => r.originalMessageId === messageId));
+    const again = nextBatch(it);
+    rig.clock.advance(rig.hub.limits.feedbackLockMs + 1);
+    const b2 = await again;
+    assert.ok(b2.records.some((r) => r.originalMessageId === messageId));
+    // The hub settled b1 with 412002 when its lock ended: no answer is awaited (30 s) for it.
+    await assert.rejects(b1.complete(), (e: C2DError) => e.code === 412002);
+    await b2.complete();
+    assert.equal(rig.hub.stats().feedbackBatches, 0);
+  });
+
   it('purge and registry calls over HTTPS (create, get, update, list, delete) with IoT Hub errors', async () => {
     const c = service();
     const d = await c.createDevice({ deviceId: 'reg1' });

@@ -7,7 +7,7 @@
  */
 import type { Connection, Delivery, EventContext, Receiver } from 'rhea';
 import { FEEDBACK_ADDRESS, SERVICE_DEVICEBOUND_ADDRESS, decodeFeedback, encodeServiceSend, type AmqpMessage } from '../../common/codec/amqp';
-import { C2DError } from '../../common/errors';
+import { C2DError, errors } from '../../common/errors';
 import { linkCredit } from '../../common/rhea-internals';
 import type { OutgoingMessage, ReceivedFeedbackBatch } from '../../common/message';
 import type { LiveSession } from '../connection-keeper';
@@ -141,6 +141,11 @@ export class AmqpServiceSession extends SessionLife implements LiveSession {
         ...batch,
         session: this,
         settle: async (outcome, replenish) => {
+          if (d.remote_settled) {
+            // Settled by the hub already: the batch's lock expired (it comes again on a new lock).
+            if (replenish) link.add_credit(1);
+            throw errors.lockLost(batch.lockToken);
+          }
           await settler.settle(d, outcome);
           if (replenish) link.add_credit(1);
         },
