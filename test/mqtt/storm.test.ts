@@ -68,9 +68,6 @@ describe('MQTT: a reconnection storm of a whole fleet', function () {
     for (const d of devices) assert.equal(h.hub.registry.getDevice(d.id)?.connectionState, 'Connected', d.id);
     assert.equal(h.hub.stats().queued + h.hub.stats().locked, 0, 'every message completed');
     assert.ok(second.every((c) => c.connected));
-    assert.deepEqual(
-      h.diagnostics.filter((m) => !/closed|reset|ended|replaced|newer/i.test(m)),
-      [],
-    );
+    assert.deepEqual(h.diagnostics, [], 'nothing the server found wrong');
   });
 });
