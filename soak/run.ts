@@ -23,14 +23,24 @@ import { formatConnectionString, generateKey, RIGHTS, type FeedbackStatusCode } 
 import { Child, pinSelf, pinnable } from '../bench/lib/ipc';
 import { machine } from '../bench/lib/measure';
 import { problemsIn, startRed, type RedProcess } from '../test/install/red-process';
-import { account, crossCheck, feedbackByStatus, feedbackCheck, FATES, type Account, type CrossCheck, type OtherTraffic } from './lib/accounting';
+import {
+  account,
+  crossCheck,
+  feedbackByStatus,
+  feedbackCheck,
+  FATES,
+  withFeedbackTakenElsewhere,
+  type Account,
+  type CrossCheck,
+  type OtherTraffic,
+} from './lib/accounting';
 import type { BackendRecords, BackendSample } from './lib/backend-child';
 import { latencyCriterion, processCriteria, windowsOf, type Criterion, type MinuteRow, type ProcessMinute } from './lib/criteria';
 import type { FleetRecords, FleetSample } from './lib/fleet-child';
 import { startHubProcess, type HubProcess, type Metrics } from './lib/hub-process';
 import { LatencySum } from './lib/latency';
 import { devicesOf, planFor, type Profile, type SoakDevice } from './lib/plan';
-import { Column } from './lib/records';
+import { Column, numberOf } from './lib/records';
 import type { RedProcessSample } from './lib/red-probe';
 import { emptyRecords, mergeRecords, type RedFlowRecords } from './lib/red-records';
 import { RED_NETWORK_DEVICES, soakFlows } from './lib/red-flows';
@@ -376,13 +386,21 @@ async function main(): Promise<number> {
 
   // ---------------------------------------------------------------- account
   const length = backendRecords.length;
+  // What the Node-RED network flow's feedback node took counts as received, as the backend's would.
+  const fed = withFeedbackTakenElsewhere(
+    { feedback: Column.decode(Uint8Array, backendRecords.feedback), feedbackRecords: Column.decode(Uint8Array, backendRecords.feedbackRecords) },
+    length,
+    backendRecords.redFeedback,
+    redRecords.n?.feedback ?? {},
+    numberOf,
+  );
   const sends = {
     status: Column.decode(Uint8Array, backendRecords.status),
     device: Column.decode(Uint32Array, backendRecords.device),
     ack: Column.decode(Uint8Array, backendRecords.ack),
     expiresAt: Column.decode(Float64Array, backendRecords.expiresAt),
-    feedback: Column.decode(Uint8Array, backendRecords.feedback),
-    feedbackRecords: Column.decode(Uint8Array, backendRecords.feedbackRecords),
+    feedback: fed.feedback,
+    feedbackRecords: fed.feedbackRecords,
     feedbackAbandoned: Column.decode(Uint8Array, backendRecords.feedbackAbandoned),
   };
   const sum = (field: keyof FleetRecords, wide = false): number[] => {
@@ -431,7 +449,7 @@ async function main(): Promise<number> {
   const nSettled = Object.values(n.settled);
   const redPendingN = RED_NETWORK_DEVICES.reduce((a, id) => a + (pendingById[id] ?? 0), 0);
   const redFeedback: Partial<Record<FeedbackStatusCode, number>> = {};
-  for (const statuses of Object.values(backendRecords.redFeedback))
+  for (const statuses of Object.values(fed.redFeedback))
     for (const st of new Set(statuses)) redFeedback[st as FeedbackStatusCode] = (redFeedback[st as FeedbackStatusCode] ?? 0) + 1;
   const other: OtherTraffic = {
     accepted: nAccepted.length,
@@ -561,7 +579,7 @@ async function main(): Promise<number> {
   const accountText = [
     `Sends: ${sentTotal} made, ${acc.accepted} accepted, ${acc.refusedQueueFull} refused with 403004 (full queues, expected), ${acc.failed} failed, ${acc.timedOutUnseen} timed out unseen.`,
     `Fates: ${FATES.map((f) => `${acc.fates[f]} ${f}`).join(', ')} (inferred and confirmed by the hub's counters: ${acc.inferred.expiredByTtl} expired by TTL without feedback, ${acc.inferred.completedAnswerLost} completions and ${acc.inferred.rejectedAnswerLost} rejections whose answer was lost).`,
-    `Deliveries: ${acc.deliveries}; feedback: ${acc.feedback.expected} records asked for, ${acc.feedback.missing} missing, ${acc.feedback.unexpected} unexpected, ${acc.feedback.abandonedAgain} delivered again after an abandoned batch, ${acc.feedback.repeated} repeated otherwise.`,
+    `Deliveries: ${acc.deliveries}; feedback: ${acc.feedback.expected} records asked for, ${acc.feedback.missing} missing, ${acc.feedback.unexpected} unexpected, ${acc.feedback.abandonedAgain} delivered again after an abandoned batch, ${acc.feedback.repeated} repeated otherwise; ${fed.taken} of the backend's records taken by the Node-RED network flow's feedback node.`,
     `Node-RED: network flow ${other.accepted} accepted (${other.completed} completed, ${other.rejected} rejected, ${other.pending} pending); embedded flow ${eAccepted.length} accepted, ${eReceived} received; ${nAccepted.length - n.accepted.length + eAccepted.length - e.accepted.length} sends' answers lost to a redeploy.`,
     '',
     '| cross-check | harness | hub | |',

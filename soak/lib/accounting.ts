@@ -279,3 +279,37 @@ export function feedbackByStatus(feedback: ArrayLike<number>, length: number): P
   }
   return out;
 }
+
+/**
+ * Feedback records another receiver took. Feedback is hub-wide and each batch goes to one
+ * receiver: the Node-RED network flow's c2d-feedback node shares the hub with the backend, so
+ * now and then it takes a batch that names the backend's messages (`s<n>`) or its own (`n<k>`).
+ * Adds them to the backend's per-message bits and records (new columns of `length`) and to the
+ * statuses seen for Node-RED's messages; `taken` counts the backend's records among them.
+ */
+export function withFeedbackTakenElsewhere(
+  sends: { feedback: ArrayLike<number>; feedbackRecords: ArrayLike<number> },
+  length: number,
+  redFeedback: Record<string, string[]>,
+  elsewhere: Record<string, string[]>,
+  numberOf: (messageId: string) => number | undefined,
+): { feedback: number[]; feedbackRecords: number[]; redFeedback: Record<string, string[]>; taken: number } {
+  const feedback = Array.from({ length }, (_, i) => sends.feedback[i] ?? 0);
+  const feedbackRecords = Array.from({ length }, (_, i) => sends.feedbackRecords[i] ?? 0);
+  const red: Record<string, string[]> = Object.fromEntries(Object.entries(redFeedback).map(([k, v]) => [k, [...v]]));
+  let taken = 0;
+  for (const [id, statuses] of Object.entries(elsewhere)) {
+    const n = numberOf(id);
+    if (n === undefined) {
+      (red[id] ??= []).push(...statuses);
+      continue;
+    }
+    if (n >= length) continue;
+    for (const st of statuses) {
+      feedback[n]! |= FEEDBACK_BIT[st as FeedbackStatusCode] ?? 0;
+      feedbackRecords[n]!++;
+      taken++;
+    }
+  }
+  return { feedback, feedbackRecords, redFeedback: red, taken };
+}

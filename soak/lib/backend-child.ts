@@ -146,7 +146,7 @@ async function settleBatch(b: FeedbackBatchHandle): Promise<void> {
   for (const r of b.records) {
     const n = numberOf(r.originalMessageId);
     if (n === undefined) {
-      // Node-RED's network flow sends to the same hub; this is the hub's one feedback receiver.
+      // Node-RED's network flow sends to the same hub, and its feedback node shares the batches with this receiver.
       if (/^n\d+$/.test(r.originalMessageId)) {
         const list = redFeedback.get(r.originalMessageId);
         if (list) list.push(r.statusCode);

@@ -4,7 +4,8 @@
  * lost, and feedback is checked against what the ack mode asks for.
  */
 import assert from 'node:assert/strict';
-import { account, FEEDBACK_BIT, SEND_STATUS, type AccountInput } from '../../soak/lib/accounting';
+import { account, FEEDBACK_BIT, SEND_STATUS, withFeedbackTakenElsewhere, type AccountInput } from '../../soak/lib/accounting';
+import { numberOf } from '../../soak/lib/records';
 
 const AT = 1_000_000;
 
@@ -86,5 +87,21 @@ describe('soak accounting', () => {
   it('a refused send that was delivered anyway is a violation', () => {
     const a = account(input([{ status: SEND_STATUS.queueFull, deliveries: 1 }]));
     assert.equal(a.violations['a refused send was delivered or has feedback']?.count, 1);
+  });
+
+  it("feedback another receiver took (Node-RED's feedback node) counts as received, for the backend's messages and Node-RED's", () => {
+    // Message 1 asked for full feedback and expired; its Expired record went to Node-RED's feedback node.
+    const i = input([
+      { ack: 3, deliveries: 1, completes: 1, fb: FEEDBACK_BIT.Success },
+      { ack: 3, expiresAt: AT - 1 },
+    ]);
+    assert.equal(account(i).feedback.missing, 1, 'missing without what the other receiver took');
+    const fed = withFeedbackTakenElsewhere(i.sends, 2, { n7: ['Success'] }, { s1: ['Expired'], n8: ['Rejected'], s99: ['Success'] }, numberOf);
+    assert.equal(fed.taken, 1);
+    assert.deepEqual(fed.feedback, [FEEDBACK_BIT.Success, FEEDBACK_BIT.Expired]);
+    assert.deepEqual(fed.feedbackRecords, [1, 1]);
+    assert.deepEqual(fed.redFeedback, { n7: ['Success'], n8: ['Rejected'] });
+    const a = account({ ...i, sends: { ...i.sends, feedback: fed.feedback, feedbackRecords: fed.feedbackRecords } });
+    assert.deepEqual([a.feedback.missing, a.feedback.unexpected, Object.keys(a.violations).length], [0, 0, 0]);
   });
 });
