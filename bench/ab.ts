@@ -83,7 +83,7 @@ async function main(): Promise<void> {
         const run = { rate: row.rate, cpu: row.hubCpuUsPerMsg ?? NaN, ratio: transport === 'mqtt' ? row.rate / aedes.perSec : NaN };
         e2e.get(b.name)!.push(run);
         console.log(
-          `round ${r + 1} scenario 1 (${transport}, ${e2eDevices} devices, ack ${ack}) ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, load ${fmt(row.loadCpuUsPerMsg ?? NaN)} µs/msg, ratio to aedes ${run.ratio.toFixed(2)}, p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`,
+          `round ${r + 1} scenario 1 (${transport}, ${e2eDevices} devices, ack ${ack}) ${b.name}: ${fmt(run.rate)} msgs/s, hub ${fmt(run.cpu)} µs/msg, load ${fmt(row.loadCpuUsPerMsg ?? NaN)} µs/msg, ${transport === 'mqtt' ? `ratio to aedes ${run.ratio.toFixed(2)}, ` : ''}p99 ${fmt(row.latency?.p99 ?? NaN, 1)} ms; ${row.note}`,
         );
       }
     }
