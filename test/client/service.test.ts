@@ -108,15 +108,21 @@ describe('ServiceClient (network)', function () {
     }
   });
 
-  it('feedback(): batches with records; abandon redelivers, complete removes', async () => {
-    await rig.addDevice('fb');
+  /** A feedback() iteration, and the id of a message to `deviceId` (ack positive) completed there: its Success record is flushed. */
+  async function completedWithFeedback(deviceId: string): Promise<{ it: AsyncIterator<FeedbackBatchHandle>; messageId: string }> {
+    await rig.addDevice(deviceId);
     const c = service();
     await c.open();
     const it = c.feedback()[Symbol.asyncIterator]();
-    const { messageId } = await c.send('fb', Buffer.from('x'), { ack: 'positive' });
-    const m = await rig.hub.receive('fb');
-    await rig.hub.complete('fb', m?.lockToken as string);
+    const { messageId } = await c.send(deviceId, Buffer.from('x'), { ack: 'positive' });
+    const m = await rig.hub.receive(deviceId);
+    await rig.hub.complete(deviceId, m?.lockToken as string);
     await rig.hub.flushFeedback();
+    return { it, messageId };
+  }
+
+  it('feedback(): batches with records; abandon redelivers, complete removes', async () => {
+    const { it, messageId } = await completedWithFeedback('fb');
     // Feedback is hub-wide: earlier tests' records (Purged) may share the batch.
     const b1 = await nextBatch(it);
     const record = b1.records.find((r) => r.originalMessageId === messageId);
@@ -130,14 +136,7 @@ describe('ServiceClient (network)', function () {
   });
 
   it('feedback(): a batch held past its lock fails its settlement with 412002 at once, and comes again', async () => {
-    await rig.addDevice('fb-lost');
-    const c = service();
-    await c.open();
-    const it = c.feedback()[Symbol.asyncIterator]();
-    const { messageId } = await c.send('fb-lost', Buffer.from('x'), { ack: 'positive' });
-    const m = await rig.hub.receive('fb-lost');
-    await rig.hub.complete('fb-lost', m?.lockToken as string);
-    await rig.hub.flushFeedback();
+    const { it, messageId } = await completedWithFeedback('fb-lost');
     const b1 = await nextBatch(it);
     assert.ok(b1.records.some((r) => r.originalMessageId === messageId));
     const again = nextBatch(it);
