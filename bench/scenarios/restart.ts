@@ -36,8 +36,11 @@ export async function restart(o: { devices: number; perDevice: number }): Promis
       const deliveredS = (performance.now() - t1) / 1000;
       const marks = await second.child.call<Record<string, number>>('marks');
       const at = (k: string): string => (marks[k] ? `${((marks[k] - spawnedAt) / 1000).toFixed(2)} s` : '-');
-      // Counting loads every deferred queue: done last. What the device completed counts too.
-      const stats = await second.child.call<{ maxRssMB: number; completed: number; hub: { queued: number; locked: number } }>('stats');
+      // Counting loads every deferred queue: done last, with the device gone and every commit done
+      // (a completion leaves the queue before its commit and counts as completed after it).
+      await fleet.close();
+      fleet = undefined;
+      const stats = await second.child.call<{ maxRssMB: number; completed: number; hub: { queued: number; locked: number } }>('stats', { idle: true });
       const count = stats.hub.queued + stats.hub.locked + stats.completed;
       const total = o.devices * o.perDevice;
       return {

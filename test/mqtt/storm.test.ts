@@ -8,6 +8,7 @@
  * through the blip and one sent after it both arrive.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { MqttHarness, filterOf, type TestDevice } from './harness';
 
@@ -23,11 +24,20 @@ describe('MQTT: a reconnection storm of a whole fleet', function () {
     await h.close();
   });
 
-  /** Connects and subscribes every device at once; resolves each device's messages as they come. */
-  async function connectAll(devices: TestDevice[], inbox: Map<string, string[]>): Promise<MqttClient[]> {
+  /** Each device's message bodies, and a wake-up for whoever waits on them. */
+  const inbox = new Map<string, string[]>();
+  const arrived = new EventEmitter();
+
+  /** Connects and subscribes every device at once. */
+  async function connectAll(devices: TestDevice[]): Promise<MqttClient[]> {
     return Promise.all(
       devices.map(async (d) => {
-        const c = await h.connect(d, { onMessage: (_t, p) => inbox.get(d.id)!.push(p.toString()) });
+        const c = await h.connect(d, {
+          onMessage: (_t, p) => {
+            inbox.get(d.id)!.push(p.toString());
+            arrived.emit(d.id);
+          },
+        });
         await c.subscribeAsync(filterOf(d.id), { qos: 1 });
         return c;
       }),
@@ -37,10 +47,18 @@ describe('MQTT: a reconnection storm of a whole fleet', function () {
   it(`${FLEET} devices cut at once and reconnecting at once: all served, none marked disconnected, nothing lost`, async () => {
     const devices: TestDevice[] = [];
     for (let i = 0; i < FLEET; i++) devices.push(await h.addDevice(`storm-${i}`));
-    const inbox = new Map(devices.map((d) => [d.id, [] as string[]]));
-    const first = await connectAll(devices, inbox);
+    for (const d of devices) inbox.set(d.id, []);
+    const first = await connectAll(devices);
     assert.equal(h.hub.stats().connectedDevices, FLEET);
 
+    // Done when the hub has committed the completion of every message sent from here on.
+    const completed = new Set<string>();
+    const allCompleted = new Promise<void>((resolve) =>
+      h.hub.events.on('completed', (e) => {
+        if (e.deviceId.startsWith('storm-')) completed.add(e.messageId);
+        if (completed.size === 2 * FLEET) resolve();
+      }),
+    );
     // Every socket cut at once, half from the hub's side and half from the devices': many devices'
     // new CONNECT then reaches the hub before it has handled their old connection's close.
     const hubSide = [...h.sockets];
@@ -48,21 +66,24 @@ describe('MQTT: a reconnection storm of a whole fleet', function () {
     for (const c of first.slice(FLEET / 2)) c.stream.destroy();
     for (const d of devices) await h.hub.send(d.id, { body: Buffer.from('during'), messageId: `${d.id}-during` });
 
-    const second = await connectAll(devices, inbox);
+    const second = await connectAll(devices);
     for (const d of devices) await h.hub.send(d.id, { body: Buffer.from('after'), messageId: `${d.id}-after` });
+    const both = (id: string): boolean => inbox.get(id)!.includes('during') && inbox.get(id)!.includes('after');
     await Promise.all(
       devices.map(
         (d) =>
           new Promise<void>((resolve) => {
+            if (both(d.id)) return resolve();
             const check = (): void => {
-              if (inbox.get(d.id)!.includes('during') && inbox.get(d.id)!.includes('after')) resolve();
-              else setTimeout(check, 20);
+              if (!both(d.id)) return;
+              arrived.off(d.id, check);
+              resolve();
             };
-            check();
+            arrived.on(d.id, check);
           }),
       ),
     );
-    await h.hub.idle();
+    await allCompleted;
     // None of the old connections' closes took a device's new session with it.
     assert.equal(h.hub.stats().connectedDevices, FLEET);
     for (const d of devices) assert.equal(h.hub.registry.getDevice(d.id)?.connectionState, 'Connected', d.id);

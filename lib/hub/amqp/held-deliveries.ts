@@ -30,8 +30,7 @@ export class HeldDeliveries {
   /** The peer answered `delivery`: true if it is still ours to settle (false: we settled it when its lock was lost). */
   answered(lockToken: string, delivery: Delivery): boolean {
     if (this.byLock.get(lockToken) !== delivery) return false;
-    this.byLock.delete(lockToken);
-    this.credit.settled();
+    this.free(lockToken);
     this.resync();
     return true;
   }
@@ -39,10 +38,14 @@ export class HeldDeliveries {
   lockLost(lockToken: string): void {
     const delivery = this.byLock.get(lockToken);
     if (!delivery) return;
-    this.byLock.delete(lockToken);
-    this.credit.settled();
+    this.free(lockToken);
     confirmOutcome(delivery, errors.lockLost(lockToken), 'released');
     this.resync();
+  }
+
+  private free(lockToken: string): void {
+    this.byLock.delete(lockToken);
+    this.credit.settled();
   }
 
   clear(): void {
