@@ -85,6 +85,16 @@ describe('Fault injection: throttling, quota and auth errors', function () {
     await again.open(ca(), { hub: rig.hub, deviceId: id });
   });
 
+  it('InvokeThrottling with no delay holds from the request on: the very next send is refused, with no timer in between', async () => {
+    const id = `t-now-${n++}`;
+    const client = DeviceClient.fromConnectionString(await rig.deviceConnectionString(id, 'amqp'), { transport: 'amqp', ca: ca(), retryPolicy: new NoRetry() });
+    closers.push(() => client.close());
+    await client.open();
+    await client.sendEvent(Buffer.from('fault'), faultRequestProperties({ type: 'InvokeThrottling', delayInSecs: 0, durationInSecs: 60 }));
+    // The clock is not advanced: the fault must not wait for a timer of it to fire.
+    await assert.rejects(client.sendEvent(Buffer.from('next')), (e: C2DError) => e.code === 429001);
+  });
+
   for (const transport of ['amqp', 'http'] as DeviceTransport[]) {
     it(`InvokeThrottling, our DeviceClient over ${transport}: sendEvent fails 429001 for the duration; C2D sent meanwhile arrives after it`, async () => {
       const id = `t-ours-${transport}-${n++}`;

@@ -72,6 +72,15 @@ export class FaultInjector {
 
   private schedule(deviceId: string, f: CheckedFault, via: DeviceSession | undefined, source: 'device' | 'api'): FaultScheduled {
     const dueTimeUtc = this.clock.now() + f.delayMs;
+    const scheduled = this.scheduled(deviceId, f, dueTimeUtc);
+    this.outbox.after(undefined, [['fault', { ...scheduled, phase: 'requested', source, ...(via ? { transport: via.transport } : {}) }]]);
+    // A timed fault due now holds from this moment: the device's very next operation meets it, not
+    // only one that arrives after a timer fired. A connection fault still waits for its tick, so
+    // the request that asked for it is answered first.
+    if (f.delayMs <= 0 && !isConnectionFault(f.type)) {
+      this.perform(deviceId, f, via);
+      return scheduled;
+    }
     let set = this.waiting.get(deviceId);
     if (!set) this.waiting.set(deviceId, (set = new Set()));
     const waiting = set;
@@ -81,15 +90,17 @@ export class FaultInjector {
       this.perform(deviceId, f, via);
     });
     waiting.add(cancel);
-    const scheduled: FaultScheduled = {
+    return scheduled;
+  }
+
+  private scheduled(deviceId: string, f: CheckedFault, dueTimeUtc: number): FaultScheduled {
+    return {
       deviceId,
       type: f.type,
       closeReason: f.closeReason,
       dueTimeUtc,
       ...(isConnectionFault(f.type) ? {} : { untilUtc: dueTimeUtc + f.durationMs }),
     };
-    this.outbox.after(undefined, [['fault', { ...scheduled, phase: 'requested', source, ...(via ? { transport: via.transport } : {}) }]]);
-    return scheduled;
   }
 
   private perform(deviceId: string, f: CheckedFault, via: DeviceSession | undefined): void {
